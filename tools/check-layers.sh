@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fails when a layer includes a header from a layer above it: core <- net <- ws <- tools, bench.
+# Run by ctest (layers.no_upward_includes). Usage: tools/check-layers.sh [repo root]
+set -euo pipefail
+root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$root"
+
+status=0
+check() {  # check LAYER FORBIDDEN-PREFIX...
+    local layer=$1
+    shift
+    for above in "$@"; do
+        # Only quoted, root-relative includes name project headers.
+        if hits=$(grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"${above}/" "$layer" \
+                  --include='*.hpp' --include='*.cpp' --include='*.h'); then
+            echo "upward include: $layer/ must not include $above/:"
+            echo "$hits"
+            status=1
+        fi
+    done
+}
+check core net ws tools bench tests
+check net ws tools bench tests
+check ws tools bench tests
+
+if [ $status -eq 0 ]; then echo "layers ok: core <- net <- ws <- tools, bench"; fi
+exit $status
