@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora for the fuzz targets (tests/fuzz/corpus/<target>/seed-*).
+
+The seeds are committed; this script is how they were made, so that they can be regenerated or extended.
+Findings that a fuzzing run adds to the corpus are committed beside them (they are named by their hash).
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MASK = bytes([0x37, 0xFA, 0x21, 0x3D])
+
+
+def write(target, name, data):
+    folder = os.path.join(HERE, "corpus", target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def request(lines, line_end=b"\r\n"):
+    return line_end.join(lines) + line_end + line_end
+
+
+RFC = [b"GET /chat HTTP/1.1", b"Host: server.example.com", b"Upgrade: websocket", b"Connection: Upgrade",
+       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", b"Origin: http://example.com",
+       b"Sec-WebSocket-Protocol: chat, superchat", b"Sec-WebSocket-Version: 13"]
+
+
+def upgrade_seeds():
+    write("upgrade_request", "rfc", request(RFC))
+    write("upgrade_request", "lf-only", request(RFC, b"\n"))
+    write("upgrade_request", "with-frame", request(RFC) + b"\x81\x82" + MASK + b"\x5f\x93")
+    write("upgrade_request", "browser", request([
+        b"GET /ws?topics=a,b HTTP/1.1", b"Host: 127.0.0.1:9001", b"Connection: keep-alive, Upgrade",
+        b"Pragma: no-cache", b"User-Agent: Mozilla/5.0", b"Upgrade: websocket", b"Origin: http://127.0.0.1:9001",
+        b"Sec-WebSocket-Version: 13", b"Accept-Encoding: gzip, deflate, br",
+        b"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==",
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]))
+    write("upgrade_request", "quoted-connection", request(RFC[:3] + [b'Connection: "keep-alive, Upgrade"'] + RFC[4:]))
+    write("upgrade_request", "post", request([b"POST /publish/news HTTP/1.1", b"Host: h", b"Content-Length: 5"]) + b"hello")
+    write("upgrade_request", "http10", request([b"GET / HTTP/1.0"] + RFC[1:]))
+    write("upgrade_request", "version8", request(RFC[:-1] + [b"Sec-WebSocket-Version: 8"]))
+    write("upgrade_request", "folded", request(RFC + [b"X-Fold: a", b" b"]))
+    write("upgrade_request", "bad-key", request(RFC[:4] + [b"Sec-WebSocket-Key: short=="] + RFC[5:]))
+    write("upgrade_request", "big", request(RFC + [b"X-Big: " + b"b" * 1100]))
+
+
+def frame(first, payload, masked=True, length_form=None):
+    n = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if length_form == 16 or (length_form is None and 126 <= n <= 0xFFFF):
+        head = bytes([first, mask_bit | 126]) + struct.pack("!H", n)
+    elif length_form == 64 or (length_form is None and n > 0xFFFF):
+        head = bytes([first, mask_bit | 127]) + struct.pack("!Q", n)
+    else:
+        head = bytes([first, mask_bit | n])
+    if masked:
+        payload = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+        head += MASK
+    return head + payload
+
+
+def frame_seeds():
+    # The first byte of each input picks the configuration: bit 0 client role, bit 1 small limit, bit 2 RSV1.
+    server, client, small, rsv1 = b"\x00", b"\x01", b"\x02", b"\x04"
+    write("frame_decoder", "text", server + frame(0x81, b"Hello"))
+    write("frame_decoder", "client-text", client + frame(0x81, b"Hello", masked=False))
+    write("frame_decoder", "fragmented", server + frame(0x01, b"Hel") + frame(0x89, b"p") + frame(0x80, b"lo"))
+    write("frame_decoder", "len16", server + frame(0x82, b"x" * 300))
+    write("frame_decoder", "len64", server + frame(0x82, b"y" * 70000))
+    write("frame_decoder", "non-minimal-length", server + frame(0x82, b"z" * 5, length_form=64))
+    write("frame_decoder", "close", server + frame(0x88, b"\x03\xe8bye"))
+    write("frame_decoder", "close-bad-code", server + frame(0x88, b"\x03\xed"))
+    write("frame_decoder", "close-one-byte", server + frame(0x88, b"\x03"))
+    write("frame_decoder", "utf8", server + frame(0x01, "κόσμε".encode()[:5]) + frame(0x80, "κόσμε".encode()[5:]))
+    write("frame_decoder", "bad-utf8", server + frame(0x81, b"\xed\xa0\x80"))
+    write("frame_decoder", "reserved-opcode", server + frame(0x83, b""))
+    write("frame_decoder", "rsv1-compressed", rsv1 + frame(0xC1, b"\xf2\x48\xcd\xc9\xc9\x07\x00"))
+    write("frame_decoder", "too-big", small + frame(0x82, b"b" * 301))
+    write("frame_decoder", "top-bit", server + b"\x82\xff\x80\x00\x00\x00\x00\x00\x00\x01" + MASK)
+    write("frame_decoder", "ping-125", server + frame(0x89, b"p" * 125))
+    write("frame_decoder", "ping-126", server + frame(0x89, b"p" * 126))
+
+
+if __name__ == "__main__":
+    upgrade_seeds()
+    frame_seeds()
