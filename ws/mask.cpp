@@ -1,17 +1,22 @@
 #include "ws/mask.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace surge {
 namespace {
 
 // The key repeated over eight bytes, rotated so that byte 0 of the word lines up with payload byte `phase`.
+// Bytes are loaded in memory order, so on a little-endian machine "rotate to byte `phase`" is a right rotate.
 std::uint64_t wide_key(MaskKey key, std::size_t phase) noexcept {
-    std::uint8_t bytes[8];
-    for (std::size_t i = 0; i < 8; ++i) bytes[i] = key[(phase + i) & 3];
-    std::uint64_t wide;
-    std::memcpy(&wide, bytes, 8);
-    return wide;
+    std::uint32_t narrow;
+    std::memcpy(&narrow, key.data(), 4);
+    if constexpr (std::endian::native == std::endian::little) {
+        narrow = std::rotr(narrow, static_cast<int>(8 * (phase & 3)));
+    } else {
+        narrow = std::rotl(narrow, static_cast<int>(8 * (phase & 3)));
+    }
+    return (std::uint64_t{narrow} << 32) | narrow;
 }
 
 }  // namespace
