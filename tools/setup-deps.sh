@@ -8,7 +8,7 @@ packages=(
     clang libclang-rt-14-dev                      # the fuzz preset: libFuzzer and clang's sanitizer runtimes
     liburing-dev libssl-dev libmimalloc-dev zlib1g-dev
     libbenchmark-dev doctest-dev
-    python3                                       # benchmark reports, corpus generator
+    python3 python3-websockets                    # reports, corpus generator, third-party client tests
 )
 
 missing=()

@@ -51,8 +51,9 @@ struct ParseResult {
 
 class HttpRequestParser {
 public:
-    explicit HttpRequestParser(std::size_t max_head_bytes = kDefaultMaxHeaderBytes) noexcept
-        : max_head_bytes_(static_cast<std::uint32_t>(max_head_bytes)) {}
+    explicit HttpRequestParser(std::size_t max_head_bytes = kDefaultMaxHeaderBytes,
+                               std::uint32_t resume_from = 0) noexcept
+        : max_head_bytes_(static_cast<std::uint32_t>(max_head_bytes)), scanned_(resume_from) {}
 
     // `received` is every byte of this request received so far, from its first byte. On Complete, `out`
     // holds views into `received`, valid while those bytes are; bytes after head_bytes (a body, or a client's
@@ -60,6 +61,9 @@ public:
     ParseResult parse(std::string_view received, HttpRequest& out) noexcept;
     // Ready for a new request.
     void reset() noexcept { scanned_ = 0; }
+    // How far the search has gone: a connection that does not keep the parser stores this and passes it back
+    // as `resume_from`, so that a slow request is not searched again from its start on every read.
+    std::uint32_t scanned() const noexcept { return scanned_; }
 
 private:
     std::uint32_t max_head_bytes_;

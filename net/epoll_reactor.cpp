@@ -1,0 +1,233 @@
+#include "net/epoll_reactor.hpp"
+
+#include <cerrno>
+#include <ctime>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/log.hpp"
+
+namespace surge::net {
+namespace {
+
+// epoll data for the wake-up eventfd and listeners; connection tokens are the caller's and never have the top
+// two bits set (a shard's tokens are slot + generation < 2^62).
+constexpr std::uint64_t kWakeTag = 1ULL << 63;
+constexpr std::uint64_t kListenerTag = 1ULL << 62;
+constexpr int kMaxEvents = 256;
+constexpr long long kAcceptPauseMs = 100;
+
+long long now_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+std::unique_ptr<EpollReactor> EpollReactor::create(ReactorHandler& handler, int& error) {
+    const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) {
+        error = -errno;
+        return nullptr;
+    }
+    const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0) {
+        error = -errno;
+        ::close(epoll_fd);
+        return nullptr;
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = kWakeTag;
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &event) != 0) {
+        error = -errno;
+        ::close(wake_fd);
+        ::close(epoll_fd);
+        return nullptr;
+    }
+    error = 0;
+    return std::unique_ptr<EpollReactor>(new EpollReactor(handler, epoll_fd, wake_fd));
+}
+
+EpollReactor::EpollReactor(ReactorHandler& handler, int epoll_fd, int wake_fd)
+    : handler_(handler), epoll_fd_(epoll_fd), wake_fd_(wake_fd), read_buffer_(new char[kReadBufferBytes]) {}
+
+EpollReactor::~EpollReactor() {
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+}
+
+int EpollReactor::add_listener(int fd, std::uint64_t token) noexcept {
+    epoll_event event{};
+    event.events = EPOLLIN;  // level-triggered: a backlog left behind (EMFILE) is seen again
+    event.data.u64 = kListenerTag | listeners_.size();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return -errno;
+    listeners_.push_back({fd, token, false});
+    return 0;
+}
+
+int EpollReactor::add_connection(int fd, std::uint64_t token) noexcept {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.data.u64 = token;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return -errno;
+    return 0;
+}
+
+long EpollReactor::try_write(int fd, const iovec* iov, int count) noexcept {
+    msghdr message{};
+    message.msg_iov = const_cast<iovec*>(iov);
+    message.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+}
+
+void EpollReactor::send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept {
+    count = std::min(count, kMaxSendIovecs);
+    const long n = try_write(fd, iov, count);
+    if (n != 0) {
+        completions_.push_back({Completion::Sent, token, static_cast<int>(n)});
+        return;
+    }
+    // The socket is full: keep the iovecs and retry on the next EPOLLOUT edge.
+    WaitingSend& waiting = waiting_[token];
+    waiting.fd = fd;
+    waiting.count = count;
+    std::copy(iov, iov + count, waiting.iov.begin());
+}
+
+void EpollReactor::retry_send(std::uint64_t token) noexcept {
+    auto it = waiting_.find(token);
+    if (it == waiting_.end()) return;
+    const long n = try_write(it->second.fd, it->second.iov.data(), it->second.count);
+    if (n == 0) return;  // still full: wait for the next edge
+    waiting_.erase(it);
+    completions_.push_back({Completion::Sent, token, static_cast<int>(n)});
+}
+
+void EpollReactor::close(std::uint64_t token, int fd) noexcept {
+    waiting_.erase(token);  // a waiting send is abandoned: its completion is not reported
+    ::close(fd);            // also removes it from the epoll set
+    completions_.push_back({Completion::Closed, token, 0});
+}
+
+void EpollReactor::accept_all(Listener& listener) noexcept {
+    for (;;) {
+        const int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            handler_.on_accept(listener.token, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // Out of descriptors or memory: stop watching this listener for a while instead of spinning on a
+            // backlog we cannot take. Connections wait in the kernel's queue meanwhile.
+            SURGE_LOG_WARN("accept: %s; pausing accepts for %lld ms (raise the descriptor limit or run more "
+                           "--workers)", errno == EMFILE ? "EMFILE, the process's descriptor limit is reached"
+                                                         : "out of resources", kAcceptPauseMs);
+            epoll_event event{};
+            event.data.u64 = kListenerTag | static_cast<std::uint64_t>(&listener - listeners_.data());
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener.fd, &event);
+            listener.paused = true;
+            pause_until_ms_ = now_ms() + kAcceptPauseMs;
+        }
+        return;  // EAGAIN: drained
+    }
+}
+
+void EpollReactor::resume_paused_listeners() noexcept {
+    if (pause_until_ms_ == 0 || now_ms() < pause_until_ms_) return;
+    pause_until_ms_ = 0;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        if (!listeners_[i].paused) continue;
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.u64 = kListenerTag | i;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listeners_[i].fd, &event);
+        listeners_[i].paused = false;
+    }
+}
+
+void EpollReactor::read_all(std::uint64_t token, bool peer_closed) noexcept {
+    // Edge-triggered: read until the socket is empty, or the handler closed the connection. A short read means
+    // empty, except when the peer's FIN came with this edge: then read on to see the end of the stream.
+    for (;;) {
+        const int fd = handler_.fd_of(token);
+        if (fd < 0) return;  // closed while handling an earlier event of this batch
+        const ssize_t n = ::recv(fd, read_buffer_.get(), kReadBufferBytes, 0);
+        if (n > 0) {
+            if (!handler_.on_data(token, {read_buffer_.get(), static_cast<std::size_t>(n)})) return;
+            if (!peer_closed && static_cast<std::size_t>(n) < kReadBufferBytes) return;
+            continue;
+        }
+        if (n == 0) {
+            handler_.on_recv_end(token, 0);
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) handler_.on_recv_end(token, -errno);
+        return;
+    }
+}
+
+void EpollReactor::deliver_completions() noexcept {
+    // A completion may queue more (a send finished, the handler sends the next batch): take them in rounds.
+    while (!completions_.empty()) {
+        std::vector<Completion> batch;
+        batch.swap(completions_);
+        for (const Completion& c : batch) {
+            if (c.kind == Completion::Sent) handler_.on_sent(c.token, c.result);
+            else handler_.on_closed(c.token);
+        }
+        if (completions_.capacity() < batch.capacity()) {
+            batch.clear();
+            if (completions_.empty()) completions_.swap(batch);  // keep the larger allocation
+        }
+    }
+}
+
+int EpollReactor::run_once(int timeout_ms) noexcept {
+    resume_paused_listeners();
+    if (!completions_.empty()) timeout_ms = 0;
+    if (pause_until_ms_ != 0 && (timeout_ms < 0 || timeout_ms > kAcceptPauseMs)) timeout_ms = kAcceptPauseMs;
+    epoll_event events[kMaxEvents];
+    const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (n < 0) {
+        if (errno != EINTR) return -errno;
+        deliver_completions();
+        return 0;
+    }
+    for (int i = 0; i < n; ++i) {
+        const std::uint64_t data = events[i].data.u64;
+        const std::uint32_t flags = events[i].events;
+        if (data == kWakeTag) {
+            std::uint64_t count;
+            while (::read(wake_fd_, &count, sizeof count) > 0) {
+            }
+            handler_.on_wake();
+        } else if (data & kListenerTag) {
+            accept_all(listeners_[data & ~kListenerTag]);
+        } else {
+            if (flags & EPOLLOUT) retry_send(data);
+            if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                read_all(data, (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+            }
+        }
+    }
+    deliver_completions();
+    return n;
+}
+
+void EpollReactor::wake() noexcept {
+    const std::uint64_t one = 1;
+    ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+    (void)ignored;
+}
+
+}  // namespace surge::net

@@ -1,0 +1,71 @@
+// The epoll backend of the reactor seam. Layer: net.
+// Edge-triggered: a connection is registered once for input and output, so there is no epoll_ctl per send.
+// Reads go into one buffer per shard (no per-connection read buffer). A send that the socket refuses is kept
+// (its iovecs only, not the bytes) in a table that holds only connections with a send waiting, and retried on
+// the next EPOLLOUT edge. Completions (on_sent, on_closed) are queued and delivered after the events of the
+// same run_once(), never inside the call that caused them.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "net/reactor.hpp"
+
+namespace surge::net {
+
+class EpollReactor final : public Reactor {
+public:
+    // Returns nullptr and sets `error` (-errno) when epoll or the wake-up eventfd cannot be made.
+    static std::unique_ptr<EpollReactor> create(ReactorHandler& handler, int& error);
+    ~EpollReactor() override;
+
+    Backend backend() const noexcept override { return Backend::Epoll; }
+    int add_listener(int fd, std::uint64_t token) noexcept override;
+    int add_connection(int fd, std::uint64_t token) noexcept override;
+    long try_write(int fd, const iovec* iov, int count) noexcept override;
+    void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
+    void close(std::uint64_t token, int fd) noexcept override;
+    int run_once(int timeout_ms) noexcept override;
+    void wake() noexcept override;
+
+private:
+    EpollReactor(ReactorHandler& handler, int epoll_fd, int wake_fd);
+
+    struct WaitingSend {
+        int fd;
+        int count;
+        std::array<iovec, kMaxSendIovecs> iov;
+    };
+    struct Listener {
+        int fd;
+        std::uint64_t token;
+        bool paused;  // out of descriptors: not watched until the next run_once after pause_until_ms
+    };
+    struct Completion {
+        enum Kind : std::uint8_t { Sent, Closed } kind;
+        std::uint64_t token;
+        int result;
+    };
+
+    void accept_all(Listener& listener) noexcept;
+    void read_all(std::uint64_t token, bool peer_closed) noexcept;
+    void retry_send(std::uint64_t token) noexcept;
+    void resume_paused_listeners() noexcept;
+    void deliver_completions() noexcept;
+
+    ReactorHandler& handler_;
+    int epoll_fd_;
+    int wake_fd_;
+    std::vector<Listener> listeners_;
+    std::unordered_map<std::uint64_t, WaitingSend> waiting_;
+    std::vector<Completion> completions_;
+    std::unique_ptr<char[]> read_buffer_;
+    long long pause_until_ms_ = 0;
+};
+
+}  // namespace surge::net

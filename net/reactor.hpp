@@ -1,0 +1,86 @@
+// The reactor seam: one event loop per shard, with interchangeable backends (epoll now; io_uring next).
+// Layer: net. A reactor belongs to one thread (its shard): every call but wake() must come from that thread.
+// The seam is completion-shaped so that both readiness (epoll) and completion (io_uring) backends fit:
+//  - received bytes arrive through on_data() in a buffer the reactor owns, valid only during the call;
+//  - send() hands over iovecs whose memory stays the caller's and must stay valid until on_sent() reports the
+//    send done; at most one send per connection is in flight; on_sent() never runs inside send();
+//  - close() stops all I/O on the connection; on_closed() follows once no operation is in flight, and only
+//    then may the caller reuse the token's slot.
+// Tokens are the caller's (a slot index plus a generation), never pointers or raw descriptors.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <sys/uio.h>
+
+namespace surge::net {
+
+enum class Backend : std::uint8_t { Auto, IoUring, Epoll };
+
+std::string_view backend_name(Backend backend) noexcept;
+// Parses "auto", "io_uring" or "epoll".
+bool parse_backend(std::string_view text, Backend& out) noexcept;
+
+class ReactorHandler {
+public:
+    // A listener accepted `fd` (non-blocking, close-on-exec). The handler owns it from here.
+    virtual void on_accept(std::uint64_t listener_token, int fd) = 0;
+    // Bytes received on a connection. Return false when the connection was closed inside the call, so that the
+    // reactor stops reading it.
+    virtual bool on_data(std::uint64_t token, std::span<char> bytes) = 0;
+    // The peer finished sending (result 0) or the connection failed (-errno). No on_data follows.
+    virtual void on_recv_end(std::uint64_t token, int result) = 0;
+    // The send in flight finished: `result` bytes were written (possibly fewer than asked), or -errno.
+    virtual void on_sent(std::uint64_t token, int result) = 0;
+    // close(token) has finished: nothing is in flight any more, the slot may be reused.
+    virtual void on_closed(std::uint64_t token) = 0;
+    // wake() was called (from any thread) since the last time this ran.
+    virtual void on_wake() = 0;
+    // The descriptor of the live connection `token` names, or -1 when the token is stale (its slot was freed or
+    // reused). Lets a backend find descriptors without a table of its own.
+    virtual int fd_of(std::uint64_t token) const noexcept = 0;
+
+protected:
+    ~ReactorHandler() = default;
+};
+
+class Reactor {
+public:
+    virtual ~Reactor() = default;
+
+    virtual Backend backend() const noexcept = 0;
+    // Starts accepting on a listening socket; accepted descriptors arrive through on_accept. 0 or -errno.
+    virtual int add_listener(int fd, std::uint64_t token) noexcept = 0;
+    // Starts receiving on a connected socket. 0 or -errno.
+    virtual int add_connection(int fd, std::uint64_t token) noexcept = 0;
+    // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
+    // or -errno. No callback follows. Used for the common case where the socket takes everything at once.
+    virtual long try_write(int fd, const iovec* iov, int count) noexcept = 0;
+    // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. The iovec array is copied; the
+    // bytes it points at must stay valid and unchanged until on_sent().
+    virtual void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept = 0;
+    // Stops I/O on the connection and closes `fd`; on_closed() follows from the loop.
+    virtual void close(std::uint64_t token, int fd) noexcept = 0;
+    // Waits up to timeout_ms (-1: no limit) for events and dispatches them to the handler. Returns the number
+    // of events handled, or -errno.
+    virtual int run_once(int timeout_ms) noexcept = 0;
+    // Makes a run_once() in progress return soon and on_wake() run. Safe from any thread.
+    virtual void wake() noexcept = 0;
+};
+
+inline constexpr int kMaxSendIovecs = 64;
+inline constexpr std::size_t kReadBufferBytes = 64 * 1024;
+
+struct ReactorResult {
+    std::unique_ptr<Reactor> reactor;
+    int error = 0;          // -errno when no reactor could be made
+    std::string_view why;  // for Auto: why this backend was chosen, for the start-up log
+};
+
+// Makes a reactor of the asked backend. Auto picks io_uring where it is built in and the kernel allows it, and
+// epoll otherwise, saying why in `why`.
+ReactorResult make_reactor(Backend backend, ReactorHandler& handler);
+
+}  // namespace surge::net

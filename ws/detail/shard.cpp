@@ -1,0 +1,742 @@
+#include "ws/detail/shard.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "core/log.hpp"
+#include "ws/frame_encoder.hpp"
+#include "ws/upgrade.hpp"
+
+namespace surge::detail {
+namespace {
+
+constexpr std::uint32_t kSlotsPerBlock = 1024;
+constexpr std::uint32_t kGenerationMask = 0x3FFFFFFF;  // keeps tokens below 2^62 (the reactor's tags)
+constexpr long long kTickMs = 100;
+constexpr unsigned kCloseGraceSeconds = 2;  // closing handshake and lingering close
+constexpr std::size_t kPoolCachedChunks = 256;
+
+// WebSocket::flags_
+constexpr std::uint8_t kSendInFlight = 1;
+constexpr std::uint8_t kCloseWhenFlushed = 2;
+constexpr std::uint8_t kCloseNotified = 4;
+constexpr std::uint8_t kPingSent = 8;
+constexpr std::uint8_t kOpened = 16;
+constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the write side is shut: input is discarded
+constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
+
+long long now_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, int listener_fd)
+    : index_(index),
+      config_(config),
+      routes_(routes),
+      listener_fd_(listener_fd),
+      pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
+      wheel_(4096) {}
+
+Shard::~Shard() {
+    if (listener_fd_ >= 0) ::close(listener_fd_);
+}
+
+bool Shard::start_reactor() {
+    net::ReactorResult made = net::make_reactor(config_.backend, *this);
+    if (!made.reactor) {
+        SURGE_LOG_ERROR("shard %u: no %s reactor: %s (%s)", index_, net::backend_name(config_.backend).data(),
+                        std::strerror(-made.error), made.why.data());
+        return false;
+    }
+    reactor_ = std::move(made.reactor);
+    if (index_ == 0) SURGE_LOG_INFO("reactor backend: %s (%s)", net::backend_name(reactor_->backend()).data(),
+                                    made.why.data());
+    const int added = reactor_->add_listener(listener_fd_, 0);
+    if (added != 0) {
+        SURGE_LOG_ERROR("shard %u: cannot watch the listener: %s", index_, std::strerror(-added));
+        return false;
+    }
+    return true;
+}
+
+// ---- slots ----------------------------------------------------------------------------------------------
+
+std::uint64_t Shard::token_of(const WebSocket& ws) noexcept {
+    return (std::uint64_t{ws.generation_} << 32) | ws.index_;
+}
+
+WebSocket* Shard::lookup(std::uint64_t token) const noexcept {
+    const auto index = static_cast<std::uint32_t>(token);
+    if (index >= slot_count_) return nullptr;
+    WebSocket* ws = &blocks_[index / kSlotsPerBlock][index % kSlotsPerBlock];
+    if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
+    return ws;
+}
+
+WebSocket* Shard::allocate_slot() {
+    if (free_slots_.empty()) {
+        blocks_.emplace_back(new WebSocket[kSlotsPerBlock]);
+        for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) {
+            WebSocket& ws = blocks_.back()[i];
+            ws.index_ = slot_count_ + i;
+            ws.shard_ = this;
+        }
+        // Hand out low slots first: pop_back takes the lowest.
+        for (std::uint32_t i = kSlotsPerBlock; i-- > 0;) free_slots_.push_back(slot_count_ + i);
+        slot_count_ += kSlotsPerBlock;
+    }
+    const std::uint32_t index = free_slots_.back();
+    free_slots_.pop_back();
+    ++live_;
+    return &blocks_[index / kSlotsPerBlock][index % kSlotsPerBlock];
+}
+
+void Shard::release_slot(WebSocket& ws) noexcept {
+    wheel_.cancel(ws.timer_);
+    ws.generation_ = (ws.generation_ + 1) & kGenerationMask;
+    ws.state_ = WebSocket::State::Free;
+    ws.fd_ = -1;
+    ws.user_ = nullptr;
+    ws.flags_ = 0;
+    ws.close_code_ = 0;
+    ws.held_bytes_ = 0;
+    ws.message_bytes_ = 0;
+    free_slots_.push_back(ws.index_);
+    --live_;
+}
+
+int Shard::fd_of(std::uint64_t token) const noexcept {
+    const WebSocket* ws = lookup(token);
+    return ws && ws->state_ != WebSocket::State::Closed ? ws->fd_ : -1;
+}
+
+// ---- accepting and reading --------------------------------------------------------------------------------
+
+void Shard::on_accept(std::uint64_t, int fd) {
+    if (stopping_ || (config_.max_connections && live_ >= config_.max_connections)) {
+        ::close(fd);
+        return;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // pushed messages go out at once
+    WebSocket& ws = *allocate_slot();
+    ws.fd_ = fd;
+    ws.state_ = WebSocket::State::Http;
+    arm_timer(ws, config_.handshake_timeout_seconds);
+    if (reactor_->add_connection(fd, token_of(ws)) != 0) {
+        ::close(fd);
+        release_slot(ws);
+    }
+}
+
+bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
+    WebSocket* ws = lookup(token);
+    if (!ws || !alive(*ws)) return false;
+    if (ws->flags_ & kInputDone) return true;  // closing: read and discard until the peer's end of stream
+    if (ws->state_ == WebSocket::State::Http) return handle_http(*ws, bytes);
+    if (ws->state_ == WebSocket::State::Open) {
+        ws->flags_ &= static_cast<std::uint8_t>(~kPingSent);
+        arm_timer(*ws, behavior(*ws).idle_timeout_seconds);
+    }
+    return handle_frames(*ws, bytes);
+}
+
+void Shard::on_recv_end(std::uint64_t token, int) {
+    if (WebSocket* ws = lookup(token)) terminate(*ws);
+}
+
+bool Shard::hold(WebSocket& ws, std::span<const char> bytes) {
+    if (bytes.empty()) return true;
+    if (!ws.held_) {
+        ws.held_ = reinterpret_cast<char*>(pool_.acquire());
+        if (!ws.held_) return false;
+        ws.held_bytes_ = 0;
+    }
+    if (bytes.size() > pool_.chunk_size() - ws.held_bytes_) return false;
+    std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), bytes.size());
+    ws.held_bytes_ += static_cast<std::uint32_t>(bytes.size());
+    return true;
+}
+
+void Shard::drop_held(WebSocket& ws) noexcept {
+    pool_.release(reinterpret_cast<std::byte*>(ws.held_));
+    ws.held_ = nullptr;
+    ws.held_bytes_ = 0;
+}
+
+bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
+    // In place when the whole request came in one read; otherwise gathered in a pooled chunk.
+    std::span<char> received = bytes;
+    if (ws.held_bytes_ > 0) {
+        if (!hold(ws, bytes)) {
+            refuse(ws, 431, "request too large");
+            return false;
+        }
+        received = {ws.held_, ws.held_bytes_};
+    }
+    // While in the HTTP state, message_bytes_ keeps how far the parser searched (no message exists yet).
+    HttpRequestParser parser(config_.max_header_bytes, ws.message_bytes_);
+    HttpRequest request;
+    const ParseResult parsed = parser.parse({received.data(), received.size()}, request);
+    ws.message_bytes_ = parser.scanned();
+    if (parsed.status == ParseStatus::Error) {
+        refuse(ws, parsed.http_status, parsed.http_status == 431 ? "request head too large" : "malformed request");
+        return false;
+    }
+    if (parsed.status == ParseStatus::Incomplete) {
+        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
+            refuse(ws, 431, "request too large");
+            return false;
+        }
+        return true;
+    }
+    ws.message_bytes_ = 0;
+
+    const int websocket_route = routes_.find_websocket(request.path());
+    bool path_known = false;
+    const HttpRoute* http_route = routes_.find_http(request.method, request.path(), path_known);
+    const bool wants_upgrade = TokenList(request, "Upgrade").contains("websocket");
+    if (websocket_route >= 0 && (wants_upgrade || !http_route)) {
+        ws.route_ = static_cast<std::uint16_t>(websocket_route);
+        return upgrade(ws, request, parsed.head_bytes, received);
+    }
+    if (!http_route) {
+        refuse(ws, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+        return false;
+    }
+
+    // A body, if any, must be whole before the handler runs.
+    std::size_t body_length = 0;
+    if (request.find("Transfer-Encoding")) {
+        refuse(ws, 411, "send a Content-Length body; chunked requests are not accepted");
+        return false;
+    }
+    if (const HttpHeader* length = request.find("Content-Length")) {
+        const char* end = length->value.data() + length->value.size();
+        if (length->value.empty() || std::from_chars(length->value.data(), end, body_length).ptr != end) {
+            refuse(ws, 400, "bad Content-Length");
+            return false;
+        }
+    }
+    if (body_length > config_.max_body_bytes) {
+        refuse(ws, 413, "body too large");
+        return false;
+    }
+    if (received.size() < parsed.head_bytes + body_length) {
+        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
+            refuse(ws, 413, "request too large");
+            return false;
+        }
+        return true;
+    }
+    answer_http(ws, request, {received.data() + parsed.head_bytes, body_length});
+    return false;
+}
+
+void Shard::answer_http(WebSocket& ws, const HttpRequest& request, std::string_view body) {
+    bool path_known = false;
+    const HttpRoute* route = routes_.find_http(request.method, request.path(), path_known);
+    Response response;
+    route->handler(Request{request, body}, response);
+    const std::string bytes = response.serialize();
+    drop_held(ws);
+    const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    if (write_or_queue(ws, &iov, 1, bytes.size())) finish_when_flushed(ws);
+}
+
+void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
+    char response[1024];
+    const std::size_t n = write_refusal(response, status, reason);
+    drop_held(ws);
+    const iovec iov{response, n};
+    if (write_or_queue(ws, &iov, 1, n)) finish_when_flushed(ws);
+}
+
+bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received) {
+    const WebSocketRoute& route = routes_.websockets[ws.route_];
+    const WebSocketBehavior& b = route.behavior;
+    auto check_origin = [&](const HttpRequest& r) { return b.check_origin(r); };
+    auto choose = [&](const TokenList& offered) { return b.choose_subprotocol(offered); };
+    UpgradePolicy policy;
+    if (b.check_origin) policy.check_origin = check_origin;
+    if (b.choose_subprotocol) policy.choose_subprotocol = choose;
+    const UpgradeDecision decision = check_upgrade(request, policy);
+    if (decision.status != 101) {
+        refuse(ws, decision.status, decision.reason);
+        return false;
+    }
+    char response[kUpgradeResponseReserve];
+    const std::size_t n = write_upgrade_response(response, decision);
+    if (n == 0) {
+        refuse(ws, 500, "response too large");
+        return false;
+    }
+    const iovec iov{response, n};
+    ws.state_ = WebSocket::State::Open;
+    ws.decoder_ = FrameDecoder(route.decoder);
+    if (!write_or_queue(ws, &iov, 1, n)) return false;
+
+    // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
+    // chunk, move them to its front; otherwise they are still in the reactor's buffer.
+    std::span<char> rest = received.subspan(head_bytes);
+    if (ws.held_bytes_ > 0) {
+        std::memmove(ws.held_, rest.data(), rest.size());
+        ws.held_bytes_ = static_cast<std::uint32_t>(rest.size());
+        if (ws.held_bytes_ == 0) drop_held(ws);
+        rest = {};
+    }
+    arm_timer(ws, b.idle_timeout_seconds);
+    ws.flags_ |= kOpened;
+    if (b.on_open) b.on_open(ws);
+    if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
+    return handle_frames(ws, rest);
+}
+
+// ---- frames -------------------------------------------------------------------------------------------------
+
+bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
+    if (ws.held_bytes_ == 0) {
+        // The common case: decode in the reactor's buffer, copy nothing. An incomplete header or control frame
+        // at the end (at most 139 bytes) is kept for the next read.
+        std::size_t consumed = 0;
+        if (!feed_decoder(ws, bytes, consumed)) return false;
+        if (!(ws.flags_ & kInputDone) && !hold(ws, bytes.subspan(consumed))) {
+            fail(ws, close_code::kInternalError, "out of memory");
+            return false;
+        }
+        return true;
+    }
+    // Bytes held from the previous read come first: append, decode, keep what is left, until the held part is
+    // used up; then go on in place.
+    for (;;) {
+        const std::size_t take = std::min(bytes.size(), pool_.chunk_size() - ws.held_bytes_);
+        std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), take);
+        ws.held_bytes_ += static_cast<std::uint32_t>(take);
+        bytes = bytes.subspan(take);
+        std::size_t consumed = 0;
+        if (!feed_decoder(ws, {ws.held_, ws.held_bytes_}, consumed)) return false;
+        if (ws.flags_ & kInputDone) return true;
+        std::memmove(ws.held_, ws.held_ + consumed, ws.held_bytes_ - consumed);
+        ws.held_bytes_ -= static_cast<std::uint32_t>(consumed);
+        if (ws.held_bytes_ == 0) {
+            drop_held(ws);
+            return bytes.empty() || handle_frames(ws, bytes);
+        }
+        if (bytes.empty()) return true;
+    }
+}
+
+bool Shard::feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed) {
+    current_ = &ws;
+    const DecodeResult r = ws.decoder_.feed(bytes, *this);
+    current_ = nullptr;
+    consumed = r.consumed;
+    switch (r.status) {
+    case DecodeStatus::NeedMore: return alive(ws);
+    case DecodeStatus::Stopped: return false;
+    case DecodeStatus::Closed:
+        ws.flags_ |= kInputDone;
+        return alive(ws);
+    case DecodeStatus::Error: {
+        const char* reason = r.close_code == close_code::kInvalidPayload ? "invalid UTF-8"
+                             : r.close_code == close_code::kMessageTooBig ? "message too big"
+                                                                          : "protocol error";
+        fail(ws, r.close_code, reason);
+        return false;
+    }
+    }
+    return false;
+}
+
+bool Shard::on_message_begin(Opcode opcode, bool) {
+    current_->message_opcode_ = opcode;
+    current_->message_bytes_ = 0;
+    return true;
+}
+
+bool Shard::on_message_data(std::span<char> piece, bool last) {
+    WebSocket& ws = *current_;
+    const WebSocketBehavior& b = behavior(ws);
+    if (last && ws.message_bytes_ == 0) {
+        // The whole message in one piece: hand over the bytes where they lie.
+        if (b.on_message) b.on_message(ws, {piece.data(), piece.size()}, ws.message_opcode_);
+        return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
+    }
+    // A message spread over frames or reads: gather it. The decoder has already checked the size limit.
+    const std::size_t needed = ws.message_bytes_ + piece.size();
+    if (needed > ws.message_capacity_) {
+        std::size_t capacity = std::max<std::size_t>(needed, std::min<std::size_t>(2 * ws.message_capacity_ + 4096,
+                                                                                    b.max_message_bytes));
+        char* grown = static_cast<char*>(std::realloc(ws.message_, capacity));
+        if (!grown) {
+            fail(ws, close_code::kInternalError, "out of memory");
+            return false;
+        }
+        ws.message_ = grown;
+        ws.message_capacity_ = static_cast<std::uint32_t>(capacity);
+    }
+    std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
+    ws.message_bytes_ = static_cast<std::uint32_t>(needed);
+    if (!last) return true;
+    if (b.on_message) b.on_message(ws, {ws.message_, ws.message_bytes_}, ws.message_opcode_);
+    ws.message_bytes_ = 0;
+    if (alive(ws)) {
+        // Give the memory back: an idle connection holds no message buffer.
+        std::free(ws.message_);
+        ws.message_ = nullptr;
+        ws.message_capacity_ = 0;
+    }
+    return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
+}
+
+bool Shard::on_control(Opcode opcode, std::span<char> payload) {
+    WebSocket& ws = *current_;
+    const WebSocketBehavior& b = behavior(ws);
+    const std::string_view view(payload.data(), payload.size());
+    if (opcode == Opcode::Ping) {
+        if (ws.state_ == WebSocket::State::Open) send_control(ws, Opcode::Pong, view);
+        if (b.on_ping) b.on_ping(ws, view);
+    } else if (opcode == Opcode::Pong) {
+        ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
+        if (b.on_pong) b.on_pong(ws, view);
+    } else {
+        const ClosePayload close = parse_close_payload(payload);
+        ws.flags_ |= kInputDone;
+        if (ws.state_ == WebSocket::State::Open) {
+            // The peer starts the closing handshake: answer with its code (RFC 6455 5.5.1), then close.
+            char reply[kMaxControlPayload];
+            const std::size_t n = close.code == close_code::kNoStatus ? 0 : encode_close_payload(reply, close.code, {});
+            send_control(ws, Opcode::Close, {reply, n});
+            notify_close(ws, close.code, close.reason);
+            finish_when_flushed(ws);
+        } else if (ws.state_ == WebSocket::State::Closing) {
+            // The peer answered the close this side sent.
+            notify_close(ws, close.code, close.reason);
+            finish_when_flushed(ws);
+        }
+    }
+    return alive(ws);
+}
+
+// ---- output --------------------------------------------------------------------------------------------------
+
+SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return SendStatus::Dropped;
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.out_bytes_ > b.max_backpressure_bytes) {
+        if (b.slow_policy == SlowPolicy::Close) fail(ws, close_code::kPolicyViolation, "slow consumer");
+        return SendStatus::Dropped;
+    }
+    char header[kMaxFrameHeaderBytes];
+    const std::size_t header_length = encode_frame_header(header, opcode, message.size());
+    const iovec iov[2] = {{header, header_length}, {const_cast<char*>(message.data()), message.size()}};
+    if (!write_or_queue(ws, iov, 2, header_length + message.size())) return SendStatus::Dropped;
+    return ws.out_bytes_ == 0 ? SendStatus::Success : SendStatus::Backpressure;
+}
+
+bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
+    if (!ws.out_head_ && !(ws.flags_ & kSendInFlight)) {
+        const long n = reactor_->try_write(ws.fd_, iov, count);
+        if (n < 0) {
+            terminate(ws);
+            return false;
+        }
+        if (static_cast<std::size_t>(n) == total) return true;
+        if (!queue(ws, iov, count, static_cast<std::size_t>(n))) return false;
+        start_send(ws);
+        return true;
+    }
+    if (!queue(ws, iov, count, 0)) return false;
+    if (!(ws.flags_ & kSendInFlight)) start_send(ws);
+    return true;
+}
+
+bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept {
+    std::size_t total = 0;
+    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+    const std::size_t size = total - skip;
+    auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk) + size));
+    if (!chunk) {
+        terminate(ws);
+        return false;
+    }
+    chunk->next = nullptr;
+    chunk->size = static_cast<std::uint32_t>(size);
+    chunk->sent = 0;
+    std::size_t at = 0;
+    for (int i = 0; i < count; ++i) {
+        const auto* base = static_cast<const char*>(iov[i].iov_base);
+        std::size_t length = iov[i].iov_len;
+        if (skip >= length) {
+            skip -= length;
+            continue;
+        }
+        std::memcpy(chunk->data() + at, base + skip, length - skip);
+        at += length - skip;
+        skip = 0;
+    }
+    if (ws.out_tail_) ws.out_tail_->next = chunk;
+    else ws.out_head_ = chunk;
+    ws.out_tail_ = chunk;
+    ws.out_bytes_ += chunk->size;
+    return true;
+}
+
+void Shard::start_send(WebSocket& ws) noexcept {
+    // Everything pending leaves in one sendmsg (up to kMaxSendIovecs pieces).
+    iovec iov[net::kMaxSendIovecs];
+    int count = 0;
+    std::size_t bytes = 0;
+    for (OutChunk* c = ws.out_head_; c && count < net::kMaxSendIovecs; c = c->next) {
+        iov[count++] = {c->data() + c->sent, c->size - c->sent};
+        bytes += c->size - c->sent;
+    }
+    ws.in_flight_bytes_ = static_cast<std::uint32_t>(bytes);
+    ws.flags_ |= kSendInFlight;
+    reactor_->send(token_of(ws), ws.fd_, iov, count);
+}
+
+void Shard::on_sent(std::uint64_t token, int result) {
+    WebSocket* found = lookup(token);
+    if (!found) return;
+    WebSocket& ws = *found;
+    ws.flags_ &= static_cast<std::uint8_t>(~kSendInFlight);
+    ws.in_flight_bytes_ = 0;
+    if (!alive(ws)) return;
+    if (result < 0) {
+        terminate(ws);
+        return;
+    }
+    auto n = static_cast<std::size_t>(result);
+    while (n > 0 && ws.out_head_) {
+        OutChunk* c = ws.out_head_;
+        const std::size_t take = std::min<std::size_t>(n, c->size - c->sent);
+        c->sent += static_cast<std::uint32_t>(take);
+        ws.out_bytes_ -= static_cast<std::uint32_t>(take);
+        n -= take;
+        if (c->sent == c->size) {
+            ws.out_head_ = c->next;
+            if (!ws.out_head_) ws.out_tail_ = nullptr;
+            std::free(c);
+        }
+    }
+    if (ws.out_head_) {
+        start_send(ws);
+        return;
+    }
+    if (ws.flags_ & kCloseWhenFlushed) {
+        finish_when_flushed(ws);
+        return;
+    }
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.state_ == WebSocket::State::Open && b.on_drain) b.on_drain(ws);
+}
+
+void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept {
+    char frame[kMaxControlFrameBytes];
+    const std::size_t n = encode_control_frame(frame, opcode, payload);
+    const iovec iov{frame, n};
+    write_or_queue(ws, &iov, 1, n);  // control frames are never dropped for backpressure
+}
+
+void Shard::free_output(WebSocket& ws) noexcept {
+    while (OutChunk* c = ws.out_head_) {
+        ws.out_head_ = c->next;
+        std::free(c);
+    }
+    ws.out_tail_ = nullptr;
+    ws.out_bytes_ = 0;
+}
+
+// ---- closing ---------------------------------------------------------------------------------------------------
+
+void Shard::close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return;
+    char payload[kMaxControlPayload];
+    const std::size_t n = encode_close_payload(payload, code, reason);
+    send_control(ws, Opcode::Close, {payload, n});
+    if (!alive(ws)) return;
+    ws.close_code_ = code;
+    ws.state_ = WebSocket::State::Closing;
+    arm_timer(ws, kCloseGraceSeconds);  // the peer has this long to answer
+}
+
+void Shard::fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept {
+    if (ws.state_ == WebSocket::State::Open) {
+        char payload[kMaxControlPayload];
+        const std::size_t n = encode_close_payload(payload, code, reason);
+        send_control(ws, Opcode::Close, {payload, n});
+        ws.close_code_ = code;
+    }
+    ws.flags_ |= kInputDone;
+    notify_close(ws, code, reason);
+    finish_when_flushed(ws);
+}
+
+void Shard::finish_when_flushed(WebSocket& ws) noexcept {
+    if (!alive(ws)) return;
+    ws.flags_ |= kCloseWhenFlushed | kInputDone;
+    if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
+    if (ws.out_head_ || (ws.flags_ & kSendInFlight)) {
+        if (!(ws.flags_ & kLingering)) arm_timer(ws, kCloseGraceSeconds);  // a peer that never reads
+        return;
+    }
+    if (ws.flags_ & kLingering) return;
+    // Everything is sent. Shut the write side and wait for the peer's end of stream: closing with unread input
+    // would reset the connection and could destroy the close frame or response before the peer reads it.
+    ws.flags_ |= kLingering;
+    if (ws.state_ == WebSocket::State::Http) ws.state_ = WebSocket::State::Closing;
+    ::shutdown(ws.fd_, SHUT_WR);
+    arm_timer(ws, kCloseGraceSeconds);
+}
+
+void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept {
+    if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
+    if (!(ws.flags_ & kOpened) || (ws.flags_ & kCloseNotified)) return;
+    ws.flags_ |= kCloseNotified;
+    const WebSocketBehavior& b = behavior(ws);
+    if (b.on_close) b.on_close(ws, code, reason);
+}
+
+void Shard::terminate(WebSocket& ws) noexcept {
+    if (!alive(ws) || ws.state_ == WebSocket::State::Free) return;
+    notify_close(ws, close_code::kAbnormal, {});
+    wheel_.cancel(ws.timer_);
+    ws.state_ = WebSocket::State::Closed;
+    reactor_->close(token_of(ws), ws.fd_);  // on_closed() frees the rest once nothing is in flight
+}
+
+void Shard::on_closed(std::uint64_t token) {
+    WebSocket* ws = lookup(token);
+    if (!ws) return;
+    free_output(*ws);
+    drop_held(*ws);
+    std::free(ws->message_);
+    ws->message_ = nullptr;
+    ws->message_capacity_ = 0;
+    release_slot(*ws);
+}
+
+// ---- timers ----------------------------------------------------------------------------------------------------
+
+void Shard::arm_timer(WebSocket& ws, unsigned seconds) noexcept {
+    if (seconds == 0) {
+        wheel_.cancel(ws.timer_);
+        return;
+    }
+    wheel_.add(ws.timer_, static_cast<std::uint64_t>(seconds) * (1000 / kTickMs));
+}
+
+void Shard::on_timer(WebSocket& ws) noexcept {
+    switch (ws.state_) {
+    case WebSocket::State::Http:  // the handshake took too long
+        terminate(ws);
+        break;
+    case WebSocket::State::Open:
+        if (!(ws.flags_ & kPingSent)) {
+            // Idle: ask for a sign of life; no answer by the next timeout closes the connection.
+            ws.flags_ |= kPingSent;
+            send_control(ws, Opcode::Ping, {});
+            if (alive(ws)) arm_timer(ws, behavior(ws).idle_timeout_seconds);
+        } else {
+            fail(ws, close_code::kGoingAway, "idle timeout");
+        }
+        break;
+    case WebSocket::State::Closing:  // the peer did not finish the close in time
+        terminate(ws);
+        break;
+    default: break;
+    }
+}
+
+// ---- the loop ---------------------------------------------------------------------------------------------------
+
+void Shard::request_stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    if (reactor_) reactor_->wake();
+}
+
+void Shard::defer(std::function<void()> fn) {
+    {
+        std::lock_guard lock(deferred_mutex_);
+        deferred_.push_back(std::move(fn));
+    }
+    reactor_->wake();
+}
+
+void Shard::on_wake() {
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard lock(deferred_mutex_);
+        batch.swap(deferred_);
+    }
+    for (auto& fn : batch) fn();
+}
+
+void Shard::begin_stop() noexcept {
+    stopping_ = true;
+    stop_deadline_ms_ = now_ms() + config_.stop_grace_ms;
+    if (listener_fd_ >= 0) {
+        ::close(listener_fd_);  // no new connections
+        listener_fd_ = -1;
+    }
+    for (std::uint32_t i = 0; i < slot_count_; ++i) {
+        WebSocket& ws = blocks_[i / kSlotsPerBlock][i % kSlotsPerBlock];
+        if (ws.state_ == WebSocket::State::Open) close(ws, close_code::kGoingAway, "server stopping");
+        else if (ws.state_ == WebSocket::State::Http) terminate(ws);
+    }
+}
+
+void Shard::run() {
+    const long long start = now_ms();
+    for (;;) {
+        if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
+        if (stopping_ && (live_ == 0 || now_ms() >= stop_deadline_ms_)) break;
+        const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
+        const long long wait = std::max(0LL, next_tick - now_ms());
+        const int handled = reactor_->run_once(static_cast<int>(wait));
+        if (handled < 0) {
+            SURGE_LOG_ERROR("shard %u: reactor failed: %s", index_, std::strerror(-handled));
+            break;
+        }
+        const auto tick = static_cast<std::uint64_t>((now_ms() - start) / kTickMs);
+        wheel_.advance_to(tick, [this](TimerNode& node) { on_timer(*reinterpret_cast<WebSocket*>(&node)); });
+    }
+    // Past the grace period: end what is left, and let the reactor report every close.
+    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(blocks_[i / kSlotsPerBlock][i % kSlotsPerBlock]);
+    for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
+    if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);
+}
+
+}  // namespace surge::detail
+
+namespace surge {
+
+static_assert(std::is_standard_layout_v<WebSocket>, "the timer node must be WebSocket's first member");
+
+SendStatus WebSocket::send(std::string_view message, Opcode opcode) noexcept {
+    return shard_->send(*this, message, opcode);
+}
+
+void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept { shard_->close(*this, code, reason); }
+
+unsigned WebSocket::shard_index() const noexcept { return shard_->index(); }
+
+const DecoderConfig& WebSocket::default_decoder_config() noexcept {
+    static const DecoderConfig config;
+    return config;
+}
+
+}  // namespace surge

@@ -1,0 +1,120 @@
+// One shard: a thread's reactor, connection slab, buffer pool and timer wheel, and the connection state
+// machine (HTTP request -> upgrade -> frames -> close). Layer: ws (private to the server).
+// Everything here runs on the shard's thread, except request_stop() and defer(), which other threads call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/buffer_pool.hpp"
+#include "core/timer_wheel.hpp"
+#include "net/reactor.hpp"
+#include "ws/detail/routes.hpp"
+#include "ws/server.hpp"
+
+namespace surge::detail {
+
+// Bytes the socket refused, queued for the next send. Allocated to fit; freed once sent.
+struct OutChunk {
+    OutChunk* next;
+    std::uint32_t size;
+    std::uint32_t sent;
+    // The bytes follow the header in the same allocation.
+    char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+class Shard final : public net::ReactorHandler, private FrameSink {
+public:
+    Shard(unsigned index, const ServerConfig& config, const Routes& routes, int listener_fd);
+    ~Shard();
+
+    // Makes the reactor; false (with a logged reason) if it cannot be made.
+    bool start_reactor();
+    // The thread body: runs until stopped and drained.
+    void run();
+    void request_stop() noexcept;
+    void defer(std::function<void()> fn);
+
+    unsigned index() const noexcept { return index_; }
+    net::Backend backend() const noexcept { return reactor_ ? reactor_->backend() : net::Backend::Auto; }
+
+    // Called by WebSocket.
+    SendStatus send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept;
+    void close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
+
+private:
+    // ReactorHandler
+    void on_accept(std::uint64_t listener_token, int fd) override;
+    bool on_data(std::uint64_t token, std::span<char> bytes) override;
+    void on_recv_end(std::uint64_t token, int result) override;
+    void on_sent(std::uint64_t token, int result) override;
+    void on_closed(std::uint64_t token) override;
+    void on_wake() override;
+    int fd_of(std::uint64_t token) const noexcept override;
+
+    // FrameSink, for the connection being decoded (current_)
+    bool on_message_begin(Opcode opcode, bool compressed) override;
+    bool on_message_data(std::span<char> piece, bool last) override;
+    bool on_control(Opcode opcode, std::span<char> payload) override;
+
+    static bool alive(const WebSocket& ws) noexcept { return ws.state_ != WebSocket::State::Closed; }
+    WebSocket* lookup(std::uint64_t token) const noexcept;
+    static std::uint64_t token_of(const WebSocket& ws) noexcept;
+    WebSocket* allocate_slot();
+    void release_slot(WebSocket& ws) noexcept;
+
+    // Input
+    bool handle_http(WebSocket& ws, std::span<char> bytes);
+    bool handle_frames(WebSocket& ws, std::span<char> bytes);
+    bool feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed);
+    bool hold(WebSocket& ws, std::span<const char> bytes);
+    void drop_held(WebSocket& ws) noexcept;
+    bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received);
+    void answer_http(WebSocket& ws, const HttpRequest& request, std::string_view body);
+    void refuse(WebSocket& ws, int status, std::string_view reason);
+
+    // Output
+    bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
+    bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
+    void start_send(WebSocket& ws) noexcept;
+    void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
+    void free_output(WebSocket& ws) noexcept;
+
+    // Closing
+    void fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
+    void finish_when_flushed(WebSocket& ws) noexcept;
+    void terminate(WebSocket& ws) noexcept;
+    void notify_close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
+    void on_timer(WebSocket& ws) noexcept;
+    void arm_timer(WebSocket& ws, unsigned seconds) noexcept;
+    void begin_stop() noexcept;
+
+    const WebSocketBehavior& behavior(const WebSocket& ws) const noexcept {
+        return routes_.websockets[ws.route_].behavior;
+    }
+
+    unsigned index_;
+    const ServerConfig& config_;
+    const Routes& routes_;
+    int listener_fd_;
+    std::unique_ptr<net::Reactor> reactor_;
+    BufferPool pool_;
+    TimerWheel wheel_;
+    std::vector<std::unique_ptr<WebSocket[]>> blocks_;  // the slab: stable addresses, grown a block at a time
+    std::vector<std::uint32_t> free_slots_;
+    std::uint32_t slot_count_ = 0;
+    std::size_t live_ = 0;  // slots in use
+    WebSocket* current_ = nullptr;  // the connection feed_decoder() is decoding
+    bool stopping_ = false;
+    long long stop_deadline_ms_ = 0;
+    std::atomic<bool> stop_requested_{false};
+    std::mutex deferred_mutex_;
+    std::vector<std::function<void()>> deferred_;
+};
+
+}  // namespace surge::detail

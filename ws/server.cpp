@@ -1,0 +1,151 @@
+#include "ws/server.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "core/log.hpp"
+#include "net/fd_limit.hpp"
+#include "net/listener.hpp"
+#include "ws/detail/routes.hpp"
+#include "ws/detail/shard.hpp"
+#include "ws/upgrade.hpp"
+
+namespace surge {
+namespace {
+
+// Descriptors a process keeps for itself (listeners, epoll, eventfds, logs) beyond its connections.
+constexpr std::uint64_t kReservedDescriptors = 64;
+
+unsigned default_threads() {
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? static_cast<unsigned>(online) : 1;
+}
+
+void pin_to_cpu(std::thread& thread, unsigned cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu % default_threads(), &set);
+    pthread_setaffinity_np(thread.native_handle(), sizeof set, &set);
+}
+
+}  // namespace
+
+Response& Response::header(std::string_view name, std::string_view value) {
+    headers_.append(name).append(": ").append(value).append("\r\n");
+    return *this;
+}
+
+std::string Response::serialize() const {
+    std::string out = "HTTP/1.1 " + std::to_string(status_) + " ";
+    out.append(status_text(status_)).append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+    out.append("\r\nConnection: close\r\n").append(headers_).append("\r\n").append(body_);
+    return out;
+}
+
+Server::Server(ServerConfig config)
+    : config_(std::move(config)),
+      threads_(config_.threads ? config_.threads : default_threads()),
+      routes_(std::make_unique<detail::Routes>()) {}
+
+Server::~Server() {
+    stop();
+    // Listeners that no shard took over are still ours.
+    if (shards_.empty()) {
+        for (int fd : listeners_) ::close(fd);
+    }
+}
+
+void Server::websocket(std::string path, WebSocketBehavior behavior) {
+    DecoderConfig decoder;
+    decoder.role = Role::Server;
+    decoder.max_message_bytes = behavior.max_message_bytes;
+    routes_->websockets.push_back({std::move(path), std::move(behavior), decoder});
+}
+
+void Server::get(std::string path, HttpHandler handler) {
+    routes_->http.push_back({"GET", std::move(path), std::move(handler)});
+}
+
+void Server::post(std::string path, HttpHandler handler) {
+    routes_->http.push_back({"POST", std::move(path), std::move(handler)});
+}
+
+Result<std::uint16_t> Server::listen() {
+    if (!listeners_.empty()) return port_;
+    std::uint16_t port = config_.port;
+    for (unsigned i = 0; i < threads_; ++i) {
+        const int fd = net::open_listener({.address = config_.address, .port = port});
+        if (fd < 0) {
+            for (int open : listeners_) ::close(open);
+            listeners_.clear();
+            SURGE_LOG_ERROR("cannot listen on %s:%u: %s", config_.address.c_str(), port, std::strerror(-fd));
+            return errno_code(fd);
+        }
+        if (port == 0) port = static_cast<std::uint16_t>(net::bound_port(fd));  // the others share it
+        listeners_.push_back(fd);
+    }
+    port_ = port;
+    return port_;
+}
+
+Result<void> Server::run() {
+    if (Result<std::uint16_t> listening = listen(); !listening) return listening.error();
+
+    // Say plainly how many connections the descriptor limit allows, and how to get more.
+    const std::uint64_t soft = net::raise_fd_limit(UINT64_MAX);
+    const std::uint64_t room = soft > kReservedDescriptors ? soft - kReservedDescriptors : 0;
+    if (config_.max_connections > room) {
+        SURGE_LOG_WARN("max_connections is %zu but the descriptor limit (RLIMIT_NOFILE %llu) allows about %llu "
+                       "per process: raise it (ulimit -n, LimitNOFILE=) or run several processes (--workers)",
+                       config_.max_connections, static_cast<unsigned long long>(soft),
+                       static_cast<unsigned long long>(room));
+    }
+
+    for (unsigned i = 0; i < threads_; ++i) {
+        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, listeners_[i]));
+    }
+    listeners_.clear();  // the shards own them now
+    for (auto& shard : shards_) {
+        if (!shard->start_reactor()) {
+            shards_.clear();
+            return std::make_error_code(std::errc::function_not_supported);
+        }
+    }
+    SURGE_LOG_INFO("listening on %s:%u with %u shards; descriptor limit %llu (about %llu connections per process)",
+                   config_.address.c_str(), port_, threads_, static_cast<unsigned long long>(soft),
+                   static_cast<unsigned long long>(room));
+
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < threads_; ++i) {
+        threads.emplace_back([shard = shards_[i].get()] { shard->run(); });
+        if (config_.pin_threads) pin_to_cpu(threads.back(), i);
+    }
+    running_.store(true, std::memory_order_release);
+    if (stop_requested_.load(std::memory_order_acquire)) stop();  // a stop() that came before the shards
+    for (auto& thread : threads) thread.join();
+    running_.store(false, std::memory_order_release);
+    return {};
+}
+
+void Server::stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    if (!running_.load(std::memory_order_acquire)) return;
+    for (auto& shard : shards_) shard->request_stop();
+}
+
+bool Server::defer(unsigned shard, std::function<void()> fn) {
+    if (!running_.load(std::memory_order_acquire) || shard >= shards_.size()) return false;
+    shards_[shard]->defer(std::move(fn));
+    return true;
+}
+
+net::Backend Server::backend() const noexcept {
+    return shards_.empty() ? config_.backend : shards_.front()->backend();
+}
+
+}  // namespace surge

@@ -1,0 +1,79 @@
+// surge::WebSocket: one upgraded connection, as the application sees it. Layer: ws.
+// The object is the connection's slot in its shard's slab, so a reference stays valid from on_open until
+// on_close returns; after that the slot is recycled and the reference must not be used. Every open gets
+// exactly one close. All calls must come from the connection's shard thread, that is from inside a callback
+// or a function passed to Server::defer() for that shard. send() and close() are safe inside any callback,
+// including on_message and on_close (where send is a no-op that returns Dropped).
+// Memory: an idle connection holds no buffers, only this object (see sizeof(WebSocket), ~170 bytes).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include "core/timer_wheel.hpp"
+#include "ws/frame_decoder.hpp"
+#include "ws/opcode.hpp"
+
+namespace surge {
+
+namespace detail {
+class Shard;
+struct OutChunk;
+}  // namespace detail
+
+enum class SendStatus : std::uint8_t {
+    Success,       // handed to the kernel whole
+    Backpressure,  // queued: the socket is full; on_drain tells when the queue has emptied
+    Dropped,       // not sent: the connection is closing, or its queue is past max_backpressure
+};
+
+class WebSocket {
+public:
+    WebSocket(const WebSocket&) = delete;
+    WebSocket& operator=(const WebSocket&) = delete;
+
+    // Sends one message in one frame. The bytes are copied only if the socket cannot take them at once.
+    SendStatus send(std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
+    // Starts the closing handshake: a close frame with `code` (and `reason`, cut to 123 bytes) is sent, and
+    // the connection closes when the peer answers or after a grace period. on_close follows, once.
+    void close(std::uint16_t code = close_code::kNormal, std::string_view reason = {}) noexcept;
+    // Bytes queued for sending that the socket has not taken yet.
+    std::size_t buffered_amount() const noexcept { return out_bytes_; }
+    // The index of the shard (thread) that owns this connection.
+    unsigned shard_index() const noexcept;
+    // One word of the application's own, zero at open.
+    void*& user_data() noexcept { return user_; }
+
+private:
+    friend class detail::Shard;
+    WebSocket() = default;
+
+    enum class State : std::uint8_t { Free, Http, Open, Closing, Closed };
+
+    TimerNode timer_;  // first member: the shard maps an expired node back to its connection
+    detail::Shard* shard_ = nullptr;
+    void* user_ = nullptr;
+    detail::OutChunk* out_head_ = nullptr;  // bytes the socket refused, oldest first
+    detail::OutChunk* out_tail_ = nullptr;
+    char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
+    char* message_ = nullptr;  // heap: a message that spans reads, up to max_message_bytes
+    FrameDecoder decoder_{default_decoder_config()};
+    std::uint32_t held_bytes_ = 0;
+    std::uint32_t message_bytes_ = 0;
+    std::uint32_t message_capacity_ = 0;
+    std::uint32_t out_bytes_ = 0;
+    std::uint32_t in_flight_bytes_ = 0;  // bytes of the send the reactor is working on
+    std::uint32_t generation_ = 0;
+    std::uint32_t index_ = 0;
+    int fd_ = -1;
+    std::uint16_t route_ = 0;
+    std::uint16_t close_code_ = 0;  // the code this side sent, once it has
+    State state_ = State::Free;
+    Opcode message_opcode_ = Opcode::Binary;
+    std::uint8_t flags_ = 0;
+
+    static const DecoderConfig& default_decoder_config() noexcept;
+};
+
+}  // namespace surge
