@@ -25,6 +25,14 @@ public:
     // Gives back a chunk that came from acquire() on this pool. nullptr is ignored.
     void release(std::byte* chunk) noexcept;
 
+    // Makes the calling thread the owner: for a pool built on one thread and handed to another (a shard is
+    // constructed by the server's thread and runs on its own).
+    void bind_to_current_thread() noexcept {
+#ifndef NDEBUG
+        owner_ = std::this_thread::get_id();
+#endif
+    }
+
     std::size_t chunk_size() const noexcept { return chunk_size_; }
     std::size_t in_use() const noexcept { return in_use_; }
     std::size_t cached() const noexcept { return cached_; }

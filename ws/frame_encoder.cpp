@@ -12,7 +12,7 @@ std::size_t encode_close_payload(char* out, std::uint16_t code, std::string_view
     if (length < reason.size()) {
         while (length > 0 && (static_cast<unsigned char>(reason[length]) & 0xC0) == 0x80) --length;
     }
-    std::memcpy(out + 2, reason.data(), length);
+    if (length > 0) std::memcpy(out + 2, reason.data(), length);
     return 2 + length;
 }
 

@@ -27,7 +27,7 @@ public:
     Writer& operator<<(std::string_view s) noexcept {
         if (s.size() > out_.size() - used_) {
             overflow_ = true;
-        } else {
+        } else if (!s.empty()) {
             std::memcpy(out_.data() + used_, s.data(), s.size());
             used_ += s.size();
         }

@@ -292,7 +292,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     // chunk, move them to its front; otherwise they are still in the reactor's buffer.
     std::span<char> rest = received.subspan(head_bytes);
     if (ws.held_bytes_ > 0) {
-        std::memmove(ws.held_, rest.data(), rest.size());
+        if (!rest.empty()) std::memmove(ws.held_, rest.data(), rest.size());
         ws.held_bytes_ = static_cast<std::uint32_t>(rest.size());
         if (ws.held_bytes_ == 0) drop_held(ws);
         rest = {};
@@ -322,7 +322,7 @@ bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
     // used up; then go on in place.
     for (;;) {
         const std::size_t take = std::min(bytes.size(), pool_.chunk_size() - ws.held_bytes_);
-        std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), take);
+        if (take > 0) std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), take);
         ws.held_bytes_ += static_cast<std::uint32_t>(take);
         bytes = bytes.subspan(take);
         std::size_t consumed = 0;
@@ -387,7 +387,7 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
         ws.message_ = grown;
         ws.message_capacity_ = static_cast<std::uint32_t>(capacity);
     }
-    std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
+    if (!piece.empty()) std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
     ws.message_bytes_ = static_cast<std::uint32_t>(needed);
     if (!last) return true;
     if (b.on_message) b.on_message(ws, {ws.message_, ws.message_bytes_}, ws.message_opcode_);
@@ -483,7 +483,7 @@ bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) 
             skip -= length;
             continue;
         }
-        std::memcpy(chunk->data() + at, base + skip, length - skip);
+        if (length > skip) std::memcpy(chunk->data() + at, base + skip, length - skip);
         at += length - skip;
         skip = 0;
     }
@@ -700,6 +700,7 @@ void Shard::begin_stop() noexcept {
 }
 
 void Shard::run() {
+    pool_.bind_to_current_thread();
     const long long start = now_ms();
     for (;;) {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();

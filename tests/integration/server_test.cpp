@@ -1,0 +1,302 @@
+#include "ws/server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/running_server.hpp"
+#include "tests/support/test_client.hpp"
+#include "tests/support/upgrade_cases.hpp"
+
+using namespace surge;
+using namespace surge::test;
+
+namespace {
+constexpr std::string_view kSwitching = "HTTP/1.1 101 Switching Protocols\r\n";
+
+std::string pattern(std::size_t size) {
+    std::string s(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+}
+}  // namespace
+
+TEST_CASE("echo of every length class, text and binary") {
+    for (net::Backend backend : test_backends()) {
+        INFO("backend " << net::backend_name(backend));
+        RunningServer running(backend);
+        TestClient client(running.port());
+        REQUIRE(client.handshake("/echo").rfind(kSwitching, 0) == 0);
+        for (std::size_t size : {0, 1, 125, 126, 65535, 65536, 1 << 20}) {
+            for (Opcode opcode : {Opcode::Text, Opcode::Binary}) {
+                INFO("size " << size);
+                const std::string message = pattern(size);
+                REQUIRE(client.send_frame(opcode, message));
+                const ReceivedFrame echo = client.read_data_frame();
+                REQUIRE(echo.ok);
+                CHECK(echo.opcode == opcode);
+                CHECK(echo.fin);
+                CHECK(echo.payload == message);
+            }
+        }
+        CHECK(client.send_close(1000));
+        CHECK(client.read_frame().close_code() == 1000);
+        CHECK(client.at_end());
+        CHECK(running.stop());
+        CHECK(running.opens == 1);
+        CHECK(running.closes == 1);
+        CHECK(running.last_close_code == 1000);
+    }
+}
+
+TEST_CASE("fragmented messages with pings between the fragments") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        TestClient client(running.port());
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(client.send_frame(Opcode::Text, "ab", false));
+        CHECK(client.send_frame(Opcode::Ping, "p1"));
+        CHECK(client.send_frame(Opcode::Continuation, "cd", false));
+        CHECK(client.send_frame(Opcode::Ping, "p2"));
+        CHECK(client.send_frame(Opcode::Continuation, "ef", true));
+        std::string controls;
+        const ReceivedFrame echo = client.read_data_frame(&controls);
+        CHECK(controls == "10:p1;10:p2;");  // two pongs (opcode 10) with the pings' payloads, in order
+        CHECK(echo.opcode == Opcode::Text);
+        CHECK(echo.payload == "abcdef");
+        client.send_frame(Opcode::Binary, "12345", false);
+        client.send_frame(Opcode::Continuation, "6789", true);
+        CHECK(client.read_data_frame().payload == "123456789");
+    }
+}
+
+TEST_CASE("frames split across reads at every offset are reassembled") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        TestClient client(running.port());
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        // One client frame, sent in two writes split at each offset, with a delay so that the server reads the
+        // halves separately (if it reads them together the test still checks the echo, just not the split).
+        const std::string message = "split me anywhere, please";
+        static constexpr MaskKey kMask = {9, 8, 7, 6};
+        std::string frame(kMaxFrameHeaderBytes + message.size(), '\0');
+        const std::size_t header = encode_frame_header(frame.data(), Opcode::Text, message.size(), true, false, &kMask);
+        apply_mask_copy(frame.data() + header, message.data(), message.size(), kMask);
+        frame.resize(header + message.size());
+        for (std::size_t cut = 1; cut < frame.size(); ++cut) {
+            CHECK(client.send_raw(std::string_view(frame).substr(0, cut)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            CHECK(client.send_raw(std::string_view(frame).substr(cut)));
+            CHECK(client.read_data_frame().payload == message);
+        }
+    }
+}
+
+TEST_CASE("ping gets a pong with the same payload") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        TestClient client(running.port());
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(client.send_frame(Opcode::Ping, "are you there"));
+        const ReceivedFrame pong = client.read_frame();
+        CHECK(pong.opcode == Opcode::Pong);
+        CHECK(pong.payload == "are you there");
+    }
+}
+
+TEST_CASE("closing handshake started by the server") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        TestClient client(running.port());
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(client.send_frame(Opcode::Text, "close-me"));
+        const ReceivedFrame close = client.read_frame();
+        CHECK(close.opcode == Opcode::Close);
+        CHECK(close.close_code() == 4000);
+        CHECK(close.payload.substr(2) == "asked to");
+        CHECK(client.send_close(4000));
+        CHECK(client.at_end());
+        CHECK(RunningServer::wait_for(running.closes, 1));
+        CHECK(running.last_close_code == 4000);
+    }
+}
+
+TEST_CASE("protocol errors close with the right code, after a close frame") {
+    for (net::Backend backend : test_backends()) {
+        ServerConfig config;
+        WebSocketBehavior behavior;
+        behavior.max_message_bytes = 1000;
+        RunningServer running(backend, config, behavior);
+        struct Probe {
+            const char* name;
+            std::string frame;
+            std::uint16_t code;
+        };
+        const std::string unmasked = std::string("\x81\x02hi", 4);
+        const std::string reserved_opcode = std::string("\x83\x80\x01\x02\x03\x04", 6);
+        const std::string continuation_first = std::string("\x80\x80\x01\x02\x03\x04", 6);
+        for (const Probe& probe : {Probe{"unmasked", unmasked, 1002}, Probe{"reserved opcode", reserved_opcode, 1002},
+                                   Probe{"continuation first", continuation_first, 1002}}) {
+            INFO(probe.name);
+            TestClient client(running.port());
+            REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+            CHECK(client.send_raw(probe.frame));
+            const ReceivedFrame close = client.read_frame();
+            CHECK(close.opcode == Opcode::Close);
+            CHECK(close.close_code() == probe.code);
+            CHECK(client.at_end());
+        }
+        {
+            TestClient client(running.port());
+            REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+            CHECK(client.send_frame(Opcode::Text, "\xed\xa0\x80"));
+            CHECK(client.read_frame().close_code() == 1007);
+        }
+        {
+            TestClient client(running.port());
+            REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+            CHECK(client.send_frame(Opcode::Binary, std::string(1001, 'x')));
+            CHECK(client.read_frame().close_code() == 1009);
+        }
+        {
+            TestClient client(running.port());
+            REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+            CHECK(client.send_frame(Opcode::Close, "\x03\xed"));  // 1005 may not be sent
+            CHECK(client.read_frame().close_code() == 1002);
+        }
+        CHECK(running.stop());
+        CHECK(running.opens == running.closes);
+    }
+}
+
+TEST_CASE("every request of the upgrade table gets its answer over a real socket") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        for (const Case& c : upgrade_cases()) {
+            INFO(c.name);
+            TestClient client(running.port());
+            REQUIRE(client.connected());
+            CHECK(client.send_raw(c.request));
+            const std::string response = c.status == 101 ? client.read_head() : client.read_to_end();
+            const std::string status_line = "HTTP/1.1 " + std::to_string(c.status) + " ";
+            CHECK(response.rfind(status_line, 0) == 0);
+            for (const std::string& s : c.present) CHECK_MESSAGE(response.find(s) != std::string::npos, s);
+            for (const std::string& s : c.absent) CHECK_MESSAGE(response.find(s) == std::string::npos, s);
+        }
+        CHECK(running.stop());
+        CHECK(running.opens == running.closes);
+    }
+}
+
+TEST_CASE("plain HTTP routes answer next to WebSocket routes") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        TestClient client(running.port());
+        CHECK(client.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        const std::string response = client.read_to_end();
+        CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(response.substr(response.size() - 2) == "ok");
+    }
+}
+
+TEST_CASE("1000 concurrent connections exchange messages") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        std::vector<std::unique_ptr<TestClient>> clients;
+        for (int i = 0; i < 1000; ++i) {
+            clients.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(clients.back()->handshake().rfind(kSwitching, 0) == 0);
+        }
+        for (int round = 0; round < 3; ++round) {
+            for (std::size_t i = 0; i < clients.size(); ++i) {
+                REQUIRE(clients[i]->send_frame(Opcode::Text, "client " + std::to_string(i) + " round " + std::to_string(round)));
+            }
+            int matched = 0;
+            for (std::size_t i = 0; i < clients.size(); ++i) {
+                matched += clients[i]->read_data_frame().payload == "client " + std::to_string(i) + " round " + std::to_string(round);
+            }
+            CHECK(matched == 1000);
+        }
+        CHECK(running.opens == 1000);
+        clients.clear();  // all close at once, without a close frame
+        CHECK(RunningServer::wait_for(running.closes, 1000));
+        CHECK(running.last_close_code == 1006);
+    }
+}
+
+TEST_CASE("a client that sends its request slowly is closed at the handshake timeout") {
+    for (net::Backend backend : test_backends()) {
+        ServerConfig config;
+        config.handshake_timeout_seconds = 1;
+        RunningServer running(backend, config);
+        TestClient client(running.port());
+        const std::string request = rfc_request();
+        bool closed_early = false;
+        for (std::size_t i = 0; i < request.size() && i < 60; ++i) {
+            if (!client.send_raw(request.substr(i, 1))) {
+                closed_early = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            char byte;
+            const ssize_t n = ::recv(client.fd(), &byte, 1, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN)) {
+                closed_early = true;
+                break;
+            }
+        }
+        CHECK(closed_early);  // 60 bytes at 10 a second is 6 s: far past the 1 s limit
+        CHECK(running.opens == 0);
+    }
+}
+
+TEST_CASE("2000 connections reset in the middle of a frame; the server keeps serving") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        for (int batch = 0; batch < 4; ++batch) {
+            std::vector<std::unique_ptr<TestClient>> clients;
+            for (int i = 0; i < 500; ++i) {
+                clients.push_back(std::make_unique<TestClient>(running.port()));
+                REQUIRE(clients.back()->handshake().rfind(kSwitching, 0) == 0);
+                // A 100-byte binary frame, masked, of which only the header and 10 bytes are sent.
+                CHECK(clients.back()->send_raw(std::string("\x82\xE4\x01\x02\x03\x04", 6) + std::string(10, 'z')));
+            }
+            for (auto& client : clients) {
+                linger hard{1, 0};  // close with RST, not FIN
+                ::setsockopt(client->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+            }
+        }
+        CHECK(RunningServer::wait_for(running.closes, 2000));
+        CHECK(running.opens == 2000);
+        TestClient after(running.port());
+        REQUIRE(after.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(after.send_frame(Opcode::Text, "still here"));
+        CHECK(after.read_data_frame().payload == "still here");
+    }
+}
+
+TEST_CASE("stop() closes open connections with 1001 and returns") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        std::vector<std::unique_ptr<TestClient>> clients;
+        for (int i = 0; i < 20; ++i) {
+            clients.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(clients.back()->handshake().rfind(kSwitching, 0) == 0);
+        }
+        std::thread stopper([&] { CHECK(running.stop()); });
+        for (auto& client : clients) {
+            const ReceivedFrame close = client->read_frame();
+            CHECK(close.opcode == Opcode::Close);
+            CHECK(close.close_code() == 1001);
+            CHECK(client->send_close(1001));
+        }
+        stopper.join();
+        CHECK(running.opens == 20);
+        CHECK(running.closes == 20);
+    }
+}

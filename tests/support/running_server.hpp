@@ -1,0 +1,84 @@
+// Test support: a surge::Server on 127.0.0.1 and a free port, run on its own thread for the length of a test,
+// with counters that check the lifetime contract (every open gets exactly one close). The route echoes every
+// message, except "close-me", which makes the server close with 4000.
+#pragma once
+
+#include <atomic>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "net/reactor.hpp"
+#include "tests/support/upgrade_cases.hpp"
+#include "ws/server.hpp"
+
+namespace surge::test {
+
+// The backends every integration test runs on. io_uring joins this list when its backend lands.
+inline std::vector<net::Backend> test_backends() { return {net::Backend::Epoll}; }
+
+class RunningServer {
+public:
+    std::atomic<int> opens{0};
+    std::atomic<int> closes{0};
+    std::atomic<int> last_close_code{0};
+    std::atomic<int> messages{0};
+
+    explicit RunningServer(net::Backend backend, ServerConfig config = {}, WebSocketBehavior behavior = {})
+        : server_(with_defaults(backend, std::move(config))) {
+        behavior.on_open = [this](WebSocket&) { opens.fetch_add(1); };
+        behavior.on_close = [this](WebSocket&, std::uint16_t code, std::string_view) {
+            last_close_code.store(code);
+            closes.fetch_add(1);
+        };
+        if (!behavior.on_message) {
+            behavior.on_message = [this](WebSocket& ws, std::string_view message, Opcode opcode) {
+                messages.fetch_add(1);
+                if (message == "close-me") ws.close(4000, "asked to");
+                else ws.send(message, opcode);
+            };
+        }
+        behavior.check_origin = [](const HttpRequest& request) { return table_origin_ok(request); };
+        behavior.choose_subprotocol = [](const TokenList& offered) { return table_choose_subprotocol(offered); };
+        server_.websocket("*", std::move(behavior));
+        server_.get("/health", [](const Request&, Response& response) { response.send("ok"); });
+        port_ = server_.listen().value();
+        thread_ = std::thread([this] { ran_ok_ = server_.run().ok(); });
+    }
+    ~RunningServer() { stop(); }
+
+    std::uint16_t port() const { return port_; }
+    Server& server() { return server_; }
+
+    // Stops the server and waits for run() to return. Returns whether it returned without error.
+    bool stop() {
+        if (thread_.joinable()) {
+            server_.stop();
+            thread_.join();
+        }
+        return ran_ok_;
+    }
+
+    // Waits (bounded, for liveness only) until `counter` reaches `value`.
+    static bool wait_for(const std::atomic<int>& counter, int value) {
+        for (int i = 0; i < 1000 && counter.load() < value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return counter.load() >= value;
+    }
+
+private:
+    static ServerConfig with_defaults(net::Backend backend, ServerConfig config) {
+        config.address = "127.0.0.1";
+        config.port = 0;
+        config.backend = backend;
+        if (config.threads == 0) config.threads = 2;
+        config.pin_threads = false;
+        return config;
+    }
+
+    Server server_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+    bool ran_ok_ = false;
+};
+
+}  // namespace surge::test

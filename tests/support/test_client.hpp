@@ -1,0 +1,159 @@
+// Test support: a blocking WebSocket client over a real loopback socket, built from surge's own encoder (masked
+// frames, as a client must send) and header parser. Every read has a 10 s receive timeout, so a broken server
+// fails the test instead of hanging it; no test asserts on how long anything took.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ws/frame_encoder.hpp"
+#include "ws/frame_header.hpp"
+
+namespace surge::test {
+
+struct ReceivedFrame {
+    bool ok = false;  // false: the connection ended (or timed out) before a whole frame arrived
+    Opcode opcode = Opcode::Continuation;
+    bool fin = false;
+    std::string payload;
+    std::uint16_t close_code() const {
+        return payload.size() >= 2 ? static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                                                static_cast<unsigned char>(payload[1]))
+                                   : 1005;
+    }
+};
+
+class TestClient {
+public:
+    explicit TestClient(std::uint16_t port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        timeval timeout{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(port);
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
+    }
+    ~TestClient() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    TestClient(const TestClient&) = delete;
+    TestClient& operator=(const TestClient&) = delete;
+
+    bool connected() const { return connected_; }
+    int fd() const { return fd_; }
+
+    bool send_raw(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // Sends the RFC's request for `path` and returns the response head ("" if none came).
+    std::string handshake(std::string_view path = "/", std::string_view extra_headers = {}) {
+        std::string request = "GET " + std::string(path) +
+                              " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+        request += extra_headers;
+        request += "\r\n";
+        if (!send_raw(request)) return {};
+        return read_head();
+    }
+
+    // Reads up to the end of an HTTP response head; bytes after it stay buffered for read_frame().
+    std::string read_head() {
+        for (;;) {
+            const std::size_t end = buffer_.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::string head = buffer_.substr(0, end + 4);
+                buffer_.erase(0, end + 4);
+                return head;
+            }
+            if (!fill()) return {};
+        }
+    }
+
+    // Everything until the server closes the connection.
+    std::string read_to_end() {
+        while (fill()) {
+        }
+        std::string all = std::move(buffer_);
+        buffer_.clear();
+        return all;
+    }
+
+    bool send_frame(Opcode opcode, std::string_view payload, bool fin = true) {
+        static constexpr MaskKey kMask = {0x11, 0x22, 0x33, 0x44};
+        std::string frame(kMaxFrameHeaderBytes + payload.size(), '\0');
+        const std::size_t header = encode_frame_header(frame.data(), opcode, payload.size(), fin, false, &kMask);
+        apply_mask_copy(frame.data() + header, payload.data(), payload.size(), kMask);
+        frame.resize(header + payload.size());
+        return send_raw(frame);
+    }
+
+    bool send_close(std::uint16_t code, std::string_view reason = {}) {
+        char payload[kMaxControlPayload];
+        const std::size_t n = encode_close_payload(payload, code, reason);
+        return send_frame(Opcode::Close, {payload, n});
+    }
+
+    ReceivedFrame read_frame() {
+        ReceivedFrame frame;
+        for (;;) {
+            FrameHeader header;
+            if (parse_frame_header(buffer_.data(), buffer_.size(), header) == HeaderStatus::Complete &&
+                buffer_.size() >= header.header_length + header.payload_length) {
+                frame.ok = true;
+                frame.opcode = static_cast<Opcode>(header.opcode);
+                frame.fin = header.fin;
+                frame.payload = buffer_.substr(header.header_length, header.payload_length);
+                buffer_.erase(0, header.header_length + header.payload_length);
+                return frame;
+            }
+            if (!fill()) return frame;
+        }
+    }
+
+    // Reads the next data frame, answering nothing; control frames before it are returned in `controls`.
+    ReceivedFrame read_data_frame(std::string* controls = nullptr) {
+        for (;;) {
+            ReceivedFrame f = read_frame();
+            if (!f.ok || !is_control(f.opcode)) return f;
+            if (controls) *controls += std::to_string(static_cast<int>(f.opcode)) + ":" + f.payload + ";";
+        }
+    }
+
+    // True when the server has closed its side (end of stream or reset) with nothing more to read.
+    bool at_end() {
+        char byte;
+        const ssize_t n = ::recv(fd_, &byte, 1, 0);
+        if (n > 0) buffer_.push_back(byte);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+
+private:
+    bool fill() {
+        char chunk[65536];
+        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) return false;
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_ = -1;
+    bool connected_ = false;
+    std::string buffer_;
+};
+
+}  // namespace surge::test
