@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages, everything surge needs to build, test, fuzz and benchmark, and only what
-# is missing. Run by tools/demo.sh and tools/test.sh, so a fresh Debian 12 machine needs nothing by hand.
+# Installs, from Debian's packages (and the Node test client's from npm), everything surge needs to build, test,
+# fuzz and benchmark, and only what is missing. Run by tools/demo.sh and tools/test.sh, so a fresh Debian 12 machine needs nothing by hand.
 set -euo pipefail
 
 packages=(
@@ -15,14 +15,23 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm run the Node `ws` client test; a machine that already has them (any version >= 18) keeps its own.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 
-echo "surge: installing ${missing[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "surge: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "surge: installing ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "surge: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The Node client's packages, pinned by tests/clients/node/package-lock.json.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/tests/clients/node/node_modules/ws" ]; then
+    (cd "$root/tests/clients/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
