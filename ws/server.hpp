@@ -27,20 +27,21 @@ enum class SlowPolicy : std::uint8_t {
     Close,  // the connection is closed with 1008
 };
 
+// Members default to empty/defaults, so designated initializers may name only what they set.
 struct WebSocketBehavior {
-    std::function<void(WebSocket&)> on_open;
-    std::function<void(WebSocket&, std::string_view message, Opcode opcode)> on_message;
+    std::function<void(WebSocket&)> on_open{};
+    std::function<void(WebSocket&, std::string_view message, Opcode opcode)> on_message{};
     // Every open gets exactly one close: `code` is the peer's (1005 when its close frame had none), the code
     // surge sent for a protocol error (1002, 1007, 1009) or a timeout (1001), or 1006 when the connection
     // ended without a close frame.
-    std::function<void(WebSocket&, std::uint16_t code, std::string_view reason)> on_close;
-    std::function<void(WebSocket&)> on_drain;  // the send queue has emptied after Backpressure
-    std::function<void(WebSocket&, std::string_view payload)> on_ping;  // the pong is sent automatically
-    std::function<void(WebSocket&, std::string_view payload)> on_pong;
+    std::function<void(WebSocket&, std::uint16_t code, std::string_view reason)> on_close{};
+    std::function<void(WebSocket&)> on_drain{};  // the send queue has emptied after Backpressure
+    std::function<void(WebSocket&, std::string_view payload)> on_ping{};  // the pong is sent automatically
+    std::function<void(WebSocket&, std::string_view payload)> on_pong{};
     // Returns false to refuse the upgrade with 403.
-    std::function<bool(const HttpRequest&)> check_origin;
+    std::function<bool(const HttpRequest&)> check_origin{};
     // Picks a subprotocol from the client's offer, or returns empty for none.
-    std::function<std::string_view(const TokenList& offered)> choose_subprotocol;
+    std::function<std::string_view(const TokenList& offered)> choose_subprotocol{};
 
     std::size_t max_message_bytes = 16 * 1024 * 1024;  // past it: close with 1009
     std::size_t max_backpressure_bytes = 1024 * 1024;  // queued bytes per connection before slow_policy applies

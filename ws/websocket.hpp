@@ -4,7 +4,7 @@
 // exactly one close. All calls must come from the connection's shard thread, that is from inside a callback
 // or a function passed to Server::defer() for that shard. send() and close() are safe inside any callback,
 // including on_message and on_close (where send is a no-op that returns Dropped).
-// Memory: an idle connection holds no buffers, only this object (see sizeof(WebSocket), ~170 bytes).
+// Memory: an idle connection holds no buffers, only this object (sizeof(WebSocket) is 152 bytes on x86-64).
 #pragma once
 
 #include <cstdint>
@@ -63,7 +63,6 @@ private:
     std::uint32_t message_bytes_ = 0;
     std::uint32_t message_capacity_ = 0;
     std::uint32_t out_bytes_ = 0;
-    std::uint32_t in_flight_bytes_ = 0;  // bytes of the send the reactor is working on
     std::uint32_t generation_ = 0;
     std::uint32_t index_ = 0;
     int fd_ = -1;

@@ -498,12 +498,9 @@ void Shard::start_send(WebSocket& ws) noexcept {
     // Everything pending leaves in one sendmsg (up to kMaxSendIovecs pieces).
     iovec iov[net::kMaxSendIovecs];
     int count = 0;
-    std::size_t bytes = 0;
     for (OutChunk* c = ws.out_head_; c && count < net::kMaxSendIovecs; c = c->next) {
         iov[count++] = {c->data() + c->sent, c->size - c->sent};
-        bytes += c->size - c->sent;
     }
-    ws.in_flight_bytes_ = static_cast<std::uint32_t>(bytes);
     ws.flags_ |= kSendInFlight;
     reactor_->send(token_of(ws), ws.fd_, iov, count);
 }
@@ -513,7 +510,6 @@ void Shard::on_sent(std::uint64_t token, int result) {
     if (!found) return;
     WebSocket& ws = *found;
     ws.flags_ &= static_cast<std::uint8_t>(~kSendInFlight);
-    ws.in_flight_bytes_ = 0;
     if (!alive(ws)) return;
     if (result < 0) {
         terminate(ws);
