@@ -1,7 +1,6 @@
 #include "net/epoll_reactor.hpp"
 
 #include <cerrno>
-#include <ctime>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,6 +8,7 @@
 
 #include <algorithm>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 
 namespace surge::net {
@@ -20,12 +20,6 @@ constexpr std::uint64_t kWakeTag = 1ULL << 63;
 constexpr std::uint64_t kListenerTag = 1ULL << 62;
 constexpr int kMaxEvents = 256;
 constexpr long long kAcceptPauseMs = 100;
-
-long long now_ms() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 }  // namespace
 
@@ -89,26 +83,17 @@ long EpollReactor::try_write(int fd, const iovec* iov, int count) noexcept {
 }
 
 void EpollReactor::send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept {
-    count = std::min(count, kMaxSendIovecs);
-    const long n = try_write(fd, iov, count);
-    if (n != 0) {
-        completions_.push_back({Completion::Sent, token, static_cast<int>(n)});
+    const long n = try_write(fd, iov, std::min(count, kMaxSendIovecs));
+    if (n == 0) {
+        waiting_.insert(token);  // no room: the next EPOLLOUT edge completes it
         return;
     }
-    // The socket is full: keep the iovecs and retry on the next EPOLLOUT edge.
-    WaitingSend& waiting = waiting_[token];
-    waiting.fd = fd;
-    waiting.count = count;
-    std::copy(iov, iov + count, waiting.iov.begin());
+    completions_.push_back({Completion::Sent, token, static_cast<int>(n)});
 }
 
-void EpollReactor::retry_send(std::uint64_t token) noexcept {
-    auto it = waiting_.find(token);
-    if (it == waiting_.end()) return;
-    const long n = try_write(it->second.fd, it->second.iov.data(), it->second.count);
-    if (n == 0) return;  // still full: wait for the next edge
-    waiting_.erase(it);
-    completions_.push_back({Completion::Sent, token, static_cast<int>(n)});
+void EpollReactor::writable(std::uint64_t token) noexcept {
+    // Nothing was written; the caller still holds the bytes and sends them again now that there is room.
+    if (waiting_.erase(token) != 0) completions_.push_back({Completion::Sent, token, 0});
 }
 
 void EpollReactor::close(std::uint64_t token, int fd) noexcept {
@@ -135,14 +120,14 @@ void EpollReactor::accept_all(Listener& listener) noexcept {
             event.data.u64 = kListenerTag | static_cast<std::uint64_t>(&listener - listeners_.data());
             ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener.fd, &event);
             listener.paused = true;
-            pause_until_ms_ = now_ms() + kAcceptPauseMs;
+            pause_until_ms_ = monotonic_ms() + kAcceptPauseMs;
         }
         return;  // EAGAIN: drained
     }
 }
 
 void EpollReactor::resume_paused_listeners() noexcept {
-    if (pause_until_ms_ == 0 || now_ms() < pause_until_ms_) return;
+    if (pause_until_ms_ == 0 || monotonic_ms() < pause_until_ms_) return;
     pause_until_ms_ = 0;
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         if (!listeners_[i].paused) continue;
@@ -178,17 +163,14 @@ void EpollReactor::read_all(std::uint64_t token, bool peer_closed) noexcept {
 
 void EpollReactor::deliver_completions() noexcept {
     // A completion may queue more (a send finished, the handler sends the next batch): take them in rounds.
+    // The two vectors trade places, so both keep their capacity and a steady loop allocates nothing.
     while (!completions_.empty()) {
-        std::vector<Completion> batch;
-        batch.swap(completions_);
-        for (const Completion& c : batch) {
+        delivering_.swap(completions_);
+        for (const Completion& c : delivering_) {
             if (c.kind == Completion::Sent) handler_.on_sent(c.token, c.result);
             else handler_.on_closed(c.token);
         }
-        if (completions_.capacity() < batch.capacity()) {
-            batch.clear();
-            if (completions_.empty()) completions_.swap(batch);  // keep the larger allocation
-        }
+        delivering_.clear();
     }
 }
 
@@ -214,7 +196,7 @@ int EpollReactor::run_once(int timeout_ms) noexcept {
         } else if (data & kListenerTag) {
             accept_all(listeners_[data & ~kListenerTag]);
         } else {
-            if (flags & EPOLLOUT) retry_send(data);
+            if (flags & EPOLLOUT) writable(data);
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
                 read_all(data, (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
             }

@@ -1,17 +1,17 @@
 // The epoll backend of the reactor seam. Layer: net.
 // Edge-triggered: a connection is registered once for input and output, so there is no epoll_ctl per send.
-// Reads go into one buffer per shard (no per-connection read buffer). A send that the socket refuses is kept
-// (its iovecs only, not the bytes) in a table that holds only connections with a send waiting, and retried on
-// the next EPOLLOUT edge. Completions (on_sent, on_closed) are queued and delivered after the events of the
-// same run_once(), never inside the call that caused them.
+// Reads go into one buffer per shard (no per-connection read buffer). A send the socket refuses outright is
+// remembered by its token alone, in a set that holds only connections waiting for room; the next EPOLLOUT edge
+// completes it with 0 bytes written and the caller, which owns the queue, sends again. Completions (on_sent,
+// on_closed) are queued and delivered after the events of the same run_once(), never inside the call that
+// caused them.
 #pragma once
 
 #include <sys/uio.h>
 
-#include <array>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "net/reactor.hpp"
@@ -36,11 +36,6 @@ public:
 private:
     EpollReactor(ReactorHandler& handler, int epoll_fd, int wake_fd);
 
-    struct WaitingSend {
-        int fd;
-        int count;
-        std::array<iovec, kMaxSendIovecs> iov;
-    };
     struct Listener {
         int fd;
         std::uint64_t token;
@@ -54,7 +49,7 @@ private:
 
     void accept_all(Listener& listener) noexcept;
     void read_all(std::uint64_t token, bool peer_closed) noexcept;
-    void retry_send(std::uint64_t token) noexcept;
+    void writable(std::uint64_t token) noexcept;
     void resume_paused_listeners() noexcept;
     void deliver_completions() noexcept;
 
@@ -62,8 +57,9 @@ private:
     int epoll_fd_;
     int wake_fd_;
     std::vector<Listener> listeners_;
-    std::unordered_map<std::uint64_t, WaitingSend> waiting_;
+    std::unordered_set<std::uint64_t> waiting_;  // sends refused for lack of room, until EPOLLOUT
     std::vector<Completion> completions_;
+    std::vector<Completion> delivering_;  // completions_ swapped out while they are delivered
     std::unique_ptr<char[]> read_buffer_;
     long long pause_until_ms_ = 0;
 };

@@ -2,8 +2,9 @@
 // Layer: net. A reactor belongs to one thread (its shard): every call but wake() must come from that thread.
 // The seam is completion-shaped so that both readiness (epoll) and completion (io_uring) backends fit:
 //  - received bytes arrive through on_data() in a buffer the reactor owns, valid only during the call;
-//  - send() hands over iovecs whose memory stays the caller's and must stay valid until on_sent() reports the
-//    send done; at most one send per connection is in flight; on_sent() never runs inside send();
+//  - send() hands over iovecs whose bytes stay the caller's and must stay valid until on_sent() reports the
+//    send done; at most one send per connection is in flight; on_sent() never runs inside send(); a send may
+//    complete having written nothing (result 0), and the caller then sends what is left again;
 //  - close() stops all I/O on the connection; on_closed() follows once no operation is in flight, and only
 //    then may the caller reuse the token's slot.
 // Tokens are the caller's (a slot index plus a generation), never pointers or raw descriptors.
@@ -32,7 +33,8 @@ public:
     virtual bool on_data(std::uint64_t token, std::span<char> bytes) = 0;
     // The peer finished sending (result 0) or the connection failed (-errno). No on_data follows.
     virtual void on_recv_end(std::uint64_t token, int result) = 0;
-    // The send in flight finished: `result` bytes were written (possibly fewer than asked), or -errno.
+    // The send in flight finished: `result` bytes were written (fewer than asked, even 0, when the socket
+    // could not take more; send the rest again), or -errno.
     virtual void on_sent(std::uint64_t token, int result) = 0;
     // close(token) has finished: nothing is in flight any more, the slot may be reused.
     virtual void on_closed(std::uint64_t token) = 0;
@@ -58,8 +60,9 @@ public:
     // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
     // or -errno. No callback follows. Used for the common case where the socket takes everything at once.
     virtual long try_write(int fd, const iovec* iov, int count) noexcept = 0;
-    // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. The iovec array is copied; the
-    // bytes it points at must stay valid and unchanged until on_sent().
+    // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. The iovec array is read only
+    // during this call (a backend that needs it later keeps its own copy); the bytes it points at must stay
+    // valid and unchanged until on_sent().
     virtual void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept = 0;
     // Stops I/O on the connection and closes `fd`; on_closed() follows from the loop.
     virtual void close(std::uint64_t token, int fd) noexcept = 0;

@@ -9,8 +9,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "ws/frame_encoder.hpp"
 #include "ws/upgrade.hpp"
@@ -32,12 +32,6 @@ constexpr std::uint8_t kPingSent = 8;
 constexpr std::uint8_t kOpened = 16;
 constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the write side is shut: input is discarded
 constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
-
-long long now_ms() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 }  // namespace
 
@@ -683,7 +677,7 @@ void Shard::on_wake() {
 
 void Shard::begin_stop() noexcept {
     stopping_ = true;
-    stop_deadline_ms_ = now_ms() + config_.stop_grace_ms;
+    stop_deadline_ms_ = monotonic_ms() + config_.stop_grace_ms;
     if (listener_fd_ >= 0) {
         ::close(listener_fd_);  // no new connections
         listener_fd_ = -1;
@@ -697,18 +691,18 @@ void Shard::begin_stop() noexcept {
 
 void Shard::run() {
     pool_.bind_to_current_thread();
-    const long long start = now_ms();
+    const long long start = monotonic_ms();
     for (;;) {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
-        if (stopping_ && (live_ == 0 || now_ms() >= stop_deadline_ms_)) break;
+        if (stopping_ && (live_ == 0 || monotonic_ms() >= stop_deadline_ms_)) break;
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
-        const long long wait = std::max(0LL, next_tick - now_ms());
+        const long long wait = std::max(0LL, next_tick - monotonic_ms());
         const int handled = reactor_->run_once(static_cast<int>(wait));
         if (handled < 0) {
             SURGE_LOG_ERROR("shard %u: reactor failed: %s", index_, std::strerror(-handled));
             break;
         }
-        const auto tick = static_cast<std::uint64_t>((now_ms() - start) / kTickMs);
+        const auto tick = static_cast<std::uint64_t>((monotonic_ms() - start) / kTickMs);
         wheel_.advance_to(tick, [this](TimerNode& node) { on_timer(*reinterpret_cast<WebSocket*>(&node)); });
     }
     // Past the grace period: end what is left, and let the reactor report every close.
