@@ -4,8 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -235,15 +235,13 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
         }
         return true;
     }
-    answer_http(ws, request, {received.data() + parsed.head_bytes, body_length});
+    answer_http(ws, *http_route, request, {received.data() + parsed.head_bytes, body_length});
     return false;
 }
 
-void Shard::answer_http(WebSocket& ws, const HttpRequest& request, std::string_view body) {
-    bool path_known = false;
-    const HttpRoute* route = routes_.find_http(request.method, request.path(), path_known);
+void Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
     Response response;
-    route->handler(Request{request, body}, response);
+    route.handler(Request{request, body}, response);
     const std::string bytes = response.serialize();
     drop_held(ws);
     const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
@@ -477,7 +475,7 @@ bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) 
             skip -= length;
             continue;
         }
-        if (length > skip) std::memcpy(chunk->data() + at, base + skip, length - skip);
+        std::memcpy(chunk->data() + at, base + skip, length - skip);  // skip < length: never empty
         at += length - skip;
         skip = 0;
     }

@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/buffer_pool.hpp"
@@ -75,7 +74,7 @@ private:
     bool hold(WebSocket& ws, std::span<const char> bytes);
     void drop_held(WebSocket& ws) noexcept;
     bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received);
-    void answer_http(WebSocket& ws, const HttpRequest& request, std::string_view body);
+    void answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
     void refuse(WebSocket& ws, int status, std::string_view reason);
 
     // Output
