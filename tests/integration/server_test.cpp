@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -69,8 +70,8 @@ TEST_CASE("fragmented messages with pings between the fragments") {
         CHECK(controls == "10:p1;10:p2;");  // two pongs (opcode 10) with the pings' payloads, in order
         CHECK(echo.opcode == Opcode::Text);
         CHECK(echo.payload == "abcdef");
-        client.send_frame(Opcode::Binary, "12345", false);
-        client.send_frame(Opcode::Continuation, "6789", true);
+        CHECK(client.send_frame(Opcode::Binary, "12345", false));
+        CHECK(client.send_frame(Opcode::Continuation, "6789", true));
         CHECK(client.read_data_frame().payload == "123456789");
     }
 }
@@ -298,5 +299,126 @@ TEST_CASE("stop() closes open connections with 1001 and returns") {
         stopper.join();
         CHECK(running.opens == 20);
         CHECK(running.closes == 20);
+    }
+}
+
+namespace {
+// A route that, on "flood", sends 200 binary messages of 64 KiB at once (message i filled with byte i) and
+// counts what send() answered; on_drain is counted too.
+struct FloodCounts {
+    std::atomic<int> success{0}, backpressure{0}, dropped{0}, drains{0};
+    std::atomic<int> floods{0};  // floods finished: the counts above are final
+};
+
+WebSocketBehavior flood_behavior(FloodCounts& counts, SlowPolicy policy) {
+    WebSocketBehavior behavior;
+    behavior.max_backpressure_bytes = 256 * 1024;
+    behavior.slow_policy = policy;
+    behavior.on_message = [&counts](WebSocket& ws, std::string_view, Opcode) {
+        for (int i = 0; i < 200; ++i) {
+            switch (ws.send(std::string(65536, static_cast<char>(i)), Opcode::Binary)) {
+            case SendStatus::Success: counts.success.fetch_add(1); break;
+            case SendStatus::Backpressure: counts.backpressure.fetch_add(1); break;
+            case SendStatus::Dropped: counts.dropped.fetch_add(1); break;
+            }
+        }
+        counts.floods.fetch_add(1);
+    };
+    behavior.on_drain = [&counts](WebSocket&) { counts.drains.fetch_add(1); };
+    return behavior;
+}
+}  // namespace
+
+TEST_CASE("a slow reader: sends queue up to the bound, then are dropped; the queue drains in order") {
+    for (net::Backend backend : test_backends()) {
+        FloodCounts counts;
+        RunningServer running(backend, {}, flood_behavior(counts, SlowPolicy::Drop));
+        TestClient client(running.port(), 64 * 1024);  // a small receive window: the server's socket fills
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(client.send_frame(Opcode::Text, "flood"));
+        REQUIRE(RunningServer::wait_for(counts.floods, 1));  // read nothing until the server has sent all it will
+        CHECK(counts.success + counts.backpressure + counts.dropped == 200);
+        CHECK(counts.dropped >= 1);
+        CHECK(counts.backpressure >= 1);
+        const int delivered = counts.success + counts.backpressure;
+        int previous = -1;
+        int received = 0;
+        bool intact = true;
+        for (int i = 0; i < delivered; ++i) {
+            const ReceivedFrame frame = client.read_data_frame();
+            REQUIRE(frame.ok);
+            const int index = static_cast<unsigned char>(frame.payload[0]);
+            intact = intact && frame.payload == std::string(65536, static_cast<char>(index)) && index > previous;
+            previous = index;
+            ++received;
+        }
+        CHECK(intact);  // whole messages, none reordered; the dropped ones are simply missing
+        CHECK(received == delivered);
+        CHECK(RunningServer::wait_for(counts.drains, 1));  // the queue emptied once the reader caught up
+    }
+}
+
+TEST_CASE("a slow reader with the close policy is closed with 1008 after what was queued") {
+    for (net::Backend backend : test_backends()) {
+        FloodCounts counts;
+        RunningServer running(backend, {}, flood_behavior(counts, SlowPolicy::Close));
+        TestClient client(running.port(), 64 * 1024);
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        CHECK(client.send_frame(Opcode::Text, "flood"));
+        REQUIRE(RunningServer::wait_for(counts.floods, 1));  // read nothing until the bound has been passed
+        CHECK(counts.dropped >= 1);
+        ReceivedFrame frame;
+        int data_frames = 0;
+        do {
+            frame = client.read_frame();
+            data_frames += frame.ok && frame.opcode == Opcode::Binary;
+        } while (frame.ok && frame.opcode != Opcode::Close);
+        CHECK(frame.close_code() == 1008);
+        CHECK(data_frames == counts.success + counts.backpressure);
+        CHECK(RunningServer::wait_for(running.closes, 1));
+        CHECK(running.last_close_code == 1008);
+    }
+}
+
+TEST_CASE("an idle connection gets a ping at the idle timeout, and a close (1001) if it stays silent") {
+    for (net::Backend backend : test_backends()) {
+        WebSocketBehavior behavior;
+        behavior.idle_timeout_seconds = 1;
+        RunningServer running(backend, {}, behavior);
+        TestClient client(running.port());
+        REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);
+        const ReceivedFrame first = client.read_frame();
+        CHECK(first.opcode == Opcode::Ping);
+        CHECK(client.send_frame(Opcode::Pong, first.payload));  // a sign of life: the timeout starts over
+        const ReceivedFrame second = client.read_frame();
+        CHECK(second.opcode == Opcode::Ping);
+        const ReceivedFrame close = client.read_frame();  // silent this time
+        CHECK(close.opcode == Opcode::Close);
+        CHECK(close.close_code() == 1001);
+        CHECK(RunningServer::wait_for(running.closes, 1));
+        CHECK(running.last_close_code == 1001);
+    }
+}
+
+TEST_CASE("defer() runs a function on the named shard's thread") {
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend);
+        std::atomic<int> ran{0};
+        std::atomic<bool> other_thread{true};
+        const auto caller = std::this_thread::get_id();
+        bool accepted = false;
+        for (int i = 0; i < 500 && !accepted; ++i) {  // run() may not have started the shards yet
+            accepted = running.server().defer(1, [&] {
+                other_thread = std::this_thread::get_id() != caller;
+                ran.fetch_add(1);
+            });
+            if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        REQUIRE(accepted);
+        CHECK(RunningServer::wait_for(ran, 1));
+        CHECK(other_thread);
+        CHECK_FALSE(running.server().defer(running.server().thread_count(), [] {}));  // no such shard
+        CHECK(running.stop());
+        CHECK_FALSE(running.server().defer(0, [] {}));  // not running
     }
 }
