@@ -15,7 +15,7 @@ bin=build/release
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-for backend in epoll; do  # io_uring joins when its backend lands
+for backend in io_uring epoll; do
     log=$(mktemp)
     SURGE_LOG=warn "$bin/tools/surge-echo" --port 0 --threads 2 --backend "$backend" --idle-timeout 0 >"$log" 2>&1 &
     server=$!

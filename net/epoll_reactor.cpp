@@ -61,8 +61,15 @@ int EpollReactor::add_listener(int fd, std::uint64_t token) noexcept {
     event.events = EPOLLIN;  // level-triggered: a backlog left behind (EMFILE) is seen again
     event.data.u64 = kListenerTag | listeners_.size();
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return -errno;
-    listeners_.push_back({fd, token, false});
+    listeners_.push_back({fd, token, false, false});
     return 0;
+}
+
+void EpollReactor::close_listener(int fd) noexcept {
+    for (Listener& listener : listeners_) {
+        if (listener.fd == fd) listener.closed = true;  // never watched again: its number may be reused
+    }
+    ::close(fd);  // also removes it from the epoll set
 }
 
 int EpollReactor::add_connection(int fd, std::uint64_t token) noexcept {
@@ -113,9 +120,14 @@ void EpollReactor::accept_all(Listener& listener) noexcept {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             // Out of descriptors or memory: stop watching this listener for a while instead of spinning on a
             // backlog we cannot take. Connections wait in the kernel's queue meanwhile.
-            SURGE_LOG_WARN("accept: %s; pausing accepts for %lld ms (raise the descriptor limit or run more "
-                           "--workers)", errno == EMFILE ? "EMFILE, the process's descriptor limit is reached"
-                                                         : "out of resources", kAcceptPauseMs);
+            // Said once a second at most.
+            const long long now = monotonic_ms();
+            if (now - last_accept_warning_ms_ >= 1000) {
+                last_accept_warning_ms_ = now;
+                SURGE_LOG_WARN("accept: %s; pausing accepts for %lld ms (raise the descriptor limit or run more "
+                               "--workers)", errno == EMFILE ? "EMFILE, the process's descriptor limit is reached"
+                                                             : "out of resources", kAcceptPauseMs);
+            }
             epoll_event event{};
             event.data.u64 = kListenerTag | static_cast<std::uint64_t>(&listener - listeners_.data());
             ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listener.fd, &event);
@@ -130,7 +142,7 @@ void EpollReactor::resume_paused_listeners() noexcept {
     if (pause_until_ms_ == 0 || monotonic_ms() < pause_until_ms_) return;
     pause_until_ms_ = 0;
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
-        if (!listeners_[i].paused) continue;
+        if (!listeners_[i].paused || listeners_[i].closed) continue;
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.u64 = kListenerTag | i;
@@ -194,7 +206,8 @@ int EpollReactor::run_once(int timeout_ms) noexcept {
             }
             handler_.on_wake();
         } else if (data & kListenerTag) {
-            accept_all(listeners_[data & ~kListenerTag]);
+            Listener& listener = listeners_[data & ~kListenerTag];
+            if (!listener.closed) accept_all(listener);
         } else {
             if (flags & EPOLLOUT) writable(data);
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {

@@ -26,6 +26,7 @@ public:
 
     Backend backend() const noexcept override { return Backend::Epoll; }
     int add_listener(int fd, std::uint64_t token) noexcept override;
+    void close_listener(int fd) noexcept override;
     int add_connection(int fd, std::uint64_t token) noexcept override;
     long try_write(int fd, const iovec* iov, int count) noexcept override;
     void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
@@ -40,6 +41,7 @@ private:
         int fd;
         std::uint64_t token;
         bool paused;  // out of descriptors: not watched until the next run_once after pause_until_ms
+        bool closed;
     };
     struct Completion {
         enum Kind : std::uint8_t { Sent, Closed } kind;
@@ -62,6 +64,7 @@ private:
     std::vector<Completion> delivering_;  // completions_ swapped out while they are delivered
     std::unique_ptr<char[]> read_buffer_;
     long long pause_until_ms_ = 0;
+    long long last_accept_warning_ms_ = 0;
 };
 
 }  // namespace surge::net

@@ -3,6 +3,8 @@
 #include <cerrno>
 
 #include "net/epoll_reactor.hpp"
+#include "net/uring_probe.hpp"
+#include "net/uring_reactor.hpp"
 
 namespace surge::net {
 
@@ -27,17 +29,32 @@ bool parse_backend(std::string_view text, Backend& out) noexcept {
 
 ReactorResult make_reactor(Backend backend, ReactorHandler& handler) {
     ReactorResult result;
-    if (backend == Backend::IoUring) {
-        // The io_uring backend is the next piece of issue 3; until it lands, asking for it is an error rather
-        // than a silent fallback.
-        result.error = -ENOSYS;
-        result.why = "the io_uring backend is not built yet";
-        return result;
-    }
     int error = 0;
+    if (backend != Backend::Epoll) {
+        // io_uring only after the probe has seen every feature it needs work in this process.
+        const std::string& missing = uring_unsupported_reason();
+        std::string how;
+        if (missing.empty()) {
+            result.reactor = UringReactor::create(handler, error, how);
+            if (result.reactor) {
+                result.why = (backend == Backend::Auto ? "auto; " : "asked for; ") + how;
+                return result;
+            }
+        } else {
+            error = -ENOTSUP;
+            how = missing;
+        }
+        if (backend == Backend::IoUring) {  // asked for by name: an error, not a silent fallback
+            result.error = error;
+            result.why = "io_uring unavailable: " + how;
+            return result;
+        }
+        result.why = "auto; io_uring is unavailable: " + how;
+    } else {
+        result.why = "asked for";
+    }
     result.reactor = EpollReactor::create(handler, error);
     result.error = error;
-    result.why = backend == Backend::Auto ? "auto: epoll (the io_uring backend is not built yet)" : "asked for epoll";
     return result;
 }
 

@@ -1,4 +1,4 @@
-// The reactor seam: one event loop per shard, with interchangeable backends (epoll now; io_uring next).
+// The reactor seam: one event loop per shard, with interchangeable backends (io_uring and epoll).
 // Layer: net. A reactor belongs to one thread (its shard): every call but wake() must come from that thread.
 // The seam is completion-shaped so that both readiness (epoll) and completion (io_uring) backends fit:
 //  - received bytes arrive through on_data() in a buffer the reactor owns, valid only during the call;
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <sys/uio.h>
 
@@ -43,6 +44,10 @@ public:
     // The descriptor of the live connection `token` names, or -1 when the token is stale (its slot was freed or
     // reused). Lets a backend find descriptors without a table of its own.
     virtual int fd_of(std::uint64_t token) const noexcept = 0;
+    // One byte in the connection's slot that belongs to the backend (what it has in flight), so that a backend
+    // keeps no per-connection table of its own. Zero when add_connection() is called; the pointer stays valid
+    // until on_closed(); nullptr when the token is stale.
+    virtual std::uint8_t* io_state(std::uint64_t token) noexcept = 0;
 
 protected:
     ~ReactorHandler() = default;
@@ -55,6 +60,8 @@ public:
     virtual Backend backend() const noexcept = 0;
     // Starts accepting on a listening socket; accepted descriptors arrive through on_accept. 0 or -errno.
     virtual int add_listener(int fd, std::uint64_t token) noexcept = 0;
+    // Stops accepting on a listener added with add_listener() and closes `fd`. No on_accept follows.
+    virtual void close_listener(int fd) noexcept = 0;
     // Starts receiving on a connected socket. 0 or -errno.
     virtual int add_connection(int fd, std::uint64_t token) noexcept = 0;
     // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
@@ -79,11 +86,11 @@ inline constexpr std::size_t kReadBufferBytes = 64 * 1024;
 struct ReactorResult {
     std::unique_ptr<Reactor> reactor;
     int error = 0;          // -errno when no reactor could be made
-    std::string_view why;  // for Auto: why this backend was chosen, for the start-up log
+    std::string why;  // why this backend was chosen, or why none could be made, for the start-up log
 };
 
-// Makes a reactor of the asked backend. Auto picks io_uring where it is built in and the kernel allows it, and
-// epoll otherwise, saying why in `why`.
+// Makes a reactor of the asked backend. Auto picks io_uring where the kernel allows it and has every feature
+// the backend needs (probed, never assumed), and epoll otherwise, saying why in `why`.
 ReactorResult make_reactor(Backend backend, ReactorHandler& handler);
 
 }  // namespace surge::net

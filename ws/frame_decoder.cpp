@@ -9,12 +9,12 @@ DecodeResult FrameDecoder::fail(std::size_t consumed, std::uint16_t code) noexce
     return {consumed, DecodeStatus::Error, code};
 }
 
-std::uint16_t FrameDecoder::check_header(const FrameHeader& h) const noexcept {
+std::uint16_t FrameDecoder::check_header(const FrameHeader& h, const DecoderConfig& config) const noexcept {
     using namespace close_code;
     if (h.rsv2 || h.rsv3) return kProtocolError;
     if (!is_known_opcode(h.opcode)) return kProtocolError;
     // RFC 6455 5.1: a server closes on an unmasked frame, a client on a masked one.
-    if (h.masked != (config_->role == Role::Server)) return kProtocolError;
+    if (h.masked != (config.role == Role::Server)) return kProtocolError;
     const auto opcode = static_cast<Opcode>(h.opcode);
     if (is_control(opcode)) {
         if (!h.fin || h.payload_length > kMaxControlPayload || h.rsv1) return kProtocolError;
@@ -28,11 +28,11 @@ std::uint16_t FrameDecoder::check_header(const FrameHeader& h) const noexcept {
         if (h.rsv1 && !rsv1_allowed_) return kProtocolError;
     }
     const std::uint64_t so_far = opcode == Opcode::Continuation ? message_bytes_ : 0;
-    if (h.payload_length > config_->max_message_bytes - so_far) return kMessageTooBig;
+    if (h.payload_length > config.max_message_bytes - so_far) return kMessageTooBig;
     return 0;
 }
 
-DecodeResult FrameDecoder::feed(std::span<char> bytes, FrameSink& sink) noexcept {
+DecodeResult FrameDecoder::feed(const DecoderConfig& config, std::span<char> bytes, FrameSink& sink) noexcept {
     std::size_t pos = 0;
     const std::size_t size = bytes.size();
     if (finished_) return {0, DecodeStatus::Closed, 0};
@@ -64,7 +64,7 @@ DecodeResult FrameDecoder::feed(std::span<char> bytes, FrameSink& sink) noexcept
         case HeaderStatus::LengthTopBit: return fail(pos, close_code::kProtocolError);
         case HeaderStatus::Complete: break;
         }
-        if (const std::uint16_t code = check_header(h)) return fail(pos, code);
+        if (const std::uint16_t code = check_header(h, config)) return fail(pos, code);
         const auto opcode = static_cast<Opcode>(h.opcode);
 
         if (is_control(opcode)) {

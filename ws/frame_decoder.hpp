@@ -57,9 +57,9 @@ struct DecodeResult {
 
 class FrameDecoder {
 public:
-    explicit FrameDecoder(const DecoderConfig& config) noexcept : config_(&config) {}
-
-    DecodeResult feed(std::span<char> bytes, FrameSink& sink) noexcept;
+    // The decoder keeps no pointer to its configuration: every connection carries a decoder, and the
+    // configuration is its route's, passed on each call (the same one every time, for one stream).
+    DecodeResult feed(const DecoderConfig& config, std::span<char> bytes, FrameSink& sink) noexcept;
 
     // RSV1 becomes legal on a message's first frame once permessage-deflate is negotiated.
     void set_rsv1_allowed(bool allowed) noexcept { rsv1_allowed_ = allowed; }
@@ -71,9 +71,8 @@ public:
 private:
     DecodeResult fail(std::size_t consumed, std::uint16_t code) noexcept;
     // Checks a frame header against the protocol and this decoder's state; returns a close code or 0.
-    std::uint16_t check_header(const FrameHeader& header) const noexcept;
+    std::uint16_t check_header(const FrameHeader& header, const DecoderConfig& config) const noexcept;
 
-    const DecoderConfig* config_;
     std::uint64_t frame_remaining_ = 0;  // payload bytes of the current data frame still to come
     std::uint64_t message_bytes_ = 0;    // payload bytes announced so far for the current message
     MaskKey mask_{};

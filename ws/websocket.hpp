@@ -19,6 +19,7 @@ namespace surge {
 
 namespace detail {
 class Shard;
+struct SlabBlock;
 struct OutChunk;
 }  // namespace detail
 
@@ -47,18 +48,18 @@ public:
 
 private:
     friend class detail::Shard;
+    friend struct detail::SlabBlock;  // builds the slots
     WebSocket() = default;
 
     enum class State : std::uint8_t { Free, Http, Open, Closing, Closed };
 
     TimerNode timer_;  // first member: the shard maps an expired node back to its connection
-    detail::Shard* shard_ = nullptr;
     void* user_ = nullptr;
     detail::OutChunk* out_head_ = nullptr;  // bytes the socket refused, oldest first
     detail::OutChunk* out_tail_ = nullptr;
     char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
     char* message_ = nullptr;  // heap: a message that spans reads, up to max_message_bytes
-    FrameDecoder decoder_{default_decoder_config()};
+    FrameDecoder decoder_;
     std::uint32_t held_bytes_ = 0;
     std::uint32_t message_bytes_ = 0;
     std::uint32_t message_capacity_ = 0;
@@ -71,8 +72,7 @@ private:
     State state_ = State::Free;
     Opcode message_opcode_ = Opcode::Binary;
     std::uint8_t flags_ = 0;
-
-    static const DecoderConfig& default_decoder_config() noexcept;
+    std::uint8_t io_state_ = 0;  // the reactor's (net::ReactorHandler::io_state)
 };
 
 }  // namespace surge

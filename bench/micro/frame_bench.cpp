@@ -52,8 +52,8 @@ void decode(benchmark::State& state, surge::Opcode opcode, bool decode_too) {
     CountingSink sink;
     auto op = [&] {
         if (decode_too) {
-            surge::FrameDecoder decoder(config);
-            benchmark::DoNotOptimize(decoder.feed({frame.data(), frame.size()}, sink));
+            surge::FrameDecoder decoder;
+            benchmark::DoNotOptimize(decoder.feed(config, {frame.data(), frame.size()}, sink));
         }
         surge::apply_mask(frame.data() + header, size, kKey);  // mask again for the next round
         benchmark::ClobberMemory();

@@ -55,7 +55,7 @@ struct DecodeOutcome {
 // Feeds `wire` in pieces whose ends are given by `cuts` (ascending offsets; the end is implied).
 inline DecodeOutcome decode_in_pieces(std::string wire, const std::vector<std::size_t>& cuts,
                                       const DecoderConfig& config = {}, bool rsv1_allowed = false) {
-    FrameDecoder decoder(config);
+    FrameDecoder decoder;
     decoder.set_rsv1_allowed(rsv1_allowed);
     TranscriptSink sink;
     DecodeOutcome outcome;
@@ -67,7 +67,7 @@ inline DecodeOutcome decode_in_pieces(std::string wire, const std::vector<std::s
         if (end < from) continue;
         held.append(wire, from, end - from);
         from = end;
-        const DecodeResult r = decoder.feed({held.data(), held.size()}, sink);
+        const DecodeResult r = decoder.feed(config, {held.data(), held.size()}, sink);
         held.erase(0, r.consumed);
         outcome.status = r.status;
         outcome.close_code = r.close_code;

@@ -239,8 +239,8 @@ TEST_CASE("a sink that returns false stops the decoder where it is") {
     std::string wire = frame(Opcode::Text, "a") + frame(Opcode::Ping, "") + frame(Opcode::Text, "b");
     const std::size_t first_two = frame(Opcode::Text, "a").size() + frame(Opcode::Ping, "").size();
     DecoderConfig config;
-    FrameDecoder decoder(config);
-    const DecodeResult r = decoder.feed({wire.data(), wire.size()}, sink);
+    FrameDecoder decoder;
+    const DecodeResult r = decoder.feed(config, {wire.data(), wire.size()}, sink);
     CHECK(r.status == DecodeStatus::Stopped);
     CHECK(r.consumed == first_two);
     CHECK(sink.messages == 1);
@@ -258,8 +258,8 @@ TEST_CASE("a whole message in one buffer arrives as one piece, unmasked in place
     } sink;
     std::string wire = frame(Opcode::Binary, repeat('m', 5000));
     DecoderConfig config;
-    FrameDecoder decoder(config);
-    CHECK(decoder.feed({wire.data(), wire.size()}, sink).consumed == wire.size());
+    FrameDecoder decoder;
+    CHECK(decoder.feed(config, {wire.data(), wire.size()}, sink).consumed == wire.size());
     REQUIRE(sink.pieces.size() == 1);
     CHECK(sink.pieces[0].data() == wire.data() + 8);  // points into the caller's buffer: no copy
     CHECK(std::string(sink.pieces[0].data(), 5000) == repeat('m', 5000));

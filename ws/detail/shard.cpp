@@ -18,7 +18,6 @@
 namespace surge::detail {
 namespace {
 
-constexpr std::uint32_t kSlotsPerBlock = 1024;
 constexpr std::uint32_t kGenerationMask = 0x3FFFFFFF;  // keeps tokens below 2^62 (the reactor's tags)
 constexpr long long kTickMs = 100;
 constexpr unsigned kCloseGraceSeconds = 2;  // closing handshake and lingering close
@@ -74,27 +73,29 @@ std::uint64_t Shard::token_of(const WebSocket& ws) noexcept {
 WebSocket* Shard::lookup(std::uint64_t token) const noexcept {
     const auto index = static_cast<std::uint32_t>(token);
     if (index >= slot_count_) return nullptr;
-    WebSocket* ws = &blocks_[index / kSlotsPerBlock][index % kSlotsPerBlock];
+    WebSocket* ws = &blocks_[index / kSlotsPerBlock]->slots[index % kSlotsPerBlock];
     if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
     return ws;
 }
 
 WebSocket* Shard::allocate_slot() {
-    if (free_slots_.empty()) {
-        blocks_.emplace_back(new WebSocket[kSlotsPerBlock]);
-        for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) {
-            WebSocket& ws = blocks_.back()[i];
-            ws.index_ = slot_count_ + i;
-            ws.shard_ = this;
+    // A freed slot first (its memory is warm), then the next never-used one; only freed slots are listed, so the
+    // list costs nothing until connections come and go.
+    std::uint32_t index;
+    if (!free_slots_.empty()) {
+        index = free_slots_.back();
+        free_slots_.pop_back();
+    } else {
+        if (fresh_slot_ == slot_count_) {
+            blocks_.push_back(std::make_unique<SlabBlock>());
+            blocks_.back()->shard = this;
+            for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) blocks_.back()->slots[i].index_ = slot_count_ + i;
+            slot_count_ += kSlotsPerBlock;
         }
-        // Hand out low slots first: pop_back takes the lowest.
-        for (std::uint32_t i = kSlotsPerBlock; i-- > 0;) free_slots_.push_back(slot_count_ + i);
-        slot_count_ += kSlotsPerBlock;
+        index = fresh_slot_++;
     }
-    const std::uint32_t index = free_slots_.back();
-    free_slots_.pop_back();
     ++live_;
-    return &blocks_[index / kSlotsPerBlock][index % kSlotsPerBlock];
+    return &blocks_[index / kSlotsPerBlock]->slots[index % kSlotsPerBlock];
 }
 
 void Shard::release_slot(WebSocket& ws) noexcept {
@@ -104,11 +105,17 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.fd_ = -1;
     ws.user_ = nullptr;
     ws.flags_ = 0;
+    ws.io_state_ = 0;
     ws.close_code_ = 0;
     ws.held_bytes_ = 0;
     ws.message_bytes_ = 0;
     free_slots_.push_back(ws.index_);
     --live_;
+}
+
+std::uint8_t* Shard::io_state(std::uint64_t token) noexcept {
+    WebSocket* ws = lookup(token);
+    return ws ? &ws->io_state_ : nullptr;
 }
 
 int Shard::fd_of(std::uint64_t token) const noexcept {
@@ -277,7 +284,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     }
     const iovec iov{response, n};
     ws.state_ = WebSocket::State::Open;
-    ws.decoder_ = FrameDecoder(route.decoder);
+    ws.decoder_ = FrameDecoder{};
     if (!write_or_queue(ws, &iov, 1, n)) return false;
 
     // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
@@ -332,7 +339,7 @@ bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
 
 bool Shard::feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed) {
     current_ = &ws;
-    const DecodeResult r = ws.decoder_.feed(bytes, *this);
+    const DecodeResult r = ws.decoder_.feed(routes_.websockets[ws.route_].decoder, bytes, *this);
     current_ = nullptr;
     consumed = r.consumed;
     switch (r.status) {
@@ -677,11 +684,11 @@ void Shard::begin_stop() noexcept {
     stopping_ = true;
     stop_deadline_ms_ = monotonic_ms() + config_.stop_grace_ms;
     if (listener_fd_ >= 0) {
-        ::close(listener_fd_);  // no new connections
+        reactor_->close_listener(listener_fd_);  // no new connections
         listener_fd_ = -1;
     }
     for (std::uint32_t i = 0; i < slot_count_; ++i) {
-        WebSocket& ws = blocks_[i / kSlotsPerBlock][i % kSlotsPerBlock];
+        WebSocket& ws = blocks_[i / kSlotsPerBlock]->slots[i % kSlotsPerBlock];
         if (ws.state_ == WebSocket::State::Open) close(ws, close_code::kGoingAway, "server stopping");
         else if (ws.state_ == WebSocket::State::Http) terminate(ws);
     }
@@ -704,7 +711,7 @@ void Shard::run() {
         wheel_.advance_to(tick, [this](TimerNode& node) { on_timer(*reinterpret_cast<WebSocket*>(&node)); });
     }
     // Past the grace period: end what is left, and let the reactor report every close.
-    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(blocks_[i / kSlotsPerBlock][i % kSlotsPerBlock]);
+    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(blocks_[i / kSlotsPerBlock]->slots[i % kSlotsPerBlock]);
     for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
     if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);
 }
@@ -714,18 +721,17 @@ void Shard::run() {
 namespace surge {
 
 static_assert(std::is_standard_layout_v<WebSocket>, "the timer node must be WebSocket's first member");
+static_assert(std::is_standard_layout_v<detail::SlabBlock>, "SlabBlock::shard_of() steps back from a slot with offsetof");
 
 SendStatus WebSocket::send(std::string_view message, Opcode opcode) noexcept {
-    return shard_->send(*this, message, opcode);
+    return detail::SlabBlock::shard_of(*this).send(*this, message, opcode);
 }
 
-void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept { shard_->close(*this, code, reason); }
-
-unsigned WebSocket::shard_index() const noexcept { return shard_->index(); }
-
-const DecoderConfig& WebSocket::default_decoder_config() noexcept {
-    static const DecoderConfig config;
-    return config;
+void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept {
+    detail::SlabBlock::shard_of(*this).close(*this, code, reason);
 }
+
+unsigned WebSocket::shard_index() const noexcept { return detail::SlabBlock::shard_of(*this).index(); }
+
 
 }  // namespace surge

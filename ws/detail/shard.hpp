@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,21 @@ struct OutChunk {
     std::uint32_t sent;
     // The bytes follow the header in the same allocation.
     char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+inline constexpr std::uint32_t kSlotsPerBlock = 256;  // the slab grows ~35 KiB at a time: little slack past the last connection
+
+// A block of the slab: its slots, and the shard that owns them. A slot finds its shard from its own address and
+// index (the block starts kSlotsPerBlock-aligned in index), so no slot spends a pointer on it.
+struct SlabBlock {
+    Shard* shard = nullptr;
+    WebSocket slots[kSlotsPerBlock];
+
+    static Shard& shard_of(const WebSocket& ws) noexcept {
+        const WebSocket* first = &ws - ws.index_ % kSlotsPerBlock;
+        const char* block = reinterpret_cast<const char*>(first) - offsetof(SlabBlock, slots);
+        return *reinterpret_cast<const SlabBlock*>(block)->shard;
+    }
 };
 
 class Shard final : public net::ReactorHandler, private FrameSink {
@@ -55,6 +71,7 @@ private:
     void on_closed(std::uint64_t token) override;
     void on_wake() override;
     int fd_of(std::uint64_t token) const noexcept override;
+    std::uint8_t* io_state(std::uint64_t token) noexcept override;
 
     // FrameSink, for the connection being decoded (current_)
     bool on_message_begin(Opcode opcode, bool compressed) override;
@@ -104,9 +121,10 @@ private:
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
     TimerWheel wheel_;
-    std::vector<std::unique_ptr<WebSocket[]>> blocks_;  // the slab: stable addresses, grown a block at a time
+    std::vector<std::unique_ptr<SlabBlock>> blocks_;  // the slab: stable addresses, grown a block at a time
     std::vector<std::uint32_t> free_slots_;
-    std::uint32_t slot_count_ = 0;
+    std::uint32_t slot_count_ = 0;  // slots in the slab
+    std::uint32_t fresh_slot_ = 0;  // slots from here on have never been handed out
     std::size_t live_ = 0;  // slots in use
     WebSocket* current_ = nullptr;  // the connection feed_decoder() is decoding
     bool stopping_ = false;

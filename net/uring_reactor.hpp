@@ -1,0 +1,101 @@
+// The io_uring backend of the reactor seam. Layer: net.
+// One ring per shard, set up with SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them (completions are then
+// produced only when the shard's own thread asks for them, with no interrupts from other CPUs). The ring is
+// made disabled and enabled by the first run_once(), so that the shard's thread, not the one that built the
+// server, is its single issuer.
+//  - Accept: one multishot accept per listener. Out of descriptors (EMFILE), accepting pauses for 100 ms.
+//  - Receive: one multishot recv per connection, into the shard's provided-buffer ring; a connection owns no
+//    receive buffer. A multishot that ends without IORING_CQE_F_MORE while the connection is open (ENOBUFS, CQ
+//    overflow) is armed again; ENOBUFS also grows the buffer ring.
+//  - Send: at most one sendmsg in flight per connection, gathering up to kMaxUringIovecs of what is pending
+//    (the caller sends the rest when it completes). try_write() is a plain non-blocking sendmsg: most sends fit
+//    the socket at once and need no ring round trip.
+//  - Close: every operation on the descriptor is cancelled and the descriptor closed by the ring, linked in
+//    that order; on_closed() is delivered only once the recv and send of that connection have both completed,
+//    so a slot is never reused while the kernel may still complete an operation for it.
+// What a connection has in flight is kept in the byte ReactorHandler::io_state() lends, not in a table here.
+// user_data: a recv carries the connection's token (slot + generation); a send carries the index of the
+// reactor's send operation, which records the token; accept, wake-up and cancel have tags of their own.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/provided_buffers.hpp"
+#include "net/reactor.hpp"
+#include "net/uring_compat.hpp"
+
+namespace surge::net {
+
+inline constexpr int kMaxUringIovecs = 32;
+
+class UringReactor final : public Reactor {
+public:
+    // Returns nullptr and sets `error` (-errno) and `why` when the ring cannot be made. `why` otherwise says which
+    // setup flags the kernel granted.
+    static std::unique_ptr<UringReactor> create(ReactorHandler& handler, int& error, std::string& why);
+    ~UringReactor() override;
+
+    Backend backend() const noexcept override { return Backend::IoUring; }
+    int add_listener(int fd, std::uint64_t token) noexcept override;
+    void close_listener(int fd) noexcept override;
+    int add_connection(int fd, std::uint64_t token) noexcept override;
+    long try_write(int fd, const iovec* iov, int count) noexcept override;
+    void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
+    void close(std::uint64_t token, int fd) noexcept override;
+    int run_once(int timeout_ms) noexcept override;
+    void wake() noexcept override;
+
+private:
+    explicit UringReactor(ReactorHandler& handler);
+
+    struct Listener {
+        int fd;
+        std::uint64_t token;
+        bool armed;
+        bool closed;
+        long long resume_at_ms;  // out of descriptors: not armed again before this
+    };
+    struct SendOp {
+        msghdr message;
+        iovec iov[kMaxUringIovecs];
+        std::uint64_t token;
+    };
+
+    io_uring_sqe* next_sqe() noexcept;
+    void arm_accept(std::uint32_t index) noexcept;
+    void arm_recv(std::uint64_t token, int fd, std::uint8_t& state) noexcept;
+    void arm_wake() noexcept;
+    void cancel_and_close(int fd) noexcept;
+    void enable() noexcept;
+    int wait(int timeout_ms) noexcept;
+    int drain() noexcept;
+    void dispatch(std::uint64_t user_data, int result, std::uint32_t flags) noexcept;
+    void on_accept_done(std::uint32_t index, int result, std::uint32_t flags) noexcept;
+    void on_recv_done(std::uint64_t token, int result, std::uint32_t flags) noexcept;
+    void on_send_done(std::uint32_t index, int result) noexcept;
+    void finish_if_idle(std::uint64_t token, std::uint8_t& state) noexcept;
+    void resume_paused_listeners() noexcept;
+    void deliver_closed() noexcept;
+
+    ReactorHandler& handler_;
+    io_uring ring_{};
+    bool ring_made_ = false;
+    bool disabled_ = false;  // made with IORING_SETUP_R_DISABLED; enabled by the first run_once()
+    int wake_fd_ = -1;
+    std::uint64_t wake_value_ = 0;  // the eventfd read lands here
+    ProvidedBuffers buffers_;
+    std::vector<Listener> listeners_;
+    std::vector<std::unique_ptr<SendOp>> send_ops_;
+    std::vector<std::uint32_t> free_send_ops_;
+    std::vector<std::uint64_t> closed_;      // connections whose on_closed() is due
+    std::vector<std::uint64_t> delivering_;  // closed_ swapped out while delivered
+    long long pause_until_ms_ = 0;
+    long long last_accept_warning_ms_ = 0;
+};
+
+}  // namespace surge::net
