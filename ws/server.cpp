@@ -60,11 +60,11 @@ Server::~Server() {
     }
 }
 
-void Server::websocket(std::string path, WebSocketBehavior behavior) {
+void Server::add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data) {
     DecoderConfig decoder;
     decoder.role = Role::Server;
     decoder.max_message_bytes = behavior.max_message_bytes;
-    routes_->websockets.push_back({std::move(path), std::move(behavior), decoder});
+    routes_->websockets.push_back({std::move(path), std::move(behavior), decoder, data});
 }
 
 void Server::get(std::string path, HttpHandler handler) {

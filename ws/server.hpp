@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -40,8 +42,10 @@ struct WebSocketBehavior {
     std::function<void(WebSocket&, std::string_view payload)> on_pong{};
     // Returns false to refuse the upgrade with 403.
     std::function<bool(const HttpRequest&)> check_origin{};
-    // Picks a subprotocol from the client's offer, or returns empty for none.
-    std::function<std::string_view(const TokenList& offered)> choose_subprotocol{};
+    // The subprotocols this route speaks, most preferred first (at most 255). The first one the client also
+    // offers is agreed: answered in Sec-WebSocket-Protocol and returned by WebSocket::subprotocol(). With none in
+    // common, or none listed, the upgrade goes on without a subprotocol.
+    std::vector<std::string> subprotocols{};
 
     std::size_t max_message_bytes = 16 * 1024 * 1024;  // past it: close with 1009
     std::size_t max_backpressure_bytes = 1024 * 1024;  // queued bytes per connection before slow_policy applies
@@ -102,6 +106,15 @@ struct ServerConfig {
 namespace detail {
 class Shard;
 struct Routes;
+
+// How a route's per-connection data lives in a slot; Server::websocket<T>() fills it in.
+struct UserDataType {
+    std::size_t offset = 0;  // from the start of the slot (websocket_data_offset<T>())
+    std::size_t size = 0;
+    std::size_t align = 1;
+    void (*construct)(void* at) noexcept = nullptr;
+    void (*destroy)(void* at) noexcept = nullptr;
+};
 }  // namespace detail
 
 class Server {
@@ -112,7 +125,24 @@ public:
     Server& operator=(const Server&) = delete;
 
     // Routes, before run(). A path of "*" matches every path not matched otherwise.
-    void websocket(std::string path, WebSocketBehavior behavior);
+    void websocket(std::string path, WebSocketBehavior behavior) {
+        add_websocket(std::move(path), std::move(behavior), {});
+    }
+    // A WebSocket route whose connections each carry a T inline in their slot (WebSocket::data<T>()). T is
+    // value-initialised before on_open and destroyed after on_close, on the connection's thread. Every slot of
+    // the server is as large as the largest T of its routes, so keep T small (a few words; point elsewhere for
+    // more).
+    template <class T>
+    void websocket(std::string path, WebSocketBehavior behavior) {
+        static_assert(std::is_nothrow_default_constructible_v<T> && std::is_nothrow_destructible_v<T>,
+                      "per-connection data is made and unmade where nothing may throw");
+        static_assert(alignof(T) <= 16, "per-connection data is aligned to at most 16 bytes");
+        static_assert(sizeof(T) <= 4096, "per-connection data lives in every slot: point to anything larger");
+        add_websocket(std::move(path), std::move(behavior),
+                      {websocket_data_offset<T>(), sizeof(T), alignof(T),
+                       [](void* at) noexcept { ::new (at) T(); },
+                       [](void* at) noexcept { static_cast<T*>(at)->~T(); }});
+    }
     void get(std::string path, HttpHandler handler);
     void post(std::string path, HttpHandler handler);
 
@@ -133,6 +163,8 @@ public:
     net::Backend backend() const noexcept;
 
 private:
+    void add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data);
+
     ServerConfig config_;
     unsigned threads_;
     std::unique_ptr<detail::Routes> routes_;

@@ -4,10 +4,13 @@
 // exactly one close. All calls must come from the connection's shard thread, that is from inside a callback
 // or a function passed to Server::defer() for that shard. send() and close() are safe inside any callback,
 // including on_message and on_close (where send is a no-op that returns Dropped).
-// Memory: an idle connection holds no buffers, only this object (sizeof(WebSocket) is 152 bytes on x86-64).
+// Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 128 bytes on
+// x86-64) and, right behind it, the application's data for the route (data<T>()).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string_view>
 #include <type_traits>
 
@@ -19,7 +22,6 @@ namespace surge {
 
 namespace detail {
 class Shard;
-struct SlabBlock;
 struct OutChunk;
 }  // namespace detail
 
@@ -43,18 +45,21 @@ public:
     std::size_t buffered_amount() const noexcept { return out_bytes_; }
     // The index of the shard (thread) that owns this connection.
     unsigned shard_index() const noexcept;
-    // One word of the application's own, zero at open.
-    void*& user_data() noexcept { return user_; }
+    // The application's own data for this connection, stored inline in its slot right behind this object: no
+    // allocation, no pointer to follow. T must be the type the connection's route was registered with
+    // (Server::websocket<T>()); it is value-initialised just before on_open and destroyed just after on_close.
+    template <class T>
+    T& data() noexcept;
+    // The subprotocol agreed at the upgrade (one of the route's WebSocketBehavior::subprotocols), or empty.
+    std::string_view subprotocol() const noexcept;
 
 private:
     friend class detail::Shard;
-    friend struct detail::SlabBlock;  // builds the slots
     WebSocket() = default;
 
     enum class State : std::uint8_t { Free, Http, Open, Closing, Closed };
 
     TimerNode timer_;  // first member: the shard maps an expired node back to its connection
-    void* user_ = nullptr;
     detail::OutChunk* out_head_ = nullptr;  // bytes the socket refused, oldest first
     detail::OutChunk* out_tail_ = nullptr;
     char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
@@ -73,6 +78,18 @@ private:
     Opcode message_opcode_ = Opcode::Binary;
     std::uint8_t flags_ = 0;
     std::uint8_t io_state_ = 0;  // the reactor's (net::ReactorHandler::io_state)
+    std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none
 };
+
+// Where a route's data of type T starts in a slot: right behind the WebSocket, aligned for T.
+template <class T>
+constexpr std::size_t websocket_data_offset() noexcept {
+    return (sizeof(WebSocket) + alignof(T) - 1) / alignof(T) * alignof(T);
+}
+
+template <class T>
+T& WebSocket::data() noexcept {
+    return *std::launder(reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(this) + websocket_data_offset<T>()));
+}
 
 }  // namespace surge

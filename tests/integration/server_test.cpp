@@ -422,3 +422,74 @@ TEST_CASE("defer() runs a function on the named shard's thread") {
         CHECK_FALSE(running.server().defer(0, [] {}));  // not running
     }
 }
+
+namespace {
+// Per-connection data with a constructor and destructor that count, and a member that owns memory, so that a
+// missed construction, a double destruction or two connections sharing a slot's data all show.
+struct Session {
+    static inline std::atomic<int> made{0};
+    static inline std::atomic<int> unmade{0};
+    int messages = 0;
+    std::string protocol;  // ws.subprotocol() as seen in on_open
+    Session() noexcept { made.fetch_add(1); }
+    ~Session() { unmade.fetch_add(1); }
+};
+}  // namespace
+
+TEST_CASE("per-connection data lives in the slot, one per connection; subprotocol() is the route's first offered") {
+    for (net::Backend backend : test_backends()) {
+        Session::made = 0;
+        Session::unmade = 0;
+        ServerConfig config;
+        config.address = "127.0.0.1";
+        config.port = 0;
+        config.backend = backend;
+        config.threads = 2;
+        config.pin_threads = false;
+        Server server(config);
+        std::atomic<int> fresh_at_open{0};
+        std::atomic<int> closes{0};
+        WebSocketBehavior behavior;
+        behavior.subprotocols = {"v2.chat", "v1.chat"};
+        behavior.on_open = [&](WebSocket& ws) {
+            Session& session = ws.data<Session>();
+            if (session.messages == 0 && session.protocol.empty()) fresh_at_open.fetch_add(1);
+            session.protocol = std::string(ws.subprotocol());
+        };
+        behavior.on_message = [](WebSocket& ws, std::string_view, Opcode) {
+            Session& session = ws.data<Session>();
+            ws.send(std::to_string(++session.messages) + " " + session.protocol, Opcode::Text);
+        };
+        behavior.on_close = [&](WebSocket& ws, std::uint16_t, std::string_view) {
+            if (ws.data<Session>().messages == 3) closes.fetch_add(1);
+        };
+        server.websocket<Session>("/chat", std::move(behavior));
+        const std::uint16_t port = server.listen().value();
+        std::thread runner([&] { CHECK(server.run().ok()); });
+
+        TestClient a(port), b(port), c(port);
+        const std::string head_a = a.handshake("/chat", "Sec-WebSocket-Protocol: v1.chat, v2.chat\r\n");
+        const std::string head_b = b.handshake("/chat", "Sec-WebSocket-Protocol: v1.chat, other\r\n");
+        const std::string head_c = c.handshake("/chat", "Sec-WebSocket-Protocol: other\r\n");
+        CHECK(head_a.find("Sec-WebSocket-Protocol: v2.chat\r\n") != std::string::npos);  // the server's preference
+        CHECK(head_b.find("Sec-WebSocket-Protocol: v1.chat\r\n") != std::string::npos);
+        CHECK(head_c.rfind(kSwitching, 0) == 0);
+        CHECK(head_c.find("Sec-WebSocket-Protocol") == std::string::npos);  // nothing in common: none agreed
+        for (int round = 1; round <= 3; ++round) {  // interleaved, so that shared data would show
+            for (TestClient* client : {&a, &b, &c}) REQUIRE(client->send_frame(Opcode::Text, "hi"));
+            CHECK(a.read_data_frame().payload == std::to_string(round) + " v2.chat");
+            CHECK(b.read_data_frame().payload == std::to_string(round) + " v1.chat");
+            CHECK(c.read_data_frame().payload == std::to_string(round) + " ");
+        }
+        for (TestClient* client : {&a, &b, &c}) {
+            REQUIRE(client->send_close(1000));
+            CHECK(client->read_frame().opcode == Opcode::Close);
+        }
+        CHECK(RunningServer::wait_for(closes, 3));
+        server.stop();
+        runner.join();
+        CHECK(fresh_at_open == 3);
+        CHECK(Session::made == 3);
+        CHECK(Session::unmade == 3);
+    }
+}

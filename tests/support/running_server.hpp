@@ -40,7 +40,7 @@ public:
             };
         }
         behavior.check_origin = [](const HttpRequest& request) { return table_origin_ok(request); };
-        behavior.choose_subprotocol = [](const TokenList& offered) { return table_choose_subprotocol(offered); };
+        behavior.subprotocols = {"chat", "evil-choice"};  // the table's preferences (table_choose_subprotocol)
         server_.websocket("*", std::move(behavior));
         server_.get("/health", [](const Request&, Response& response) { response.send("ok"); });
         port_ = server_.listen().value();

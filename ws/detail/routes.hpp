@@ -12,6 +12,7 @@ struct WebSocketRoute {
     std::string path;
     WebSocketBehavior behavior;
     DecoderConfig decoder;
+    UserDataType data;  // size 0: the route keeps no data in its slots
 };
 
 struct HttpRoute {

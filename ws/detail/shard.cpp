@@ -34,13 +34,35 @@ constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for 
 
 }  // namespace
 
+namespace {
+
+thread_local Shard* t_running_shard = nullptr;
+
+// Bytes per slot: the WebSocket, then room for the largest per-connection data of any route, so that every
+// slot fits every route; rounded to keep the next slot aligned for both.
+std::size_t slot_stride(const Routes& routes) {
+    std::size_t end = sizeof(WebSocket);
+    std::size_t align = alignof(WebSocket);
+    for (const WebSocketRoute& route : routes.websockets) {
+        if (route.data.size == 0) continue;
+        end = std::max(end, route.data.offset + route.data.size);
+        align = std::max(align, route.data.align);
+    }
+    return (end + align - 1) / align * align;
+}
+
+}  // namespace
+
+Shard& Shard::running() noexcept { return *t_running_shard; }
+
 Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, int listener_fd)
     : index_(index),
       config_(config),
       routes_(routes),
       listener_fd_(listener_fd),
       pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
-      wheel_(4096) {}
+      wheel_(4096),
+      stride_(slot_stride(routes)) {}
 
 Shard::~Shard() {
     if (listener_fd_ >= 0) ::close(listener_fd_);
@@ -70,10 +92,20 @@ std::uint64_t Shard::token_of(const WebSocket& ws) noexcept {
     return (std::uint64_t{ws.generation_} << 32) | ws.index_;
 }
 
+WebSocket& Shard::slot(std::uint32_t index) const noexcept {
+    unsigned char* block = blocks_[index / kSlotsPerBlock].get();
+    return *std::launder(reinterpret_cast<WebSocket*>(block + (index % kSlotsPerBlock) * stride_));
+}
+
+std::string_view Shard::subprotocol_of(const WebSocket& ws) const noexcept {
+    if (ws.subprotocol_ == 0) return {};
+    return routes_.websockets[ws.route_].behavior.subprotocols[ws.subprotocol_ - 1];
+}
+
 WebSocket* Shard::lookup(std::uint64_t token) const noexcept {
     const auto index = static_cast<std::uint32_t>(token);
     if (index >= slot_count_) return nullptr;
-    WebSocket* ws = &blocks_[index / kSlotsPerBlock]->slots[index % kSlotsPerBlock];
+    WebSocket* ws = &slot(index);
     if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
     return ws;
 }
@@ -87,15 +119,18 @@ WebSocket* Shard::allocate_slot() {
         free_slots_.pop_back();
     } else {
         if (fresh_slot_ == slot_count_) {
-            blocks_.push_back(std::make_unique<SlabBlock>());
-            blocks_.back()->shard = this;
-            for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) blocks_.back()->slots[i].index_ = slot_count_ + i;
+            auto* block = static_cast<unsigned char*>(::operator new(kSlotsPerBlock * stride_, std::align_val_t{16}));
+            blocks_.emplace_back(block);
+            for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) {
+                WebSocket* ws = ::new (block + i * stride_) WebSocket();
+                ws->index_ = slot_count_ + i;
+            }
             slot_count_ += kSlotsPerBlock;
         }
         index = fresh_slot_++;
     }
     ++live_;
-    return &blocks_[index / kSlotsPerBlock]->slots[index % kSlotsPerBlock];
+    return &slot(index);
 }
 
 void Shard::release_slot(WebSocket& ws) noexcept {
@@ -103,9 +138,9 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.generation_ = (ws.generation_ + 1) & kGenerationMask;
     ws.state_ = WebSocket::State::Free;
     ws.fd_ = -1;
-    ws.user_ = nullptr;
     ws.flags_ = 0;
     ws.io_state_ = 0;
+    ws.subprotocol_ = 0;
     ws.close_code_ = 0;
     ws.held_bytes_ = 0;
     ws.message_bytes_ = 0;
@@ -267,10 +302,19 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     const WebSocketRoute& route = routes_.websockets[ws.route_];
     const WebSocketBehavior& b = route.behavior;
     auto check_origin = [&](const HttpRequest& r) { return b.check_origin(r); };
-    auto choose = [&](const TokenList& offered) { return b.choose_subprotocol(offered); };
+    std::uint8_t agreed = 0;  // 1 + index into b.subprotocols
+    auto choose = [&](const TokenList& offered) -> std::string_view {
+        for (std::size_t i = 0; i < b.subprotocols.size() && i < 255; ++i) {
+            if (offered.contains(b.subprotocols[i])) {
+                agreed = static_cast<std::uint8_t>(i + 1);
+                return b.subprotocols[i];
+            }
+        }
+        return {};
+    };
     UpgradePolicy policy;
     if (b.check_origin) policy.check_origin = check_origin;
-    if (b.choose_subprotocol) policy.choose_subprotocol = choose;
+    if (!b.subprotocols.empty()) policy.choose_subprotocol = choose;
     const UpgradeDecision decision = check_upgrade(request, policy);
     if (decision.status != 101) {
         refuse(ws, decision.status, decision.reason);
@@ -297,6 +341,8 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
         rest = {};
     }
     arm_timer(ws, b.idle_timeout_seconds);
+    ws.subprotocol_ = decision.subprotocol.empty() ? 0 : agreed;
+    if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
     ws.flags_ |= kOpened;
     if (b.on_open) b.on_open(ws);
     if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
@@ -601,8 +647,9 @@ void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view rea
     if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
     if (!(ws.flags_ & kOpened) || (ws.flags_ & kCloseNotified)) return;
     ws.flags_ |= kCloseNotified;
-    const WebSocketBehavior& b = behavior(ws);
-    if (b.on_close) b.on_close(ws, code, reason);
+    const WebSocketRoute& route = routes_.websockets[ws.route_];
+    if (route.behavior.on_close) route.behavior.on_close(ws, code, reason);
+    if (route.data.destroy) route.data.destroy(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
 }
 
 void Shard::terminate(WebSocket& ws) noexcept {
@@ -688,7 +735,7 @@ void Shard::begin_stop() noexcept {
         listener_fd_ = -1;
     }
     for (std::uint32_t i = 0; i < slot_count_; ++i) {
-        WebSocket& ws = blocks_[i / kSlotsPerBlock]->slots[i % kSlotsPerBlock];
+        WebSocket& ws = slot(i);
         if (ws.state_ == WebSocket::State::Open) close(ws, close_code::kGoingAway, "server stopping");
         else if (ws.state_ == WebSocket::State::Http) terminate(ws);
     }
@@ -696,6 +743,7 @@ void Shard::begin_stop() noexcept {
 
 void Shard::run() {
     pool_.bind_to_current_thread();
+    t_running_shard = this;
     const long long start = monotonic_ms();
     for (;;) {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
@@ -711,9 +759,10 @@ void Shard::run() {
         wheel_.advance_to(tick, [this](TimerNode& node) { on_timer(*reinterpret_cast<WebSocket*>(&node)); });
     }
     // Past the grace period: end what is left, and let the reactor report every close.
-    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(blocks_[i / kSlotsPerBlock]->slots[i % kSlotsPerBlock]);
+    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(slot(i));
     for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
     if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);
+    t_running_shard = nullptr;
 }
 
 }  // namespace surge::detail
@@ -721,17 +770,19 @@ void Shard::run() {
 namespace surge {
 
 static_assert(std::is_standard_layout_v<WebSocket>, "the timer node must be WebSocket's first member");
-static_assert(std::is_standard_layout_v<detail::SlabBlock>, "SlabBlock::shard_of() steps back from a slot with offsetof");
+static_assert(std::is_trivially_destructible_v<WebSocket>, "slab blocks are freed without running destructors");
 
 SendStatus WebSocket::send(std::string_view message, Opcode opcode) noexcept {
-    return detail::SlabBlock::shard_of(*this).send(*this, message, opcode);
+    return detail::Shard::running().send(*this, message, opcode);
 }
 
 void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept {
-    detail::SlabBlock::shard_of(*this).close(*this, code, reason);
+    detail::Shard::running().close(*this, code, reason);
 }
 
-unsigned WebSocket::shard_index() const noexcept { return detail::SlabBlock::shard_of(*this).index(); }
+unsigned WebSocket::shard_index() const noexcept { return detail::Shard::running().index(); }
+
+std::string_view WebSocket::subprotocol() const noexcept { return detail::Shard::running().subprotocol_of(*this); }
 
 
 }  // namespace surge

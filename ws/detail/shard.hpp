@@ -28,19 +28,11 @@ struct OutChunk {
     char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
 };
 
-inline constexpr std::uint32_t kSlotsPerBlock = 256;  // the slab grows ~35 KiB at a time: little slack past the last connection
+inline constexpr std::uint32_t kSlotsPerBlock = 256;  // the slab grows a block at a time: little slack past the last
 
-// A block of the slab: its slots, and the shard that owns them. A slot finds its shard from its own address and
-// index (the block starts kSlotsPerBlock-aligned in index), so no slot spends a pointer on it.
-struct SlabBlock {
-    Shard* shard = nullptr;
-    WebSocket slots[kSlotsPerBlock];
-
-    static Shard& shard_of(const WebSocket& ws) noexcept {
-        const WebSocket* first = &ws - ws.index_ % kSlotsPerBlock;
-        const char* block = reinterpret_cast<const char*>(first) - offsetof(SlabBlock, slots);
-        return *reinterpret_cast<const SlabBlock*>(block)->shard;
-    }
+// Frees a block of the slab (allocated 16-byte aligned: route data may ask for that).
+struct SlabBlockDelete {
+    void operator()(unsigned char* block) const noexcept { ::operator delete(block, std::align_val_t{16}); }
 };
 
 class Shard final : public net::ReactorHandler, private FrameSink {
@@ -56,6 +48,10 @@ public:
     void defer(std::function<void()> fn);
 
     unsigned index() const noexcept { return index_; }
+    // The shard whose run() is on this thread: the owner of every WebSocket a callback on this thread can see
+    // (handles are used on their shard's thread only, see websocket.hpp). Saves each slot a pointer.
+    static Shard& running() noexcept;
+    std::string_view subprotocol_of(const WebSocket& ws) const noexcept;
     net::Backend backend() const noexcept { return reactor_ ? reactor_->backend() : net::Backend::Auto; }
 
     // Called by WebSocket.
@@ -81,6 +77,7 @@ private:
     static bool alive(const WebSocket& ws) noexcept { return ws.state_ != WebSocket::State::Closed; }
     WebSocket* lookup(std::uint64_t token) const noexcept;
     static std::uint64_t token_of(const WebSocket& ws) noexcept;
+    WebSocket& slot(std::uint32_t index) const noexcept;
     WebSocket* allocate_slot();
     void release_slot(WebSocket& ws) noexcept;
 
@@ -121,7 +118,10 @@ private:
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
     TimerWheel wheel_;
-    std::vector<std::unique_ptr<SlabBlock>> blocks_;  // the slab: stable addresses, grown a block at a time
+    // The slab: slots of stride_ bytes (the WebSocket, then the largest route data), stable addresses, grown a
+    // block at a time.
+    std::vector<std::unique_ptr<unsigned char[], SlabBlockDelete>> blocks_;
+    std::size_t stride_;
     std::vector<std::uint32_t> free_slots_;
     std::uint32_t slot_count_ = 0;  // slots in the slab
     std::uint32_t fresh_slot_ = 0;  // slots from here on have never been handed out
