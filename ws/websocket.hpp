@@ -2,7 +2,8 @@
 // The object is the connection's slot in its shard's slab, so a reference stays valid from on_open until
 // on_close returns; after that the slot is recycled and the reference must not be used. Every open gets
 // exactly one close. All calls must come from the connection's shard thread, that is from inside a callback
-// or a function passed to Server::defer() for that shard. send() and close() are safe inside any callback,
+// or a function passed to Server::defer() for that shard (a handle finds its shard through the thread it is
+// used on, so a call from any other thread is a bug, not a race). send() and close() are safe inside any callback,
 // including on_message and on_close (where send is a no-op that returns Dropped).
 // Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 128 bytes on
 // x86-64) and, right behind it, the application's data for the route (data<T>()).

@@ -32,10 +32,6 @@ constexpr std::uint8_t kOpened = 16;
 constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the write side is shut: input is discarded
 constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
 
-}  // namespace
-
-namespace {
-
 thread_local Shard* t_running_shard = nullptr;
 
 // Bytes per slot: the WebSocket, then room for the largest per-connection data of any route, so that every
