@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "net/socket_io.hpp"
 
 namespace surge::net {
 namespace {
@@ -81,12 +82,7 @@ int EpollReactor::add_connection(int fd, std::uint64_t token) noexcept {
 }
 
 long EpollReactor::try_write(int fd, const iovec* iov, int count) noexcept {
-    msghdr message{};
-    message.msg_iov = const_cast<iovec*>(iov);
-    message.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0) return n;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    return send_without_waiting(fd, iov, count);
 }
 
 void EpollReactor::send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept {
@@ -219,10 +215,6 @@ int EpollReactor::run_once(int timeout_ms) noexcept {
     return n;
 }
 
-void EpollReactor::wake() noexcept {
-    const std::uint64_t one = 1;
-    ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-    (void)ignored;
-}
+void EpollReactor::wake() noexcept { signal_eventfd(wake_fd_); }
 
 }  // namespace surge::net

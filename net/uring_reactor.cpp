@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "net/socket_io.hpp"
 
 namespace surge::net {
 namespace {
@@ -173,12 +174,7 @@ void UringReactor::arm_wake() noexcept {
 }
 
 long UringReactor::try_write(int fd, const iovec* iov, int count) noexcept {
-    msghdr message{};
-    message.msg_iov = const_cast<iovec*>(iov);
-    message.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0) return n;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    return send_without_waiting(fd, iov, count);
 }
 
 void UringReactor::send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept {
@@ -413,10 +409,6 @@ int UringReactor::run_once(int timeout_ms) noexcept {
     return handled;
 }
 
-void UringReactor::wake() noexcept {
-    const std::uint64_t one = 1;
-    ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-    (void)ignored;
-}
+void UringReactor::wake() noexcept { signal_eventfd(wake_fd_); }
 
 }  // namespace surge::net
