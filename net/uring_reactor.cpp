@@ -368,7 +368,7 @@ void UringReactor::on_recv_done(std::uint64_t token, int result, std::uint32_t f
     }
     if (result == -ENOBUFS) {
         // Every published buffer was in use: publish more (up to the maximum) and receive again.
-        buffers_.grow();
+        if (buffers_.grow()) SURGE_LOG_DEBUG("io_uring: receive buffers ran out; %u now published", buffers_.published());
         const int fd = handler_.fd_of(token);
         if (fd >= 0) arm_recv(token, fd, *state);
         return;
