@@ -67,7 +67,8 @@ public:
     // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
     // or -errno. No callback follows. Used for the common case where the socket takes everything at once.
     virtual long try_write(int fd, const iovec* iov, int count) noexcept = 0;
-    // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. The iovec array is read only
+    // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. A backend may take only a prefix of
+    // them (io_uring takes kMaxUringIovecs); on_sent() then reports a short write and the caller sends the rest. The iovec array is read only
     // during this call (a backend that needs it later keeps its own copy); the bytes it points at must stay
     // valid and unchanged until on_sent().
     virtual void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept = 0;
