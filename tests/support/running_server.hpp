@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <iterator>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -40,7 +41,7 @@ public:
             };
         }
         behavior.check_origin = [](const HttpRequest& request) { return table_origin_ok(request); };
-        behavior.subprotocols = {"chat", "evil-choice"};  // the table's preferences (table_choose_subprotocol)
+        behavior.subprotocols.assign(std::begin(kTableSubprotocols), std::end(kTableSubprotocols));
         server_.websocket("*", std::move(behavior));
         server_.get("/health", [](const Request&, Response& response) { response.send("ok"); });
         port_ = server_.listen().value();

@@ -161,8 +161,11 @@ inline bool table_origin_ok(const HttpRequest& request) {
     const HttpHeader* origin = request.find("Origin");
     return !origin || origin->value != "http://evil.example";
 }
+// The subprotocols the table's server speaks, most preferred first.
+inline constexpr std::string_view kTableSubprotocols[] = {"chat", "evil-choice"};
+
 inline std::string_view table_choose_subprotocol(const TokenList& offered) {
-    for (std::string_view wanted : {"chat", "evil-choice"}) {
+    for (std::string_view wanted : kTableSubprotocols) {
         if (offered.contains(wanted)) return wanted;
     }
     return offered.contains("evil") ? std::string_view("not-offered") : std::string_view{};
