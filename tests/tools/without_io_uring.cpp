@@ -14,15 +14,23 @@
 #include <cstdio>
 #include <cstring>
 
+#if defined(__x86_64__)
+constexpr unsigned kNativeArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr unsigned kNativeArch = AUDIT_ARCH_AARCH64;
+#else
+#error "without_io_uring: add this architecture's AUDIT_ARCH_* value"
+#endif
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: without_io_uring COMMAND [ARGS...]\n");
         return 2;
     }
-    // Any architecture but x86-64 is let through unfiltered: the syscall number below is x86-64's.
+    // Only this build's own architecture is filtered: __NR_io_uring_setup is its syscall number.
     sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 0, 3),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
