@@ -16,17 +16,8 @@ grep -q "io_uring unavailable: io_uring_setup: Operation not permitted" "$log" |
     echo "FAIL: --backend io_uring did not say why it could not start"; cat "$log"; exit 1
 }
 
-SURGE_LOG=info "$wrapper" "$echo_bin" --port 0 --threads 2 --backend auto >"$log" 2>&1 &
-server=$!
-port=""
-for _ in $(seq 100); do
-    port=$(grep -oE 'ws://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3)
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    echo "FAIL: surge-echo --backend auto did not start:"; cat "$log"; kill "$server" 2>/dev/null; exit 1
-fi
+source "$(dirname "$0")/start_echo.sh"
+SURGE_LOG=info start_echo "$log" "$wrapper" "$echo_bin" --port 0 --threads 2 --backend auto || exit 1
 timeout 90 "$@" "ws://127.0.0.1:$port/echo"
 client=$?
 kill -INT "$server"

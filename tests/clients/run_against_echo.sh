@@ -8,19 +8,8 @@ backend=$2
 shift 2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-SURGE_LOG=warn "$echo_bin" --port 0 --threads 2 --backend "$backend" >"$log" 2>&1 &
-server=$!
-port=""
-for _ in $(seq 100); do
-    port=$(grep -oE 'ws://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3)
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    echo "surge-echo did not start:" && cat "$log"
-    kill "$server" 2>/dev/null
-    exit 1
-fi
+source "$(dirname "$0")/start_echo.sh"
+SURGE_LOG=warn start_echo "$log" "$echo_bin" --port 0 --threads 2 --backend "$backend" || exit 1
 timeout 90 "$@" "ws://127.0.0.1:$port/echo"
 client=$?
 kill -INT "$server"
