@@ -64,7 +64,7 @@ bool parse_request_line(std::string_view line, HttpRequest& out) noexcept {
 }
 
 // Returns 0, or the HTTP status to refuse the field with.
-int parse_header_line(std::string_view line, HttpRequest& out) noexcept {
+int parse_header_line(std::string_view line, HttpHeaders& out) noexcept {
     std::size_t colon = 0;
     while (colon < line.size() && is_tchar(static_cast<unsigned char>(line[colon]))) ++colon;
     // No name, or anything but ':' right after it (white space before the colon is refused: RFC 9112 5.1).
@@ -92,14 +92,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-const HttpHeader* HttpRequest::find(std::string_view name) const noexcept {
+const HttpHeader* HttpHeaders::find(std::string_view name) const noexcept {
     for (std::size_t i = 0; i < header_count; ++i) {
         if (iequals(headers[i].name, name)) return &headers[i];
     }
     return nullptr;
 }
 
-std::size_t HttpRequest::count(std::string_view name) const noexcept {
+std::size_t HttpHeaders::count(std::string_view name) const noexcept {
     std::size_t n = 0;
     for (std::size_t i = 0; i < header_count; ++i) n += iequals(headers[i].name, name) ? 1 : 0;
     return n;
@@ -112,26 +112,32 @@ std::string_view HttpRequest::query() const noexcept {
     return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
-ParseResult HttpRequestParser::parse(std::string_view received, HttpRequest& out) noexcept {
-    // Skip empty lines before the request line (RFC 9112 2.2); they count toward the limit.
+namespace {
+
+// The search and the field loop, shared by requests and responses: `parse_first_line` reads the request or
+// status line.
+template <class Head, class FirstLine>
+ParseResult parse_head(std::string_view received, std::uint32_t max_head_bytes, std::uint32_t& scanned, Head& out,
+                       FirstLine&& parse_first_line) noexcept {
+    // Skip empty lines before the first line (RFC 9112 2.2); they count toward the limit.
     std::size_t start = 0;
     while (start < received.size() && (received[start] == '\r' || received[start] == '\n')) ++start;
 
     // Resume two bytes back: the LF that ends the head is recognised by looking at the two bytes before it.
-    std::size_t from = scanned_ > 2 ? scanned_ - 2 : 0;
+    std::size_t from = scanned > 2 ? scanned - 2 : 0;
     if (from < start) from = start;
     const std::size_t end = find_head_end(received, from);
     if (end == 0) {
-        scanned_ = static_cast<std::uint32_t>(received.size() < max_head_bytes_ ? received.size() : max_head_bytes_);
-        if (received.size() > max_head_bytes_) return {ParseStatus::Error, 0, 431};
+        scanned = static_cast<std::uint32_t>(received.size() < max_head_bytes ? received.size() : max_head_bytes);
+        if (received.size() > max_head_bytes) return {ParseStatus::Error, 0, 431};
         return {ParseStatus::Incomplete, 0, 0};
     }
-    if (end > max_head_bytes_) return {ParseStatus::Error, 0, 431};
+    if (end > max_head_bytes) return {ParseStatus::Error, 0, 431};
 
     const std::string_view head = received.substr(0, end);
     std::size_t pos = start;
     out.header_count = 0;
-    if (!parse_request_line(take_line(head, pos), out)) return {ParseStatus::Error, 0, 400};
+    if (!parse_first_line(take_line(head, pos), out)) return {ParseStatus::Error, 0, 400};
     for (;;) {
         const std::string_view line = take_line(head, pos);
         if (line.empty()) break;
@@ -139,6 +145,34 @@ ParseResult HttpRequestParser::parse(std::string_view received, HttpRequest& out
         if (const int status = parse_header_line(line, out)) return {ParseStatus::Error, 0, status};
     }
     return {ParseStatus::Complete, end, 0};
+}
+
+// status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4); a missing SP after the code is
+// tolerated, as servers that send no reason often drop it.
+bool parse_status_line(std::string_view line, HttpResponse& out) noexcept {
+    if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || line[6] != '.' || line[8] != ' ') return false;
+    if (line[5] < '0' || line[5] > '9' || line[7] < '0' || line[7] > '9') return false;
+    int status = 0;
+    for (std::size_t i = 9; i < 12; ++i) {
+        if (line[i] < '0' || line[i] > '9') return false;
+        status = status * 10 + (line[i] - '0');
+    }
+    if (status < 100 || (line.size() > 12 && line[12] != ' ')) return false;
+    out.version_major = static_cast<std::uint8_t>(line[5] - '0');
+    out.version_minor = static_cast<std::uint8_t>(line[7] - '0');
+    out.status = status;
+    out.reason = line.size() > 13 ? line.substr(13) : std::string_view{};
+    return true;
+}
+
+}  // namespace
+
+ParseResult HttpRequestParser::parse(std::string_view received, HttpRequest& out) noexcept {
+    return parse_head(received, max_head_bytes_, scanned_, out, parse_request_line);
+}
+
+ParseResult HttpResponseParser::parse(std::string_view received, HttpResponse& out) noexcept {
+    return parse_head(received, max_head_bytes_, scanned_, out, parse_status_line);
 }
 
 }  // namespace surge

@@ -1,4 +1,5 @@
-// The HTTP/1.1 request head, parsed in place (RFC 9112 request line and header fields). Layer: ws.
+// HTTP/1.1 heads parsed in place (RFC 9112): the request a server receives and the response a client receives.
+// Layer: ws.
 // The method, target and header names and values are string_views into the caller's bytes: nothing is copied
 // and nothing is allocated. The parser is resumable: the caller appends each read to the bytes received so
 // far and calls parse() again; the search for the end of the head resumes where it stopped, so a request fed
@@ -24,11 +25,8 @@ struct HttpHeader {
 // ASCII case-insensitive comparison, for header names and tokens.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
-struct HttpRequest {
-    std::string_view method;
-    std::string_view target;
-    std::uint8_t version_major = 0;
-    std::uint8_t version_minor = 0;
+// The header fields of a request or a response, in the order received.
+struct HttpHeaders {
     std::size_t header_count = 0;
     std::array<HttpHeader, kMaxHeaders> headers;
 
@@ -36,6 +34,14 @@ struct HttpRequest {
     const HttpHeader* find(std::string_view name) const noexcept;
     // How many fields are named `name`.
     std::size_t count(std::string_view name) const noexcept;
+};
+
+struct HttpRequest : HttpHeaders {
+    std::string_view method;
+    std::string_view target;
+    std::uint8_t version_major = 0;
+    std::uint8_t version_minor = 0;
+
     // The path part of the target (before '?') and the query (after it, without '?').
     std::string_view path() const noexcept;
     std::string_view query() const noexcept;
@@ -68,6 +74,29 @@ public:
 private:
     std::uint32_t max_head_bytes_;
     std::uint32_t scanned_ = 0;  // bytes already searched for the end of the head
+};
+
+// A response head: what a client reads back from its upgrade request.
+struct HttpResponse : HttpHeaders {
+    int status = 0;  // three digits
+    std::string_view reason;
+    std::uint8_t version_major = 0;
+    std::uint8_t version_minor = 0;
+};
+
+// Parses response heads the way HttpRequestParser parses requests: resumable, in place, bounded. Errors are
+// 400 for a malformed head and 431 for one too large (the status a server would give; a client reports it).
+class HttpResponseParser {
+public:
+    explicit HttpResponseParser(std::size_t max_head_bytes = kDefaultMaxHeaderBytes) noexcept
+        : max_head_bytes_(static_cast<std::uint32_t>(max_head_bytes)) {}
+
+    ParseResult parse(std::string_view received, HttpResponse& out) noexcept;
+    void reset() noexcept { scanned_ = 0; }
+
+private:
+    std::uint32_t max_head_bytes_;
+    std::uint32_t scanned_ = 0;
 };
 
 }  // namespace surge

@@ -1,7 +1,8 @@
-// Comma-separated token lists in HTTP header fields (Connection, Upgrade, Sec-WebSocket-Protocol, ...),
-// read across every field of that name, as if the repeated fields had been merged (RFC 9110 5.3). Layer: ws.
+// Comma-separated token lists in HTTP header fields (Connection, Upgrade, Sec-WebSocket-Protocol, ...) of a
+// request or a response, read across every field of that name, as if the repeated fields had been merged
+// (RFC 9110 5.3). Layer: ws.
 // Tolerant as real clients and proxies need: tokens are trimmed of spaces and tabs and of stray double quotes
-// (`"upgrade"`), and empty elements are skipped. Views into the request; no allocation.
+// (`"upgrade"`), and empty elements are skipped. Views into the head; no allocation.
 #pragma once
 
 #include <string_view>
@@ -12,8 +13,8 @@ namespace surge {
 
 class TokenList {
 public:
-    TokenList(const HttpRequest& request, std::string_view header_name) noexcept
-        : request_(&request), name_(header_name) {}
+    TokenList(const HttpHeaders& fields, std::string_view header_name) noexcept
+        : fields_(&fields), name_(header_name) {}
 
     // Calls fn(token) for each token in order; stops early when fn returns false.
     template <class Fn>
@@ -23,7 +24,7 @@ public:
     bool empty() const noexcept;
 
 private:
-    const HttpRequest* request_;
+    const HttpHeaders* fields_;
     std::string_view name_;
 };
 
@@ -32,9 +33,9 @@ std::string_view next_token(std::string_view list, std::size_t& pos) noexcept;
 
 template <class Fn>
 void TokenList::for_each(Fn&& fn) const {
-    for (std::size_t h = 0; h < request_->header_count; ++h) {
-        if (!iequals(request_->headers[h].name, name_)) continue;
-        const std::string_view value = request_->headers[h].value;
+    for (std::size_t h = 0; h < fields_->header_count; ++h) {
+        if (!iequals(fields_->headers[h].name, name_)) continue;
+        const std::string_view value = fields_->headers[h].value;
         std::size_t pos = 0;
         while (pos < value.size()) {
             const std::string_view token = next_token(value, pos);
