@@ -83,6 +83,23 @@ def frame_seeds():
     write("frame_decoder", "ping-126", server + frame(0x89, b"p" * 126))
 
 
+ACCEPT = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # for RFC's key above
+
+
+def response_seeds():
+    ok = [b"HTTP/1.1 101 Switching Protocols", b"Upgrade: websocket", b"Connection: Upgrade", ACCEPT]
+    write("upgrade_response", "rfc", request(ok))
+    write("upgrade_response", "rfc-then-frame", request(ok) + b"\x81\x02hi")
+    write("upgrade_response", "bare-lf", request(ok, b"\n"))
+    write("upgrade_response", "proxy-list", request([b"HTTP/1.1 101 OK", b"upgrade: WebSocket",
+                                                     b"connection: keep-alive, upgrade", ACCEPT]))
+    write("upgrade_response", "subprotocol", request(ok + [b"Sec-WebSocket-Protocol: chat"]))
+    write("upgrade_response", "extension", request(ok + [b"Sec-WebSocket-Extensions: permessage-deflate"]))
+    write("upgrade_response", "refused", request([b"HTTP/1.1 403 Forbidden", b"Content-Length: 0"]))
+    write("upgrade_response", "no-reason", request([b"HTTP/1.1 101", b"Upgrade: websocket"]))
+
+
 if __name__ == "__main__":
     upgrade_seeds()
+    response_seeds()
     frame_seeds()
