@@ -1,0 +1,144 @@
+#include "tools/loadgen/options.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace surge::loadgen {
+namespace {
+
+bool parse_scaled(std::string_view text, double& out, std::string_view unit, double scale) {
+    if (!unit.empty() && text.ends_with(unit)) {
+        text.remove_suffix(unit.size());
+    } else if (!unit.empty()) {
+        return false;
+    }
+    const std::string copy(text);
+    char* end = nullptr;
+    const double value = std::strtod(copy.c_str(), &end);
+    if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(value) || value < 0) return false;
+    out = value * scale;
+    return true;
+}
+
+}  // namespace
+
+bool parse_count(std::string_view text, double& out) noexcept {
+    return parse_scaled(text, out, "k", 1e3) || parse_scaled(text, out, "K", 1e3) ||
+           parse_scaled(text, out, "m", 1e6) || parse_scaled(text, out, "M", 1e6) || parse_scaled(text, out, "", 1);
+}
+
+bool parse_seconds(std::string_view text, double& out) noexcept {
+    return parse_scaled(text, out, "ms", 1e-3) || parse_scaled(text, out, "s", 1) ||
+           parse_scaled(text, out, "m", 60) || parse_scaled(text, out, "", 1);
+}
+
+std::string format_ns(std::uint64_t ns) {
+    char text[32];
+    const double v = static_cast<double>(ns);
+    if (ns >= 1'000'000'000ULL) {
+        std::snprintf(text, sizeof text, "%.2f s", v / 1e9);
+    } else if (ns >= 1'000'000ULL) {
+        std::snprintf(text, sizeof text, "%.2f ms", v / 1e6);
+    } else if (ns >= 1'000ULL) {
+        std::snprintf(text, sizeof text, "%.1f us", v / 1e3);
+    } else {
+        std::snprintf(text, sizeof text, "%llu ns", static_cast<unsigned long long>(ns));
+    }
+    return text;
+}
+
+std::string format_si(double value) {
+    char text[32];
+    if (value >= 1e9) {
+        std::snprintf(text, sizeof text, "%.2fG", value / 1e9);
+    } else if (value >= 1e6) {
+        std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
+    } else if (value >= 1e4) {
+        std::snprintf(text, sizeof text, "%.1fk", value / 1e3);
+    } else {
+        std::snprintf(text, sizeof text, "%.0f", value);
+    }
+    return text;
+}
+
+void JsonWriter::separate(std::string_view key) {
+    if (!first_) std::fputc(',', out_);
+    std::fputc('\n', out_);
+    for (int i = 0; i < depth_; ++i) std::fputs("  ", out_);
+    first_ = false;
+    if (!key.empty()) {
+        quoted(key);
+        std::fputs(": ", out_);
+    }
+}
+
+void JsonWriter::quoted(std::string_view text) {
+    std::fputc('"', out_);
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            std::fputc('\\', out_);
+            std::fputc(c, out_);
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            std::fprintf(out_, "\\u%04x", static_cast<unsigned>(c));
+        } else {
+            std::fputc(c, out_);
+        }
+    }
+    std::fputc('"', out_);
+}
+
+void JsonWriter::begin_object(std::string_view key) {
+    if (depth_ > 0) separate(key);
+    std::fputc('{', out_);
+    ++depth_;
+    first_ = true;
+}
+
+void JsonWriter::end_object() {
+    --depth_;
+    std::fputc('\n', out_);
+    for (int i = 0; i < depth_; ++i) std::fputs("  ", out_);
+    std::fputc('}', out_);
+    if (depth_ == 0) std::fputc('\n', out_);
+    first_ = false;
+}
+
+void JsonWriter::begin_array(std::string_view key) {
+    separate(key);
+    std::fputc('[', out_);
+    ++depth_;
+    first_ = true;
+}
+
+void JsonWriter::end_array() {
+    --depth_;
+    std::fputc(']', out_);
+    first_ = false;
+}
+
+void JsonWriter::number(std::string_view key, double value) {
+    separate(key);
+    if (std::isfinite(value)) {
+        std::fprintf(out_, "%.10g", value);
+    } else {
+        std::fputs("null", out_);
+    }
+}
+
+void JsonWriter::integer(std::string_view key, std::uint64_t value) {
+    separate(key);
+    std::fprintf(out_, "%llu", static_cast<unsigned long long>(value));
+}
+
+void JsonWriter::string(std::string_view key, std::string_view value) {
+    separate(key);
+    quoted(value);
+}
+
+void JsonWriter::element(std::string_view value) {
+    separate({});
+    quoted(value);
+}
+
+}  // namespace surge::loadgen

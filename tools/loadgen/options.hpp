@@ -1,0 +1,41 @@
+// Command-line helpers shared by surge-load and surge-stress. Layer: tools.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace surge::loadgen {
+
+// A count with an optional k/m suffix (thousands, millions): "5000", "10k", "1m", "2.5k".
+bool parse_count(std::string_view text, double& out) noexcept;
+// Seconds with an optional unit: "30", "30s", "500ms", "2m".
+bool parse_seconds(std::string_view text, double& out) noexcept;
+// "15s", "1.2 ms", "830 us", "95 ns": a duration in nanoseconds, in the unit that reads best.
+std::string format_ns(std::uint64_t ns);
+// "12.3k", "1.05M": a rate or count for status lines.
+std::string format_si(double value);
+
+// Minimal JSON output for the reports: flat objects, numbers and strings.
+class JsonWriter {
+public:
+    explicit JsonWriter(std::FILE* out) : out_(out) {}
+    void begin_object(std::string_view key = {});
+    void end_object();
+    void begin_array(std::string_view key);
+    void end_array();
+    void number(std::string_view key, double value);
+    void integer(std::string_view key, std::uint64_t value);
+    void string(std::string_view key, std::string_view value);
+    void element(std::string_view value);  // a string inside an array
+
+private:
+    void separate(std::string_view key);
+    void quoted(std::string_view text);
+    std::FILE* out_;
+    bool first_ = true;
+    int depth_ = 0;
+};
+
+}  // namespace surge::loadgen

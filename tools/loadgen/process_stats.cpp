@@ -1,0 +1,70 @@
+#include "tools/loadgen/process_stats.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace surge::loadgen {
+
+std::vector<pid_t> process_tree(pid_t pid) {
+    std::vector<pid_t> tree;
+    if (::kill(pid, 0) != 0 && errno != EPERM) return tree;
+    tree.push_back(pid);
+    for (std::size_t i = 0; i < tree.size(); ++i) {
+        // Each thread lists the children it started; a server's workers are the main thread's.
+        const std::string path = "/proc/" + std::to_string(tree[i]) + "/task/" + std::to_string(tree[i]) + "/children";
+        std::FILE* f = std::fopen(path.c_str(), "r");
+        if (!f) continue;
+        long child = 0;
+        while (std::fscanf(f, "%ld", &child) == 1) tree.push_back(static_cast<pid_t>(child));
+        std::fclose(f);
+    }
+    return tree;
+}
+
+std::uint64_t rss_kb(pid_t pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/status";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (std::fgets(line, sizeof line, f)) {
+        if (std::sscanf(line, "VmRSS: %llu kB", &kb) == 1) break;
+    }
+    std::fclose(f);
+    return kb;
+}
+
+KernelMemory read_kernel_memory() {
+    KernelMemory m;
+    if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+        char name[64];
+        unsigned long long kb = 0;
+        while (std::fscanf(f, "%63s %llu kB\n", name, &kb) == 2) {
+            if (!std::strcmp(name, "MemTotal:")) m.mem_total = kb;
+            else if (!std::strcmp(name, "MemAvailable:")) m.mem_available = kb;
+            else if (!std::strcmp(name, "Slab:")) m.slab = kb;
+            else if (!std::strcmp(name, "KernelStack:")) m.kernel_stack = kb;
+            else if (!std::strcmp(name, "PageTables:")) m.page_tables = kb;
+        }
+        std::fclose(f);
+    }
+    if (std::FILE* f = std::fopen("/proc/net/sockstat", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f)) {
+            if (const char* mem = std::strncmp(line, "TCP:", 4) == 0 ? std::strstr(line, " mem ") : nullptr) {
+                m.tcp_buffers = std::strtoull(mem + 5, nullptr, 10) * static_cast<std::uint64_t>(::getpagesize()) / 1024;
+            }
+        }
+        std::fclose(f);
+    }
+    return m;
+}
+
+}  // namespace surge::loadgen
