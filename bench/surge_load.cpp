@@ -1,0 +1,609 @@
+// surge-load: the load-test benchmark binary. Drives any RFC 6455 server with many client connections over
+// surge's own codec in the client role and reports what the server sustained: messages and bytes per second and
+// the latency distribution, as a status line each second and a summary (and --json) at the end.
+//
+// Modes:
+//  echo       closed loop: each connection sends a message and waits for its echo before sending the next.
+//  rate       open loop: messages leave at a fixed rate whatever the server does; latency runs from each
+//             message's intended send time (carried in its payload), so a stalled server cannot hide its delay
+//             behind the sends it held up (coordinated omission).
+//  subscribe  connections only receive; latency runs from the send stamp the publisher put in each payload.
+//  publish    sends stamped messages at a rate, over WebSocket (ws:// URLs) or as HTTP POST bodies (http://).
+#include <pthread.h>
+#include <csignal>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/latency_histogram.hpp"
+#include "tools/loadgen/client_engine.hpp"
+#include "tools/loadgen/options.hpp"
+#include "tools/loadgen/stamp.hpp"
+#include "tools/loadgen/url.hpp"
+#include "ws/http_request.hpp"
+
+namespace {
+
+using namespace surge;
+using namespace surge::loadgen;
+
+const char* kUsage =
+    "usage: surge-load [options] URL...\n"
+    "  URL                  ws://host:port/path (several: connections are spread over them); publish mode also\n"
+    "                       takes http://host:port/path, and POSTs each message there\n"
+    "  --mode M             echo | rate | subscribe | publish (default echo)\n"
+    "  --connections N      connections in all (default 100; publish over HTTP: concurrent POSTs, default 1)\n"
+    "  --threads N          client threads, each with its own epoll loop (default 1)\n"
+    "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp)\n"
+    "  --text               send text frames (default binary; the payload is ASCII either way)\n"
+    "  --rate R             rate and publish: messages per second per connection, or 'R/total' for the whole run\n"
+    "  --duration S         seconds measured (default 10)\n"
+    "  --warmup S           seconds run before measuring, not counted (default 2)\n"
+    "  --ramp N             connections opened per second (default 0: as fast as the in-flight cap allows)\n"
+    "  --timeout S          a connection not open after S seconds fails (default 10)\n"
+    "  --header 'N: V'      an extra request header (repeatable)\n"
+    "  --subprotocol P      offer subprotocol P (repeatable)\n"
+    "  --json FILE          also write the report as JSON\n"
+    "  --help               this text\n"
+    "numbers take k and m suffixes (10k); seconds take ms, s and m (500ms, 2m)\n";
+
+enum class Mode { Echo, Rate, Subscribe, Publish };
+
+struct Options {
+    Mode mode = Mode::Echo;
+    std::vector<Url> urls;
+    std::uint32_t connections = 100;
+    bool connections_given = false;
+    unsigned threads = 1;
+    std::size_t size = 32;
+    bool text = false;
+    double rate = 0;
+    bool rate_total = false;
+    double duration = 10;
+    double warmup = 2;
+    double ramp = 0;
+    double timeout = 10;
+    std::string headers;
+    std::string subprotocols;
+    std::string json;
+};
+
+// One thread's counters: written by that thread only, read by the main thread for status lines.
+struct alignas(64) ThreadStats {
+    std::atomic<std::uint64_t> opened{0};
+    std::atomic<std::uint64_t> sent{0};
+    std::atomic<std::uint64_t> received{0};
+    std::atomic<std::uint64_t> bytes_sent{0};
+    std::atomic<std::uint64_t> bytes_received{0};
+    std::atomic<std::uint64_t> unstamped{0};  // received messages with no send stamp (latency unknown)
+    std::atomic<std::uint64_t> attempted{0};
+    std::atomic<std::uint64_t> open_now{0};    // connections open at the last loop turn
+    std::atomic<bool> ramped{false};           // every connection was tried and none is still handshaking
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Failure::Count)> failures{};
+    std::array<std::atomic<std::uint64_t>, 600> http_status{};  // handshake refusals and POST answers, by status
+    LatencyHistogram latency;
+};
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// The run's phases, set by the main thread: threads record latency from the start, and reset their histogram
+// when measuring starts, so that status lines show percentiles "so far" in each phase.
+enum Phase : int { kWarmup = 0, kMeasure = 1, kStop = 2 };
+std::atomic<int> g_phase{kWarmup};
+std::atomic<bool> g_interrupted{false};
+
+double seconds_since(std::uint64_t start_ns) { return static_cast<double>(now_ns() - start_ns) / 1e9; }
+
+// Drives one thread's share of the WebSocket connections.
+class LoadThread final : public EngineHandler {
+public:
+    LoadThread(const Options& options, unsigned index, ThreadStats& stats)
+        : options_(options), index_(index), stats_(stats),
+          engine_(*this, {options.subprotocols, options.headers}, 0x5eed0000ULL + index) {
+        for (std::uint32_t i = index; i < options.connections; i += options.threads) ++count_;
+        sent_at_.assign(count_, 0);
+        payload_.assign(options.size, 'x');
+        opcode_ = options.text ? Opcode::Text : Opcode::Binary;
+    }
+
+    void run() {
+        const std::uint64_t start = now_ns();
+        const double ramp_per_thread = options_.ramp / options_.threads;
+        const std::uint64_t timeout_ns = static_cast<std::uint64_t>(options_.timeout * 1e9);
+        std::uint64_t next_expiry = start;
+        int seen_phase = kWarmup;
+        next_due_ = start;
+        for (;;) {
+            const int phase = g_phase.load(std::memory_order_relaxed);
+            if (phase == kStop) break;
+            if (phase != seen_phase) {
+                seen_phase = phase;
+                stats_.latency.reset();
+            }
+            const std::uint64_t now = now_ns();
+            // Ramp: open connections up to the schedule, with at most 256 handshakes in flight per thread.
+            std::uint32_t allowed = count_;
+            if (ramp_per_thread > 0) {
+                allowed = static_cast<std::uint32_t>(std::min<double>(count_, 1 + ramp_per_thread * (now - start) / 1e9));
+            }
+            while (next_connect_ < allowed && engine_.live() - engine_.open() < 256) connect_next();
+            if (now >= next_expiry) {
+                engine_.expire_unopened(now - std::min(now, timeout_ns));
+                next_expiry = now + 100'000'000;
+            }
+            stats_.open_now.store(engine_.open(), std::memory_order_relaxed);
+            if (next_connect_ == count_ && engine_.live() == engine_.open()) stats_.ramped.store(true);
+            int wait_ms = 1;
+            if (sends_on_schedule()) wait_ms = send_due(now);
+            else if (next_connect_ >= count_) wait_ms = 50;
+            engine_.poll(wait_ms);
+        }
+        // Close politely: a close frame each, then wait a little for the answers.
+        for (std::uint32_t id = 0; id < count_; ++id) engine_.close(id, false);
+        const std::uint64_t give_up = now_ns() + 1'500'000'000ULL;
+        while (engine_.live() > 0 && now_ns() < give_up) engine_.poll(10);
+    }
+
+    void on_open(std::uint32_t id) override {
+        bump(stats_.opened);
+        if (options_.mode == Mode::Echo) send_echo(id);
+    }
+
+    void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view head) override {
+        const std::uint64_t now = now_ns();
+        bump(stats_.received);
+        bump(stats_.bytes_received, size);
+        if (options_.mode == Mode::Echo) {
+            stats_.latency.record(now - sent_at_[id]);
+            if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(id);
+            return;
+        }
+        if (options_.mode == Mode::Publish) return;  // an echo server's answers: not what is measured
+        std::uint64_t stamp = 0;
+        if (read_stamp(head, stamp) && stamp <= now) {
+            stats_.latency.record(now - stamp);
+        } else {
+            bump(stats_.unstamped);
+        }
+    }
+
+    void on_failed(std::uint32_t, Failure why, int detail) override {
+        bump(stats_.failures[static_cast<std::size_t>(why)]);
+        if ((why == Failure::HandshakeStatus) && detail > 0 && detail < 600) bump(stats_.http_status[detail]);
+    }
+
+private:
+    bool sends_on_schedule() const { return options_.mode == Mode::Rate || options_.mode == Mode::Publish; }
+
+    void connect_next() {
+        const std::uint32_t id = next_connect_++;
+        const std::uint32_t global = index_ + id * options_.threads;
+        const Url& url = options_.urls[global % options_.urls.size()];
+        bump(stats_.attempted);
+        engine_.connect(id, url.address, url.host, url.target);
+    }
+
+    void send_echo(std::uint32_t id) {
+        sent_at_[id] = now_ns();
+        count_send(engine_.send(id, opcode_, payload_));
+    }
+
+    void count_send(SendResult result) {
+        if (result == SendResult::Sent || result == SendResult::Queued) {
+            bump(stats_.sent);
+            bump(stats_.bytes_sent, payload_.size());
+        } else if (result == SendResult::Backlog) {
+            bump(stats_.failures[static_cast<std::size_t>(Failure::Backlog)]);
+        }
+    }
+
+    // Open loop: sends every message whose intended time has come, stamped with that time (not the time it
+    // actually left), round-robin over the open connections. Returns how long to wait for the next one.
+    int send_due(std::uint64_t now) {
+        const std::size_t open = engine_.open();
+        if (open == 0) {
+            next_due_ = now;
+            return 1;
+        }
+        const double per_second = options_.rate_total ? options_.rate / options_.threads
+                                                      : options_.rate * static_cast<double>(open);
+        const auto interval = static_cast<std::uint64_t>(1e9 / per_second);
+        for (int burst = 0; next_due_ <= now && burst < 4096; ++burst) {
+            std::uint32_t id = next_sender_;
+            for (std::size_t tries = 0; tries < count_ && !engine_.is_open(id); ++tries) id = (id + 1) % count_;
+            next_sender_ = (id + 1) % count_;
+            write_stamp(payload_.data(), next_due_);
+            count_send(engine_.send(id, opcode_, payload_));
+            next_due_ += interval;
+        }
+        if (next_due_ <= now) return 0;
+        const std::uint64_t wait = (next_due_ - now) / 1'000'000;
+        return static_cast<int>(std::min<std::uint64_t>(wait, 50));
+    }
+
+    const Options& options_;
+    unsigned index_;
+    ThreadStats& stats_;
+    ClientEngine engine_;
+    std::uint32_t count_ = 0;         // connections this thread owns
+    std::uint32_t next_connect_ = 0;  // the next of them to open
+    std::uint32_t next_sender_ = 0;
+    std::uint64_t next_due_ = 0;
+    std::vector<std::uint64_t> sent_at_;  // echo: when each connection's message in flight left
+    std::string payload_;
+    Opcode opcode_;
+};
+
+// Publishing over HTTP: one POST per message, each on its own connection (the plainest thing every server
+// accepts), on the open-loop schedule; latency is the POST's, from its intended time.
+class HttpPublisher {
+public:
+    HttpPublisher(const Options& options, unsigned index, ThreadStats& stats)
+        : options_(options), index_(index), stats_(stats), payload_(options.size, 'x') {}
+
+    void run() {
+        stats_.ramped.store(true);
+        const double per_second = options_.rate_total ? options_.rate / options_.threads : options_.rate;
+        const auto interval = static_cast<std::uint64_t>(1e9 / per_second);
+        std::uint64_t due = now_ns();
+        std::uint64_t n = 0;
+        int seen_phase = kWarmup;
+        while (g_phase.load(std::memory_order_relaxed) != kStop) {
+            if (const int phase = g_phase.load(std::memory_order_relaxed); phase != seen_phase) {
+                seen_phase = phase;
+                stats_.latency.reset();
+            }
+            const std::uint64_t now = now_ns();
+            if (now < due) {
+                ::usleep(static_cast<useconds_t>(std::min<std::uint64_t>((due - now) / 1000, 50'000)));
+                continue;
+            }
+            const Url& url = options_.urls[(index_ + n++ * options_.threads) % options_.urls.size()];
+            post(url, due);
+            due += interval;
+        }
+    }
+
+private:
+    void post(const Url& url, std::uint64_t intended) {
+        write_stamp(payload_.data(), intended);
+        std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
+                              "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                              std::to_string(payload_.size()) + "\r\n" + options_.headers + "\r\n" + payload_;
+        bump(stats_.attempted);
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        timeval limit{static_cast<time_t>(options_.timeout), 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+        const auto failed = [&](Failure why) {
+            bump(stats_.failures[static_cast<std::size_t>(why)]);
+            ::close(fd);
+        };
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&url.address), sizeof url.address) != 0) {
+            return failed(failure_from_errno(errno));
+        }
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+            return failed(failure_from_errno(errno));
+        }
+        std::string answer;
+        char buffer[4096];
+        HttpResponseParser parser;
+        HttpResponse response;
+        for (;;) {
+            const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+            if (n <= 0) return failed(n == 0 ? Failure::ClosedByServer : failure_from_errno(errno));
+            answer.append(buffer, static_cast<std::size_t>(n));
+            const ParseResult r = parser.parse(answer, response);
+            if (r.status == ParseStatus::Error) return failed(Failure::HandshakeInvalid);
+            if (r.status == ParseStatus::Complete) break;
+        }
+        ::close(fd);
+        if (response.status < 200 || response.status > 299) {
+            bump(stats_.failures[static_cast<std::size_t>(Failure::HandshakeStatus)]);
+            if (response.status < 600) bump(stats_.http_status[response.status]);
+            return;
+        }
+        stats_.latency.record(now_ns() - intended);
+        bump(stats_.sent);
+        bump(stats_.bytes_sent, payload_.size());
+        bump(stats_.opened);
+    }
+
+    const Options& options_;
+    unsigned index_;
+    ThreadStats& stats_;
+    std::string payload_;
+};
+
+// Sums of every thread's counters at one moment.
+struct Totals {
+    std::uint64_t open_now = 0;
+    bool ramped = true;
+    std::uint64_t opened = 0, sent = 0, received = 0, bytes_sent = 0, bytes_received = 0, unstamped = 0;
+    std::uint64_t failures = 0;
+    std::array<std::uint64_t, static_cast<std::size_t>(Failure::Count)> by_kind{};
+    std::unique_ptr<LatencyHistogram> latency = std::make_unique<LatencyHistogram>();
+};
+
+Totals sum(const std::vector<std::unique_ptr<ThreadStats>>& stats) {
+    Totals t;
+    for (const auto& s : stats) {
+        t.open_now += s->open_now.load(std::memory_order_relaxed);
+        t.ramped = t.ramped && s->ramped.load();
+        t.opened += s->opened.load(std::memory_order_relaxed);
+        t.sent += s->sent.load(std::memory_order_relaxed);
+        t.received += s->received.load(std::memory_order_relaxed);
+        t.bytes_sent += s->bytes_sent.load(std::memory_order_relaxed);
+        t.bytes_received += s->bytes_received.load(std::memory_order_relaxed);
+        t.unstamped += s->unstamped.load(std::memory_order_relaxed);
+        for (std::size_t k = 0; k < t.by_kind.size(); ++k) {
+            const std::uint64_t n = s->failures[k].load(std::memory_order_relaxed);
+            t.by_kind[k] += n;
+            t.failures += n;
+        }
+        t.latency->add(s->latency);
+    }
+    return t;
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        }
+        if (flag == "--text") {
+            o.text = true;
+            continue;
+        }
+        if (!flag.starts_with("--")) {
+            Url url;
+            std::string error;
+            if (!parse_url(flag, url, error)) {
+                std::fprintf(stderr, "surge-load: %s: %s\n", argv[i], error.c_str());
+                return false;
+            }
+            o.urls.push_back(std::move(url));
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "surge-load: %s needs a value\n", argv[i]);
+            return false;
+        }
+        const std::string_view value = argv[++i];
+        double number = 0;
+        bool ok = true;
+        if (flag == "--mode") {
+            if (value == "echo") o.mode = Mode::Echo;
+            else if (value == "rate") o.mode = Mode::Rate;
+            else if (value == "subscribe") o.mode = Mode::Subscribe;
+            else if (value == "publish") o.mode = Mode::Publish;
+            else ok = false;
+        } else if (flag == "--connections") {
+            ok = parse_count(value, number) && number >= 1 && number <= 10e6;
+            o.connections = static_cast<std::uint32_t>(number);
+            o.connections_given = true;
+        } else if (flag == "--threads") {
+            ok = parse_count(value, number) && number >= 1 && number <= 256;
+            o.threads = static_cast<unsigned>(number);
+        } else if (flag == "--size") {
+            ok = parse_count(value, number) && number <= (1 << 30);
+            o.size = static_cast<std::size_t>(number);
+        } else if (flag == "--rate") {
+            std::string_view r = value;
+            if (r.ends_with("/total")) {
+                o.rate_total = true;
+                r.remove_suffix(6);
+            } else if (r.ends_with("/connection")) {
+                r.remove_suffix(11);
+            }
+            ok = parse_count(r, o.rate) && o.rate > 0;
+        } else if (flag == "--duration") {
+            ok = parse_seconds(value, o.duration) && o.duration > 0;
+        } else if (flag == "--warmup") {
+            ok = parse_seconds(value, o.warmup);
+        } else if (flag == "--ramp") {
+            ok = parse_count(value, o.ramp);
+        } else if (flag == "--timeout") {
+            ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
+        } else if (flag == "--header") {
+            ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
+            o.headers.append(value).append("\r\n");
+        } else if (flag == "--subprotocol") {
+            if (!o.subprotocols.empty()) o.subprotocols += ", ";
+            o.subprotocols.append(value);
+        } else if (flag == "--json") {
+            o.json = value;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "surge-load: bad option %s %s\n", argv[i - 1], argv[i]);
+            return false;
+        }
+    }
+    if (o.urls.empty()) {
+        std::fprintf(stderr, "surge-load: no URL\n%s", kUsage);
+        return false;
+    }
+    const bool http = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Http; });
+    const bool ws = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Ws; });
+    if (http && (o.mode != Mode::Publish || ws)) {
+        std::fprintf(stderr, "surge-load: http:// URLs are for publish mode only, and not mixed with ws://\n");
+        return false;
+    }
+    const bool scheduled = o.mode == Mode::Rate || o.mode == Mode::Publish;
+    if (scheduled && o.rate <= 0) {
+        std::fprintf(stderr, "surge-load: %s mode needs --rate\n", o.mode == Mode::Rate ? "rate" : "publish");
+        return false;
+    }
+    if (scheduled && o.size < kStampBytes) {
+        std::fprintf(stderr, "surge-load: --size must be at least %zu to carry the send stamp\n", kStampBytes);
+        return false;
+    }
+    if (http && !o.connections_given) o.connections = 1;
+    if (o.threads > o.connections) o.threads = o.connections;
+    return true;
+}
+
+const char* mode_name(Mode mode) {
+    switch (mode) {
+    case Mode::Echo: return "echo";
+    case Mode::Rate: return "rate";
+    case Mode::Subscribe: return "subscribe";
+    case Mode::Publish: return "publish";
+    }
+    return "?";
+}
+
+void write_json(const Options& o, const Totals& end, double window, double msgs, double sent_rate, double bytes,
+                const std::vector<std::unique_ptr<ThreadStats>>& stats) {
+    std::FILE* f = std::fopen(o.json.c_str(), "w");
+    if (!f) {
+        std::fprintf(stderr, "surge-load: cannot write %s: %s\n", o.json.c_str(), std::strerror(errno));
+        return;
+    }
+    JsonWriter j(f);
+    j.begin_object();
+    j.string("mode", mode_name(o.mode));
+    j.begin_array("urls");
+    for (const Url& url : o.urls) j.element((url.scheme == Url::Scheme::Ws ? "ws://" : "http://") + url.host + url.target);
+    j.end_array();
+    j.integer("connections", o.connections);
+    j.integer("threads", o.threads);
+    j.integer("size", o.size);
+    j.number("rate", o.rate);
+    j.string("rate_per", o.rate_total ? "total" : "connection");
+    j.number("warmup_seconds", o.warmup);
+    j.number("duration_seconds", window);
+    j.integer("connections_opened", end.opened);
+    j.integer("messages_sent", end.sent);
+    j.integer("messages_received", end.received);
+    j.integer("messages_unstamped", end.unstamped);
+    j.number("messages_per_second", msgs);
+    j.number("sent_per_second", sent_rate);
+    j.number("bytes_per_second", bytes);
+    j.begin_object("latency_us");
+    const LatencyHistogram& h = *end.latency;
+    j.integer("samples", h.count());
+    for (const auto& [name, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99_9", 99.9}}) {
+        j.number(name, static_cast<double>(h.percentile(p)) / 1e3);
+    }
+    j.number("max", static_cast<double>(h.max()) / 1e3);
+    j.end_object();
+    j.begin_object("errors");
+    for (std::size_t k = 0; k < end.by_kind.size(); ++k) j.integer(failure_name(static_cast<Failure>(k)), end.by_kind[k]);
+    j.end_object();
+    j.begin_object("http_status");
+    for (std::size_t status = 100; status < 600; ++status) {
+        std::uint64_t n = 0;
+        for (const auto& s : stats) n += s->http_status[status].load(std::memory_order_relaxed);
+        if (n) j.integer(std::to_string(status), n);
+    }
+    j.end_object();
+    j.end_object();
+    std::fclose(f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    if (!parse_options(argc, argv, options)) return 2;
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGINT, [](int) { g_interrupted.store(true); });
+
+    std::vector<std::unique_ptr<ThreadStats>> stats;
+    std::vector<std::thread> threads;
+    const bool over_http = options.urls[0].scheme == Url::Scheme::Http;
+    for (unsigned t = 0; t < options.threads; ++t) stats.push_back(std::make_unique<ThreadStats>());
+    for (unsigned t = 0; t < options.threads; ++t) {
+        threads.emplace_back([&options, &stats, t, over_http] {
+            if (over_http) {
+                HttpPublisher(options, t, *stats[t]).run();
+            } else {
+                auto thread = std::make_unique<LoadThread>(options, t, *stats[t]);
+                thread->run();
+            }
+        });
+    }
+
+    std::printf("surge-load: %s mode, %u connections over %u threads to %zu URL(s), %zu-byte messages\n",
+                mode_name(options.mode), options.connections, options.threads, options.urls.size(), options.size);
+    const std::uint64_t start = now_ns();
+    std::uint64_t measure_start = 0;
+    Totals at_measure_start;
+    Totals last;
+    std::uint64_t last_ns = start;
+    for (;;) {
+        ::usleep(1'000'000 - static_cast<useconds_t>((now_ns() - start) / 1000 % 1'000'000));
+        const std::uint64_t now = now_ns();
+        Totals t = sum(stats);
+        const double dt = static_cast<double>(now - last_ns) / 1e9;
+        const bool measuring = measure_start != 0;
+        std::printf("[%5.1fs %s] conns %s/%u  sent %s/s  recv %s/s  p50 %s  p99 %s  errors %llu\n",
+                    seconds_since(start), measuring ? "measure" : "warmup ", format_si(double(over_http ? t.opened : t.open_now)).c_str(),
+                    options.connections, format_si(double(t.sent - last.sent) / dt).c_str(),
+                    format_si(double(t.received - last.received) / dt).c_str(),
+                    format_ns(t.latency->percentile(50)).c_str(), format_ns(t.latency->percentile(99)).c_str(),
+                    static_cast<unsigned long long>(t.failures));
+        std::fflush(stdout);
+        last = std::move(t);
+        last_ns = now;
+        if (g_interrupted.load()) break;
+        // Measuring starts once the warm-up has passed and every connection is open (or has failed).
+        if (!measuring && seconds_since(start) >= options.warmup && last.ramped) {
+            measure_start = now_ns();
+            at_measure_start = sum(stats);
+            g_phase.store(kMeasure);
+        } else if (measuring && static_cast<double>(now - measure_start) / 1e9 >= options.duration - 0.01) {
+            break;
+        }
+    }
+    const std::uint64_t measure_end = now_ns();
+    const Totals end = sum(stats);
+    g_phase.store(kStop);
+    for (auto& t : threads) t.join();
+
+    if (measure_start == 0) {  // interrupted during warmup: report the whole run
+        measure_start = start;
+        at_measure_start = Totals{};
+    }
+    const double window = static_cast<double>(measure_end - measure_start) / 1e9;
+    const double msgs = static_cast<double>(end.received - at_measure_start.received) / window;
+    const double sent_rate = static_cast<double>(end.sent - at_measure_start.sent) / window;
+    const double bytes = static_cast<double>(end.bytes_received - at_measure_start.bytes_received) / window;
+    const LatencyHistogram& h = *end.latency;
+    std::printf("\nsurge-load %s: %.1f s measured, %llu connections opened\n", mode_name(options.mode), window,
+                static_cast<unsigned long long>(end.opened));
+    std::printf("  messages/s received  %.0f   sent %.0f\n", msgs, sent_rate);
+    std::printf("  bytes/s received     %.0f (%.1f MB/s)\n", bytes, bytes / 1e6);
+    std::printf("  latency (%llu samples)  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                static_cast<unsigned long long>(h.count()), format_ns(h.percentile(50)).c_str(),
+                format_ns(h.percentile(90)).c_str(), format_ns(h.percentile(99)).c_str(),
+                format_ns(h.percentile(99.9)).c_str(), format_ns(h.max()).c_str());
+    std::printf("  errors %llu:", static_cast<unsigned long long>(end.failures));
+    for (std::size_t k = 0; k < end.by_kind.size(); ++k) {
+        if (end.by_kind[k]) std::printf(" %s=%llu", failure_name(static_cast<Failure>(k)).data(),
+                                        static_cast<unsigned long long>(end.by_kind[k]));
+    }
+    if (end.unstamped) std::printf(" (and %llu messages without a send stamp)", static_cast<unsigned long long>(end.unstamped));
+    std::printf("\n");
+    if (!options.json.empty()) write_json(options, end, window, msgs, sent_rate, bytes, stats);
+    return 0;
+}
