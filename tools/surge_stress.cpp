@@ -1,0 +1,559 @@
+// surge-stress: the connection-count stress tool. Opens a target number of WebSocket connections at a set rate,
+// verifies each one, holds them all, then closes them with an RST (SO_LINGER 0, so no TIME_WAIT is left behind),
+// and reports how far it got, how fast, why connections failed, and (with --server-pid) what the server's
+// memory grew by per connection.
+//
+// One process holds at most its descriptor limit of sockets, so the work is split over --procs forked workers,
+// each with an epoll loop of its own and its share of the target, the rate and the in-flight cap. Source
+// addresses are spread over 127.0.1.0/24 and up (IP_BIND_ADDRESS_NO_PORT: the port is picked per 4-tuple at
+// connect time), so that 64k ephemeral ports per address are not the cap either. Workers share their counters
+// with the parent through one shared mapping; the parent prints progress and the report.
+#include <arpa/inet.h>
+#include <csignal>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tools/loadgen/client_engine.hpp"
+#include "tools/loadgen/options.hpp"
+#include "tools/loadgen/process_stats.hpp"
+#include "tools/loadgen/stamp.hpp"
+#include "tools/loadgen/url.hpp"
+#include "ws/http_request.hpp"
+
+namespace {
+
+using namespace surge;
+using namespace surge::loadgen;
+
+const char* kUsage =
+    "usage: surge-stress [options] URL...\n"
+    "  URL                  ws://host:port/path; several URLs (or --ports) spread the connections over them\n"
+    "  --connections N      connections to open, verify and hold (default 10k)\n"
+    "  --rate N             connections opened per second, in all (default 20k)\n"
+    "  --in-flight N        connections connecting or being verified at once, in all (default 2000)\n"
+    "  --procs N            worker processes (default: one per 15k connections)\n"
+    "  --sources N          source addresses, 127.0.1.1 onwards (default: one per 30k connections)\n"
+    "  --ports A-B          also connect to ports A..B of the first URL's host (servers on several ports)\n"
+    "  --verify V           echo (one message echoed) | broadcast (one message received) | none (default echo)\n"
+    "  --publish URL        with --verify broadcast: POST a message to this http:// URL each second until all\n"
+    "                       connections are verified\n"
+    "  --hold S             seconds to hold the connections once all are verified (default 10)\n"
+    "  --timeout S          a connection not verified S seconds after it started fails (default 20)\n"
+    "  --server-pid PID     a server process (its descendants too) whose memory to report (repeatable)\n"
+    "  --header 'N: V'      an extra request header (repeatable)\n"
+    "  --subprotocol P      offer subprotocol P (repeatable)\n"
+    "  --json FILE          also write the report as JSON\n"
+    "  --help               this text\n";
+
+enum class Verify { Echo, Broadcast, None };
+
+struct Options {
+    std::vector<Url> urls;
+    std::uint64_t connections = 10'000;
+    double rate = 20'000;
+    double in_flight = 2'000;
+    unsigned procs = 0;
+    unsigned sources = 0;
+    Verify verify = Verify::Echo;
+    std::string publish;
+    double hold = 10;
+    double timeout = 20;
+    std::vector<pid_t> server_pids;
+    std::string headers;
+    std::string subprotocols;
+    std::string json;
+};
+
+constexpr std::size_t kFailureKinds = static_cast<std::size_t>(Failure::Count);
+constexpr std::size_t kVerifyMismatch = kFailureKinds;  // an extra reason: the echo was not what was sent
+
+// One worker's counters, in memory shared with the parent. Each worker writes only its own.
+struct alignas(64) WorkerShared {
+    std::atomic<std::uint64_t> attempted{0};
+    std::atomic<std::uint64_t> verified{0};
+    std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::uint64_t> dropped{0};  // verified, then lost while held
+    std::atomic<bool> ramp_done{false};
+    std::atomic<bool> release{false};  // set by the parent: close everything and exit
+    std::array<std::atomic<std::uint64_t>, kFailureKinds + 1> by_reason{};
+    std::array<std::atomic<std::uint32_t>, 600> http_status{};
+};
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+std::atomic<bool> g_interrupted{false};
+
+sockaddr_in source_address(unsigned index) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    // 127.0.1.1, 127.0.1.2, ... 127.0.1.254, 127.0.2.1, ...: skips .0 and .255 of each /24.
+    const unsigned third = 1 + index / 254;
+    const unsigned fourth = 1 + index % 254;
+    a.sin_addr.s_addr = htonl((127U << 24) | (third << 8) | fourth);  // --sources is at most 60000: third <= 237
+    return a;
+}
+
+// One worker process: its share of the connections, in one epoll loop.
+class StressWorker final : public EngineHandler {
+public:
+    StressWorker(const Options& options, unsigned index, WorkerShared& shared)
+        : options_(options), index_(index), shared_(shared),
+          engine_(*this, {options.subprotocols, options.headers}, 0x57e55000ULL + index) {
+        const unsigned procs = options.procs;
+        count_ = static_cast<std::uint32_t>(options.connections / procs + (index < options.connections % procs));
+        started_ms_.assign(count_, 0);
+        verified_.assign(count_, 0);
+        std::memset(message_, 'v', sizeof message_);
+    }
+
+    int run() {
+        const std::uint64_t start = now_ns();
+        const double rate = options_.rate / options_.procs;
+        const auto cap = static_cast<std::uint64_t>(std::max(1.0, options_.in_flight / options_.procs));
+        std::uint64_t next_sweep = start;
+        while (!shared_.release.load(std::memory_order_relaxed)) {
+            const std::uint64_t now = now_ns();
+            const auto due = static_cast<std::uint64_t>(std::min<double>(count_, 1 + rate * double(now - start) / 1e9));
+            while (next_ < due && pending_ < cap) open_next();
+            if (now >= next_sweep) {
+                sweep(now);
+                next_sweep = now + 250'000'000;
+            }
+            if (next_ == count_ && pending_ == 0) shared_.ramp_done.store(true);
+            engine_.poll(next_ < count_ ? 1 : 100);
+        }
+        // Abortive close: an RST each, so that neither side is left with TIME_WAIT or FIN_WAIT sockets.
+        for (std::uint32_t id = 0; id < count_; ++id) engine_.close(id, true);
+        return 0;
+    }
+
+    void on_open(std::uint32_t id) override {
+        switch (options_.verify) {
+        case Verify::None:
+            return mark_verified(id);
+        case Verify::Broadcast:
+            return;  // waits for a published message
+        case Verify::Echo:
+            write_stamp(message_, (std::uint64_t{index_} << 32) | id);  // unique per connection
+            if (engine_.send(id, Opcode::Binary, {message_, sizeof message_}) == SendResult::NotOpen) return;
+        }
+    }
+
+    void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view head) override {
+        if (verified_[id]) return;
+        if (options_.verify == Verify::Echo) {
+            std::uint64_t stamp = 0;
+            if (size != sizeof message_ || !read_stamp(head, stamp) || stamp != ((std::uint64_t{index_} << 32) | id)) {
+                engine_.close(id, true);
+                return count_failure(kVerifyMismatch, 0);
+            }
+        }
+        mark_verified(id);
+    }
+
+    void on_failed(std::uint32_t id, Failure why, int detail) override {
+        if (verified_[id]) {
+            verified_[id] = 0;
+            bump(shared_.dropped);
+            return;
+        }
+        count_failure(static_cast<std::size_t>(why), detail);
+    }
+
+private:
+    void open_next() {
+        const std::uint32_t id = next_++;
+        const std::uint64_t global = std::uint64_t{id} * options_.procs + index_;
+        const Url& url = options_.urls[global % options_.urls.size()];
+        const sockaddr_in source = source_address(static_cast<unsigned>(global % options_.sources));
+        started_ms_[id] = static_cast<std::uint32_t>(now_ns() / 1'000'000);
+        bump(shared_.attempted);
+        ++pending_;
+        engine_.connect(id, url.address, url.host, url.target, &source);
+    }
+
+    void mark_verified(std::uint32_t id) {
+        verified_[id] = 1;
+        --pending_;
+        bump(shared_.verified);
+    }
+
+    void count_failure(std::size_t reason, int detail) {
+        --pending_;
+        bump(shared_.failed);
+        bump(shared_.by_reason[reason]);
+        if (reason == static_cast<std::size_t>(Failure::HandshakeStatus) && detail > 0 && detail < 600) {
+            shared_.http_status[detail].fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    // Fails connections neither verified nor failed within the timeout: not yet open (the engine's), or open
+    // and waiting for their echo or broadcast (ours).
+    void sweep(std::uint64_t now) {
+        const auto timeout_ms = static_cast<std::uint32_t>(options_.timeout * 1000);
+        const auto now_ms = static_cast<std::uint32_t>(now / 1'000'000);
+        engine_.expire_unopened(now - std::min<std::uint64_t>(now, static_cast<std::uint64_t>(options_.timeout * 1e9)));
+        for (std::uint32_t id = 0; id < next_; ++id) {
+            if (!verified_[id] && engine_.is_open(id) && now_ms - started_ms_[id] > timeout_ms) {
+                engine_.close(id, true);
+                count_failure(static_cast<std::size_t>(Failure::Timeout), 0);
+            }
+        }
+    }
+
+    const Options& options_;
+    unsigned index_;
+    WorkerShared& shared_;
+    ClientEngine engine_;
+    std::uint32_t count_ = 0;
+    std::uint32_t next_ = 0;
+    std::uint64_t pending_ = 0;  // started, neither verified nor failed
+    std::vector<std::uint32_t> started_ms_;
+    std::vector<std::uint8_t> verified_;
+    char message_[32];
+};
+
+bool parse_options(int argc, char** argv, Options& o) {
+    std::uint32_t port_low = 0, port_high = 0;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        }
+        if (!flag.starts_with("--")) {
+            Url url;
+            std::string error;
+            if (!parse_url(flag, url, error) || url.scheme != Url::Scheme::Ws) {
+                std::fprintf(stderr, "surge-stress: %s: %s\n", argv[i], error.empty() ? "not a ws:// URL" : error.c_str());
+                return false;
+            }
+            o.urls.push_back(std::move(url));
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "surge-stress: %s needs a value\n", argv[i]);
+            return false;
+        }
+        const std::string_view value = argv[++i];
+        double number = 0;
+        bool ok = true;
+        if (flag == "--connections") {
+            ok = parse_count(value, number) && number >= 1 && number <= 20e6;
+            o.connections = static_cast<std::uint64_t>(number);
+        } else if (flag == "--rate") {
+            ok = parse_count(value, o.rate) && o.rate > 0;
+        } else if (flag == "--in-flight") {
+            ok = parse_count(value, o.in_flight) && o.in_flight >= 1;
+        } else if (flag == "--procs") {
+            ok = parse_count(value, number) && number >= 1 && number <= 1024;
+            o.procs = static_cast<unsigned>(number);
+        } else if (flag == "--sources") {
+            ok = parse_count(value, number) && number >= 1 && number <= 60000;
+            o.sources = static_cast<unsigned>(number);
+        } else if (flag == "--ports") {
+            ok = std::sscanf(std::string(value).c_str(), "%u-%u", &port_low, &port_high) == 2 && port_low > 0 &&
+                 port_low <= port_high && port_high <= 65535;
+        } else if (flag == "--verify") {
+            if (value == "echo") o.verify = Verify::Echo;
+            else if (value == "broadcast") o.verify = Verify::Broadcast;
+            else if (value == "none") o.verify = Verify::None;
+            else ok = false;
+        } else if (flag == "--publish") {
+            o.publish = value;
+        } else if (flag == "--hold") {
+            ok = parse_seconds(value, o.hold);
+        } else if (flag == "--timeout") {
+            ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
+        } else if (flag == "--server-pid") {
+            ok = parse_count(value, number) && number >= 1;
+            o.server_pids.push_back(static_cast<pid_t>(number));
+        } else if (flag == "--header") {
+            ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
+            o.headers.append(value).append("\r\n");
+        } else if (flag == "--subprotocol") {
+            if (!o.subprotocols.empty()) o.subprotocols += ", ";
+            o.subprotocols.append(value);
+        } else if (flag == "--json") {
+            o.json = value;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "surge-stress: bad option %s %s\n", argv[i - 1], argv[i]);
+            return false;
+        }
+    }
+    if (o.urls.empty()) {
+        std::fprintf(stderr, "surge-stress: no URL\n%s", kUsage);
+        return false;
+    }
+    if (port_low) {
+        const Url first = o.urls.front();
+        for (std::uint32_t port = port_low; port <= port_high; ++port) {
+            if (port == ntohs(first.address.sin_port)) continue;
+            Url more = first;
+            more.address.sin_port = htons(static_cast<std::uint16_t>(port));
+            more.host = first.host.substr(0, first.host.rfind(':')) + ":" + std::to_string(port);
+            o.urls.push_back(std::move(more));
+        }
+    }
+    if (!o.publish.empty()) {
+        Url url;
+        std::string error;
+        if (!parse_url(o.publish, url, error) || url.scheme != Url::Scheme::Http) {
+            std::fprintf(stderr, "surge-stress: --publish needs an http:// URL\n");
+            return false;
+        }
+    }
+    if (o.procs == 0) o.procs = static_cast<unsigned>(std::max<std::uint64_t>(1, (o.connections + 14'999) / 15'000));
+    if (o.sources == 0) o.sources = static_cast<unsigned>(std::max<std::uint64_t>(1, (o.connections + 29'999) / 30'000));
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    const std::uint64_t per_proc = (o.connections + o.procs - 1) / o.procs;
+    if (per_proc + 64 > files.rlim_cur) {
+        std::fprintf(stderr, "surge-stress: %llu connections per process exceed the descriptor limit (%llu): "
+                     "raise --procs\n", static_cast<unsigned long long>(per_proc),
+                     static_cast<unsigned long long>(files.rlim_cur));
+        return false;
+    }
+    return true;
+}
+
+// The publisher for --verify broadcast: one POST, best effort (the servers under test decide what it means).
+void publish_once(const std::string& url_text) {
+    Url url;
+    std::string error;
+    if (!parse_url(url_text, url, error)) return;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval limit{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    const std::string body = "surge-stress verify";
+    const std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
+                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&url.address), sizeof url.address) == 0 &&
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) > 0) {
+        char answer[512];
+        [[maybe_unused]] const ssize_t n = ::recv(fd, answer, sizeof answer, 0);
+    }
+    ::close(fd);
+}
+
+struct Progress {
+    std::uint64_t attempted = 0, verified = 0, failed = 0, dropped = 0;
+    bool all_done = true;
+};
+
+Progress gather(const WorkerShared* shared, unsigned procs) {
+    Progress p;
+    for (unsigned i = 0; i < procs; ++i) {
+        p.attempted += shared[i].attempted.load(std::memory_order_relaxed);
+        p.verified += shared[i].verified.load(std::memory_order_relaxed);
+        p.failed += shared[i].failed.load(std::memory_order_relaxed);
+        p.dropped += shared[i].dropped.load(std::memory_order_relaxed);
+        p.all_done = p.all_done && shared[i].ramp_done.load();
+    }
+    return p;
+}
+
+std::uint64_t servers_rss_kb(const std::vector<pid_t>& pids) {
+    std::uint64_t kb = 0;
+    for (pid_t root : pids) {
+        for (pid_t pid : process_tree(root)) kb += rss_kb(pid);
+    }
+    return kb;
+}
+
+std::uint64_t kernel_kb(const KernelMemory& m) { return m.slab + m.kernel_stack + m.page_tables + m.tcp_buffers; }
+
+std::string reason_name(std::size_t reason) {
+    return reason == kVerifyMismatch ? "verify_mismatch" : std::string(failure_name(static_cast<Failure>(reason)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    if (!parse_options(argc, argv, options)) return 2;
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const std::size_t shared_bytes = sizeof(WorkerShared) * options.procs;
+    void* mapping = ::mmap(nullptr, shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) {
+        std::perror("surge-stress: mmap");
+        return 1;
+    }
+    auto* shared = static_cast<WorkerShared*>(mapping);
+    for (unsigned i = 0; i < options.procs; ++i) new (&shared[i]) WorkerShared();
+
+    const std::uint64_t rss_before = servers_rss_kb(options.server_pids);
+    const KernelMemory kernel_before = read_kernel_memory();
+    std::printf("surge-stress: %llu connections to %zu URL(s), %.0f/s, %.0f in flight, %u processes, %u source "
+                "addresses, verify %s\n",
+                static_cast<unsigned long long>(options.connections), options.urls.size(), options.rate,
+                options.in_flight, options.procs, options.sources,
+                options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none");
+    std::fflush(stdout);
+
+    std::vector<pid_t> workers;
+    for (unsigned i = 0; i < options.procs; ++i) {
+        const pid_t pid = ::fork();
+        if (pid < 0) {
+            std::perror("surge-stress: fork");
+            for (unsigned j = 0; j < workers.size(); ++j) shared[j].release.store(true);
+            break;
+        }
+        if (pid == 0) {
+            ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop, and releases the workers
+            const int status = StressWorker(options, i, shared[i]).run();
+            std::fflush(nullptr);
+            ::_exit(status);
+        }
+        workers.push_back(pid);
+    }
+    std::signal(SIGINT, [](int) { g_interrupted.store(true); });
+
+    const std::uint64_t start = now_ns();
+    Progress last;
+    double ramp_seconds = 0;
+    std::uint64_t rss_held = 0;
+    KernelMemory kernel_held{};
+    std::uint64_t verified_at_ramp = 0;
+    std::uint64_t hold_until = 0;
+    for (;;) {
+        ::usleep(1'000'000 - static_cast<useconds_t>((now_ns() - start) / 1000 % 1'000'000));
+        const Progress p = gather(shared, options.procs);
+        const double elapsed = static_cast<double>(now_ns() - start) / 1e9;
+        std::printf("[%6.1fs] up %llu  failed %llu  rate %s/s  in flight %llu%s\n", elapsed,
+                    static_cast<unsigned long long>(p.verified - p.dropped),
+                    static_cast<unsigned long long>(p.failed), format_si(double(p.verified - last.verified)).c_str(),
+                    static_cast<unsigned long long>(p.attempted - p.verified - p.failed),
+                    hold_until ? "  (holding)" : "");
+        std::fflush(stdout);
+        last = p;
+        if (g_interrupted.load()) break;
+        if (!hold_until && p.all_done) {
+            ramp_seconds = elapsed;
+            verified_at_ramp = p.verified;
+            rss_held = servers_rss_kb(options.server_pids);
+            kernel_held = read_kernel_memory();
+            hold_until = now_ns() + static_cast<std::uint64_t>(options.hold * 1e9);
+            std::printf("all %llu connections tried in %.1f s: %llu verified, %llu failed; holding for %.0f s\n",
+                        static_cast<unsigned long long>(options.connections), ramp_seconds,
+                        static_cast<unsigned long long>(p.verified), static_cast<unsigned long long>(p.failed),
+                        options.hold);
+        } else if (!hold_until && !options.publish.empty() && p.attempted == options.connections) {
+            publish_once(options.publish);
+        }
+        if (hold_until && now_ns() >= hold_until) break;
+    }
+    for (unsigned i = 0; i < workers.size(); ++i) shared[i].release.store(true);
+    for (pid_t pid : workers) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    const Progress end = gather(shared, options.procs);
+    if (!hold_until) {  // interrupted before the ramp finished: report what was reached
+        ramp_seconds = static_cast<double>(now_ns() - start) / 1e9;
+        verified_at_ramp = end.verified;
+        rss_held = servers_rss_kb(options.server_pids);
+        kernel_held = read_kernel_memory();
+    }
+
+    std::array<std::uint64_t, kFailureKinds + 1> reasons{};
+    std::array<std::uint64_t, 600> statuses{};
+    for (unsigned i = 0; i < options.procs; ++i) {
+        for (std::size_t r = 0; r < reasons.size(); ++r) reasons[r] += shared[i].by_reason[r].load();
+        for (std::size_t s = 0; s < statuses.size(); ++s) statuses[s] += shared[i].http_status[s].load();
+    }
+    const bool measured_server = !options.server_pids.empty();
+    const double per_connection = verified_at_ramp && measured_server && rss_held > rss_before
+                                      ? double(rss_held - rss_before) * 1024.0 / double(verified_at_ramp)
+                                      : 0.0;
+    const double total_per_connection =
+        verified_at_ramp && measured_server ? double(rss_held) * 1024.0 / double(verified_at_ramp) : 0.0;
+    const std::uint64_t kernel_delta =
+        kernel_kb(kernel_held) > kernel_kb(kernel_before) ? kernel_kb(kernel_held) - kernel_kb(kernel_before) : 0;
+    const std::uint64_t used_delta = kernel_before.mem_available > kernel_held.mem_available
+                                         ? kernel_before.mem_available - kernel_held.mem_available
+                                         : 0;
+
+    std::printf("\nsurge-stress: %llu of %llu connections verified (%s), ramp %.1f s, %llu failed, %llu dropped "
+                "while held\n",
+                static_cast<unsigned long long>(verified_at_ramp), static_cast<unsigned long long>(options.connections),
+                options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none",
+                ramp_seconds, static_cast<unsigned long long>(end.failed),
+                static_cast<unsigned long long>(end.dropped));
+    for (std::size_t r = 0; r < reasons.size(); ++r) {
+        if (reasons[r]) std::printf("  failed: %s %llu\n", reason_name(r).c_str(), static_cast<unsigned long long>(reasons[r]));
+    }
+    for (std::size_t s = 0; s < statuses.size(); ++s) {
+        if (statuses[s]) std::printf("  handshake status %zu: %llu\n", s, static_cast<unsigned long long>(statuses[s]));
+    }
+    if (measured_server) {
+        std::printf("  server RSS %llu KiB (before %llu KiB): %.0f bytes per connection (%.0f counting the whole "
+                    "process)\n",
+                    static_cast<unsigned long long>(rss_held), static_cast<unsigned long long>(rss_before),
+                    per_connection, total_per_connection);
+    }
+    std::printf("  kernel memory (slab, stacks, page tables, TCP buffers; both ends) +%llu KiB: %.0f bytes per "
+                "connection; MemAvailable -%llu KiB\n",
+                static_cast<unsigned long long>(kernel_delta),
+                verified_at_ramp ? double(kernel_delta) * 1024.0 / double(verified_at_ramp) : 0.0,
+                static_cast<unsigned long long>(used_delta));
+
+    if (!options.json.empty()) {
+        std::FILE* f = std::fopen(options.json.c_str(), "w");
+        if (!f) {
+            std::fprintf(stderr, "surge-stress: cannot write %s: %s\n", options.json.c_str(), std::strerror(errno));
+            return 1;
+        }
+        JsonWriter j(f);
+        j.begin_object();
+        j.integer("target", options.connections);
+        j.integer("verified", verified_at_ramp);
+        j.integer("failed", end.failed);
+        j.integer("dropped_while_held", end.dropped);
+        j.string("verify", options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none");
+        j.number("ramp_seconds", ramp_seconds);
+        j.number("hold_seconds", options.hold);
+        j.integer("procs", options.procs);
+        j.integer("sources", options.sources);
+        j.integer("server_rss_kb", rss_held);
+        j.integer("server_rss_kb_before", rss_before);
+        j.number("server_bytes_per_connection", per_connection);
+        j.number("server_total_bytes_per_connection", total_per_connection);
+        j.integer("kernel_kb_delta", kernel_delta);
+        j.number("kernel_bytes_per_connection", verified_at_ramp ? double(kernel_delta) * 1024.0 / double(verified_at_ramp) : 0.0);
+        j.integer("mem_available_kb_delta", used_delta);
+        j.begin_object("failures");
+        for (std::size_t r = 0; r < reasons.size(); ++r) j.integer(reason_name(r), reasons[r]);
+        j.end_object();
+        j.begin_object("handshake_status");
+        for (std::size_t s = 0; s < statuses.size(); ++s) {
+            if (statuses[s]) j.integer(std::to_string(s), statuses[s]);
+        }
+        j.end_object();
+        j.end_object();
+        std::fclose(f);
+    }
+    return verified_at_ramp == options.connections && end.dropped == 0 ? 0 : 1;
+}
