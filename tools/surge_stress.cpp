@@ -88,6 +88,7 @@ struct alignas(64) WorkerShared {
     std::atomic<std::uint64_t> failed{0};
     std::atomic<std::uint64_t> dropped{0};  // verified, then lost while held
     std::atomic<bool> ramp_done{false};
+    std::atomic<std::uint64_t> ramp_done_ns{0};  // when this worker had every connection verified or failed
     std::atomic<bool> release{false};  // set by the parent: close everything and exit
     std::array<std::atomic<std::uint64_t>, kFailureKinds + 1> by_reason{};
     std::array<std::atomic<std::uint32_t>, 600> http_status{};
@@ -135,7 +136,10 @@ public:
                 sweep(now);
                 next_sweep = now + 250'000'000;
             }
-            if (next_ == count_ && pending_ == 0) shared_.ramp_done.store(true);
+            if (next_ == count_ && pending_ == 0 && !shared_.ramp_done.load(std::memory_order_relaxed)) {
+                shared_.ramp_done_ns.store(now_ns());
+                shared_.ramp_done.store(true);
+            }
             engine_.poll(next_ < count_ ? 1 : 100);
         }
         // Abortive close: an RST each, so that neither side is left with TIME_WAIT or FIN_WAIT sockets.
@@ -358,6 +362,7 @@ void publish_once(const std::string& url_text) {
 
 struct Progress {
     std::uint64_t attempted = 0, verified = 0, failed = 0, dropped = 0;
+    std::uint64_t last_done_ns = 0;
     bool all_done = true;
 };
 
@@ -369,16 +374,33 @@ Progress gather(const WorkerShared* shared, unsigned procs) {
         p.failed += shared[i].failed.load(std::memory_order_relaxed);
         p.dropped += shared[i].dropped.load(std::memory_order_relaxed);
         p.all_done = p.all_done && shared[i].ramp_done.load();
+        p.last_done_ns = std::max(p.last_done_ns, shared[i].ramp_done_ns.load());
     }
     return p;
 }
 
-std::uint64_t servers_rss_kb(const std::vector<pid_t>& pids) {
-    std::uint64_t kb = 0;
+struct ServerMemory {
+    std::uint64_t rss_kb = 0;
+    std::uint64_t pss_kb = 0;
+};
+
+ServerMemory server_memory(const std::vector<pid_t>& pids) {
+    ServerMemory m;
     for (pid_t root : pids) {
-        for (pid_t pid : process_tree(root)) kb += rss_kb(pid);
+        for (pid_t pid : process_tree(root)) {
+            m.rss_kb += rss_kb(pid);
+            m.pss_kb += pss_kb(pid);
+        }
     }
-    return kb;
+    return m;
+}
+
+double per_connection(std::uint64_t kb, std::uint64_t connections) {
+    return connections ? double(kb) * 1024.0 / double(connections) : 0.0;
+}
+
+double growth_per_connection(std::uint64_t before_kb, std::uint64_t after_kb, std::uint64_t connections) {
+    return after_kb > before_kb ? per_connection(after_kb - before_kb, connections) : 0.0;
 }
 
 std::uint64_t kernel_kb(const KernelMemory& m) { return m.slab + m.kernel_stack + m.page_tables + m.tcp_buffers; }
@@ -403,7 +425,7 @@ int main(int argc, char** argv) {
     auto* shared = static_cast<WorkerShared*>(mapping);
     for (unsigned i = 0; i < options.procs; ++i) new (&shared[i]) WorkerShared();
 
-    const std::uint64_t rss_before = servers_rss_kb(options.server_pids);
+    const ServerMemory server_before = server_memory(options.server_pids);
     const KernelMemory kernel_before = read_kernel_memory();
     std::printf("surge-stress: %llu connections to %zu URL(s), %.0f/s, %.0f in flight, %u processes, %u source "
                 "addresses, verify %s\n",
@@ -433,36 +455,42 @@ int main(int argc, char** argv) {
     const std::uint64_t start = now_ns();
     Progress last;
     double ramp_seconds = 0;
-    std::uint64_t rss_held = 0;
+    ServerMemory server_held;
     KernelMemory kernel_held{};
     std::uint64_t verified_at_ramp = 0;
     std::uint64_t hold_until = 0;
+    std::uint64_t next_line = start + 1'000'000'000ULL;
     for (;;) {
-        ::usleep(1'000'000 - static_cast<useconds_t>((now_ns() - start) / 1000 % 1'000'000));
+        ::usleep(50'000);  // checks for the end of the ramp often, prints once a second
         const Progress p = gather(shared, options.procs);
-        const double elapsed = static_cast<double>(now_ns() - start) / 1e9;
-        std::printf("[%6.1fs] up %llu  failed %llu  rate %s/s  in flight %llu%s\n", elapsed,
-                    static_cast<unsigned long long>(p.verified - p.dropped),
-                    static_cast<unsigned long long>(p.failed), format_si(double(p.verified - last.verified)).c_str(),
-                    static_cast<unsigned long long>(p.attempted - p.verified - p.failed),
-                    hold_until ? "  (holding)" : "");
-        std::fflush(stdout);
-        last = p;
-        if (g_interrupted.load()) break;
+        const std::uint64_t now = now_ns();
         if (!hold_until && p.all_done) {
-            ramp_seconds = elapsed;
+            ramp_seconds = static_cast<double>(p.last_done_ns - start) / 1e9;
             verified_at_ramp = p.verified;
-            rss_held = servers_rss_kb(options.server_pids);
+            server_held = server_memory(options.server_pids);
             kernel_held = read_kernel_memory();
-            hold_until = now_ns() + static_cast<std::uint64_t>(options.hold * 1e9);
-            std::printf("all %llu connections tried in %.1f s: %llu verified, %llu failed; holding for %.0f s\n",
+            hold_until = now + static_cast<std::uint64_t>(options.hold * 1e9);
+            std::printf("all %llu connections tried in %.2f s: %llu verified, %llu failed; holding for %.0f s\n",
                         static_cast<unsigned long long>(options.connections), ramp_seconds,
                         static_cast<unsigned long long>(p.verified), static_cast<unsigned long long>(p.failed),
                         options.hold);
-        } else if (!hold_until && !options.publish.empty() && p.attempted == options.connections) {
-            publish_once(options.publish);
+            std::fflush(stdout);
         }
-        if (hold_until && now_ns() >= hold_until) break;
+        if (now >= next_line) {
+            next_line += 1'000'000'000ULL;
+            std::printf("[%6.1fs] up %llu  failed %llu  rate %s/s  in flight %llu%s\n",
+                        static_cast<double>(now - start) / 1e9, static_cast<unsigned long long>(p.verified - p.dropped),
+                        static_cast<unsigned long long>(p.failed), format_si(double(p.verified - last.verified)).c_str(),
+                        static_cast<unsigned long long>(p.attempted - p.verified - p.failed),
+                        hold_until ? "  (holding)" : "");
+            std::fflush(stdout);
+            last = p;
+            if (!hold_until && !options.publish.empty() && p.attempted == options.connections) {
+                publish_once(options.publish);
+            }
+        }
+        if (g_interrupted.load()) break;
+        if (hold_until && now >= hold_until) break;
     }
     for (unsigned i = 0; i < workers.size(); ++i) shared[i].release.store(true);
     for (pid_t pid : workers) {
@@ -474,7 +502,7 @@ int main(int argc, char** argv) {
     if (!hold_until) {  // interrupted before the ramp finished: report what was reached
         ramp_seconds = static_cast<double>(now_ns() - start) / 1e9;
         verified_at_ramp = end.verified;
-        rss_held = servers_rss_kb(options.server_pids);
+        server_held = server_memory(options.server_pids);
         kernel_held = read_kernel_memory();
     }
 
@@ -484,12 +512,12 @@ int main(int argc, char** argv) {
         for (std::size_t r = 0; r < reasons.size(); ++r) reasons[r] += shared[i].by_reason[r].load();
         for (std::size_t s = 0; s < statuses.size(); ++s) statuses[s] += shared[i].http_status[s].load();
     }
+    // A connection's cost is what the server grew by, over the connections held. PSS, not RSS: the workers share
+    // their libraries' pages, which summed RSS would count once per worker.
     const bool measured_server = !options.server_pids.empty();
-    const double per_connection = verified_at_ramp && measured_server && rss_held > rss_before
-                                      ? double(rss_held - rss_before) * 1024.0 / double(verified_at_ramp)
-                                      : 0.0;
-    const double total_per_connection =
-        verified_at_ramp && measured_server ? double(rss_held) * 1024.0 / double(verified_at_ramp) : 0.0;
+    const double bytes_per_connection = growth_per_connection(server_before.pss_kb, server_held.pss_kb, verified_at_ramp);
+    const double total_per_connection = per_connection(server_held.pss_kb, verified_at_ramp);
+    const double rss_per_connection = growth_per_connection(server_before.rss_kb, server_held.rss_kb, verified_at_ramp);
     const std::uint64_t kernel_delta =
         kernel_kb(kernel_held) > kernel_kb(kernel_before) ? kernel_kb(kernel_held) - kernel_kb(kernel_before) : 0;
     const std::uint64_t used_delta = kernel_before.mem_available > kernel_held.mem_available
@@ -509,15 +537,19 @@ int main(int argc, char** argv) {
         if (statuses[s]) std::printf("  handshake status %zu: %llu\n", s, static_cast<unsigned long long>(statuses[s]));
     }
     if (measured_server) {
-        std::printf("  server RSS %llu KiB (before %llu KiB): %.0f bytes per connection (%.0f counting the whole "
-                    "process)\n",
-                    static_cast<unsigned long long>(rss_held), static_cast<unsigned long long>(rss_before),
-                    per_connection, total_per_connection);
+        std::printf("  server memory: PSS %llu KiB (before %llu KiB), RSS %llu KiB (before %llu KiB)\n",
+                    static_cast<unsigned long long>(server_held.pss_kb),
+                    static_cast<unsigned long long>(server_before.pss_kb),
+                    static_cast<unsigned long long>(server_held.rss_kb),
+                    static_cast<unsigned long long>(server_before.rss_kb));
+        std::printf("  server user space per connection: %.0f bytes grown (PSS; %.0f by summed RSS), %.0f bytes "
+                    "counting the whole of every process\n",
+                    bytes_per_connection, rss_per_connection, total_per_connection);
     }
     std::printf("  kernel memory (slab, stacks, page tables, TCP buffers; both ends) +%llu KiB: %.0f bytes per "
                 "connection; MemAvailable -%llu KiB\n",
                 static_cast<unsigned long long>(kernel_delta),
-                verified_at_ramp ? double(kernel_delta) * 1024.0 / double(verified_at_ramp) : 0.0,
+                per_connection(kernel_delta, verified_at_ramp),
                 static_cast<unsigned long long>(used_delta));
 
     if (!options.json.empty()) {
@@ -537,12 +569,15 @@ int main(int argc, char** argv) {
         j.number("hold_seconds", options.hold);
         j.integer("procs", options.procs);
         j.integer("sources", options.sources);
-        j.integer("server_rss_kb", rss_held);
-        j.integer("server_rss_kb_before", rss_before);
-        j.number("server_bytes_per_connection", per_connection);
+        j.integer("server_rss_kb", server_held.rss_kb);
+        j.integer("server_rss_kb_before", server_before.rss_kb);
+        j.integer("server_pss_kb", server_held.pss_kb);
+        j.integer("server_pss_kb_before", server_before.pss_kb);
+        j.number("server_bytes_per_connection", bytes_per_connection);
+        j.number("server_rss_bytes_per_connection", rss_per_connection);
         j.number("server_total_bytes_per_connection", total_per_connection);
         j.integer("kernel_kb_delta", kernel_delta);
-        j.number("kernel_bytes_per_connection", verified_at_ramp ? double(kernel_delta) * 1024.0 / double(verified_at_ramp) : 0.0);
+        j.number("kernel_bytes_per_connection", per_connection(kernel_delta, verified_at_ramp));
         j.integer("mem_available_kb_delta", used_delta);
         j.begin_object("failures");
         for (std::size_t r = 0; r < reasons.size(); ++r) j.integer(reason_name(r), reasons[r]);

@@ -28,17 +28,27 @@ std::vector<pid_t> process_tree(pid_t pid) {
     return tree;
 }
 
-std::uint64_t rss_kb(pid_t pid) {
-    const std::string path = "/proc/" + std::to_string(pid) + "/status";
+namespace {
+
+// The first "<field> <n> kB" line of a /proc file.
+std::uint64_t read_kb_field(const std::string& path, const char* format) {
     std::FILE* f = std::fopen(path.c_str(), "r");
     if (!f) return 0;
     char line[256];
     unsigned long long kb = 0;
     while (std::fgets(line, sizeof line, f)) {
-        if (std::sscanf(line, "VmRSS: %llu kB", &kb) == 1) break;
+        if (std::sscanf(line, format, &kb) == 1) break;
     }
     std::fclose(f);
     return kb;
+}
+
+}  // namespace
+
+std::uint64_t rss_kb(pid_t pid) { return read_kb_field("/proc/" + std::to_string(pid) + "/status", "VmRSS: %llu kB"); }
+
+std::uint64_t pss_kb(pid_t pid) {
+    return read_kb_field("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss: %llu kB");
 }
 
 KernelMemory read_kernel_memory() {

@@ -13,6 +13,10 @@ namespace surge::loadgen {
 std::vector<pid_t> process_tree(pid_t pid);
 // VmRSS of one process, in KiB; 0 when it is gone.
 std::uint64_t rss_kb(pid_t pid);
+// Its proportional set size, in KiB: like RSS, but a page shared by n processes counts 1/n in each. Summed over
+// a server's worker processes it is the physical memory they use; summed RSS counts every shared library page
+// once per worker.
+std::uint64_t pss_kb(pid_t pid);
 
 // The /proc/meminfo fields a connection count moves, in KiB.
 struct KernelMemory {
