@@ -59,12 +59,14 @@ raise() {
         fi
     fi
 }
-raise fs.file-max $(( connections * 3 + 100000 ))           # both ends' sockets, system-wide
-raise net.ipv4.ip_local_port_range "1024 65535"             # source ports per (source, destination) pair
-raise net.core.somaxconn 65535                              # accept queues during the ramp
-raise net.ipv4.tcp_max_syn_backlog 65535
-raise net.netfilter.nf_conntrack_max $(( connections * 2 + 100000 ))  # if loopback traffic is tracked at all
-raise vm.max_map_count 262144
+if [ "$connections" -gt 20000 ]; then  # below that, any default machine will do: leave its settings alone
+    raise fs.file-max $(( connections * 3 + 100000 ))           # both ends' sockets, system-wide
+    raise net.ipv4.ip_local_port_range "1024 65535"             # source ports per (source, destination) pair
+    raise net.core.somaxconn 65535                              # accept queues during the ramp
+    raise net.ipv4.tcp_max_syn_backlog 65535
+    raise net.netfilter.nf_conntrack_max $(( connections * 2 + 100000 ))  # if loopback traffic is tracked at all
+    raise vm.max_map_count 262144
+fi
 
 log=$(mktemp)
 server=""
