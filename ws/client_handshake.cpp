@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "ws/detail/span_writer.hpp"
 #include "ws/token_list.hpp"
 #include "ws/upgrade.hpp"
 
@@ -9,27 +10,6 @@ namespace surge {
 namespace {
 
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// Appends to a fixed span; remembers running out instead of checking at every call site.
-class Writer {
-public:
-    explicit Writer(std::span<char> out) noexcept : out_(out) {}
-    Writer& operator<<(std::string_view s) noexcept {
-        if (s.size() > out_.size() - used_) {
-            overflow_ = true;
-            return *this;
-        }
-        std::memcpy(out_.data() + used_, s.data(), s.size());
-        used_ += s.size();
-        return *this;
-    }
-    std::size_t length() const noexcept { return overflow_ ? 0 : used_; }
-
-private:
-    std::span<char> out_;
-    std::size_t used_ = 0;
-    bool overflow_ = false;
-};
 
 bool offered(std::string_view offers, std::string_view choice) noexcept {
     std::size_t pos = 0;
@@ -60,13 +40,13 @@ WebSocketKey make_websocket_key(const std::array<std::uint8_t, 16>& random) noex
 }
 
 std::size_t write_client_upgrade_request(std::span<char> out, const ClientUpgradeRequest& request) noexcept {
-    Writer w(out);
+    detail::SpanWriter w(out);
     w << "GET " << (request.target.empty() ? std::string_view{"/"} : request.target) << " HTTP/1.1\r\nHost: "
       << request.host << "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " << request.key
       << "\r\nSec-WebSocket-Version: 13\r\n";
     if (!request.subprotocols.empty()) w << "Sec-WebSocket-Protocol: " << request.subprotocols << "\r\n";
     w << request.extra_headers << "\r\n";
-    return w.length();
+    return w.finish();
 }
 
 ClientUpgradeCheck check_upgrade_response(const HttpResponse& response, std::string_view key,

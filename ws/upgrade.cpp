@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "ws/detail/span_writer.hpp"
+
 namespace surge {
 namespace {
 
@@ -20,31 +22,7 @@ constexpr bool is_base64_char(char c) noexcept {
 
 UpgradeDecision refuse(int status, std::string_view reason) noexcept { return {status, {}, {}, reason}; }
 
-// Appends to a fixed buffer; remembers if anything did not fit.
-class Writer {
-public:
-    explicit Writer(std::span<char> out) noexcept : out_(out) {}
-    Writer& operator<<(std::string_view s) noexcept {
-        if (s.size() > out_.size() - used_) {
-            overflow_ = true;
-        } else if (!s.empty()) {
-            std::memcpy(out_.data() + used_, s.data(), s.size());
-            used_ += s.size();
-        }
-        return *this;
-    }
-    Writer& operator<<(std::size_t n) noexcept {
-        char digits[24];
-        const int length = std::snprintf(digits, sizeof digits, "%zu", n);
-        return *this << std::string_view(digits, static_cast<std::size_t>(length));
-    }
-    std::size_t finish() const noexcept { return overflow_ ? 0 : used_; }
-
-private:
-    std::span<char> out_;
-    std::size_t used_ = 0;
-    bool overflow_ = false;
-};
+using detail::SpanWriter;
 
 }  // namespace
 
@@ -104,7 +82,7 @@ std::size_t write_upgrade_response(std::span<char> out, const UpgradeDecision& d
                                    std::string_view extensions) noexcept {
     char accept[kAcceptKeyLength];
     compute_accept_key(decision.key, accept);
-    Writer w(out);
+    SpanWriter w(out);
     w << "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
       << std::string_view(accept, kAcceptKeyLength) << "\r\n";
     if (!decision.subprotocol.empty()) w << "Sec-WebSocket-Protocol: " << decision.subprotocol << "\r\n";
@@ -136,7 +114,7 @@ std::string_view status_text(int status) noexcept {
 std::size_t write_refusal(std::span<char> out, int status, std::string_view reason) noexcept {
     char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
                     static_cast<char>('0' + status % 10), ' '};
-    Writer w(out);
+    SpanWriter w(out);
     w << "HTTP/1.1 " << std::string_view(code, 4) << status_text(status) << "\r\n";
     if (status == 405) w << "Allow: GET\r\n";
     // Told on every refusal that concerns the version, so a client can retry with one this server speaks.
