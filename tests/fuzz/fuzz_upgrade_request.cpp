@@ -3,53 +3,19 @@
 // give the same answer, every view must point into the input, and a response must always fit its reserve.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_support.hpp"
 #include "ws/http_request.hpp"
 #include "ws/upgrade.hpp"
 
 using namespace surge;
-
-namespace {
-
-struct Answer {
-    ParseStatus status;
-    std::size_t head_bytes;
-    int http_status;
-};
-
-Answer parse_in_pieces(std::string_view input, std::size_t step, std::size_t first_cut, HttpRequest& request) {
-    HttpRequestParser parser(1024);  // a small limit so that 431 is reachable
-    std::size_t end = first_cut ? first_cut : step;
-    for (;;) {
-        if (end > input.size()) end = input.size();
-        const ParseResult r = parser.parse(input.substr(0, end), request);
-        if (r.status != ParseStatus::Incomplete || end == input.size()) return {r.status, r.head_bytes, r.http_status};
-        end += step;
-    }
-}
-
-void check(bool condition) {
-    if (!condition) std::abort();
-}
-
-bool inside(std::string_view view, std::string_view buffer) {
-    return view.empty() || (view.data() >= buffer.data() && view.data() + view.size() <= buffer.data() + buffer.size());
-}
-
-}  // namespace
+using namespace surge::fuzz;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     HttpRequest whole_request;
-    const Answer whole = parse_in_pieces(input, input.size() + 1, 0, whole_request);
-    HttpRequest other;
-    const Answer bytewise = parse_in_pieces(input, 1, 0, other);
-    const Answer split = parse_in_pieces(input, input.size() + 1, size ? 1 + data[0] % size : 0, other);
-    for (const Answer& a : {bytewise, split}) {
-        check(a.status == whole.status && a.head_bytes == whole.head_bytes && a.http_status == whole.http_status);
-    }
+    const Answer whole = parse_three_ways<HttpRequestParser>(input, whole_request);
     if (whole.status != ParseStatus::Complete) return 0;
 
     check(whole.head_bytes <= size);
