@@ -12,18 +12,14 @@ bash tools/setup-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target surge-echo idle_holder >/dev/null
 bin=build/release
+source tools/start_echo.sh
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 for backend in io_uring epoll; do
     log=$(mktemp)
-    SURGE_LOG=warn "$bin/tools/surge-echo" --port 0 --threads 2 --backend "$backend" --idle-timeout 0 >"$log" 2>&1 &
-    server=$!
-    port=""
-    for _ in $(seq 100); do
-        port=$(grep -oE 'ws://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3) && [ -n "$port" ] && break
-        sleep 0.05
-    done
+    SURGE_LOG=warn start_echo "$log" "$bin/tools/surge-echo" --port 0 --threads 2 --backend "$backend" \
+        --idle-timeout 0 || exit 1
     sleep 0.2
     before=$(rss_kb "$server")
     holder_log=$(mktemp)

@@ -76,19 +76,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SURGE_LOG=warn "$echo_bin" --port 0 --address 127.0.0.1 --workers "$workers" --threads 1 --backend "$backend" \
-    --idle-timeout 0 >"$log" 2>&1 &
-server=$!
-port=""
-for _ in $(seq 200); do
-    port=$(grep -oE 'ws://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3) && [ -n "$port" ] && break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    echo "surge-echo did not start:"
-    cat "$log"
-    exit 1
-fi
+source "$root/tools/start_echo.sh"
+SURGE_LOG=warn start_echo "$log" "$echo_bin" --port 0 --address 127.0.0.1 --workers "$workers" --threads 1 \
+    --backend "$backend" --idle-timeout 0 || { server=""; exit 1; }
 echo "surge-echo: $workers workers on port $port ($(head -1 <(grep surge-echo "$log")))"
 grep -E '^(MemTotal|MemAvailable|Slab)' /proc/meminfo | tr -s ' ' | tr '\n' ' '
 echo

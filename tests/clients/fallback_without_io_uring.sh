@@ -16,7 +16,7 @@ grep -q "io_uring unavailable: io_uring_setup: Operation not permitted" "$log" |
     echo "FAIL: --backend io_uring did not say why it could not start"; cat "$log"; exit 1
 }
 
-source "$(dirname "$0")/start_echo.sh"
+source "$(dirname "$0")/../../tools/start_echo.sh"
 SURGE_LOG=info start_echo "$log" "$wrapper" "$echo_bin" --port 0 --threads 2 --backend auto || exit 1
 timeout 90 "$@" "ws://127.0.0.1:$port/echo"
 client=$?

@@ -8,7 +8,7 @@ backend=$2
 shift 2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-source "$(dirname "$0")/start_echo.sh"
+source "$(dirname "$0")/../../tools/start_echo.sh"
 SURGE_LOG=warn start_echo "$log" "$echo_bin" --port 0 --threads 2 --backend "$backend" || exit 1
 timeout 90 "$@" "ws://127.0.0.1:$port/echo"
 client=$?

@@ -20,7 +20,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-source "$here/../clients/start_echo.sh"
+source "$here/../../tools/start_echo.sh"
 
 # check FILE PYTHON_EXPRESSION...: each expression, over the report `r`, must hold.
 check() {
