@@ -421,12 +421,7 @@ bool parse_options(int argc, char** argv, Options& o) {
             ok = parse_count(value, o.ramp);
         } else if (flag == "--timeout") {
             ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
-        } else if (flag == "--header") {
-            ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
-            o.headers.append(value).append("\r\n");
-        } else if (flag == "--subprotocol") {
-            if (!o.subprotocols.empty()) o.subprotocols += ", ";
-            o.subprotocols.append(value);
+        } else if (take_request_option(flag, value, o.headers, o.subprotocols, ok)) {
         } else if (flag == "--json") {
             o.json = value;
         } else {

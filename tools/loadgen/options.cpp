@@ -33,6 +33,22 @@ bool parse_seconds(std::string_view text, double& out) noexcept {
            parse_scaled(text, out, "m", 60) || parse_scaled(text, out, "", 1);
 }
 
+bool take_request_option(std::string_view flag, std::string_view value, std::string& headers,
+                         std::string& subprotocols, bool& ok) {
+    if (flag == "--header") {
+        ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
+        if (ok) headers.append(value).append("\r\n");
+        return true;
+    }
+    if (flag == "--subprotocol") {
+        ok = !value.empty() && value.find_first_of(",\r\n") == std::string_view::npos;
+        if (!subprotocols.empty()) subprotocols += ", ";
+        subprotocols.append(value);
+        return true;
+    }
+    return false;
+}
+
 std::string format_ns(std::uint64_t ns) {
     char text[32];
     const double v = static_cast<double>(ns);

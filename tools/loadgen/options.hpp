@@ -12,6 +12,11 @@ namespace surge::loadgen {
 bool parse_count(std::string_view text, double& out) noexcept;
 // Seconds with an optional unit: "30", "30s", "500ms", "2m".
 bool parse_seconds(std::string_view text, double& out) noexcept;
+// The options both tools take for the upgrade requests they make: --header 'Name: value' (repeatable; appended
+// to `headers` as a line) and --subprotocol P (repeatable; appended to the comma-separated `subprotocols`).
+// Returns whether `flag` was one of them; `ok` then says whether its value was acceptable.
+bool take_request_option(std::string_view flag, std::string_view value, std::string& headers,
+                         std::string& subprotocols, bool& ok);
 // "15s", "1.2 ms", "830 us", "95 ns": a duration in nanoseconds, in the unit that reads best.
 std::string format_ns(std::uint64_t ns);
 // "12.3k", "1.05M": a rate or count for status lines.
