@@ -44,7 +44,8 @@ const char* kUsage =
     "  URL                  ws://host:port/path (several: connections are spread over them); publish mode also\n"
     "                       takes http://host:port/path, and POSTs each message there\n"
     "  --mode M             echo | rate | subscribe | publish (default echo)\n"
-    "  --connections N      connections in all (default 100; publish over HTTP: concurrent POSTs, default 1)\n"
+    "  --connections N      connections in all (default 100). Publishing over HTTP makes one connection per\n"
+    "                       POST, one POST at a time per thread: --threads sets how many run at once\n"
     "  --threads N          client threads, each with its own epoll loop (default 1)\n"
     "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp)\n"
     "  --text               send text frames (default binary; the payload is ASCII either way)\n"
@@ -451,7 +452,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "surge-load: --size must be at least %zu to carry the send stamp\n", kStampBytes);
         return false;
     }
-    if (http && !o.connections_given) o.connections = 1;
+    if (http && !o.connections_given) o.connections = o.threads;
     if (o.threads > o.connections) o.threads = o.connections;
     return true;
 }
