@@ -62,10 +62,6 @@ bool ClientEngine::is_open(std::uint32_t id) const noexcept {
     return id < connections_.size() && connections_[id].state == State::Open;
 }
 
-std::size_t ClientEngine::pending_bytes(std::uint32_t id) const noexcept {
-    return id < connections_.size() ? connections_[id].out.size() : 0;
-}
-
 bool ClientEngine::connect(std::uint32_t id, const sockaddr_in& address, std::string_view host,
                            std::string_view target, const sockaddr_in* source) {
     if (id >= connections_.size()) connections_.resize(id + 1);

@@ -83,7 +83,6 @@ public:
     std::size_t live() const noexcept { return live_; }
     std::size_t open() const noexcept { return open_; }
     bool is_open(std::uint32_t id) const noexcept;
-    std::size_t pending_bytes(std::uint32_t id) const noexcept;
 
 private:
     enum class State : std::uint8_t { Idle, Connecting, Handshaking, Open, Closing };

@@ -57,8 +57,7 @@ KernelMemory read_kernel_memory() {
         char name[64];
         unsigned long long kb = 0;
         while (std::fscanf(f, "%63s %llu kB\n", name, &kb) == 2) {
-            if (!std::strcmp(name, "MemTotal:")) m.mem_total = kb;
-            else if (!std::strcmp(name, "MemAvailable:")) m.mem_available = kb;
+            if (!std::strcmp(name, "MemAvailable:")) m.mem_available = kb;
             else if (!std::strcmp(name, "Slab:")) m.slab = kb;
             else if (!std::strcmp(name, "KernelStack:")) m.kernel_stack = kb;
             else if (!std::strcmp(name, "PageTables:")) m.page_tables = kb;

@@ -20,7 +20,6 @@ std::uint64_t pss_kb(pid_t pid);
 
 // The /proc/meminfo fields a connection count moves, in KiB.
 struct KernelMemory {
-    std::uint64_t mem_total = 0;
     std::uint64_t mem_available = 0;
     std::uint64_t slab = 0;           // kernel object caches: sockets, inodes, dentries, epoll items
     std::uint64_t kernel_stack = 0;
