@@ -89,7 +89,6 @@ struct alignas(64) ThreadStats {
     std::atomic<std::uint64_t> bytes_sent{0};
     std::atomic<std::uint64_t> bytes_received{0};
     std::atomic<std::uint64_t> unstamped{0};  // received messages with no send stamp (latency unknown)
-    std::atomic<std::uint64_t> attempted{0};
     std::atomic<std::uint64_t> open_now{0};    // connections open at the last loop turn
     std::atomic<bool> ramped{false};           // every connection was tried and none is still handshaking
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Failure::Count)> failures{};
@@ -161,7 +160,7 @@ public:
 
     void on_open(std::uint32_t id) override {
         bump(stats_.opened);
-        if (options_.mode == Mode::Echo) send_echo(id);
+        if (options_.mode == Mode::Echo) send_echo(id, now_ns());
     }
 
     void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view head) override {
@@ -170,7 +169,7 @@ public:
         bump(stats_.bytes_received, size);
         if (options_.mode == Mode::Echo) {
             stats_.latency.record(now - sent_at_[id]);
-            if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(id);
+            if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(id, now);  // the next leaves now
             return;
         }
         if (options_.mode == Mode::Publish) return;  // an echo server's answers: not what is measured
@@ -194,12 +193,11 @@ private:
         const std::uint32_t id = next_connect_++;
         const std::uint32_t global = index_ + id * options_.threads;
         const Url& url = options_.urls[global % options_.urls.size()];
-        bump(stats_.attempted);
         engine_.connect(id, url.address, url.host, url.target);
     }
 
-    void send_echo(std::uint32_t id) {
-        sent_at_[id] = now_ns();
+    void send_echo(std::uint32_t id, std::uint64_t now) {
+        sent_at_[id] = now;
         count_send(engine_.send(id, opcode_, payload_));
     }
 
@@ -254,10 +252,19 @@ private:
 class HttpPublisher {
 public:
     HttpPublisher(const Options& options, unsigned index, ThreadStats& stats)
-        : options_(options), index_(index), stats_(stats), payload_(options.size, 'x') {}
+        : options_(options), index_(index), stats_(stats) {
+        for (const Url& url : options.urls) {
+            // The whole request, built once: only the stamp at the start of the body changes per POST.
+            requests_.push_back("POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
+                                "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                                std::to_string(options.size) + "\r\n" + options.headers + "\r\n" +
+                                std::string(options.size, 'x'));
+        }
+    }
 
     void run() {
         stats_.ramped.store(true);
+        stats_.open_now.store(1);  // one POST at a time
         const double per_second = options_.rate_total ? options_.rate / options_.threads : options_.rate;
         const auto interval = static_cast<std::uint64_t>(1e9 / per_second);
         std::uint64_t due = now_ns();
@@ -273,19 +280,15 @@ public:
                 ::usleep(static_cast<useconds_t>(std::min<std::uint64_t>((due - now) / 1000, 50'000)));
                 continue;
             }
-            const Url& url = options_.urls[(index_ + n++ * options_.threads) % options_.urls.size()];
-            post(url, due);
+            const std::size_t which = (index_ + n++ * options_.threads) % options_.urls.size();
+            post(options_.urls[which], requests_[which], due);
             due += interval;
         }
     }
 
 private:
-    void post(const Url& url, std::uint64_t intended) {
-        write_stamp(payload_.data(), intended);
-        std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
-                              "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-                              std::to_string(payload_.size()) + "\r\n" + options_.headers + "\r\n" + payload_;
-        bump(stats_.attempted);
+    void post(const Url& url, std::string& request, std::uint64_t intended) {
+        write_stamp(request.data() + request.size() - options_.size, intended);
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         timeval limit{static_cast<time_t>(options_.timeout), 0};
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -320,14 +323,14 @@ private:
         }
         stats_.latency.record(now_ns() - intended);
         bump(stats_.sent);
-        bump(stats_.bytes_sent, payload_.size());
+        bump(stats_.bytes_sent, options_.size);
         bump(stats_.opened);
     }
 
     const Options& options_;
     unsigned index_;
     ThreadStats& stats_;
-    std::string payload_;
+    std::vector<std::string> requests_;  // one per URL
 };
 
 // Sums of every thread's counters at one moment.
@@ -467,7 +470,12 @@ const char* mode_name(Mode mode) {
     return "?";
 }
 
-void write_json(const Options& o, const Totals& end, double window, double msgs, double sent_rate, double bytes,
+// Per-second rates over the measured window.
+struct Rates {
+    double received = 0, sent = 0, bytes_received = 0, bytes_sent = 0;
+};
+
+void write_json(const Options& o, const Totals& end, double window, const Rates& rates,
                 const std::vector<std::unique_ptr<ThreadStats>>& stats) {
     std::FILE* f = std::fopen(o.json.c_str(), "w");
     if (!f) {
@@ -491,9 +499,10 @@ void write_json(const Options& o, const Totals& end, double window, double msgs,
     j.integer("messages_sent", end.sent);
     j.integer("messages_received", end.received);
     j.integer("messages_unstamped", end.unstamped);
-    j.number("messages_per_second", msgs);
-    j.number("sent_per_second", sent_rate);
-    j.number("bytes_per_second", bytes);
+    j.number("messages_per_second", rates.received);
+    j.number("sent_per_second", rates.sent);
+    j.number("bytes_per_second", rates.bytes_received);
+    j.number("bytes_sent_per_second", rates.bytes_sent);
     j.begin_object("latency_us");
     const LatencyHistogram& h = *end.latency;
     j.integer("samples", h.count());
@@ -553,7 +562,7 @@ int main(int argc, char** argv) {
         const double dt = static_cast<double>(now - last_ns) / 1e9;
         const bool measuring = measure_start != 0;
         std::printf("[%5.1fs %s] conns %s/%u  sent %s/s  recv %s/s  p50 %s  p99 %s  errors %llu\n",
-                    seconds_since(start), measuring ? "measure" : "warmup ", format_si(double(over_http ? t.opened : t.open_now)).c_str(),
+                    seconds_since(start), measuring ? "measure" : "warmup ", format_si(double(t.open_now)).c_str(),
                     options.connections, format_si(double(t.sent - last.sent) / dt).c_str(),
                     format_si(double(t.received - last.received) / dt).c_str(),
                     format_ns(t.latency->percentile(50)).c_str(), format_ns(t.latency->percentile(99)).c_str(),
@@ -584,11 +593,13 @@ int main(int argc, char** argv) {
     const double msgs = static_cast<double>(end.received - at_measure_start.received) / window;
     const double sent_rate = static_cast<double>(end.sent - at_measure_start.sent) / window;
     const double bytes = static_cast<double>(end.bytes_received - at_measure_start.bytes_received) / window;
+    const double bytes_sent = static_cast<double>(end.bytes_sent - at_measure_start.bytes_sent) / window;
     const LatencyHistogram& h = *end.latency;
     std::printf("\nsurge-load %s: %.1f s measured, %llu connections opened\n", mode_name(options.mode), window,
                 static_cast<unsigned long long>(end.opened));
     std::printf("  messages/s received  %.0f   sent %.0f\n", msgs, sent_rate);
-    std::printf("  bytes/s received     %.0f (%.1f MB/s)\n", bytes, bytes / 1e6);
+    std::printf("  bytes/s received     %.0f (%.1f MB/s)   sent %.0f (%.1f MB/s)\n", bytes, bytes / 1e6, bytes_sent,
+                bytes_sent / 1e6);
     std::printf("  latency (%llu samples)  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
                 static_cast<unsigned long long>(h.count()), format_ns(h.percentile(50)).c_str(),
                 format_ns(h.percentile(90)).c_str(), format_ns(h.percentile(99)).c_str(),
@@ -600,6 +611,6 @@ int main(int argc, char** argv) {
     }
     if (end.unstamped) std::printf(" (and %llu messages without a send stamp)", static_cast<unsigned long long>(end.unstamped));
     std::printf("\n");
-    if (!options.json.empty()) write_json(options, end, window, msgs, sent_rate, bytes, stats);
+    if (!options.json.empty()) write_json(options, end, window, {msgs, sent_rate, bytes, bytes_sent}, stats);
     return 0;
 }
