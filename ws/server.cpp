@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "net/fd_limit.hpp"
 #include "net/listener.hpp"
+#include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/detail/shard.hpp"
 #include "ws/upgrade.hpp"
@@ -50,7 +51,8 @@ std::string Response::serialize() const {
 Server::Server(ServerConfig config)
     : config_(std::move(config)),
       threads_(config_.threads ? config_.threads : default_threads()),
-      routes_(std::make_unique<detail::Routes>()) {}
+      routes_(std::make_unique<detail::Routes>()),
+      broadcaster_(std::make_unique<detail::Broadcaster>(threads_, config_.broadcast_ring_slots)) {}
 
 Server::~Server() {
     stop();
@@ -107,15 +109,18 @@ Result<void> Server::run() {
     }
 
     for (unsigned i = 0; i < threads_; ++i) {
-        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, listeners_[i]));
+        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, listeners_[i]));
     }
     listeners_.clear();  // the shards own them now
+    std::vector<detail::Shard*> wake_list;
     for (auto& shard : shards_) {
         if (!shard->start_reactor()) {
             shards_.clear();
             return std::make_error_code(std::errc::function_not_supported);
         }
+        wake_list.push_back(shard.get());
     }
+    broadcaster_->attach(std::move(wake_list));
     SURGE_LOG_INFO("listening on %s:%u with %u shards; descriptor limit %llu (about %llu connections per process)",
                    config_.address.c_str(), port_, threads_, static_cast<unsigned long long>(soft),
                    static_cast<unsigned long long>(room));
@@ -142,6 +147,21 @@ bool Server::defer(unsigned shard, std::function<void()> fn) {
     if (!running_.load(std::memory_order_acquire) || shard >= shards_.size()) return false;
     shards_[shard]->defer(std::move(fn));
     return true;
+}
+
+PublishStatus Server::publish(std::string_view topic, std::string_view message, Opcode opcode,
+                             std::chrono::milliseconds wait) noexcept {
+    if (!running_.load(std::memory_order_acquire)) return PublishStatus::NotRunning;
+    return broadcaster_->publish(topic, message, opcode, wait, detail::kNoShard, 0);
+}
+
+std::uint64_t Server::subscribers(std::string_view topic) const { return broadcaster_->directory().subscribers(topic); }
+
+std::vector<ShardStats> Server::stats() const {
+    std::vector<ShardStats> all;
+    if (!running_.load(std::memory_order_acquire)) return all;
+    for (const auto& shard : shards_) all.push_back(shard->stats());
+    return all;
 }
 
 net::Backend Server::backend() const noexcept {

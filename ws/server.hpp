@@ -1,12 +1,14 @@
 // surge::Server: the thread-per-core WebSocket server. Layer: ws.
 // One shard per thread, each with its own reactor (net/reactor.hpp), its own SO_REUSEPORT listener, its own
 // connection slab, buffer pool and timer wheel; nothing is shared between shards but the routes (read-only
-// once run() starts) and the stop flag. Callbacks run on the connection's shard thread and are invoked
-// noexcept: an exception escaping one terminates the process. Routes are added before run(); stop() and
-// defer() are the calls that are safe from any thread (stop() from a signal handler too).
+// once run() starts), the broadcast ring and the stop flag. Callbacks run on the connection's shard thread and
+// are invoked noexcept: an exception escaping one terminates the process. Routes are added before run();
+// stop(), defer(), publish(), subscribers() and stats() are the calls that are safe from any thread (stop()
+// from a signal handler too).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,12 +27,40 @@
 namespace surge {
 
 enum class SlowPolicy : std::uint8_t {
-    Drop,   // a send past max_backpressure_bytes is dropped (SendStatus::Dropped) and counted
+    Drop,   // a send or broadcast past max_backpressure_bytes is dropped (SendStatus::Dropped) and counted
     Close,  // the connection is closed with 1008
 };
 
+enum class PublishStatus : std::uint8_t {
+    Success,       // in the broadcast ring: every shard will fan it out to its subscribers of the topic
+    Backpressure,  // the ring is full (a shard is a lap behind, see ShardStats::ring_stalls): not published
+    NotRunning,    // the server is not running: not published
+    Invalid,       // the topic is empty or longer than kMaxTopicBytes: not published
+};
+
+inline constexpr std::size_t kMaxTopicBytes = 1024;
+
+// One shard's counters, read from any thread (each is exact for its shard, the set is not a snapshot).
+struct ShardStats {
+    std::uint64_t connections = 0;    // open WebSockets
+    std::uint64_t subscriptions = 0;  // (connection, topic) pairs
+    std::uint64_t messages_in = 0;    // whole messages received
+    std::uint64_t bytes_in = 0;       // their payload bytes
+    std::uint64_t messages_out = 0;   // messages sent or broadcast to a connection (queued or written)
+    std::uint64_t bytes_out = 0;      // their frame bytes
+    std::uint64_t dropped = 0;        // sends and broadcast deliveries dropped for backpressure
+    std::uint64_t slow_closed = 0;    // connections closed with 1008 for backpressure (SlowPolicy::Close)
+    std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
+    std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
+};
+
+struct Request;
+
 // Members default to empty/defaults, so designated initializers may name only what they set.
 struct WebSocketBehavior {
+    // Runs right before on_open with the upgrade request, for what its URL or headers say (a query string of
+    // topics, a token); the request's views are valid during the call only.
+    std::function<void(WebSocket&, const Request&)> on_upgrade{};
     std::function<void(WebSocket&)> on_open{};
     std::function<void(WebSocket&, std::string_view message, Opcode opcode)> on_message{};
     // Every open gets exactly one close: `code` is the peer's (1005 when its close frame had none), the code
@@ -101,9 +131,13 @@ struct ServerConfig {
     std::size_t max_body_bytes = 8 * 1024;  // POST bodies on plain HTTP routes; past it: 413
     unsigned stop_grace_ms = 3000;  // stop(): how long closing handshakes may take
     bool pin_threads = true;
+    // Messages published but not yet fanned out by every shard; past it publish() returns Backpressure.
+    // Rounded up to a power of two; each slot is 32 bytes.
+    std::size_t broadcast_ring_slots = 1024;
 };
 
 namespace detail {
+class Broadcaster;
 class Shard;
 struct Routes;
 
@@ -124,7 +158,8 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Routes, before run(). A path of "*" matches every path not matched otherwise.
+    // Routes, before run(). A path matches exactly; one ending in "/*" matches every path under it ("/publish/*"
+    // takes "/publish/news"; the longest such prefix wins); "*" matches every path not matched otherwise.
     void websocket(std::string path, WebSocketBehavior behavior) {
         add_websocket(std::move(path), std::move(behavior), {});
     }
@@ -158,6 +193,17 @@ public:
     // the server is not running.
     bool defer(unsigned shard, std::function<void()> fn);
 
+    // Publishes `message` to every subscriber of `topic` on every shard. The frame is encoded once and shared
+    // by every subscriber's queue. Safe from any thread while run() runs. When the ring is full, waits up to
+    // `wait` for room (never on a shard thread, whose own lag could be the reason), then returns Backpressure.
+    // Subscribers past their max_backpressure_bytes get the slow policy, not the message.
+    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary,
+                          std::chrono::milliseconds wait = std::chrono::milliseconds{0}) noexcept;
+    // Connections subscribed to `topic` now, over every shard. Safe from any thread.
+    std::uint64_t subscribers(std::string_view topic) const;
+    // Each shard's counters, indexed by shard; empty before run(). Safe from any thread.
+    std::vector<ShardStats> stats() const;
+
     unsigned thread_count() const noexcept { return threads_; }
     // The backend the shards run on, once run() has started them.
     net::Backend backend() const noexcept;
@@ -168,6 +214,7 @@ private:
     ServerConfig config_;
     unsigned threads_;
     std::unique_ptr<detail::Routes> routes_;
+    std::unique_ptr<detail::Broadcaster> broadcaster_;
     std::vector<int> listeners_;
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns
     std::uint16_t port_ = 0;

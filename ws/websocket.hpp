@@ -5,7 +5,7 @@
 // or a function passed to Server::defer() for that shard (a handle finds its shard through the thread it is
 // used on, so a call from any other thread is a bug, not a race). send() and close() are safe inside any callback,
 // including on_message and on_close (where send is a no-op that returns Dropped).
-// Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 128 bytes on
+// Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 136 bytes on
 // x86-64) and, right behind it, the application's data for the route (data<T>()).
 #pragma once
 
@@ -23,8 +23,12 @@ namespace surge {
 
 namespace detail {
 class Shard;
+class ShardTopics;
 struct OutChunk;
+struct SubscriptionList;
 }  // namespace detail
+
+enum class PublishStatus : std::uint8_t;
 
 enum class SendStatus : std::uint8_t {
     Success,       // handed to the kernel whole
@@ -42,6 +46,15 @@ public:
     // Starts the closing handshake: a close frame with `code` (and `reason`, cut to 123 bytes) is sent, and
     // the connection closes when the peer answers or after a grace period. on_close follows, once.
     void close(std::uint16_t code = close_code::kNormal, std::string_view reason = {}) noexcept;
+    // Topics (pub/sub). A connection receives every message published to a topic it subscribes to, from
+    // Server::publish() on any thread or another connection's publish(). Subscriptions end at close.
+    // subscribe() returns false when already subscribed, when the topic is empty or longer than kMaxTopicBytes,
+    // or when the connection is not open; unsubscribe() returns false when it was not subscribed.
+    bool subscribe(std::string_view topic) noexcept;
+    bool unsubscribe(std::string_view topic) noexcept;
+    bool subscribed(std::string_view topic) const noexcept;
+    // Publishes to every subscriber of `topic` on every shard except this connection (see Server::publish()).
+    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
     // Bytes queued for sending that the socket has not taken yet.
     std::size_t buffered_amount() const noexcept { return out_bytes_; }
     // The index of the shard (thread) that owns this connection.
@@ -56,6 +69,7 @@ public:
 
 private:
     friend class detail::Shard;
+    friend class detail::ShardTopics;
     WebSocket() = default;
 
     enum class State : std::uint8_t { Free, Http, Open, Closing, Closed };
@@ -65,6 +79,7 @@ private:
     detail::OutChunk* out_tail_ = nullptr;
     char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
     char* message_ = nullptr;  // heap: a message that spans reads, up to max_message_bytes
+    detail::SubscriptionList* subscriptions_ = nullptr;  // heap, while subscribed to anything
     FrameDecoder decoder_;
     std::uint32_t held_bytes_ = 0;
     std::uint32_t message_bytes_ = 0;

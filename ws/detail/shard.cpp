@@ -31,6 +31,11 @@ constexpr std::uint8_t kPingSent = 8;
 constexpr std::uint8_t kOpened = 16;
 constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the write side is shut: input is discarded
 constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
+constexpr std::uint8_t kStaged = 128;    // in staged_: broadcast frames queued, written at the end of the fan-out
+
+// Ring items a shard fans out before it writes what they queued: enough to gather a burst into one sendmsg per
+// subscriber, few enough that the first subscriber does not wait long for the last item's staging.
+constexpr std::size_t kBroadcastBatch = 64;
 
 thread_local Shard* t_running_shard = nullptr;
 
@@ -50,15 +55,19 @@ std::size_t slot_stride(const Routes& routes) {
 }  // namespace
 
 Shard& Shard::running() noexcept { return *t_running_shard; }
+Shard* Shard::current() noexcept { return t_running_shard; }
 
-Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, int listener_fd)
+Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
+             int listener_fd)
     : index_(index),
       config_(config),
       routes_(routes),
+      broadcaster_(broadcaster),
       listener_fd_(listener_fd),
       pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
       wheel_(4096),
-      stride_(slot_stride(routes)) {}
+      stride_(slot_stride(routes)),
+      topics_(broadcaster.directory()) {}
 
 Shard::~Shard() {
     if (listener_fd_ >= 0) ::close(listener_fd_);
@@ -340,7 +349,9 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     ws.subprotocol_ = decision.subprotocol.empty() ? 0 : agreed;
     if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
     ws.flags_ |= kOpened;
-    if (b.on_open) b.on_open(ws);
+    ShardCounters::add(counters_.connections, 1);
+    if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}});
+    if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
     if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
     return handle_frames(ws, rest);
 }
@@ -412,6 +423,8 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
     const WebSocketBehavior& b = behavior(ws);
     if (last && ws.message_bytes_ == 0) {
         // The whole message in one piece: hand over the bytes where they lie.
+        ShardCounters::add(counters_.messages_in, 1);
+        ShardCounters::add(counters_.bytes_in, piece.size());
         if (b.on_message) b.on_message(ws, {piece.data(), piece.size()}, ws.message_opcode_);
         return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
     }
@@ -431,6 +444,8 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
     if (!piece.empty()) std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
     ws.message_bytes_ = static_cast<std::uint32_t>(needed);
     if (!last) return true;
+    ShardCounters::add(counters_.messages_in, 1);
+    ShardCounters::add(counters_.bytes_in, ws.message_bytes_);
     if (b.on_message) b.on_message(ws, {ws.message_, ws.message_bytes_}, ws.message_opcode_);
     ws.message_bytes_ = 0;
     if (alive(ws)) {
@@ -477,13 +492,19 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
     if (ws.state_ != WebSocket::State::Open) return SendStatus::Dropped;
     const WebSocketBehavior& b = behavior(ws);
     if (ws.out_bytes_ > b.max_backpressure_bytes) {
-        if (b.slow_policy == SlowPolicy::Close) fail(ws, close_code::kPolicyViolation, "slow consumer");
+        ShardCounters::add(counters_.dropped, 1);
+        if (b.slow_policy == SlowPolicy::Close) {
+            ShardCounters::add(counters_.slow_closed, 1);
+            fail(ws, close_code::kPolicyViolation, "slow consumer");
+        }
         return SendStatus::Dropped;
     }
     char header[kMaxFrameHeaderBytes];
     const std::size_t header_length = encode_frame_header(header, opcode, message.size());
     const iovec iov[2] = {{header, header_length}, {const_cast<char*>(message.data()), message.size()}};
     if (!write_or_queue(ws, iov, 2, header_length + message.size())) return SendStatus::Dropped;
+    ShardCounters::add(counters_.messages_out, 1);
+    ShardCounters::add(counters_.bytes_out, header_length + message.size());
     return ws.out_bytes_ == 0 ? SendStatus::Success : SendStatus::Backpressure;
 }
 
@@ -513,9 +534,8 @@ bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) 
         terminate(ws);
         return false;
     }
-    chunk->next = nullptr;
-    chunk->size = static_cast<std::uint32_t>(size);
-    chunk->sent = 0;
+    char* copy = reinterpret_cast<char*>(chunk + 1);
+    *chunk = {nullptr, copy, nullptr, static_cast<std::uint32_t>(size), 0};
     std::size_t at = 0;
     for (int i = 0; i < count; ++i) {
         const auto* base = static_cast<const char*>(iov[i].iov_base);
@@ -524,26 +544,68 @@ bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) 
             skip -= length;
             continue;
         }
-        std::memcpy(chunk->data() + at, base + skip, length - skip);  // skip < length: never empty
+        std::memcpy(copy + at, base + skip, length - skip);  // skip < length: never empty
         at += length - skip;
         skip = 0;
     }
+    append(ws, chunk);
+    return true;
+}
+
+void Shard::append(WebSocket& ws, OutChunk* chunk) noexcept {
     if (ws.out_tail_) ws.out_tail_->next = chunk;
     else ws.out_head_ = chunk;
     ws.out_tail_ = chunk;
     ws.out_bytes_ += chunk->size;
-    return true;
+}
+
+int Shard::gather(const WebSocket& ws, iovec* iov) const noexcept {
+    int count = 0;
+    for (const OutChunk* c = ws.out_head_; c && count < net::kMaxSendIovecs; c = c->next) {
+        iov[count++] = {const_cast<char*>(c->bytes + c->sent), c->size - c->sent};
+    }
+    return count;
+}
+
+void Shard::consume_sent(WebSocket& ws, std::size_t n) noexcept {
+    while (n > 0 && ws.out_head_) {
+        OutChunk* c = ws.out_head_;
+        const std::size_t take = std::min<std::size_t>(n, c->size - c->sent);
+        c->sent += static_cast<std::uint32_t>(take);
+        ws.out_bytes_ -= static_cast<std::uint32_t>(take);
+        n -= take;
+        if (c->sent == c->size) {
+            ws.out_head_ = c->next;
+            if (!ws.out_head_) ws.out_tail_ = nullptr;
+            free_chunk(c);
+        }
+    }
+}
+
+void Shard::free_chunk(OutChunk* chunk) noexcept {
+    if (chunk->shared) chunk->shared->release();
+    std::free(chunk);
 }
 
 void Shard::start_send(WebSocket& ws) noexcept {
     // Everything pending leaves in one sendmsg (up to kMaxSendIovecs pieces).
     iovec iov[net::kMaxSendIovecs];
-    int count = 0;
-    for (OutChunk* c = ws.out_head_; c && count < net::kMaxSendIovecs; c = c->next) {
-        iov[count++] = {c->data() + c->sent, c->size - c->sent};
-    }
+    const int count = gather(ws, iov);
     ws.flags_ |= kSendInFlight;
     reactor_->send(token_of(ws), ws.fd_, iov, count);
+}
+
+void Shard::write_pending(WebSocket& ws) noexcept {
+    // What is queued goes out now in one writev-style call if the socket takes it; the rest through the reactor.
+    iovec iov[net::kMaxSendIovecs];
+    const int count = gather(ws, iov);
+    const long n = reactor_->try_write(ws.fd_, iov, count);
+    if (n < 0) {
+        terminate(ws);
+        return;
+    }
+    consume_sent(ws, static_cast<std::size_t>(n));
+    if (ws.out_head_) start_send(ws);
 }
 
 void Shard::on_sent(std::uint64_t token, int result) {
@@ -556,19 +618,7 @@ void Shard::on_sent(std::uint64_t token, int result) {
         terminate(ws);
         return;
     }
-    auto n = static_cast<std::size_t>(result);
-    while (n > 0 && ws.out_head_) {
-        OutChunk* c = ws.out_head_;
-        const std::size_t take = std::min<std::size_t>(n, c->size - c->sent);
-        c->sent += static_cast<std::uint32_t>(take);
-        ws.out_bytes_ -= static_cast<std::uint32_t>(take);
-        n -= take;
-        if (c->sent == c->size) {
-            ws.out_head_ = c->next;
-            if (!ws.out_head_) ws.out_tail_ = nullptr;
-            std::free(c);
-        }
-    }
+    consume_sent(ws, static_cast<std::size_t>(result));
     if (ws.out_head_) {
         start_send(ws);
         return;
@@ -591,10 +641,114 @@ void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload)
 void Shard::free_output(WebSocket& ws) noexcept {
     while (OutChunk* c = ws.out_head_) {
         ws.out_head_ = c->next;
-        std::free(c);
+        free_chunk(c);
     }
     ws.out_tail_ = nullptr;
     ws.out_bytes_ = 0;
+}
+
+// ---- topics and broadcast fan-out --------------------------------------------------------------------------
+
+bool Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept {
+    if (ws.state_ != WebSocket::State::Open || topic.empty() || topic.size() > kMaxTopicBytes) return false;
+    try {
+        return topics_.subscribe(ws, topic);
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+}
+
+bool Shard::unsubscribe(WebSocket& ws, std::string_view topic) noexcept { return topics_.unsubscribe(ws, topic); }
+
+bool Shard::subscribed(const WebSocket& ws, std::string_view topic) const noexcept {
+    return topics_.subscribed(ws, topic);
+}
+
+PublishStatus Shard::publish(const WebSocket& ws, std::string_view topic, std::string_view message,
+                             Opcode opcode) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return PublishStatus::NotRunning;
+    return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0}, index_, token_of(ws));
+}
+
+void Shard::notify_broadcast() noexcept {
+    if (!broadcast_pending_.exchange(true, std::memory_order_acq_rel)) reactor_->wake();
+}
+
+ShardStats Shard::stats() const noexcept {
+    ShardStats s;
+    s.connections = counters_.connections.load(std::memory_order_relaxed);
+    s.messages_in = counters_.messages_in.load(std::memory_order_relaxed);
+    s.bytes_in = counters_.bytes_in.load(std::memory_order_relaxed);
+    s.messages_out = counters_.messages_out.load(std::memory_order_relaxed);
+    s.bytes_out = counters_.bytes_out.load(std::memory_order_relaxed);
+    s.dropped = counters_.dropped.load(std::memory_order_relaxed);
+    s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
+    s.subscriptions = topics_.subscriptions();
+    s.ring_lag = broadcaster_.ring().lag(index_);
+    s.ring_stalls = broadcaster_.ring().stalls(index_);
+    return s;
+}
+
+void Shard::drain_broadcasts() noexcept {
+    // Clear the flag before reading the ring: a publish that lands after this wakes the shard again.
+    broadcast_pending_.exchange(false, std::memory_order_acq_rel);
+    broadcaster_.ring().poll(index_, [this](const BroadcastItem& item) { fan_out(item); }, kBroadcastBatch);
+    flush_staged();
+}
+
+void Shard::fan_out(const BroadcastItem& item) noexcept {
+    SharedBytes* bytes = item.bytes;
+    if (const Topic* topic = topics_.find({bytes->data(), item.topic_size})) {
+        const char* frame = bytes->data() + item.topic_size;
+        const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size);
+        const bool excluding = item.exclude_shard == index_;
+        // stage() calls no user code and never closes, so the subscriber list cannot change under this loop.
+        for (WebSocket* ws : topic->subscribers) {
+            if (excluding && token_of(*ws) == item.exclude_token) continue;
+            stage(*ws, bytes, frame, size);
+        }
+    }
+    bytes->release();  // this shard's reference; the staged chunks hold their own
+}
+
+void Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return;
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.out_bytes_ > b.max_backpressure_bytes) {
+        ShardCounters::add(counters_.dropped, 1);
+        if (b.slow_policy == SlowPolicy::Close) too_slow_.push_back(&ws);
+        return;
+    }
+    auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk)));
+    if (!chunk) {
+        ShardCounters::add(counters_.dropped, 1);
+        return;
+    }
+    bytes->retain();
+    *chunk = {nullptr, frame, bytes, size, 0};
+    append(ws, chunk);
+    ShardCounters::add(counters_.messages_out, 1);
+    ShardCounters::add(counters_.bytes_out, size);
+    if (!(ws.flags_ & kStaged)) {
+        ws.flags_ |= kStaged;
+        staged_.push_back(&ws);
+    }
+}
+
+void Shard::flush_staged() noexcept {
+    // One write per subscriber for everything the batch queued for it. A connection already waiting on a send
+    // has its new frames gathered into the next one when that completes.
+    for (WebSocket* ws : staged_) {
+        ws->flags_ &= static_cast<std::uint8_t>(~kStaged);
+        if (alive(*ws) && !(ws->flags_ & kSendInFlight) && ws->out_head_) write_pending(*ws);
+    }
+    staged_.clear();
+    for (WebSocket* ws : too_slow_) {
+        if (ws->state_ != WebSocket::State::Open) continue;  // listed twice, or closed by a failed write
+        ShardCounters::add(counters_.slow_closed, 1);
+        fail(*ws, close_code::kPolicyViolation, "slow consumer");
+    }
+    too_slow_.clear();
 }
 
 // ---- closing ---------------------------------------------------------------------------------------------------
@@ -643,8 +797,10 @@ void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view rea
     if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
     if (!(ws.flags_ & kOpened) || (ws.flags_ & kCloseNotified)) return;
     ws.flags_ |= kCloseNotified;
+    ShardCounters::add(counters_.connections, static_cast<std::uint64_t>(-1));
     const WebSocketRoute& route = routes_.websockets[ws.route_];
     if (route.behavior.on_close) route.behavior.on_close(ws, code, reason);
+    topics_.unsubscribe_all(ws);  // after on_close, which may still look at them
     if (route.data.destroy) route.data.destroy(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
 }
 
@@ -721,6 +877,7 @@ void Shard::on_wake() {
         batch.swap(deferred_);
     }
     for (auto& fn : batch) fn();
+    drain_broadcasts();
 }
 
 void Shard::begin_stop() noexcept {
@@ -745,7 +902,10 @@ void Shard::run() {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
         if (stopping_ && (live_ == 0 || monotonic_ms() >= stop_deadline_ms_)) break;
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
-        const long long wait = std::max(0LL, next_tick - monotonic_ms());
+        // Broadcasts left in the ring (more than one batch, or published by this thread's callbacks) go first.
+        const bool more = broadcaster_.ring().ready(index_);
+        const long long wait = more ? 0 : std::max(0LL, next_tick - monotonic_ms());
+        if (more) drain_broadcasts();
         const int handled = reactor_->run_once(static_cast<int>(wait));
         if (handled < 0) {
             SURGE_LOG_ERROR("shard %u: reactor failed: %s", index_, std::strerror(-handled));
@@ -779,6 +939,20 @@ void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept {
 unsigned WebSocket::shard_index() const noexcept { return detail::Shard::running().index(); }
 
 std::string_view WebSocket::subprotocol() const noexcept { return detail::Shard::running().subprotocol_of(*this); }
+
+bool WebSocket::subscribe(std::string_view topic) noexcept { return detail::Shard::running().subscribe(*this, topic); }
+
+bool WebSocket::unsubscribe(std::string_view topic) noexcept {
+    return detail::Shard::running().unsubscribe(*this, topic);
+}
+
+bool WebSocket::subscribed(std::string_view topic) const noexcept {
+    return detail::Shard::running().subscribed(*this, topic);
+}
+
+PublishStatus WebSocket::publish(std::string_view topic, std::string_view message, Opcode opcode) noexcept {
+    return detail::Shard::running().publish(*this, topic, message, opcode);
+}
 
 
 }  // namespace surge

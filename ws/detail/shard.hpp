@@ -12,20 +12,39 @@
 #include <vector>
 
 #include "core/buffer_pool.hpp"
+#include "core/shared_bytes.hpp"
 #include "core/timer_wheel.hpp"
 #include "net/reactor.hpp"
+#include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
+#include "ws/detail/topics.hpp"
 #include "ws/server.hpp"
 
 namespace surge::detail {
 
-// Bytes the socket refused, queued for the next send. Allocated to fit; freed once sent.
+// Bytes queued for a connection's next send: either a copy of what the socket refused, right behind this header
+// in the same allocation, or a reference to a broadcast frame that every subscriber shares. Freed once sent.
 struct OutChunk {
     OutChunk* next;
+    const char* bytes;     // this + 1 for a copy, or into `shared`
+    SharedBytes* shared;   // the broadcast frame this chunk holds a reference to, or nullptr
     std::uint32_t size;
     std::uint32_t sent;
-    // The bytes follow the header in the same allocation.
-    char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+// A shard's counters: written by the shard's thread only (load + store, no locked instruction), read by any.
+struct ShardCounters {
+    std::atomic<std::uint64_t> connections{0};
+    std::atomic<std::uint64_t> messages_in{0};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> messages_out{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> slow_closed{0};
+
+    static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+        counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
 };
 
 inline constexpr std::uint32_t kSlotsPerBlock = 256;  // the slab grows a block at a time: little slack past the last
@@ -37,7 +56,7 @@ struct SlabBlockDelete {
 
 class Shard final : public net::ReactorHandler, private FrameSink {
 public:
-    Shard(unsigned index, const ServerConfig& config, const Routes& routes, int listener_fd);
+    Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster, int listener_fd);
     ~Shard();
 
     // Makes the reactor; false (with a logged reason) if it cannot be made.
@@ -51,12 +70,25 @@ public:
     // The shard whose run() is on this thread: the owner of every WebSocket a callback on this thread can see
     // (handles are used on their shard's thread only, see websocket.hpp). Saves each slot a pointer.
     static Shard& running() noexcept;
+    // The shard whose run() is on this thread, or nullptr on any other thread.
+    static Shard* current() noexcept;
     std::string_view subprotocol_of(const WebSocket& ws) const noexcept;
     net::Backend backend() const noexcept { return reactor_ ? reactor_->backend() : net::Backend::Auto; }
+
+    // A publisher put a message in the broadcast ring: drain it soon. Safe from any thread; wakes the reactor
+    // only when no wake-up is pending already.
+    void notify_broadcast() noexcept;
+    // This shard's counters and ring position. Safe from any thread.
+    ShardStats stats() const noexcept;
 
     // Called by WebSocket.
     SendStatus send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept;
     void close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
+    bool subscribe(WebSocket& ws, std::string_view topic) noexcept;
+    bool unsubscribe(WebSocket& ws, std::string_view topic) noexcept;
+    bool subscribed(const WebSocket& ws, std::string_view topic) const noexcept;
+    PublishStatus publish(const WebSocket& ws, std::string_view topic, std::string_view message,
+                          Opcode opcode) noexcept;
 
 private:
     // ReactorHandler
@@ -94,7 +126,18 @@ private:
     // Output
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
+    void append(WebSocket& ws, OutChunk* chunk) noexcept;
+    int gather(const WebSocket& ws, iovec* iov) const noexcept;
+    void consume_sent(WebSocket& ws, std::size_t n) noexcept;
     void start_send(WebSocket& ws) noexcept;
+    void write_pending(WebSocket& ws) noexcept;
+    static void free_chunk(OutChunk* chunk) noexcept;
+
+    // Broadcast fan-out
+    void drain_broadcasts() noexcept;
+    void fan_out(const BroadcastItem& item) noexcept;
+    void stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
+    void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
     void free_output(WebSocket& ws) noexcept;
 
@@ -114,6 +157,7 @@ private:
     unsigned index_;
     const ServerConfig& config_;
     const Routes& routes_;
+    Broadcaster& broadcaster_;
     int listener_fd_;
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
@@ -130,6 +174,11 @@ private:
     bool stopping_ = false;
     long long stop_deadline_ms_ = 0;
     std::atomic<bool> stop_requested_{false};
+    alignas(64) std::atomic<bool> broadcast_pending_{false};  // a wake-up for the ring is on its way
+    ShardTopics topics_;
+    std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
+    std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
+    alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;
 };

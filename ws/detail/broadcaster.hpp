@@ -1,0 +1,88 @@
+// The server's publish path: the broadcast ring in front of the shards, and the process-wide subscriber counts
+// per topic. Layer: ws (private to the server).
+// publish() encodes the frame once into a SharedBytes (the topic, then the frame), holding one reference per
+// shard, claims a ring slot and wakes the shards; each shard fans it out to its local subscribers and drops its
+// reference. Any thread may publish, shard threads included.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/broadcast_ring.hpp"
+#include "core/shared_bytes.hpp"
+#include "ws/opcode.hpp"
+#include "ws/server.hpp"
+
+namespace surge::detail {
+
+class Shard;
+
+inline constexpr std::uint32_t kNoShard = UINT32_MAX;
+
+// One published message, as the ring carries it.
+struct BroadcastItem {
+    SharedBytes* bytes;          // the topic, then the encoded frame; one reference per shard
+    std::uint32_t topic_size;
+    std::uint32_t exclude_shard;  // the sender's shard when a connection published (kNoShard otherwise)
+    std::uint64_t exclude_token;  // and the sender's token there: it does not get its own message
+};
+
+// Subscribers of one topic across the process. Shards count their own subscribers here (a relaxed atomic each
+// time), and take the directory's lock only when a topic appears in or leaves a shard.
+struct TopicCount {
+    std::atomic<std::uint64_t> subscribers{0};
+    unsigned shards = 0;  // shards that have the topic; guarded by the directory's lock
+};
+
+// Hashes std::string and std::string_view alike, so maps keyed by std::string are searched without a copy.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class TopicDirectory {
+public:
+    // The count for `topic`, made if new; the caller (a shard) keeps it until release().
+    TopicCount* acquire(std::string_view topic);
+    void release(std::string_view topic, TopicCount* count) noexcept;
+    std::uint64_t subscribers(std::string_view topic) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, std::unique_ptr<TopicCount>, StringHash, std::equal_to<>> counts_;
+};
+
+class Broadcaster {
+public:
+    Broadcaster(unsigned shards, std::size_t ring_slots);
+    ~Broadcaster();  // drops the references of items no shard read (run() has returned by then)
+
+    // The shards to wake, once they exist (before any publish can reach them).
+    void attach(std::vector<Shard*> shards) noexcept { shards_ = std::move(shards); }
+
+    // `exclude_shard`/`exclude_token` name a connection that must not receive the message (kNoShard: none).
+    // `wait`: how long to wait for room when the ring is full; ignored on a shard thread, which must never wait
+    // for itself.
+    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode,
+                          std::chrono::milliseconds wait, std::uint32_t exclude_shard,
+                          std::uint64_t exclude_token) noexcept;
+
+    BroadcastRing<BroadcastItem>& ring() noexcept { return ring_; }
+    const BroadcastRing<BroadcastItem>& ring() const noexcept { return ring_; }
+    TopicDirectory& directory() noexcept { return directory_; }
+    const TopicDirectory& directory() const noexcept { return directory_; }
+
+private:
+    BroadcastRing<BroadcastItem> ring_;
+    TopicDirectory directory_;
+    std::vector<Shard*> shards_;
+};
+
+}  // namespace surge::detail

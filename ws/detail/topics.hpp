@@ -1,0 +1,71 @@
+// One shard's topics: topic -> the shard's own subscribers, so that fan-out reads only the shard's memory.
+// Layer: ws (private to the server). Everything here runs on the shard's thread.
+// A topic lists its subscribers in a vector (fan-out walks it front to back); a connection lists its topics in
+// a small heap array, each entry with the connection's position in that topic's vector, so unsubscribing and
+// closing cost O(topics of the connection), not O(subscribers of the topic). A connection with no
+// subscriptions holds nothing but a null pointer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ws/detail/broadcaster.hpp"
+#include "ws/websocket.hpp"
+
+namespace surge::detail {
+
+struct Topic {
+    std::string name;
+    std::vector<WebSocket*> subscribers;
+    TopicCount* count;  // the process-wide count, in the directory
+};
+
+struct Subscription {
+    Topic* topic;
+    std::uint32_t position;  // of the connection in topic->subscribers
+};
+
+// A connection's subscriptions: the header, then `capacity` entries, in one allocation.
+struct SubscriptionList {
+    std::uint32_t size;
+    std::uint32_t capacity;
+    Subscription* entries() noexcept { return reinterpret_cast<Subscription*>(this + 1); }
+};
+
+class ShardTopics {
+public:
+    explicit ShardTopics(TopicDirectory& directory) : directory_(directory) {}
+    ~ShardTopics();
+    ShardTopics(const ShardTopics&) = delete;
+    ShardTopics& operator=(const ShardTopics&) = delete;
+
+    // False when already subscribed, or out of memory.
+    bool subscribe(WebSocket& ws, std::string_view name);
+    // False when not subscribed.
+    bool unsubscribe(WebSocket& ws, std::string_view name) noexcept;
+    void unsubscribe_all(WebSocket& ws) noexcept;
+    bool subscribed(const WebSocket& ws, std::string_view name) const noexcept;
+
+    const Topic* find(std::string_view name) const noexcept;
+    // Any thread may read it (the shard's stats).
+    std::uint64_t subscriptions() const noexcept { return subscriptions_.load(std::memory_order_relaxed); }
+
+private:
+    void remove(WebSocket& ws, std::uint32_t entry) noexcept;
+
+    TopicDirectory& directory_;
+    std::unordered_map<std::string, std::unique_ptr<Topic>, StringHash, std::equal_to<>> topics_;
+    void count(std::int64_t delta) noexcept {
+        subscriptions_.store(subscriptions_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
+                             std::memory_order_relaxed);
+    }
+
+    std::atomic<std::uint64_t> subscriptions_{0};  // written by the shard's thread only
+};
+
+}  // namespace surge::detail
