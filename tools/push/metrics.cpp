@@ -1,0 +1,64 @@
+#include "tools/push/metrics.hpp"
+
+#include <cstdio>
+
+namespace surge::push {
+namespace {
+
+struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t ShardStats::*field;
+};
+
+constexpr Family kShardFamilies[] = {
+    {"surge_connections", "gauge", "Open WebSocket connections.", &ShardStats::connections},
+    {"surge_subscriptions", "gauge", "Subscriptions (connection, topic).", &ShardStats::subscriptions},
+    {"surge_messages_in_total", "counter", "Messages received from clients.", &ShardStats::messages_in},
+    {"surge_bytes_in_total", "counter", "Payload bytes received from clients.", &ShardStats::bytes_in},
+    {"surge_messages_out_total", "counter", "Messages sent or delivered to clients.", &ShardStats::messages_out},
+    {"surge_bytes_out_total", "counter", "Frame bytes sent or delivered to clients.", &ShardStats::bytes_out},
+    {"surge_dropped_total", "counter", "Messages dropped for a connection past its backpressure bound.",
+     &ShardStats::dropped},
+    {"surge_slow_closed_total", "counter", "Connections closed with 1008 for backpressure.", &ShardStats::slow_closed},
+    {"surge_ring_lag", "gauge", "Published messages the shard has not fanned out yet.", &ShardStats::ring_lag},
+    {"surge_ring_stalls_total", "counter", "Times a publisher found the broadcast ring full because of the shard.",
+     &ShardStats::ring_stalls},
+};
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, std::uint64_t value) {
+    out.append(name).append("{").append(labels).append("} ").append(std::to_string(value)).append("\n");
+}
+
+}  // namespace
+
+std::string render_metrics(const std::vector<ShardStats>& shards, const PublishCounters& publishes, unsigned worker) {
+    std::string out;
+    out.reserve(4096);
+    const std::string worker_label = "worker=\"" + std::to_string(worker) + "\"";
+    for (const Family& family : kShardFamilies) {
+        header(out, family.name, family.type, family.help);
+        for (std::size_t i = 0; i < shards.size(); ++i) {
+            sample(out, family.name, worker_label + ",shard=\"" + std::to_string(i) + "\"", shards[i].*family.field);
+        }
+    }
+    header(out, "surge_publish_requests_total", "counter", "POST /publish requests, by outcome.");
+    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"accepted\"",
+           publishes.accepted.load(std::memory_order_relaxed));
+    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"backpressure\"",
+           publishes.backpressure.load(std::memory_order_relaxed));
+    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"unauthorized\"",
+           publishes.unauthorized.load(std::memory_order_relaxed));
+    header(out, "surge_publish_forwarded_total", "counter",
+           "Messages published here on behalf of a sibling worker process (--workers).");
+    sample(out, "surge_publish_forwarded_total", worker_label, publishes.forwarded.load(std::memory_order_relaxed));
+    return out;
+}
+
+}  // namespace surge::push

@@ -1,0 +1,25 @@
+// surge-push's GET /metrics: the server's per-shard counters and the push server's own, in the Prometheus text
+// exposition format (version 0.0.4). Layer: tools.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ws/server.hpp"
+
+namespace surge::push {
+
+// What the HTTP side of surge-push counts (any shard thread adds; /metrics reads).
+struct PublishCounters {
+    std::atomic<std::uint64_t> accepted{0};      // POST /publish answered 200
+    std::atomic<std::uint64_t> backpressure{0};  // answered 503: the ring was full
+    std::atomic<std::uint64_t> unauthorized{0};  // answered 401
+    std::atomic<std::uint64_t> forwarded{0};     // received from sibling workers (--workers) and published here
+};
+
+// `worker` labels every sample (the process's index under --workers; 0 without).
+std::string render_metrics(const std::vector<ShardStats>& shards, const PublishCounters& publishes, unsigned worker);
+
+}  // namespace surge::push

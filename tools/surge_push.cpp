@@ -1,0 +1,282 @@
+// surge-push: the push server. Subscribers connect over WebSocket to topics; backends publish over HTTP; every
+// subscriber of the topic gets the message at once. No configuration is needed: the defaults serve on port 9001.
+//   GET  /ws?topics=a,b       upgrade and subscribe (then {"subscribe":"t"} / {"unsubscribe":"t"} as messages)
+//   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers the subscriber count
+//   GET  /metrics             Prometheus text: connections, subscriptions, traffic, drops, ring lag per shard
+//   GET  /                    a page that subscribes, shows messages as they arrive, and publishes
+// SIGINT or SIGTERM closes every connection with 1001 and exits. With --workers N it runs N processes on one port
+// (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp).
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/utf8.hpp"
+#include "tools/push/command.hpp"
+#include "tools/push/metrics.hpp"
+#include "tools/push/page.hpp"
+#include "tools/push/worker_mesh.hpp"
+#include "tools/worker_processes.hpp"
+#include "ws/server.hpp"
+
+namespace {
+
+using namespace surge;
+
+Server* g_server = nullptr;
+
+void on_signal(int) {
+    if (g_server) g_server->stop();  // stop() is async-signal-safe: an atomic store and eventfd writes
+}
+
+const char* kUsage =
+    "usage: surge-push [options]\n"
+    "  --port N                 port to listen on (default 9001; 0 picks a free one)\n"
+    "  --address IP             address to listen on (default 0.0.0.0)\n"
+    "  --threads N              shards, one thread each (default: online CPUs)\n"
+    "  --workers N              processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1);\n"
+    "                           a publish to any of them reaches the subscribers of all\n"
+    "  --backend B              auto | io_uring | epoll (default auto)\n"
+    "  --token T                POST /publish needs 'Authorization: Bearer T' (401 otherwise); default: open\n"
+    "  --max-backpressure BYTES bytes queued for one subscriber before the slow policy applies (default 1048576)\n"
+    "  --slow-policy P          drop | close: past the bound, drop that subscriber's messages (counted) or close\n"
+    "                           it with 1008 (default drop)\n"
+    "  --max-message BYTES      largest message a subscriber may send, and largest POST body (default 65536)\n"
+    "  --idle-timeout S         seconds without traffic before a ping, then a close (default 120; 0: never)\n"
+    "  --help                   this text\n"
+    "\n"
+    "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
+    "{\"subscribe\":\"t\"} and {\"unsubscribe\":\"t\"} change the set; each is answered with {\"subscribed\":\"t\"},\n"
+    "{\"unsubscribed\":\"t\"} or {\"error\":\"...\"}. Every other message received is a published one, as is.\n"
+    "Publishers: POST the message as the body to /publish/<topic>; the answer is {\"topic\":...,\"subscribers\":N},\n"
+    "N being the subscribers of the topic in the process that took the request when it published; 503 when the\n"
+    "broadcast ring is full (retry), 413 past --max-message.\n";
+
+struct Options {
+    ServerConfig config;
+    unsigned workers = 1;
+    std::string token;
+    std::size_t max_backpressure = 1024 * 1024;
+    SlowPolicy slow_policy = SlowPolicy::Drop;
+    std::size_t max_message = 64 * 1024;
+    unsigned idle_timeout = 120;
+};
+
+bool parse_number(const char* text, unsigned long long& out) {
+    char* end = nullptr;
+    out = std::strtoull(text, &end, 10);
+    return end && *end == '\0' && end != text;
+}
+
+// Compares without an early exit, so the time taken does not tell how much of a guess was right (only whether
+// its length was). `secret` is never empty.
+bool same_secret(std::string_view given, std::string_view secret) {
+    unsigned char diff = given.size() == secret.size() ? 0 : 1;
+    for (std::size_t i = 0; i < given.size(); ++i) {
+        diff |= static_cast<unsigned char>(given[i] ^ secret[i % secret.size()]);
+    }
+    return diff == 0;
+}
+
+std::string json_answer(std::string_view key, std::string_view value) {
+    std::string out = "{";
+    push::append_json_string(out, key);
+    out.push_back(':');
+    push::append_json_string(out, value);
+    out.push_back('}');
+    return out;
+}
+
+// One server process: the routes, the mesh to sibling workers, and the run.
+int serve(const Options& options, unsigned worker, pid_t group, const std::function<void(std::uint16_t, unsigned)>& ready) {
+    ServerConfig config = options.config;
+    config.max_body_bytes = options.max_message;
+    Server server(config);
+    push::PublishCounters counters;
+
+    std::unique_ptr<push::WorkerMesh> mesh;
+    if (options.workers > 1) {
+        mesh = std::make_unique<push::WorkerMesh>(worker, options.workers, group, options.max_message);
+        if (!mesh->ok()) return 1;
+    }
+
+    WebSocketBehavior subscriber;
+    subscriber.max_message_bytes = options.max_message;
+    subscriber.max_backpressure_bytes = options.max_backpressure;
+    subscriber.slow_policy = options.slow_policy;
+    subscriber.idle_timeout_seconds = options.idle_timeout;
+    subscriber.on_upgrade = [](WebSocket& ws, const Request& request) {
+        for (const std::string& topic : push::topics_from_query(request.query())) ws.subscribe(topic);
+    };
+    subscriber.on_message = [](WebSocket& ws, std::string_view message, Opcode) {
+        push::Command command;
+        if (!push::parse_command(message, command)) {
+            ws.send(json_answer("error", "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}"),
+                    Opcode::Text);
+            return;
+        }
+        if (command.action == push::Action::Subscribe) {
+            if (ws.subscribe(command.topic) || ws.subscribed(command.topic)) {
+                ws.send(json_answer("subscribed", command.topic), Opcode::Text);
+            } else {
+                ws.send(json_answer("error", "topics are 1 to 1024 bytes"), Opcode::Text);
+            }
+        } else {
+            ws.unsubscribe(command.topic);
+            ws.send(json_answer("unsubscribed", command.topic), Opcode::Text);
+        }
+    };
+    server.websocket("/ws", subscriber);
+
+    server.post("/publish/*", [&](const Request& request, Response& response) {
+        response.header("Content-Type", "application/json");
+        if (!options.token.empty()) {
+            const std::string_view given = request.header("Authorization");
+            if (!given.starts_with("Bearer ") || !same_secret(given.substr(7), options.token)) {
+                counters.unauthorized.fetch_add(1, std::memory_order_relaxed);
+                response.status(401).header("WWW-Authenticate", "Bearer");
+                response.send(json_answer("error", "unauthorized"));
+                return;
+            }
+        }
+        std::string topic;
+        if (!push::percent_decode(request.path().substr(std::string_view("/publish/").size()), topic, false) ||
+            topic.empty() || topic.size() > kMaxTopicBytes) {
+            response.status(400).send(json_answer("error", "the topic is 1 to 1024 bytes, percent-encoded"));
+            return;
+        }
+        const Opcode opcode = is_valid_utf8(request.body) ? Opcode::Text : Opcode::Binary;
+        const std::uint64_t subscribers = server.subscribers(topic);
+        const PublishStatus status = server.publish(topic, request.body, opcode);
+        if (status != PublishStatus::Success) {
+            counters.backpressure.fetch_add(1, std::memory_order_relaxed);
+            response.status(503).header("Retry-After", "1");
+            response.send(json_answer("error", "the broadcast ring is full; retry"));
+            return;
+        }
+        counters.accepted.fetch_add(1, std::memory_order_relaxed);
+        if (mesh) mesh->forward(topic, request.body, opcode);
+        std::string body = "{\"topic\":";
+        push::append_json_string(body, topic);
+        body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");
+        response.send(body);
+    });
+    server.get("/metrics", [&](const Request&, Response& response) {
+        response.header("Content-Type", "text/plain; version=0.0.4");
+        response.send(push::render_metrics(server.stats(), counters, worker));
+    });
+    server.get("/", [](const Request&, Response& response) {
+        response.header("Content-Type", "text/html; charset=utf-8");
+        response.send(push::kPage);
+    });
+    server.get("/health", [](const Request&, Response& response) { response.send("ok\n"); });
+
+    g_server = &server;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const Result<std::uint16_t> port = server.listen();
+    if (!port) {
+        std::fprintf(stderr, "surge-push: cannot listen: %s\n", port.error().message().c_str());
+        return 1;
+    }
+    if (mesh) {
+        mesh->start([&](std::string_view topic, std::string_view message, Opcode opcode) {
+            // From a sibling: wait a little for room rather than lose it (this thread serves no one else).
+            if (server.publish(topic, message, opcode, std::chrono::milliseconds(100)) == PublishStatus::Success) {
+                counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+    }
+    ready(port.value(), server.thread_count());
+    const Result<void> ran = server.run();
+    g_server = nullptr;
+    mesh.reset();  // joins the receiving thread before the server goes
+    if (!ran) {
+        std::fprintf(stderr, "surge-push: %s\n", ran.error().message().c_str());
+        return 1;
+    }
+    return 0;
+}
+
+void announce(std::uint16_t port, unsigned workers, unsigned threads) {
+    std::printf("surge-push: http://127.0.0.1:%u/ (page), ws://127.0.0.1:%u/ws?topics=news (subscribe), "
+                "POST http://127.0.0.1:%u/publish/news (publish); %u worker%s x %u threads; Ctrl-C stops\n",
+                port, port, port, workers, workers == 1 ? "" : "s", threads);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "surge-push: %s needs a value\n%s", argv[i], kUsage);
+            return 2;
+        }
+        const char* value = argv[++i];
+        unsigned long long number = 0;
+        const bool numeric = parse_number(value, number);
+        if (flag == "--port" && numeric && number <= 65535) {
+            options.config.port = static_cast<std::uint16_t>(number);
+        } else if (flag == "--address") {
+            options.config.address = value;
+        } else if (flag == "--threads" && numeric && number > 0 && number <= 1024) {
+            options.config.threads = static_cast<unsigned>(number);
+        } else if (flag == "--workers" && numeric && number > 0 && number <= 1024) {
+            options.workers = static_cast<unsigned>(number);
+        } else if (flag == "--backend" && net::parse_backend(value, options.config.backend)) {
+        } else if (flag == "--token" && *value) {
+            options.token = value;
+        } else if (flag == "--max-backpressure" && numeric && number > 0 && number <= (1ULL << 31)) {
+            options.max_backpressure = number;
+        } else if (flag == "--slow-policy" && std::string_view(value) == "drop") {
+            options.slow_policy = SlowPolicy::Drop;
+        } else if (flag == "--slow-policy" && std::string_view(value) == "close") {
+            options.slow_policy = SlowPolicy::Close;
+        } else if (flag == "--max-message" && numeric && number > 0 && number <= 16 * 1024 * 1024) {
+            options.max_message = number;
+        } else if (flag == "--idle-timeout" && numeric && number <= 86400) {
+            options.idle_timeout = static_cast<unsigned>(number);
+        } else {
+            std::fprintf(stderr, "surge-push: bad option %s %s\n%s", argv[i - 1], value, kUsage);
+            return 2;
+        }
+    }
+
+    const pid_t group = ::getpid();
+    if (options.workers == 1) {
+        return serve(options, 0, group, [](std::uint16_t port, unsigned threads) { announce(port, 1, threads); });
+    }
+    if (options.config.port == 0) {
+        options.config.port = tools::reserve_port(options.config.address);
+        if (options.config.port == 0) {
+            std::fprintf(stderr, "surge-push: cannot reserve a port on %s\n", options.config.address.c_str());
+            return 1;
+        }
+    }
+    return tools::run_worker_processes(
+        options.workers,
+        [&](unsigned index, const std::function<void()>& ready) {
+            return serve(options, index, group, [&](std::uint16_t, unsigned) { ready(); });
+        },
+        [&] {
+            tools::close_reserved_port();
+            announce(options.config.port, options.workers,
+                     options.config.threads ? options.config.threads : std::thread::hardware_concurrency());
+        });
+}
