@@ -9,6 +9,7 @@ packages=(
     liburing-dev libssl-dev libmimalloc-dev zlib1g-dev
     libbenchmark-dev doctest-dev
     python3 python3-websockets                    # reports, corpus generator, third-party client tests
+    chromium                                      # surge-push's page, tested in a real (headless) browser
 )
 
 missing=()

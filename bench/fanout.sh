@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The fan-out benchmark: one publisher, N subscribers (default 10,000) on loopback in other processes, and the
+# server's cost per delivery, measured against a baseline in the same run.
+#  - baseline: bench/raw-fanout, one send() per subscriber socket in a plain loop (the physical limit: each small
+#    send on loopback emits a TCP segment, whose cost is mostly the kernel's);
+#  - surge: tools/surge-push;
+#  - optionally a peer server (--peer 'COMMAND'), started the same way and held to the same contract.
+# Each server gets the same load: surge-load --mode subscribe opens N subscriptions to ws://.../ws?topics=fan, and
+# surge-load --mode publish POSTs stamped messages to http://.../publish/fan at --rate messages per second. The
+# server's CPU time (utime + stime of its process, all threads) is read from /proc over the measured window.
+# Reported per server: deliveries per second (what the subscribers received), the server's CPU seconds per
+# second, deliveries per server-CPU-second, and delivery latency p50/p99 (publisher's stamp to subscriber);
+# then surge's deliveries per CPU-second as a ratio of the baseline's (and of the peer's).
+# A peer COMMAND may contain {port}, replaced by the port to listen on; it must serve the two URLs above.
+#
+# Usage: bench/fanout.sh [--subscribers N] [--rate R] [--duration S] [--warmup S] [--size B] [--threads T]
+#                        [--backend B] [--peer 'COMMAND'] [--peer-name NAME] [--build DIR] [--json FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+subscribers=10000
+rate=10
+duration=10
+warmup=3
+size=32
+threads=1
+backend=auto
+peer=""
+peer_name=peer
+json=""
+build=${SURGE_BUILD:-$root/build/release}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --subscribers) subscribers=$2; shift 2 ;;
+        --rate) rate=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --size) size=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --backend) backend=$2; shift 2 ;;
+        --peer) peer=$2; shift 2 ;;
+        --peer-name) peer_name=$2; shift 2 ;;
+        --build) build=$2; shift 2 ;;
+        --json) json=$2; shift 2 ;;
+        *) echo "fanout.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+push=$build/tools/surge-push
+raw=$build/bench/raw-fanout
+load=$build/bench/surge-load
+if [ ! -x "$push" ] || [ ! -x "$raw" ] || [ ! -x "$load" ]; then
+    echo "building (cmake --preset release) ..."
+    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
+        --target surge-push raw-fanout surge-load >/dev/null)
+    build=$root/build/release
+    push=$build/tools/surge-push raw=$build/bench/raw-fanout load=$build/bench/surge-load
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# CPU seconds (user + system, every thread) the process has used so far.
+cpu_seconds() {
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+now() { python3 -c 'import time; print(time.monotonic())'; }
+
+# run NAME COMMAND...: one measured run against a server started by COMMAND (already holding its port).
+results=()
+run() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$work/$name.log" 2>&1 &
+    local server=$!
+    pids+=("$server")
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.05
+    done
+    echo "== $name: $subscribers subscribers, $rate messages/s of $size bytes, ${duration}s measured"
+    "$load" "ws://127.0.0.1:$port/ws?topics=fan" --mode subscribe --connections "$subscribers" --threads 2 \
+        --duration "$duration" --warmup "$warmup" --json "$work/$name.sub.json" >"$work/$name.sub.log" 2>&1 &
+    local subscriber=$!
+    pids+=("$subscriber")
+    sleep 1  # the subscriptions open (their ramp is inside the warm-up)
+    "$load" "http://127.0.0.1:$port/publish/fan" --mode publish --rate "$rate/total" --size "$size" \
+        --duration "$((duration + warmup + 3))" --warmup 0 >"$work/$name.pub.log" 2>&1 &
+    local publisher=$!
+    pids+=("$publisher")
+    sleep "$((warmup - 1))"
+    local cpu0 t0 cpu1 t1
+    cpu0=$(cpu_seconds "$server") t0=$(now)
+    sleep "$duration"
+    cpu1=$(cpu_seconds "$server") t1=$(now)
+    wait "$subscriber" || { echo "$name: the subscribers failed"; cat "$work/$name.sub.log"; exit 1; }
+    kill "$publisher" 2>/dev/null || true
+    wait "$publisher" 2>/dev/null || true
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" "$subscribers" "$rate" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+name, cpu0, cpu1, t0, t1, subs, rate = sys.argv[2], *map(float, sys.argv[3:8])
+cpu_per_second = (cpu1 - cpu0) / (t1 - t0)
+deliveries = r["messages_per_second"]
+out = {
+    "server": name,
+    "deliveries_per_second": round(deliveries),
+    "expected_per_second": round(subs * rate),
+    "server_cpu_per_second": round(cpu_per_second, 4),
+    "deliveries_per_cpu_second": round(deliveries / cpu_per_second) if cpu_per_second > 0 else None,
+    "latency_us": {k: r["latency_us"][k] for k in ("p50", "p99", "max")},
+    "errors": sum(r["errors"].values()),
+    "connections_opened": r["connections_opened"],
+}
+print(json.dumps(out))
+PY
+)")
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(deliveries_per_second)d deliveries/s (expected %(expected_per_second)d), server CPU %(server_cpu_per_second).3f s/s, %(deliveries_per_cpu_second)s deliveries per CPU-second, latency p50 %(p50).0f us p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
+}
+
+port=$(free_port)
+run raw-send-loop "$port" "$raw" --port "$port"
+port=$(free_port)
+run surge-push "$port" "$push" --port "$port" --threads "$threads" --backend "$backend"
+if [ -n "$peer" ]; then
+    port=$(free_port)
+    run "$peer_name" "$port" bash -c "exec ${peer//\{port\}/$port}"
+fi
+
+python3 - "$json" "${results[@]}" <<'PY'
+import json, sys
+path, runs = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
+by = {r["server"]: r for r in runs}
+surge = by["surge-push"]["deliveries_per_cpu_second"]
+report = {"runs": runs, "surge_vs_raw_send_loop": round(surge / by["raw-send-loop"]["deliveries_per_cpu_second"], 3)}
+print("surge-push deliveries per server-CPU-second / raw send() loop: %.3f" % report["surge_vs_raw_send_loop"])
+for r in runs:
+    if r["server"] not in ("surge-push", "raw-send-loop"):
+        report["surge_vs_" + r["server"]] = round(surge / r["deliveries_per_cpu_second"], 3)
+        print("surge-push deliveries per server-CPU-second / %s: %.3f" % (r["server"], report["surge_vs_" + r["server"]]))
+if path:
+    json.dump(report, open(path, "w"), indent=2)
+PY

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""surge-push's page in a real browser: headless Chromium, driven over the DevTools protocol.
+
+The page subscribes to a topic over WebSocket; the test publishes over HTTP (with the bearer token the server was
+started with) and reads the message back from the page's DOM. Then the page publishes through its own form, and a
+Python `websockets` subscriber must receive that. A POST without the token must get 401.
+
+Usage: browser_push_test.py SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
+"""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import websockets
+
+TOKEN = "browser-test-token"
+TOPIC = "browser test/é"  # a space, a slash and a non-ASCII letter: the page and the server must encode alike
+
+
+def fail(message):
+    print("FAIL:", message, flush=True)
+    sys.exit(1)
+
+
+def start_push(binary):
+    server = subprocess.Popen([binary, "--port", "0", "--threads", "2", "--token", TOKEN],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = server.stdout.readline()  # the announcement comes first (one process: nothing logs before it)
+    if "ws://127.0.0.1:" not in line:
+        server.kill()
+        fail("surge-push did not announce its port: " + line)
+    threading.Thread(target=server.stdout.read, daemon=True).start()  # a full pipe must never block it
+    return server, int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+
+
+def start_chromium(binary, profile):
+    browser = subprocess.Popen(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-extensions", "--mute-audio",
+         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=" + profile,
+         "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    active = os.path.join(profile, "DevToolsActivePort")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if os.path.exists(active):
+            with open(active) as f:
+                first = f.readline().strip()
+            if first:
+                return browser, int(first)
+        if browser.poll() is not None:
+            fail("chromium exited with %s before it listened" % browser.returncode)
+        time.sleep(0.1)
+    browser.kill()
+    fail("chromium did not open its DevTools port")
+
+
+def http(url, body=None, headers=None):
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class DevTools:
+    def __init__(self, socket):
+        self.socket = socket
+        self.next_id = 0
+
+    async def call(self, method, **params):
+        self.next_id += 1
+        await self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:  # events come in between; skip them
+            reply = json.loads(await asyncio.wait_for(self.socket.recv(), 20))
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    fail("%s: %s" % (method, reply["error"]))
+                return reply.get("result", {})
+
+    async def evaluate(self, expression):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result.get("result", {}).get("value")
+
+    async def wait_for(self, expression, what, seconds=20):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = await self.evaluate(expression)
+            if value:
+                return value
+            await asyncio.sleep(0.1)
+        fail("the page never showed " + what + "; the page says: " +
+             str(await self.evaluate("document.body.innerText")))
+
+
+async def run(port, devtools_port):
+    page = f"http://127.0.0.1:{port}/?topic=" + urllib.parse.quote(TOPIC, safe="")
+    _, targets = http(f"http://127.0.0.1:{devtools_port}/json/list")
+    pages = [t for t in json.loads(targets) if t.get("type") == "page"]
+    if not pages:
+        fail("chromium has no page target")
+    async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as socket:
+        tools = DevTools(socket)
+        await tools.call("Page.enable")
+        await tools.call("Page.navigate", url=page)
+        await tools.wait_for("document.getElementById('status')?.textContent === %s" %
+                             json.dumps("subscribed to " + TOPIC), "that it subscribed")
+
+        # The test publishes; the page shows it.
+        publish_url = f"http://127.0.0.1:{port}/publish/" + urllib.parse.quote(TOPIC, safe="")
+        status, _ = http(publish_url, b"nobody may", {})
+        if status != 401:
+            fail("a POST without the token got %d, not 401" % status)
+        message = "hello from the test, %d ✓" % os.getpid()
+        status, answer = http(publish_url, message.encode(), {"Authorization": "Bearer " + TOKEN})
+        if status != 200 or json.loads(answer) != {"topic": TOPIC, "subscribers": 1}:
+            fail("publish answered %d %s" % (status, answer))
+        await tools.wait_for("document.getElementById('messages').textContent.includes(%s)" % json.dumps(message),
+                             "the published message")
+        print("page showed:", message, flush=True)
+
+        # The page publishes through its form; another subscriber gets it.
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=" + urllib.parse.quote(TOPIC, safe="")) as other:
+            from_page = "sent by the page, %d" % os.getpid()
+            await tools.evaluate("document.getElementById('message').value = %s;"
+                                 "document.getElementById('token').value = %s;"
+                                 "document.getElementById('publish').click(); true" %
+                                 (json.dumps(from_page), json.dumps(TOKEN)))
+            received = await asyncio.wait_for(other.recv(), 20)
+            if received != from_page:
+                fail("the other subscriber got %r" % received)
+            await tools.wait_for("document.getElementById('result').textContent.startsWith('200')",
+                                 "the publish answer")
+            await tools.wait_for("document.getElementById('messages').textContent.includes(%s)" %
+                                 json.dumps(from_page), "its own message")
+        print("the page's publish reached another subscriber", flush=True)
+
+
+def main():
+    push_binary = sys.argv[1]
+    chromium = sys.argv[2] if len(sys.argv) > 2 else (shutil.which("chromium") or "chromium")
+    profile = tempfile.mkdtemp(prefix="surge-chromium-")
+    server, port = start_push(push_binary)
+    browser = None
+    try:
+        browser, devtools_port = start_chromium(chromium, profile)
+        asyncio.run(run(port, devtools_port))
+    finally:
+        if browser:
+            browser.terminate()
+            try:
+                browser.wait(10)
+            except subprocess.TimeoutExpired:
+                browser.kill()
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+        shutil.rmtree(profile, ignore_errors=True)
+    if code != 0:
+        fail("surge-push exited with %s" % code)
+    print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()

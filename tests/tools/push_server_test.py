@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""surge-push end to end, with Python `websockets` subscribers and plain HTTP publishers.
+
+Checks: subscribing by URL and by JSON command (and the answers to both kinds of command), POST /publish answers
+with the subscriber count and reaches exactly the topic's subscribers, text stays text and other bytes go as
+binary, bearer authentication (401), body limit (413), the Prometheus /metrics figures after all that, and with
+--workers 2 that a publish taken by either worker reaches the subscribers of both.
+
+Usage: push_server_test.py SURGE_PUSH BACKEND   (exit 0 on success; every wait is bounded)
+"""
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import websockets
+
+TOKEN = "t0ken"
+
+
+def check(condition, message):
+    if not condition:
+        print("FAIL:", message, flush=True)
+        sys.exit(1)
+
+
+def start(binary, backend, *extra):
+    server = subprocess.Popen([binary, "--port", "0", "--backend", backend, "--threads", "2", *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for _ in range(50):  # workers log before the parent announces
+        line = server.stdout.readline()
+        seen.append(line)
+        if "ws://127.0.0.1:" in line:
+            # Keep reading what it logs, so that a full pipe never blocks it.
+            threading.Thread(target=server.stdout.read, daemon=True).start()
+            return server, int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+        if not line:
+            break
+    server.kill()
+    check(False, "no announcement: " + "".join(seen))
+
+
+def stop(server):
+    server.send_signal(signal.SIGTERM)
+    try:
+        check(server.wait(15) == 0, "surge-push exited with %s" % server.returncode)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        check(False, "surge-push did not stop")
+
+
+def post(port, path, body, token=TOKEN):
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        check(response.headers["Content-Type"].startswith("text/plain"), "metrics content type")
+        totals = {}
+        for line in response.read().decode().splitlines():
+            if line.startswith("#") or not line:
+                continue
+            name_labels, value = line.rsplit(" ", 1)
+            name = name_labels.split("{")[0]
+            key = name if "outcome" not in name_labels else name + ":" + name_labels.split('outcome="')[1].split('"')[0]
+            totals[key] = totals.get(key, 0) + int(value)
+        return totals
+
+
+async def recv(ws):
+    return await asyncio.wait_for(ws.recv(), 10)
+
+
+async def single_process(port):
+    url = f"ws://127.0.0.1:{port}/ws"
+    async with websockets.connect(url + "?topics=news,prices%2Feu") as a, \
+            websockets.connect(url) as b, websockets.connect(url + "?topics=sport") as c:
+        await b.send(json.dumps({"subscribe": "news"}))
+        check(json.loads(await recv(b)) == {"subscribed": "news"}, "subscribe answer")
+        await b.send('{ "subscribe" : "caf\\u00e9" }')
+        check(json.loads(await recv(b)) == {"subscribed": "café"}, "escaped topic")
+        await b.send("not json")
+        check("error" in json.loads(await recv(b)), "bad command answer")
+
+        status, body = post(port, "/publish/news", b"headline")
+        check(status == 200 and json.loads(body) == {"topic": "news", "subscribers": 2}, "publish answer %s" % body)
+        check(await recv(a) == "headline" and await recv(b) == "headline", "news reached its subscribers")
+        status, body = post(port, "/publish/prices%2Feu", b"\xff\x00binary")
+        check(json.loads(body)["subscribers"] == 1, "percent-encoded topic")
+        check(await recv(a) == b"\xff\x00binary", "non-UTF-8 bodies go as binary")
+        status, _ = post(port, "/publish/caf%C3%A9", "crème".encode())
+        check(await recv(b) == "crème", "UTF-8 topic and text")
+
+        await b.send(json.dumps({"unsubscribe": "news"}))
+        check(json.loads(await recv(b)) == {"unsubscribed": "news"}, "unsubscribe answer")
+        status, body = post(port, "/publish/news", b"second")
+        check(json.loads(body)["subscribers"] == 1, "count after unsubscribe")
+        check(await recv(a) == "second", "still subscribed")
+        status, _ = post(port, "/publish/sport", b"goal")
+        check(await recv(c) == "goal", "sport")
+        # b got nothing since: the next thing it hears is the answer to this command.
+        await b.send(json.dumps({"subscribe": "x"}))
+        check(json.loads(await recv(b)) == {"subscribed": "x"}, "b heard nothing it had not asked for")
+
+        check(post(port, "/publish/news", b"x", token="wrong")[0] == 401, "wrong token")
+        check(post(port, "/publish/news", b"x", token=None)[0] == 401, "no token")
+        check(post(port, "/publish/", b"x")[0] == 400, "empty topic")
+        check(post(port, "/publish/news", b"x" * (64 * 1024 + 1))[0] == 413, "body past --max-message")
+
+    m = metrics(port)
+    check(m["surge_publish_requests_total:accepted"] == 5, "accepted publishes %s" % m)
+    check(m["surge_publish_requests_total:unauthorized"] == 2, "unauthorized publishes")
+    check(m["surge_messages_out_total"] == 6 + 5, "deliveries and answers counted %s" % m)
+    check(m["surge_messages_in_total"] == 5, "commands counted")
+    check(m["surge_dropped_total"] == 0 and m["surge_slow_closed_total"] == 0, "nothing dropped")
+    check(m["surge_ring_lag"] == 0, "no lag")
+
+
+async def two_workers(port):
+    # Enough subscribers that SO_REUSEPORT puts some on each worker (the chance it does not is 2^-15).
+    subscribers = [await websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=all") for _ in range(16)]
+    try:
+        for n in range(4):  # each POST lands on either worker
+            status, body = post(port, "/publish/all", b"m%d" % n, token="")
+            check(status == 200, "publish %d: %s" % (n, body))
+            for ws in subscribers:
+                check(await recv(ws) == "m%d" % n, "every subscriber of every worker got m%d" % n)
+    finally:
+        for ws in subscribers:
+            await ws.close()
+    m = metrics(port)  # one worker's view
+    check(m["surge_connections"] >= 0, "metrics from a worker")
+
+
+def main():
+    binary, backend = sys.argv[1], sys.argv[2]
+    server, port = start(binary, backend, "--token", TOKEN)
+    try:
+        asyncio.run(single_process(port))
+    finally:
+        stop(server)
+    print("single process: ok", flush=True)
+
+    server, port = start(binary, backend, "--workers", "2")
+    try:
+        asyncio.run(two_workers(port))
+    finally:
+        stop(server)
+    print("two workers: ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()
