@@ -12,9 +12,12 @@
 # second, deliveries per server-CPU-second, and delivery latency p50/p99 (publisher's stamp to subscriber);
 # then surge's deliveries per CPU-second as a ratio of the baseline's (and of the peer's).
 # A peer COMMAND may contain {port}, replaced by the port to listen on; it must serve the two URLs above.
+# The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of
+# the medians.
 #
 # Usage: bench/fanout.sh [--subscribers N] [--rate R] [--duration S] [--warmup S] [--size B] [--threads T]
-#                        [--backend B] [--peer 'COMMAND'] [--peer-name NAME] [--build DIR] [--json FILE]
+#                        [--backend B] [--repeat N] [--peer 'COMMAND'] [--peer-name NAME] [--build DIR]
+#                        [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 subscribers=10000
@@ -24,6 +27,7 @@ warmup=3
 size=32
 threads=1
 backend=auto
+repeat=3
 peer=""
 peer_name=peer
 json=""
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
         --size) size=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --backend) backend=$2; shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
         --peer) peer=$2; shift 2 ;;
         --peer-name) peer_name=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
@@ -108,7 +113,7 @@ run() {
     results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" "$subscribers" "$rate" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-name, cpu0, cpu1, t0, t1, subs, rate = sys.argv[2], *map(float, sys.argv[3:8])
+name, (cpu0, cpu1, t0, t1, subs, rate) = sys.argv[2], map(float, sys.argv[3:9])
 cpu_per_second = (cpu1 - cpu0) / (t1 - t0)
 deliveries = r["messages_per_second"]
 out = {
@@ -127,26 +132,45 @@ PY
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(deliveries_per_second)d deliveries/s (expected %(expected_per_second)d), server CPU %(server_cpu_per_second).3f s/s, %(deliveries_per_cpu_second)s deliveries per CPU-second, latency p50 %(p50).0f us p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
 }
 
-port=$(free_port)
-run raw-send-loop "$port" "$raw" --port "$port"
-port=$(free_port)
-run surge-push "$port" "$push" --port "$port" --threads "$threads" --backend "$backend"
-if [ -n "$peer" ]; then
+for round in $(seq "$repeat"); do
+    echo "-- round $round of $repeat"
     port=$(free_port)
-    run "$peer_name" "$port" bash -c "exec ${peer//\{port\}/$port}"
-fi
+    run raw-send-loop "$port" "$raw" --port "$port"
+    port=$(free_port)
+    run surge-push "$port" "$push" --port "$port" --threads "$threads" --backend "$backend"
+    if [ -n "$peer" ]; then
+        port=$(free_port)
+        run "$peer_name" "$port" bash -c "exec ${peer//\{port\}/$port}"
+    fi
+done
 
-python3 - "$json" "${results[@]}" <<'PY'
-import json, sys
-path, runs = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
-by = {r["server"]: r for r in runs}
-surge = by["surge-push"]["deliveries_per_cpu_second"]
-report = {"runs": runs, "surge_vs_raw_send_loop": round(surge / by["raw-send-loop"]["deliveries_per_cpu_second"], 3)}
-print("surge-push deliveries per server-CPU-second / raw send() loop: %.3f" % report["surge_vs_raw_send_loop"])
-for r in runs:
-    if r["server"] not in ("surge-push", "raw-send-loop"):
-        report["surge_vs_" + r["server"]] = round(surge / r["deliveries_per_cpu_second"], 3)
-        print("surge-push deliveries per server-CPU-second / %s: %.3f" % (r["server"], report["surge_vs_" + r["server"]]))
+python3 - "$json" "$subscribers" "$rate" "$size" "$threads" "$backend" "${results[@]}" <<'PY'
+import json, statistics, sys
+path, subscribers, rate, size, threads, backend = sys.argv[1:7]
+runs = [json.loads(a) for a in sys.argv[7:]]
+servers = list(dict.fromkeys(r["server"] for r in runs))
+summary = {}
+for name in servers:
+    mine = [r for r in runs if r["server"] == name]
+    summary[name] = {
+        "deliveries_per_cpu_second_median": statistics.median(r["deliveries_per_cpu_second"] for r in mine),
+        "deliveries_per_second_median": statistics.median(r["deliveries_per_second"] for r in mine),
+        "latency_us_p50_median": statistics.median(r["latency_us"]["p50"] for r in mine),
+        "latency_us_p99_median": statistics.median(r["latency_us"]["p99"] for r in mine),
+        "errors": sum(r["errors"] for r in mine),
+    }
+    s = summary[name]
+    print("%-14s median of %d: %d deliveries per server-CPU-second, %d deliveries/s, latency p50 %.0f us, p99 %.0f us"
+          % (name, len(mine), s["deliveries_per_cpu_second_median"], s["deliveries_per_second_median"],
+             s["latency_us_p50_median"], s["latency_us_p99_median"]))
+surge = summary["surge-push"]["deliveries_per_cpu_second_median"]
+report = {"subscribers": int(subscribers), "rate": float(rate), "size": int(size), "threads": int(threads),
+          "backend": backend, "runs": runs, "summary": summary, "ratios": {}}
+for name in servers:
+    if name != "surge-push":
+        ratio = round(surge / summary[name]["deliveries_per_cpu_second_median"], 3)
+        report["ratios"]["surge_vs_" + name] = ratio
+        print("surge-push deliveries per server-CPU-second / %s: %.3f" % (name, ratio))
 if path:
     json.dump(report, open(path, "w"), indent=2)
 PY

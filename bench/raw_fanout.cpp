@@ -35,7 +35,7 @@ struct Connection {
 };
 
 int listen_on(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);  // accept until EAGAIN
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in address{};
@@ -102,8 +102,6 @@ int main(int argc, char** argv) {
                     epoll_event watch{EPOLLIN, {.fd = client}};
                     ::epoll_ctl(poller, EPOLL_CTL_ADD, client, &watch);
                     connections[client] = {};
-                    if (connections.size() % 1024 != 0) continue;  // keep accepting in bursts, then serve
-                    break;
                 }
                 continue;
             }

@@ -10,12 +10,20 @@
 
 namespace surge::net {
 
-// One non-blocking sendmsg: the bytes written (0 when the socket is full) or -errno. Never raises SIGPIPE.
+// One non-blocking send: the bytes written (0 when the socket is full) or -errno. Never raises SIGPIPE.
+// A single piece (a broadcast frame, most of the time) goes through send(), which skips sendmsg's copy of the
+// message header and iovec array from user memory (perf showed that plumbing at a few percent of a loopback
+// fan-out's CPU time).
 inline long send_without_waiting(int fd, const iovec* iov, int count) noexcept {
-    msghdr message{};
-    message.msg_iov = const_cast<iovec*>(iov);
-    message.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n;
+    if (count == 1) {
+        n = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        msghdr message{};
+        message.msg_iov = const_cast<iovec*>(iov);
+        message.msg_iovlen = static_cast<std::size_t>(count);
+        n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     if (n >= 0) return n;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
 }

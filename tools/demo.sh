@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the release preset and starts the demo server: surge-echo on port 9001 (until the push server lands).
-# Try it: python3 -m websockets ws://127.0.0.1:9001/   (or any WebSocket client); Ctrl-C stops it.
-# Usage: tools/demo.sh [surge-echo options, e.g. --port 9002 --threads 1]
+# Builds the release preset and starts the demo: surge-push, the push server, on port 9001.
+# Open http://127.0.0.1:9001/ in a browser (it subscribes to "news" and shows what arrives), then publish:
+#   curl -d 'hello' http://127.0.0.1:9001/publish/news
+# Ctrl-C stops it. Usage: tools/demo.sh [surge-push options, e.g. --port 9002 --threads 1 --token secret]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tools/setup-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target surge-echo
-exec build/release/tools/surge-echo "$@"
+cmake --build --preset release --target surge-push
+exec build/release/tools/surge-push "$@"
