@@ -79,12 +79,13 @@ private:
     std::uint8_t mask_phase_ = 0;
     std::uint8_t message_opcode_ = 0;  // Text or Binary while a message is open, else 0
     Utf8Validator utf8_;
-    bool in_frame_ = false;
-    bool frame_fin_ = false;
-    bool frame_masked_ = false;
-    bool message_compressed_ = false;
-    bool rsv1_allowed_ = false;
-    bool finished_ = false;  // after Closed or Error
+    // One byte of flags: the decoder lives in every connection's slot, and this keeps it at 24 bytes.
+    bool in_frame_ : 1 = false;
+    bool frame_fin_ : 1 = false;
+    bool frame_masked_ : 1 = false;
+    bool message_compressed_ : 1 = false;
+    bool rsv1_allowed_ : 1 = false;
+    bool finished_ : 1 = false;  // after Closed or Error
 };
 
 struct ClosePayload {

@@ -5,7 +5,7 @@
 // or a function passed to Server::defer() for that shard (a handle finds its shard through the thread it is
 // used on, so a call from any other thread is a bug, not a race). send() and close() are safe inside any callback,
 // including on_message and on_close (where send is a no-op that returns Dropped).
-// Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 136 bytes on
+// Memory: an idle connection holds no buffers, only its slot: this object (sizeof(WebSocket) is 128 bytes on
 // x86-64) and, right behind it, the application's data for the route (data<T>()).
 #pragma once
 

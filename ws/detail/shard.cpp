@@ -927,6 +927,9 @@ namespace surge {
 
 static_assert(std::is_standard_layout_v<WebSocket>, "the timer node must be WebSocket's first member");
 static_assert(std::is_trivially_destructible_v<WebSocket>, "slab blocks are freed without running destructors");
+// Two slots per cache line pair, and a 256-slot block of 32 KiB that the allocator serves without rounding up:
+// a byte more here costs every idle connection far more than a byte (bench/idle-memory.sh).
+static_assert(sizeof(WebSocket) == 128, "the slot's size is part of the per-connection memory budget");
 
 SendStatus WebSocket::send(std::string_view message, Opcode opcode) noexcept {
     return detail::Shard::running().send(*this, message, opcode);
