@@ -3,7 +3,7 @@
 # `websockets` server (echo, and broadcast with HTTP publish). Each run's JSON report is checked: the counts
 # that must be there are there, and nothing failed. Nothing here asserts on speed: that is bench/'s business.
 # Usage: load_tools_test.sh SCENARIO BUILD_DIR PYTHON
-#   SCENARIO: surge_echo.io_uring | surge_echo.epoll | python_echo | python_broadcast | stress_workers
+#   SCENARIO: surge_echo.io_uring | surge_echo.epoll | python_echo | python_broadcast | stress_workers | fanout
 set -uo pipefail
 scenario=$1
 build=$2
@@ -101,6 +101,17 @@ stress_workers)
     check "$work/m.json" 'r["target"] == 5000' 'r["verified"] == 5000' 'r["failed"] == 0' \
         'r["dropped_while_held"] == 0' 'r["server_rss_kb"] > 0' 'r["server_bytes_per_connection"] > 0' \
         'r["procs"] == 2' 'all(k in r for k in ("ramp_seconds", "server_rss_kb", "server_bytes_per_connection"))'
+    ;;
+fanout)
+    # The fan-out benchmark, small: 300 subscribers, both servers (raw-fanout and surge-push), one round. Every
+    # published message reaches every subscriber of both; the report has every figure and both ratios.
+    bash "$here/../../bench/fanout.sh" --subscribers 300 --rate 20 --duration 2 --warmup 2 --repeat 1 \
+        --build "$build" --json "$work/fanout.json" || exit 1
+    check "$work/fanout.json" 'len(r["runs"]) == 2' 'all(x["errors"] == 0 for x in r["runs"])' \
+        'all(x["connections_opened"] == 300 for x in r["runs"])' \
+        'all(0.9 * 6000 <= x["deliveries_per_second"] <= 1.1 * 6000 for x in r["runs"])' \
+        'all(x["deliveries_per_cpu_second"] > 0 and x["latency_us"]["p50"] > 0 for x in r["runs"])' \
+        'r["ratios"]["surge_vs_raw-send-loop"] > 0'
     ;;
 *)
     echo "unknown scenario $scenario"
