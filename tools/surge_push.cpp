@@ -23,7 +23,7 @@
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
 #include "tools/push/worker_mesh.hpp"
-#include "tools/worker_processes.hpp"
+#include "tools/server_main.hpp"
 #include "ws/server.hpp"
 
 namespace {
@@ -36,44 +36,34 @@ void on_signal(int) {
     if (g_server) g_server->stop();  // stop() is async-signal-safe: an atomic store and eventfd writes
 }
 
-const char* kUsage =
-    "usage: surge-push [options]\n"
-    "  --port N                 port to listen on (default 9001; 0 picks a free one)\n"
-    "  --address IP             address to listen on (default 0.0.0.0)\n"
-    "  --threads N              shards, one thread each (default: online CPUs)\n"
-    "  --workers N              processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1);\n"
-    "                           a publish to any of them reaches the subscribers of all\n"
-    "  --backend B              auto | io_uring | epoll (default auto)\n"
-    "  --token T                POST /publish needs 'Authorization: Bearer T' (401 otherwise); default: open\n"
-    "  --max-backpressure BYTES bytes queued for one subscriber before the slow policy applies (default 1048576)\n"
-    "  --slow-policy P          drop | close: past the bound, drop that subscriber's messages (counted) or close\n"
-    "                           it with 1008 (default drop)\n"
-    "  --max-message BYTES      largest message a subscriber may send, and largest POST body (default 65536)\n"
-    "  --idle-timeout S         seconds without traffic before a ping, then a close (default 120; 0: never)\n"
-    "  --help                   this text\n"
+const char* const kPushUsage =
+    "  --token T            POST /publish needs 'Authorization: Bearer T' (401 otherwise); default: open\n"
+    "  --max-backpressure BYTES\n"
+    "                       bytes queued for one subscriber before the slow policy applies (default 1048576)\n"
+    "  --slow-policy P      drop | close: past the bound, drop that subscriber's messages (counted) or close\n"
+    "                       it with 1008 (default drop)\n"
+    "  --max-message BYTES  largest message a subscriber may send, and largest POST body (default 65536)\n"
+    "  --help               this text\n"
     "\n"
     "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
     "{\"subscribe\":\"t\"} and {\"unsubscribe\":\"t\"} change the set; each is answered with {\"subscribed\":\"t\"},\n"
     "{\"unsubscribed\":\"t\"} or {\"error\":\"...\"}. Every other message received is a published one, as is.\n"
     "Publishers: POST the message as the body to /publish/<topic>; the answer is {\"topic\":...,\"subscribers\":N},\n"
     "N being the subscribers of the topic in the process that took the request when it published; 503 when the\n"
-    "broadcast ring is full (retry), 413 past --max-message.\n";
+    "broadcast ring is full (retry), 413 past --max-message. With --workers, a publish taken by any worker\n"
+    "reaches the subscribers of all.\n";
+
+void usage(std::FILE* to) {
+    std::fprintf(to, "usage: surge-push [options]\n%s%s", tools::kServerFlagsUsage, kPushUsage);
+}
 
 struct Options {
-    ServerConfig config;
-    unsigned workers = 1;
+    tools::ServerFlags server;
     std::string token;
     std::size_t max_backpressure = 1024 * 1024;
     SlowPolicy slow_policy = SlowPolicy::Drop;
     std::size_t max_message = 64 * 1024;
-    unsigned idle_timeout = 120;
 };
-
-bool parse_number(const char* text, unsigned long long& out) {
-    char* end = nullptr;
-    out = std::strtoull(text, &end, 10);
-    return end && *end == '\0' && end != text;
-}
 
 // Compares without an early exit, so the time taken does not tell how much of a guess was right (only whether
 // its length was). `secret` is never empty.
@@ -96,14 +86,14 @@ std::string json_answer(std::string_view key, std::string_view value) {
 
 // One server process: the routes, the mesh to sibling workers, and the run.
 int serve(const Options& options, unsigned worker, pid_t group, const std::function<void(std::uint16_t, unsigned)>& ready) {
-    ServerConfig config = options.config;
+    ServerConfig config = options.server.config;
     config.max_body_bytes = options.max_message;
     Server server(config);
     push::PublishCounters counters;
 
     std::unique_ptr<push::WorkerMesh> mesh;
-    if (options.workers > 1) {
-        mesh = std::make_unique<push::WorkerMesh>(worker, options.workers, group, options.max_message);
+    if (options.server.workers > 1) {
+        mesh = std::make_unique<push::WorkerMesh>(worker, options.server.workers, group, options.max_message);
         if (!mesh->ok()) return 1;
     }
 
@@ -111,7 +101,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     subscriber.max_message_bytes = options.max_message;
     subscriber.max_backpressure_bytes = options.max_backpressure;
     subscriber.slow_policy = options.slow_policy;
-    subscriber.idle_timeout_seconds = options.idle_timeout;
+    subscriber.idle_timeout_seconds = options.server.idle_timeout_seconds;
     subscriber.on_upgrade = [](WebSocket& ws, const Request& request) {
         for (const std::string& topic : push::topics_from_query(request.query())) ws.subscribe(topic);
     };
@@ -221,62 +211,40 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
+            usage(stdout);
             return 0;
         }
         if (i + 1 >= argc) {
-            std::fprintf(stderr, "surge-push: %s needs a value\n%s", argv[i], kUsage);
+            std::fprintf(stderr, "surge-push: %s needs a value\n", argv[i]);
+            usage(stderr);
             return 2;
         }
         const char* value = argv[++i];
+        const std::string_view text = value;
+        const tools::Flag common = tools::take_server_flag(flag, value, options.server);
         unsigned long long number = 0;
-        const bool numeric = parse_number(value, number);
-        if (flag == "--port" && numeric && number <= 65535) {
-            options.config.port = static_cast<std::uint16_t>(number);
-        } else if (flag == "--address") {
-            options.config.address = value;
-        } else if (flag == "--threads" && numeric && number > 0 && number <= 1024) {
-            options.config.threads = static_cast<unsigned>(number);
-        } else if (flag == "--workers" && numeric && number > 0 && number <= 1024) {
-            options.workers = static_cast<unsigned>(number);
-        } else if (flag == "--backend" && net::parse_backend(value, options.config.backend)) {
-        } else if (flag == "--token" && *value) {
+        const bool numeric = tools::parse_number(value, number);
+        if (common == tools::Flag::Taken) {
+        } else if (common == tools::Flag::BadValue) {
+            std::fprintf(stderr, "surge-push: bad option %s %s\n", argv[i - 1], value);
+            usage(stderr);
+            return 2;
+        } else if (flag == "--token" && !text.empty()) {
             options.token = value;
         } else if (flag == "--max-backpressure" && numeric && number > 0 && number <= (1ULL << 31)) {
             options.max_backpressure = number;
-        } else if (flag == "--slow-policy" && std::string_view(value) == "drop") {
-            options.slow_policy = SlowPolicy::Drop;
-        } else if (flag == "--slow-policy" && std::string_view(value) == "close") {
-            options.slow_policy = SlowPolicy::Close;
+        } else if (flag == "--slow-policy" && (text == "drop" || text == "close")) {
+            options.slow_policy = text == "drop" ? SlowPolicy::Drop : SlowPolicy::Close;
         } else if (flag == "--max-message" && numeric && number > 0 && number <= 16 * 1024 * 1024) {
             options.max_message = number;
-        } else if (flag == "--idle-timeout" && numeric && number <= 86400) {
-            options.idle_timeout = static_cast<unsigned>(number);
         } else {
-            std::fprintf(stderr, "surge-push: bad option %s %s\n%s", argv[i - 1], value, kUsage);
+            std::fprintf(stderr, "surge-push: bad option %s %s\n", argv[i - 1], value);
+            usage(stderr);
             return 2;
         }
     }
-
-    const pid_t group = ::getpid();
-    if (options.workers == 1) {
-        return serve(options, 0, group, [](std::uint16_t port, unsigned threads) { announce(port, 1, threads); });
-    }
-    if (options.config.port == 0) {
-        options.config.port = tools::reserve_port(options.config.address);
-        if (options.config.port == 0) {
-            std::fprintf(stderr, "surge-push: cannot reserve a port on %s\n", options.config.address.c_str());
-            return 1;
-        }
-    }
-    return tools::run_worker_processes(
-        options.workers,
-        [&](unsigned index, const std::function<void()>& ready) {
-            return serve(options, index, group, [&](std::uint16_t, unsigned) { ready(); });
-        },
-        [&] {
-            tools::close_reserved_port();
-            announce(options.config.port, options.workers,
-                     options.config.threads ? options.config.threads : std::thread::hardware_concurrency());
-        });
+    const pid_t group = ::getpid();  // names the workers' publish sockets
+    return tools::run_servers(
+        "surge-push", options.server,
+        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, ready); }, announce);
 }

@@ -1,0 +1,74 @@
+#include "tools/server_main.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "tools/worker_processes.hpp"
+
+namespace surge::tools {
+
+const char* const kServerFlagsUsage =
+    "  --port N             port to listen on (default 9001; 0 picks a free one)\n"
+    "  --address IP         address to listen on (default 0.0.0.0)\n"
+    "  --threads N          shards, one thread each (default: online CPUs)\n"
+    "  --workers N          processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1).\n"
+    "                       Each process has its own descriptor limit: N processes hold N times the connections\n"
+    "  --backend B          auto | io_uring | epoll (default auto)\n"
+    "  --idle-timeout S     seconds without traffic before a ping, then a close (default 120; 0: never)\n";
+
+bool parse_number(const char* text, unsigned long long& out) {
+    char* end = nullptr;
+    out = std::strtoull(text, &end, 10);
+    return end && *end == '\0' && end != text;
+}
+
+Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out) {
+    unsigned long long number = 0;
+    const bool numeric = parse_number(value, number);
+    if (flag == "--port") {
+        if (!numeric || number > 65535) return Flag::BadValue;
+        out.config.port = static_cast<std::uint16_t>(number);
+    } else if (flag == "--address") {
+        out.config.address = value;
+    } else if (flag == "--threads") {
+        if (!numeric || number == 0 || number > 1024) return Flag::BadValue;
+        out.config.threads = static_cast<unsigned>(number);
+    } else if (flag == "--workers") {
+        if (!numeric || number == 0 || number > 1024) return Flag::BadValue;
+        out.workers = static_cast<unsigned>(number);
+    } else if (flag == "--backend") {
+        if (!net::parse_backend(value, out.config.backend)) return Flag::BadValue;
+    } else if (flag == "--idle-timeout") {
+        if (!numeric || number > 86400) return Flag::BadValue;
+        out.idle_timeout_seconds = static_cast<unsigned>(number);
+    } else {
+        return Flag::NotMine;
+    }
+    return Flag::Taken;
+}
+
+int run_servers(const char* name, ServerFlags& flags, const ServeOne& serve, const Announce& announce) {
+    if (flags.workers == 1) {
+        return serve(0, [&](std::uint16_t port, unsigned threads) { announce(port, 1, threads); });
+    }
+    if (flags.config.port == 0) {
+        flags.config.port = reserve_port(flags.config.address);
+        if (flags.config.port == 0) {
+            std::fprintf(stderr, "%s: cannot reserve a port on %s\n", name, flags.config.address.c_str());
+            return 1;
+        }
+    }
+    return run_worker_processes(
+        flags.workers,
+        [&](unsigned index, const std::function<void()>& ready) {
+            return serve(index, [&](std::uint16_t, unsigned) { ready(); });
+        },
+        [&] {
+            close_reserved_port();
+            announce(flags.config.port, flags.workers,
+                     flags.config.threads ? flags.config.threads : std::thread::hardware_concurrency());
+        });
+}
+
+}  // namespace surge::tools

@@ -1,0 +1,36 @@
+// What the shipped servers (surge-echo, surge-push) share around their routes: the command-line flags every
+// one of them takes, and running one process or --workers N of them. Layer: tools.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "ws/server.hpp"
+
+namespace surge::tools {
+
+// The flags common to the servers, and the usage lines that describe them.
+struct ServerFlags {
+    ServerConfig config;
+    unsigned workers = 1;
+    unsigned idle_timeout_seconds = 120;
+};
+extern const char* const kServerFlagsUsage;
+
+// A decimal number and nothing else.
+bool parse_number(const char* text, unsigned long long& out);
+
+enum class Flag { NotMine, Taken, BadValue };
+// Takes --port, --address, --threads, --workers, --backend or --idle-timeout with its value.
+Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out);
+
+// One server process: calls `ready(port, threads)` once listening, serves, returns its exit status.
+using ServeOne = std::function<int(unsigned worker, const std::function<void(std::uint16_t port, unsigned threads)>& ready)>;
+using Announce = std::function<void(std::uint16_t port, unsigned workers, unsigned threads)>;
+
+// Runs `serve` in this process (one worker) or in flags.workers forked processes sharing the port (a port of 0 is
+// reserved first so that all agree on it), and calls `announce` once every one listens. `name` prefixes errors.
+int run_servers(const char* name, ServerFlags& flags, const ServeOne& serve, const Announce& announce);
+
+}  // namespace surge::tools
