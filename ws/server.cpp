@@ -125,13 +125,15 @@ Result<void> Server::run() {
                    config_.address.c_str(), port_, threads_, static_cast<unsigned long long>(soft),
                    static_cast<unsigned long long>(room));
 
+    // Running from before the first shard thread starts: a shard may serve connections at once, and publish(),
+    // stats() and defer() must reach it from then on (what they queue or signal waits for the thread).
+    running_.store(true, std::memory_order_release);
+    if (stop_requested_.load(std::memory_order_acquire)) stop();  // a stop() that came before the shards
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < threads_; ++i) {
         threads.emplace_back([shard = shards_[i].get()] { shard->run(); });
         if (config_.pin_threads) pin_to_cpu(threads.back(), i);
     }
-    running_.store(true, std::memory_order_release);
-    if (stop_requested_.load(std::memory_order_acquire)) stop();  // a stop() that came before the shards
     for (auto& thread : threads) thread.join();
     running_.store(false, std::memory_order_release);
     return {};
