@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/utf8.hpp"
+#include "tools/json_string.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
@@ -77,9 +78,9 @@ bool same_secret(std::string_view given, std::string_view secret) {
 
 std::string json_answer(std::string_view key, std::string_view value) {
     std::string out = "{";
-    push::append_json_string(out, key);
+    tools::append_json_string(out, key);
     out.push_back(':');
-    push::append_json_string(out, value);
+    tools::append_json_string(out, value);
     out.push_back('}');
     return out;
 }
@@ -154,7 +155,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
         counters.accepted.fetch_add(1, std::memory_order_relaxed);
         if (mesh) mesh->forward(topic, request.body, opcode);
         std::string body = "{\"topic\":";
-        push::append_json_string(body, topic);
+        tools::append_json_string(body, topic);
         body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");
         response.send(body);
     });

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "tests/fuzz/fuzz_support.hpp"
+#include "tools/json_string.hpp"
 #include "tools/push/command.hpp"
 
 using namespace surge;
@@ -19,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     push::Command command;
     if (push::parse_command(input, command)) {
         std::string again = command.action == push::Action::Subscribe ? "{\"subscribe\":" : "{\"unsubscribe\":";
-        push::append_json_string(again, command.topic);
+        tools::append_json_string(again, command.topic);
         again.push_back('}');
         push::Command reparsed;
         check(push::parse_command(again, reparsed));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/json_string.hpp"
 #include "tools/push/command.hpp"
 
 using namespace surge::push;
@@ -52,6 +53,6 @@ TEST_CASE("push topics: percent-encoded lists in the query string") {
 
 TEST_CASE("push answers: JSON strings are escaped") {
     std::string out;
-    append_json_string(out, std::string("q\"b\\s\n\x01\xc3\xa9", 9));
+    surge::tools::append_json_string(out, std::string("q\"b\\s\n\x01\xc3\xa9", 9));
     CHECK(out == "\"q\\\"b\\\\s\\u000a\\u0001\xc3\xa9\"");
 }

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "tools/json_string.hpp"
+
 namespace surge::loadgen {
 namespace {
 
@@ -90,18 +92,9 @@ void JsonWriter::separate(std::string_view key) {
 }
 
 void JsonWriter::quoted(std::string_view text) {
-    std::fputc('"', out_);
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            std::fputc('\\', out_);
-            std::fputc(c, out_);
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            std::fprintf(out_, "\\u%04x", static_cast<unsigned>(c));
-        } else {
-            std::fputc(c, out_);
-        }
-    }
-    std::fputc('"', out_);
+    std::string literal;
+    tools::append_json_string(literal, text);
+    std::fwrite(literal.data(), 1, literal.size(), out_);
 }
 
 void JsonWriter::begin_object(std::string_view key) {

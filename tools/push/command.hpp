@@ -27,7 +27,4 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
 // several `topics=` parameters add up. Other parameters are ignored.
 std::vector<std::string> topics_from_query(std::string_view query);
 
-// Writes `text` as a JSON string literal (quotes included), escaping what JSON requires.
-void append_json_string(std::string& out, std::string_view text);
-
 }  // namespace surge::push
