@@ -698,34 +698,38 @@ void Shard::drain_broadcasts() noexcept {
 
 void Shard::fan_out(const BroadcastItem& item) noexcept {
     SharedBytes* bytes = item.bytes;
+    std::uint32_t staged = 0;
     if (const Topic* topic = topics_.find({bytes->data(), item.topic_size})) {
         const char* frame = bytes->data() + item.topic_size;
         const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size);
         const bool excluding = item.exclude_shard == index_;
-        // stage() calls no user code and never closes, so the subscriber list cannot change under this loop.
+        // stage() calls no user code, never closes and never writes, so neither the subscriber list nor the new
+        // chunks can change or go away under this loop.
         for (WebSocket* ws : topic->subscribers) {
             if (excluding && token_of(*ws) == item.exclude_token) continue;
-            stage(*ws, bytes, frame, size);
+            staged += stage(*ws, bytes, frame, size);
         }
     }
-    bytes->release();  // this shard's reference; the staged chunks hold their own
+    // The chunks need one reference each: the shard's own (from the ring) passes to the first, and the rest are
+    // taken in one atomic add rather than one per subscriber (other shards touch the same counter).
+    if (staged == 0) bytes->release();
+    else if (staged > 1) bytes->retain(staged - 1);
 }
 
-void Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
-    if (ws.state_ != WebSocket::State::Open) return;
+bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return false;
     const WebSocketBehavior& b = behavior(ws);
     if (ws.out_bytes_ > b.max_backpressure_bytes) {
         ShardCounters::add(counters_.dropped, 1);
         if (b.slow_policy == SlowPolicy::Close) too_slow_.push_back(&ws);
-        return;
+        return false;
     }
     auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk)));
     if (!chunk) {
         ShardCounters::add(counters_.dropped, 1);
-        return;
+        return false;
     }
-    bytes->retain();
-    *chunk = {nullptr, frame, bytes, size, 0};
+    *chunk = {nullptr, frame, bytes, size, 0};  // its reference is counted by fan_out()
     append(ws, chunk);
     ShardCounters::add(counters_.messages_out, 1);
     ShardCounters::add(counters_.bytes_out, size);
@@ -733,6 +737,7 @@ void Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
         ws.flags_ |= kStaged;
         staged_.push_back(&ws);
     }
+    return true;
 }
 
 void Shard::flush_staged() noexcept {

@@ -136,7 +136,8 @@ private:
     // Broadcast fan-out
     void drain_broadcasts() noexcept;
     void fan_out(const BroadcastItem& item) noexcept;
-    void stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
+    // Queues a reference to the frame for `ws` (false: dropped, or not open). Takes no reference itself.
+    bool stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
     void free_output(WebSocket& ws) noexcept;
