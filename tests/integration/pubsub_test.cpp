@@ -275,11 +275,11 @@ TEST_CASE("a slow subscriber under the drop policy loses messages, not the other
     for (net::Backend backend : test_backends()) slow_subscriber_case(backend, SlowPolicy::Drop);
 }
 
-TEST_CASE("a slow subscriber under the close policy is closed with 1008; the others get everything") {
+TEST_CASE("a slow subscriber under the close policy is closed with 1008, the others get everything") {
     for (net::Backend backend : test_backends()) slow_subscriber_case(backend, SlowPolicy::Close);
 }
 
-TEST_CASE("a full ring refuses publishers and charges the shard that lags; it drains once the shard runs") {
+TEST_CASE("a full ring refuses publishers and charges the shard that lags, it drains once the shard runs") {
     for (net::Backend backend : test_backends()) {
         ServerConfig config;
         config.broadcast_ring_slots = 4;

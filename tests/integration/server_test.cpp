@@ -256,7 +256,7 @@ TEST_CASE("a client that sends its request slowly is closed at the handshake tim
     }
 }
 
-TEST_CASE("2000 connections reset in the middle of a frame; the server keeps serving") {
+TEST_CASE("2000 connections reset in the middle of a frame, the server keeps serving") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend);
         for (int batch = 0; batch < 4; ++batch) {
@@ -329,7 +329,7 @@ WebSocketBehavior flood_behavior(FloodCounts& counts, SlowPolicy policy) {
 }
 }  // namespace
 
-TEST_CASE("a slow reader: sends queue up to the bound, then are dropped; the queue drains in order") {
+TEST_CASE("a slow reader: sends queue up to the bound, then are dropped, the queue drains in order") {
     for (net::Backend backend : test_backends()) {
         FloodCounts counts;
         RunningServer running(backend, {}, flood_behavior(counts, SlowPolicy::Drop));
@@ -436,7 +436,7 @@ struct Session {
 };
 }  // namespace
 
-TEST_CASE("per-connection data lives in the slot, one per connection; subprotocol() is the route's first offered") {
+TEST_CASE("per-connection data lives in the slot, one per connection, subprotocol() is the route's first offered") {
     for (net::Backend backend : test_backends()) {
         Session::made = 0;
         Session::unmade = 0;

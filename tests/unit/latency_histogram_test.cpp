@@ -73,7 +73,7 @@ TEST_CASE("percentiles are within 1% of the exact ones") {
     check_within_one_percent(values);
 }
 
-TEST_CASE("an empty histogram reports zeros; add() merges; reset() forgets") {
+TEST_CASE("an empty histogram reports zeros, add() merges, reset() forgets") {
     auto a = std::make_unique<LatencyHistogram>();
     auto b = std::make_unique<LatencyHistogram>();
     CHECK(a->percentile(50) == 0);

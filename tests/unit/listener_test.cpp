@@ -39,7 +39,7 @@ TEST_CASE("without SO_REUSEPORT a second listener on the port fails with -EADDRI
     ::close(first);
 }
 
-TEST_CASE("addresses that are not IP literals are -EINVAL; IPv6 loopback works") {
+TEST_CASE("addresses that are not IP literals are -EINVAL, IPv6 loopback works") {
     CHECK(open_listener({.address = "localhost"}) == -EINVAL);
     const int v6 = open_listener({.address = "::1", .port = 0});
     if (v6 == -EAFNOSUPPORT || v6 == -EADDRNOTAVAIL) {
