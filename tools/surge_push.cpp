@@ -153,7 +153,10 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
             return;
         }
         counters.accepted.fetch_add(1, std::memory_order_relaxed);
-        if (mesh) mesh->forward(topic, request.body, opcode);
+        if (mesh) {
+            const unsigned reached = mesh->forward(topic, request.body, opcode);
+            counters.forward_missed.fetch_add(mesh->siblings() - reached, std::memory_order_relaxed);
+        }
         std::string body = "{\"topic\":";
         tools::append_json_string(body, topic);
         body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");

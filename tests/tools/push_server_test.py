@@ -139,8 +139,10 @@ async def two_workers(port):
     finally:
         for ws in subscribers:
             await ws.close()
-    m = metrics(port)  # one worker's view
-    check(m["surge_connections"] >= 0, "metrics from a worker")
+    m = metrics(port)  # one worker's view: of the 4 publishes, it took some and was forwarded the others
+    check(m["surge_publish_requests_total:accepted"] + m["surge_publish_forwarded_total"] == 4,
+          "every publish was taken or forwarded here %s" % m)
+    check(m["surge_publish_forward_missed_total"] == 0, "no sibling missed a publish")
 
 
 def main():

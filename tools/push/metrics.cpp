@@ -58,6 +58,10 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
     header(out, "surge_publish_forwarded_total", "counter",
            "Messages published here on behalf of a sibling worker process (--workers).");
     sample(out, "surge_publish_forwarded_total", worker_label, publishes.forwarded.load(std::memory_order_relaxed));
+    header(out, "surge_publish_forward_missed_total", "counter",
+           "Publishes a sibling worker missed because its queue was full (--workers).");
+    sample(out, "surge_publish_forward_missed_total", worker_label,
+           publishes.forward_missed.load(std::memory_order_relaxed));
     return out;
 }
 

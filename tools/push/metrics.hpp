@@ -17,6 +17,7 @@ struct PublishCounters {
     std::atomic<std::uint64_t> backpressure{0};  // answered 503: the ring was full
     std::atomic<std::uint64_t> unauthorized{0};  // answered 401
     std::atomic<std::uint64_t> forwarded{0};     // received from sibling workers (--workers) and published here
+    std::atomic<std::uint64_t> forward_missed{0};  // sent to a sibling whose queue was full: it missed the message
 };
 
 // `worker` labels every sample (the process's index under --workers; 0 without).

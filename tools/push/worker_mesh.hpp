@@ -3,7 +3,7 @@
 // only that worker's subscribers. The mesh gives every worker a Unix datagram socket in the abstract namespace,
 // named after the parent's pid and the worker's index; a worker that takes a POST publishes it locally and sends it
 // to its siblings, whose receiving thread publishes it into their own server. Sends never block a shard: a sibling
-// whose queue is full misses the message, and the miss is counted.
+// whose queue is full misses the message (forward() says how many siblings took it, so the caller counts misses).
 #pragma once
 
 #include <sys/types.h>
@@ -31,9 +31,9 @@ public:
     bool ok() const noexcept { return fd_ >= 0; }
     // Starts the thread that hands what siblings send to `deliver`.
     void start(Deliver deliver);
+    unsigned siblings() const noexcept { return workers_ - 1; }
     // Sends to every sibling; returns how many took it.
     unsigned forward(std::string_view topic, std::string_view message, Opcode opcode) noexcept;
-    std::uint64_t missed() const noexcept { return missed_.load(std::memory_order_relaxed); }
 
 private:
     void receive_loop(const Deliver& deliver);
@@ -44,7 +44,6 @@ private:
     std::size_t max_datagram_;
     int fd_ = -1;
     std::atomic<bool> stopping_{false};
-    std::atomic<std::uint64_t> missed_{0};
     std::thread receiver_;
 };
 
