@@ -48,6 +48,29 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
     return Flag::Taken;
 }
 
+int parse_server_command_line(const char* name, int argc, char** argv, void (*usage)(std::FILE* to),
+                              ServerFlags& flags, const TakeOwnFlag& take_own) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s: %s needs a value\n", name, argv[i]);
+            usage(stderr);
+            return 2;
+        }
+        const char* value = argv[++i];
+        const Flag common = take_server_flag(flag, value, flags);
+        if (common == Flag::Taken || (common == Flag::NotMine && take_own(flag, value))) continue;
+        std::fprintf(stderr, "%s: bad option %s %s\n", name, argv[i - 1], value);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
 int run_servers(const char* name, ServerFlags& flags, const ServeOne& serve, const Announce& announce) {
     if (flags.workers == 1) {
         return serve(0, [&](std::uint16_t port, unsigned threads) { announce(port, 1, threads); });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <string_view>
 
@@ -24,6 +25,14 @@ bool parse_number(const char* text, unsigned long long& out);
 enum class Flag { NotMine, Taken, BadValue };
 // Takes --port, --address, --threads, --workers, --backend or --idle-timeout with its value.
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out);
+
+// A server's own flags: takes one with its value, or returns false (an unknown flag or a bad value).
+using TakeOwnFlag = std::function<bool(std::string_view flag, const char* value)>;
+// Parses the command line: --help (or -h) prints `usage` to stdout; every other flag takes a value and is either
+// a common one or the server's own. Returns the exit status when the program should end now (0 after --help, 2
+// with the usage on stderr after a bad flag), or -1 to go on.
+int parse_server_command_line(const char* name, int argc, char** argv, void (*usage)(std::FILE* to),
+                              ServerFlags& flags, const TakeOwnFlag& take_own);
 
 // One server process: calls `ready(port, threads)` once listening, serves, returns its exit status.
 using ServeOne = std::function<int(unsigned worker, const std::function<void(std::uint16_t port, unsigned threads)>& ready)>;

@@ -72,30 +72,17 @@ int serve(const surge::ServerConfig& config, surge::WebSocketBehavior echo,
 int main(int argc, char** argv) {
     surge::tools::ServerFlags flags;
     surge::WebSocketBehavior echo;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "surge-echo: %s needs a value\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        const char* value = argv[++i];
-        const surge::tools::Flag common = surge::tools::take_server_flag(flag, value, flags);
-        unsigned long long number = 0;
-        if (common == surge::tools::Flag::Taken) {
-        } else if (common == surge::tools::Flag::NotMine && flag == "--max-message" &&
-                   surge::tools::parse_number(value, number) && number > 0 && number <= (1ULL << 31)) {
+    const int status = surge::tools::parse_server_command_line(
+        "surge-echo", argc, argv, usage, flags, [&](std::string_view flag, const char* value) {
+            unsigned long long number = 0;
+            if (flag != "--max-message" || !surge::tools::parse_number(value, number) || number == 0 ||
+                number > (1ULL << 31)) {
+                return false;
+            }
             echo.max_message_bytes = number;
-        } else {
-            std::fprintf(stderr, "surge-echo: bad option %s %s\n", argv[i - 1], value);
-            usage(stderr);
-            return 2;
-        }
-    }
+            return true;
+        });
+    if (status >= 0) return status;
     echo.idle_timeout_seconds = flags.idle_timeout_seconds;
     return surge::tools::run_servers(
         "surge-echo", flags, [&](unsigned, const auto& ready) { return serve(flags.config, echo, ready); }, announce);

@@ -212,41 +212,25 @@ void announce(std::uint16_t port, unsigned workers, unsigned threads) {
 
 int main(int argc, char** argv) {
     Options options;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "surge-push: %s needs a value\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        const char* value = argv[++i];
-        const std::string_view text = value;
-        const tools::Flag common = tools::take_server_flag(flag, value, options.server);
-        unsigned long long number = 0;
-        const bool numeric = tools::parse_number(value, number);
-        if (common == tools::Flag::Taken) {
-        } else if (common == tools::Flag::BadValue) {
-            std::fprintf(stderr, "surge-push: bad option %s %s\n", argv[i - 1], value);
-            usage(stderr);
-            return 2;
-        } else if (flag == "--token" && !text.empty()) {
-            options.token = value;
-        } else if (flag == "--max-backpressure" && numeric && number > 0 && number <= (1ULL << 31)) {
-            options.max_backpressure = number;
-        } else if (flag == "--slow-policy" && (text == "drop" || text == "close")) {
-            options.slow_policy = text == "drop" ? SlowPolicy::Drop : SlowPolicy::Close;
-        } else if (flag == "--max-message" && numeric && number > 0 && number <= 16 * 1024 * 1024) {
-            options.max_message = number;
-        } else {
-            std::fprintf(stderr, "surge-push: bad option %s %s\n", argv[i - 1], value);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const int status = tools::parse_server_command_line(
+        "surge-push", argc, argv, usage, options.server, [&](std::string_view flag, const char* value) {
+            const std::string_view text = value;
+            unsigned long long number = 0;
+            const bool numeric = tools::parse_number(value, number);
+            if (flag == "--token" && !text.empty()) {
+                options.token = value;
+            } else if (flag == "--max-backpressure" && numeric && number > 0 && number <= (1ULL << 31)) {
+                options.max_backpressure = number;
+            } else if (flag == "--slow-policy" && (text == "drop" || text == "close")) {
+                options.slow_policy = text == "drop" ? SlowPolicy::Drop : SlowPolicy::Close;
+            } else if (flag == "--max-message" && numeric && number > 0 && number <= 16 * 1024 * 1024) {
+                options.max_message = number;
+            } else {
+                return false;
+            }
+            return true;
+        });
+    if (status >= 0) return status;
     const pid_t group = ::getpid();  // names the workers' publish sockets
     return tools::run_servers(
         "surge-push", options.server,
