@@ -4,12 +4,9 @@
 // processes on one port (tools/worker_processes.hpp).
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/log.hpp"
 #include "tools/server_main.hpp"

@@ -10,13 +10,10 @@
 
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/utf8.hpp"
 #include "tools/json_string.hpp"
