@@ -52,8 +52,9 @@ public:
     bool subscribed(const WebSocket& ws, std::string_view name) const noexcept;
 
     const Topic* find(std::string_view name) const noexcept;
-    // Any thread may read it (the shard's stats).
-    std::uint64_t subscriptions() const noexcept { return subscriptions_.load(std::memory_order_relaxed); }
+    // Any thread may read it (the shard's stats). Acquire/release: a reader that sees the count also sees the
+    // process-wide topic counts the same changes made before it.
+    std::uint64_t subscriptions() const noexcept { return subscriptions_.load(std::memory_order_acquire); }
 
 private:
     void remove(WebSocket& ws, std::uint32_t entry) noexcept;
@@ -62,7 +63,7 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Topic>, StringHash, std::equal_to<>> topics_;
     void count(std::int64_t delta) noexcept {
         subscriptions_.store(subscriptions_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
-                             std::memory_order_relaxed);
+                             std::memory_order_release);
     }
 
     std::atomic<std::uint64_t> subscriptions_{0};  // written by the shard's thread only
