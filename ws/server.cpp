@@ -52,7 +52,7 @@ Server::Server(ServerConfig config)
     : config_(std::move(config)),
       threads_(config_.threads ? config_.threads : default_threads()),
       routes_(std::make_unique<detail::Routes>()),
-      broadcaster_(std::make_unique<detail::Broadcaster>(threads_, config_.broadcast_ring_slots)) {}
+      broadcaster_(std::make_unique<detail::Broadcaster>(threads_, config_)) {}
 
 Server::~Server() {
     stop();

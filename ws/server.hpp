@@ -56,6 +56,25 @@ struct ShardStats {
 
 struct Request;
 
+// permessage-deflate (RFC 7692) on a route: off unless enabled. What clients offer is negotiated per connection;
+// a client that offers nothing acceptable is served uncompressed. Messages shorter than
+// ServerConfig::deflate_min_bytes are sent as they are.
+// Memory: with the defaults a connection costs nothing more, idle or busy: the server compresses each message
+// alone with a compressor its shard shares (server_no_context_takeover) and asks clients to do the same
+// (client_no_context_takeover), so one decompressor per shard serves all. The dedicated options keep a window
+// per connection from its first compressed message to its close, for a better ratio on similar messages:
+//   dedicated_compressor:   about 2^(server_max_window_bits + 2) + 2^(mem_level + 9) bytes (256 KiB at 15 and 8)
+//   dedicated_decompressor: about 2^15 bytes of window + 7 KiB of state
+// A broadcast is compressed once, by the publisher, whatever the options (see Server::publish()).
+struct DeflateOptions {
+    bool enabled = false;
+    bool dedicated_compressor = false;
+    bool dedicated_decompressor = false;
+    std::uint8_t server_max_window_bits = 15;  // 9..15: the largest window the server compresses with
+    std::uint8_t client_max_window_bits = 15;  // 8..15: asked of clients whose offer lets the server choose
+    std::uint8_t mem_level = 8;                // 1..9: a dedicated compressor's hash memory
+};
+
 // Members default to empty/defaults, so designated initializers may name only what they set.
 struct WebSocketBehavior {
     // Runs right before on_open with the upgrade request, for what its URL or headers say (a query string of
@@ -81,6 +100,7 @@ struct WebSocketBehavior {
     std::size_t max_backpressure_bytes = 1024 * 1024;  // queued bytes per connection before slow_policy applies
     SlowPolicy slow_policy = SlowPolicy::Drop;
     unsigned idle_timeout_seconds = 120;  // 0: never. At the timeout a ping goes out; at the next, a close.
+    DeflateOptions deflate{};
 };
 
 // A plain HTTP request on a route: views valid during the handler only.
@@ -134,6 +154,9 @@ struct ServerConfig {
     // Messages published but not yet fanned out by every shard; past it publish() returns Backpressure.
     // Rounded up to a power of two; each slot is 32 bytes.
     std::size_t broadcast_ring_slots = 1024;
+    // permessage-deflate, for the routes that enable it (WebSocketBehavior::deflate) and for broadcasts.
+    int deflate_level = 6;               // 1 (fastest) .. 9 (smallest)
+    std::size_t deflate_min_bytes = 64;  // shorter messages are not worth compressing: sent as they are
 };
 
 namespace detail {
@@ -196,7 +219,9 @@ public:
     // Publishes `message` to every subscriber of `topic` on every shard. The frame is encoded once and shared
     // by every subscriber's queue. Safe from any thread while run() runs. When the ring is full, waits up to
     // `wait` for room (never on a shard thread, whose own lag could be the reason), then returns Backpressure.
-    // Subscribers past their max_backpressure_bytes get the slow policy, not the message.
+    // Subscribers past their max_backpressure_bytes get the slow policy, not the message. While any connection
+    // has negotiated permessage-deflate, a message of deflate_min_bytes or more is also compressed once, here,
+    // with the smallest window any of them agreed to, and every such subscriber gets that frame.
     PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary,
                           std::chrono::milliseconds wait = std::chrono::milliseconds{0}) noexcept;
     // Connections subscribed to `topic` now, over every shard. Safe from any thread.

@@ -95,6 +95,7 @@ private:
     std::uint8_t flags_ = 0;
     std::uint8_t io_state_ = 0;  // the reactor's (net::ReactorHandler::io_state)
     std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none
+    std::uint8_t deflate_ = 0;  // permessage-deflate: what was agreed, and the current message's state (shard.cpp)
 };
 
 // Where a route's data of type T starts in a slot: right behind the WebSocket, aligned for T.

@@ -23,6 +23,7 @@ struct ReceivedFrame {
     bool ok = false;  // false: the connection ended (or timed out) before a whole frame arrived
     Opcode opcode = Opcode::Continuation;
     bool fin = false;
+    bool rsv1 = false;  // permessage-deflate: the message is compressed
     std::string payload;
     std::uint16_t close_code() const {
         return payload.size() >= 2 ? static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
@@ -96,10 +97,10 @@ public:
         return all;
     }
 
-    bool send_frame(Opcode opcode, std::string_view payload, bool fin = true) {
+    bool send_frame(Opcode opcode, std::string_view payload, bool fin = true, bool rsv1 = false) {
         static constexpr MaskKey kMask = {0x11, 0x22, 0x33, 0x44};
         std::string frame(kMaxFrameHeaderBytes + payload.size(), '\0');
-        const std::size_t header = encode_frame_header(frame.data(), opcode, payload.size(), fin, false, &kMask);
+        const std::size_t header = encode_frame_header(frame.data(), opcode, payload.size(), fin, rsv1, &kMask);
         apply_mask_copy(frame.data() + header, payload.data(), payload.size(), kMask);
         frame.resize(header + payload.size());
         return send_raw(frame);
@@ -120,6 +121,7 @@ public:
                 frame.ok = true;
                 frame.opcode = static_cast<Opcode>(header.opcode);
                 frame.fin = header.fin;
+                frame.rsv1 = header.rsv1;
                 frame.payload = buffer_.substr(header.header_length, header.payload_length);
                 buffer_.erase(0, header.header_length + header.payload_length);
                 return frame;

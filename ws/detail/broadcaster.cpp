@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 
+#include "ws/deflate.hpp"
 #include "ws/detail/shard.hpp"
 #include "ws/frame_header.hpp"
 
@@ -30,7 +31,46 @@ std::uint64_t TopicDirectory::subscribers(std::string_view topic) const {
     return found == counts_.end() ? 0 : found->second->subscribers.load(std::memory_order_relaxed);
 }
 
-Broadcaster::Broadcaster(unsigned shards, std::size_t ring_slots) : ring_(ring_slots, shards) {}
+Broadcaster::Broadcaster(unsigned shards, const ServerConfig& config)
+    : ring_(config.broadcast_ring_slots, shards),
+      deflate_level_(config.deflate_level),
+      deflate_min_bytes_(config.deflate_min_bytes) {}
+
+void Broadcaster::count_deflate(unsigned bits, int delta) noexcept {
+    deflate_connections_[bits - 8].fetch_add(static_cast<std::uint32_t>(delta), std::memory_order_relaxed);
+}
+
+unsigned Broadcaster::deflate_bits() const noexcept {
+    for (unsigned bits = kMinDeflateWindowBits; bits <= kMaxDeflateWindowBits; ++bits) {
+        if (deflate_connections_[bits - 8].load(std::memory_order_relaxed) > 0) return bits;
+    }
+    return 0;
+}
+
+namespace {
+
+// The publisher's compressor for each window, and its output: a thread compresses with its own, so publishers
+// never wait for each other.
+struct PublisherDeflate {
+    Deflater by_bits[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];
+    ByteBuffer out;
+};
+
+// Compresses `message` for broadcast with a window of 2^bits into the thread's buffer; empty when it could not.
+std::string_view compress_for_broadcast(std::string_view message, unsigned bits, int level) noexcept {
+    thread_local PublisherDeflate state;
+    Deflater& deflater = state.by_bits[bits - kMinDeflateWindowBits];
+    if (!deflater.ready() && !deflater.init(level, static_cast<int>(bits), 8)) return {};
+    state.out.clear();
+    state.out.trim(1024 * 1024);  // one huge message does not pin its buffer on this thread
+    if (!deflater.compress(message, state.out, false)) return {};
+    return state.out.view();
+}
+
+// The largest frame an item can point to: deflated_size has 28 bits.
+constexpr std::size_t kMaxDeflatedFrame = (std::size_t{1} << 28) - 1;
+
+}  // namespace
 
 Broadcaster::~Broadcaster() {
     for (unsigned i = 0; i < ring_.consumers(); ++i) {
@@ -39,7 +79,7 @@ Broadcaster::~Broadcaster() {
 }
 
 PublishStatus Broadcaster::publish(std::string_view topic, std::string_view message, Opcode opcode,
-                                   std::chrono::milliseconds wait, std::uint32_t exclude_shard,
+                                   std::chrono::milliseconds wait, std::uint16_t exclude_shard,
                                    std::uint64_t exclude_token) noexcept {
     if (topic.empty() || topic.size() > kMaxTopicBytes) return PublishStatus::Invalid;
     // Claim first: a full ring costs no allocation and no encoding.
@@ -49,13 +89,23 @@ PublishStatus Broadcaster::publish(std::string_view topic, std::string_view mess
     else sequence = ring_.try_claim();
     if (!sequence) return PublishStatus::Backpressure;
 
+    // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far
+    // suits them all (a connection that agreed to a smaller one since gets the plain frame).
+    const unsigned bits = message.size() >= deflate_min_bytes_ ? deflate_bits() : 0;
+    std::string_view deflated = bits ? compress_for_broadcast(message, bits, deflate_level_) : std::string_view{};
+    const std::size_t deflated_frame = deflated.empty() ? 0 : frame_header_length(deflated.size(), false) +
+                                                                  deflated.size();
+    if (deflated_frame > kMaxDeflatedFrame) deflated = {};
+
     const std::size_t header_size = frame_header_length(message.size(), false);
-    SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size(), ring_.consumers());
+    SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size() +
+                                               (deflated.empty() ? 0 : deflated_frame),
+                                           ring_.consumers());
     if (!bytes) {
         // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
         bytes = SharedBytes::make(0, ring_.consumers());
         if (!bytes) std::abort();  // not even 16 bytes: nothing sensible is left to do
-        ring_.publish(*sequence, {bytes, 0, kNoShard, 0});
+        ring_.publish(*sequence, {bytes, 0, kNoShard, 0, 0, 0});
         return PublishStatus::Backpressure;
     }
     char* at = bytes->data();
@@ -63,7 +113,18 @@ PublishStatus Broadcaster::publish(std::string_view topic, std::string_view mess
     at += topic.size();
     at += encode_frame_header(at, opcode, message.size());
     if (!message.empty()) std::memcpy(at, message.data(), message.size());
-    ring_.publish(*sequence, {bytes, static_cast<std::uint32_t>(topic.size()), exclude_shard, exclude_token});
+    at += message.size();
+    if (!deflated.empty()) {
+        at += encode_frame_header(at, opcode, deflated.size(), true, true);
+        std::memcpy(at, deflated.data(), deflated.size());
+    }
+    BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), exclude_shard,
+                       0, 0, exclude_token};
+    if (!deflated.empty()) {
+        item.deflated_size = static_cast<std::uint32_t>(deflated_frame);
+        item.deflate_bits = bits;
+    }
+    ring_.publish(*sequence, item);
 
     for (Shard* shard : shards_) {
         if (shard != here) shard->notify_broadcast();  // the publishing shard drains after its callbacks return

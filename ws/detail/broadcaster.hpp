@@ -24,15 +24,18 @@ namespace surge::detail {
 
 class Shard;
 
-inline constexpr std::uint32_t kNoShard = UINT32_MAX;
+inline constexpr std::uint16_t kNoShard = UINT16_MAX;
 
-// One published message, as the ring carries it.
+// One published message, as the ring carries it (24 bytes: with its stamp, a slot is 32).
 struct BroadcastItem {
-    SharedBytes* bytes;          // the topic, then the encoded frame; one reference per shard
-    std::uint32_t topic_size;
-    std::uint32_t exclude_shard;  // the sender's shard when a connection published (kNoShard otherwise)
+    SharedBytes* bytes;  // the topic, the frame, then the compressed frame if any; one reference per shard
+    std::uint16_t topic_size;
+    std::uint16_t exclude_shard;  // the sender's shard when a connection published (kNoShard otherwise)
+    std::uint32_t deflated_size : 28;  // the permessage-deflate frame at the end of `bytes`, or 0
+    std::uint32_t deflate_bits : 4;    // the window it was compressed with: for connections that agreed to it
     std::uint64_t exclude_token;  // and the sender's token there: it does not get its own message
 };
+static_assert(sizeof(BroadcastItem) == 24);
 
 // Subscribers of one topic across the process. Shards count their own subscribers here (a relaxed atomic each
 // time), and take the directory's lock only when a topic appears in or leaves a shard.
@@ -61,7 +64,7 @@ private:
 
 class Broadcaster {
 public:
-    Broadcaster(unsigned shards, std::size_t ring_slots);
+    Broadcaster(unsigned shards, const ServerConfig& config);
     ~Broadcaster();  // drops the references of items no shard read (run() has returned by then)
 
     // The shards to wake, once they exist (before any publish can reach them).
@@ -71,8 +74,12 @@ public:
     // `wait`: how long to wait for room when the ring is full; ignored on a shard thread, which must never wait
     // for itself.
     PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode,
-                          std::chrono::milliseconds wait, std::uint32_t exclude_shard,
+                          std::chrono::milliseconds wait, std::uint16_t exclude_shard,
                           std::uint64_t exclude_token) noexcept;
+
+    // A connection agreed to permessage-deflate with a server window of 2^bits (delta +1), or closed (-1).
+    // While any has, publish() compresses with the smallest window among them.
+    void count_deflate(unsigned bits, int delta) noexcept;
 
     BroadcastRing<BroadcastItem>& ring() noexcept { return ring_; }
     const BroadcastRing<BroadcastItem>& ring() const noexcept { return ring_; }
@@ -80,7 +87,13 @@ public:
     const TopicDirectory& directory() const noexcept { return directory_; }
 
 private:
+    // The smallest server window of any permessage-deflate connection now, or 0 for none.
+    unsigned deflate_bits() const noexcept;
+
     BroadcastRing<BroadcastItem> ring_;
+    int deflate_level_;
+    std::size_t deflate_min_bytes_;
+    std::atomic<std::uint32_t> deflate_connections_[8]{};  // by window bits - 8
     TopicDirectory directory_;
     std::vector<Shard*> shards_;
 };

@@ -12,6 +12,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "ws/deflate_negotiation.hpp"
 #include "ws/frame_encoder.hpp"
 #include "ws/upgrade.hpp"
 
@@ -32,6 +33,22 @@ constexpr std::uint8_t kOpened = 16;
 constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the write side is shut: input is discarded
 constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
 constexpr std::uint8_t kStaged = 128;    // in staged_: broadcast frames queued, written at the end of the fan-out
+
+// WebSocket::deflate_: what permessage-deflate agreed for the connection, and the state of its current message.
+constexpr std::uint8_t kDeflateOn = 1;
+constexpr std::uint8_t kServerNoContext = 2;    // each message is compressed alone: the shard's compressor serves
+constexpr std::uint8_t kClientNoContext = 4;    // the client compresses each message alone: so does the shard's
+                                                // decompressor
+constexpr std::uint8_t kCompressedMessage = 8;  // the message being received came with RSV1
+// A broadcast frame compressed by the publisher went out to a connection with its own compressor: the client's
+// window now holds bytes that compressor never saw, so it must start over before its next message.
+constexpr std::uint8_t kCompressorStale = 16;
+constexpr unsigned kWindowShift = 5;  // bits 5-7: the server's window bits - 8 (9..15)
+
+unsigned server_window_bits(std::uint8_t deflate) noexcept { return (deflate >> kWindowShift) + 8u; }
+
+// Scratch buffers past this size are freed after use, so one large message does not pin its memory.
+constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 
 // Ring items a shard fans out before it writes what they queued: enough to gather a burst into one sendmsg per
 // subscriber, few enough that the first subscriber does not wait long for the last item's staging.
@@ -149,6 +166,9 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.close_code_ = 0;
     ws.held_bytes_ = 0;
     ws.message_bytes_ = 0;
+    if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
+    ws.deflate_ = 0;
+    if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
     free_slots_.push_back(ws.index_);
     --live_;
 }
@@ -325,8 +345,11 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
         refuse(ws, decision.status, decision.reason);
         return false;
     }
+    char deflate_answer[kDeflateHeaderReserve];
+    std::string_view extensions;
+    if (b.deflate.enabled) agree_deflate(ws, request, deflate_answer, extensions);
     char response[kUpgradeResponseReserve];
-    const std::size_t n = write_upgrade_response(response, decision);
+    const std::size_t n = write_upgrade_response(response, decision, extensions);
     if (n == 0) {
         refuse(ws, 500, "response too large");
         return false;
@@ -334,6 +357,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     const iovec iov{response, n};
     ws.state_ = WebSocket::State::Open;
     ws.decoder_ = FrameDecoder{};
+    ws.decoder_.set_rsv1_allowed((ws.deflate_ & kDeflateOn) != 0);
     if (!write_or_queue(ws, &iov, 1, n)) return false;
 
     // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
@@ -412,9 +436,11 @@ bool Shard::feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& cons
     return false;
 }
 
-bool Shard::on_message_begin(Opcode opcode, bool) {
+bool Shard::on_message_begin(Opcode opcode, bool compressed) {
     current_->message_opcode_ = opcode;
     current_->message_bytes_ = 0;
+    if (compressed) current_->deflate_ |= kCompressedMessage;
+    else current_->deflate_ &= static_cast<std::uint8_t>(~kCompressedMessage);
     return true;
 }
 
@@ -423,10 +449,7 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
     const WebSocketBehavior& b = behavior(ws);
     if (last && ws.message_bytes_ == 0) {
         // The whole message in one piece: hand over the bytes where they lie.
-        ShardCounters::add(counters_.messages_in, 1);
-        ShardCounters::add(counters_.bytes_in, piece.size());
-        if (b.on_message) b.on_message(ws, {piece.data(), piece.size()}, ws.message_opcode_);
-        return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
+        return deliver(ws, {piece.data(), piece.size()});
     }
     // A message spread over frames or reads: gather it. The decoder has already checked the size limit.
     const std::size_t needed = ws.message_bytes_ + piece.size();
@@ -444,9 +467,7 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
     if (!piece.empty()) std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
     ws.message_bytes_ = static_cast<std::uint32_t>(needed);
     if (!last) return true;
-    ShardCounters::add(counters_.messages_in, 1);
-    ShardCounters::add(counters_.bytes_in, ws.message_bytes_);
-    if (b.on_message) b.on_message(ws, {ws.message_, ws.message_bytes_}, ws.message_opcode_);
+    const bool delivered = deliver(ws, {ws.message_, ws.message_bytes_});
     ws.message_bytes_ = 0;
     if (alive(ws)) {
         // Give the memory back: an idle connection holds no message buffer.
@@ -454,6 +475,42 @@ bool Shard::on_message_data(std::span<char> piece, bool last) {
         ws.message_ = nullptr;
         ws.message_capacity_ = 0;
     }
+    return delivered;
+}
+
+bool Shard::deliver(WebSocket& ws, std::string_view payload) noexcept {
+    const WebSocketBehavior& b = behavior(ws);
+    std::string_view message = payload;
+    if (ws.deflate_ & kCompressedMessage) {
+        const bool keep_context = !(ws.deflate_ & kClientNoContext);
+        Inflater* inflater = &shared_inflater_;
+        if (keep_context) {
+            ConnectionExtras* own = extras(ws);
+            inflater = own ? &own->inflater : nullptr;
+        }
+        if (!inflater || (!inflater->ready() && !inflater->init())) {
+            fail(ws, close_code::kInternalError, "out of memory");
+            return false;
+        }
+        inflate_out_.clear();
+        // The limit applies to what the application gets, not to the compressed bytes that came in.
+        switch (inflater->inflate({payload.data(), payload.size()}, inflate_out_, b.max_message_bytes,
+                                  keep_context)) {
+        case InflateStatus::Ok: break;
+        case InflateStatus::TooBig: fail(ws, close_code::kMessageTooBig, "message too big"); return false;
+        case InflateStatus::Corrupt: fail(ws, close_code::kInvalidPayload, "invalid compressed data"); return false;
+        case InflateStatus::NoMemory: fail(ws, close_code::kInternalError, "out of memory"); return false;
+        }
+        message = inflate_out_.view();
+        if (ws.message_opcode_ == Opcode::Text && !is_valid_utf8(message)) {
+            fail(ws, close_code::kInvalidPayload, "invalid UTF-8");
+            return false;
+        }
+    }
+    ShardCounters::add(counters_.messages_in, 1);
+    ShardCounters::add(counters_.bytes_in, message.size());
+    if (b.on_message) b.on_message(ws, message, ws.message_opcode_);
+    inflate_out_.trim(kScratchKeepBytes);
     return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
 }
 
@@ -486,6 +543,56 @@ bool Shard::on_control(Opcode opcode, std::span<char> payload) {
     return alive(ws);
 }
 
+// ---- permessage-deflate ----------------------------------------------------------------------------------
+
+void Shard::agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<char> answer,
+                          std::string_view& extensions) noexcept {
+    const DeflateOptions& options = behavior(ws).deflate;
+    const DeflateServerWishes wishes{options.dedicated_compressor, options.dedicated_decompressor,
+                                     options.server_max_window_bits, options.client_max_window_bits};
+    const DeflateAgreement agreed = negotiate_deflate(request, wishes, answer);
+    if (!agreed.accepted) return;
+    extensions = {answer.data(), agreed.response_size};
+    const DeflateParams& p = agreed.params;
+    ws.deflate_ = static_cast<std::uint8_t>(kDeflateOn | (p.server_no_context_takeover ? kServerNoContext : 0) |
+                                            (p.client_no_context_takeover ? kClientNoContext : 0) |
+                                            ((p.server_max_window_bits - 8u) << kWindowShift));
+    broadcaster_.count_deflate(p.server_max_window_bits, +1);
+}
+
+ConnectionExtras* Shard::extras(WebSocket& ws) noexcept {
+    try {
+        if (extras_.size() <= ws.index_) extras_.resize(slot_count_);
+        std::unique_ptr<ConnectionExtras>& own = extras_[ws.index_];
+        if (!own) own = std::make_unique<ConnectionExtras>();
+        return own.get();
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
+std::string_view Shard::compress_for(WebSocket& ws, std::string_view message) noexcept {
+    const unsigned bits = server_window_bits(ws.deflate_);
+    const bool keep_context = !(ws.deflate_ & kServerNoContext);
+    Deflater* deflater = &shared_deflaters_[bits - kMinDeflateWindowBits];
+    if (keep_context) {
+        ConnectionExtras* own = extras(ws);
+        if (!own) return {};
+        deflater = &own->deflater;
+        if (ws.deflate_ & kCompressorStale) {
+            deflater->reset();
+            ws.deflate_ &= static_cast<std::uint8_t>(~kCompressorStale);
+        }
+    }
+    if (!deflater->ready()) {
+        const int mem_level = keep_context ? behavior(ws).deflate.mem_level : 8;
+        if (!deflater->init(config_.deflate_level, static_cast<int>(bits), mem_level)) return {};
+    }
+    deflate_out_.clear();
+    if (!deflater->compress(message, deflate_out_, keep_context)) return {};
+    return deflate_out_.view();
+}
+
 // ---- output --------------------------------------------------------------------------------------------------
 
 SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept {
@@ -499,12 +606,20 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
         }
         return SendStatus::Dropped;
     }
+    std::string_view payload = message;
+    if ((ws.deflate_ & kDeflateOn) && message.size() >= config_.deflate_min_bytes) {
+        const std::string_view compressed = compress_for(ws, message);
+        if (!compressed.empty()) payload = compressed;
+    }
+    const bool rsv1 = payload.data() != message.data();
     char header[kMaxFrameHeaderBytes];
-    const std::size_t header_length = encode_frame_header(header, opcode, message.size());
-    const iovec iov[2] = {{header, header_length}, {const_cast<char*>(message.data()), message.size()}};
-    if (!write_or_queue(ws, iov, 2, header_length + message.size())) return SendStatus::Dropped;
+    const std::size_t header_length = encode_frame_header(header, opcode, payload.size(), true, rsv1);
+    const iovec iov[2] = {{header, header_length}, {const_cast<char*>(payload.data()), payload.size()}};
+    const bool written = write_or_queue(ws, iov, 2, header_length + payload.size());
+    deflate_out_.trim(kScratchKeepBytes);
+    if (!written) return SendStatus::Dropped;
     ShardCounters::add(counters_.messages_out, 1);
-    ShardCounters::add(counters_.bytes_out, header_length + message.size());
+    ShardCounters::add(counters_.bytes_out, header_length + payload.size());
     return ws.out_bytes_ == 0 ? SendStatus::Success : SendStatus::Backpressure;
 }
 
@@ -667,7 +782,8 @@ bool Shard::subscribed(const WebSocket& ws, std::string_view topic) const noexce
 PublishStatus Shard::publish(const WebSocket& ws, std::string_view topic, std::string_view message,
                              Opcode opcode) noexcept {
     if (ws.state_ != WebSocket::State::Open) return PublishStatus::NotRunning;
-    return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0}, index_, token_of(ws));
+    return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0},
+                                static_cast<std::uint16_t>(index_), token_of(ws));
 }
 
 void Shard::notify_broadcast() noexcept {
@@ -701,13 +817,20 @@ void Shard::fan_out(const BroadcastItem& item) noexcept {
     std::uint32_t staged = 0;
     if (const Topic* topic = topics_.find({bytes->data(), item.topic_size})) {
         const char* frame = bytes->data() + item.topic_size;
-        const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size);
+        const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size - item.deflated_size);
+        const char* deflated = frame + size;  // when deflated_size > 0
         const bool excluding = item.exclude_shard == index_;
         // stage() calls no user code, never closes and never writes, so neither the subscriber list nor the new
         // chunks can change or go away under this loop.
         for (WebSocket* ws : topic->subscribers) {
             if (excluding && token_of(*ws) == item.exclude_token) continue;
-            staged += stage(*ws, bytes, frame, size);
+            const std::uint8_t deflate = ws->deflate_;
+            if (item.deflated_size && (deflate & kDeflateOn) && server_window_bits(deflate) >= item.deflate_bits) {
+                staged += stage(*ws, bytes, deflated, item.deflated_size);
+                if (!(deflate & kServerNoContext)) ws->deflate_ |= kCompressorStale;
+            } else {
+                staged += stage(*ws, bytes, frame, size);
+            }
         }
     }
     // The chunks need one reference each: the shard's own (from the ring) passes to the first, and the rest are

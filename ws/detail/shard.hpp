@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "core/buffer_pool.hpp"
+#include "core/byte_buffer.hpp"
 #include "core/shared_bytes.hpp"
 #include "core/timer_wheel.hpp"
 #include "net/reactor.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
+#include "ws/deflate.hpp"
 #include "ws/detail/topics.hpp"
 #include "ws/server.hpp"
 
@@ -30,6 +32,13 @@ struct OutChunk {
     SharedBytes* shared;   // the broadcast frame this chunk holds a reference to, or nullptr
     std::uint32_t size;
     std::uint32_t sent;
+};
+
+// What a connection holds beyond its slot, and only once it needs it: permessage-deflate windows kept from
+// message to message (the route's dedicated_compressor or dedicated_decompressor).
+struct ConnectionExtras {
+    Deflater deflater;
+    Inflater inflater;
 };
 
 // A shard's counters: written by the shard's thread only (load + store, no locked instruction), read by any.
@@ -133,6 +142,16 @@ private:
     void write_pending(WebSocket& ws) noexcept;
     static void free_chunk(OutChunk* chunk) noexcept;
 
+    // permessage-deflate
+    void agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<char> answer,
+                       std::string_view& extensions) noexcept;
+    ConnectionExtras* extras(WebSocket& ws) noexcept;
+    // The message's payload as the application sees it: inflated into inflate_out_ when it came compressed.
+    // False (the connection failed) when it cannot be.
+    bool deliver(WebSocket& ws, std::string_view payload) noexcept;
+    // `message` compressed for `ws` (a view into deflate_out_), or empty to send it as it is.
+    std::string_view compress_for(WebSocket& ws, std::string_view message) noexcept;
+
     // Broadcast fan-out
     void drain_broadcasts() noexcept;
     void fan_out(const BroadcastItem& item) noexcept;
@@ -177,6 +196,12 @@ private:
     std::atomic<bool> stop_requested_{false};
     alignas(64) std::atomic<bool> broadcast_pending_{false};  // a wake-up for the ring is on its way
     ShardTopics topics_;
+    // permessage-deflate: what connections without their own windows share, and scratch output.
+    Deflater shared_deflaters_[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];
+    Inflater shared_inflater_;
+    ByteBuffer deflate_out_;
+    ByteBuffer inflate_out_;
+    std::vector<std::unique_ptr<ConnectionExtras>> extras_;  // by slot index, made on first need
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
     alignas(64) ShardCounters counters_;
