@@ -15,7 +15,11 @@ const char* const kServerFlagsUsage =
     "  --workers N          processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1).\n"
     "                       Each process has its own descriptor limit: N processes hold N times the connections\n"
     "  --backend B          auto | io_uring | epoll (default auto)\n"
-    "  --idle-timeout S     seconds without traffic before a ping, then a close (default 120; 0: never)\n";
+    "  --idle-timeout S     seconds without traffic before a ping, then a close (default 120; 0: never)\n"
+    "  --deflate MODE       permessage-deflate for clients that offer it: off (default); shared (each message\n"
+    "                       compressed alone, nothing kept per connection); dedicated (a window per connection\n"
+    "                       and direction kept between messages: better ratio, about 300 KiB per connection)\n"
+    "  --deflate-window B   the largest window the server compresses with, 2^B bytes (9..15, default 15)\n";
 
 bool parse_number(const char* text, unsigned long long& out) {
     char* end = nullptr;
@@ -39,6 +43,14 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
         out.workers = static_cast<unsigned>(number);
     } else if (flag == "--backend") {
         if (!net::parse_backend(value, out.config.backend)) return Flag::BadValue;
+    } else if (flag == "--deflate") {
+        const std::string_view mode = value;
+        if (mode != "off" && mode != "shared" && mode != "dedicated") return Flag::BadValue;
+        out.deflate.enabled = mode != "off";
+        out.deflate.dedicated_compressor = out.deflate.dedicated_decompressor = mode == "dedicated";
+    } else if (flag == "--deflate-window") {
+        if (!numeric || number < 9 || number > 15) return Flag::BadValue;
+        out.deflate.server_max_window_bits = static_cast<std::uint8_t>(number);
     } else if (flag == "--idle-timeout") {
         if (!numeric || number > 86400) return Flag::BadValue;
         out.idle_timeout_seconds = static_cast<unsigned>(number);

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
         });
     if (status >= 0) return status;
     echo.idle_timeout_seconds = flags.idle_timeout_seconds;
+    echo.deflate = flags.deflate;
     return surge::tools::run_servers(
         "surge-echo", flags, [&](unsigned, const auto& ready) { return serve(flags.config, echo, ready); }, announce);
 }

@@ -100,6 +100,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     subscriber.max_backpressure_bytes = options.max_backpressure;
     subscriber.slow_policy = options.slow_policy;
     subscriber.idle_timeout_seconds = options.server.idle_timeout_seconds;
+    subscriber.deflate = options.server.deflate;
     subscriber.on_upgrade = [](WebSocket& ws, const Request& request) {
         for (const std::string& topic : push::topics_from_query(request.query())) ws.subscribe(topic);
     };
