@@ -19,7 +19,9 @@ const char* const kServerFlagsUsage =
     "  --deflate MODE       permessage-deflate for clients that offer it: off (default); shared (each message\n"
     "                       compressed alone, nothing kept per connection); dedicated (a window per connection\n"
     "                       and direction kept between messages: better ratio, about 300 KiB per connection)\n"
-    "  --deflate-window B   the largest window the server compresses with, 2^B bytes (9..15, default 15)\n";
+    "  --deflate-window B   the largest window the server compresses with, 2^B bytes (9..15, default 15)\n"
+    "  --cert FILE          TLS: serve wss:// and https:// with this PEM certificate (chain) and --key\n"
+    "  --key FILE           TLS: the certificate's PEM private key\n";
 
 bool parse_number(const char* text, unsigned long long& out) {
     char* end = nullptr;
@@ -51,6 +53,10 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
     } else if (flag == "--deflate-window") {
         if (!numeric || number < 9 || number > 15) return Flag::BadValue;
         out.deflate.server_max_window_bits = static_cast<std::uint8_t>(number);
+    } else if (flag == "--cert") {
+        out.config.tls_cert_file = value;
+    } else if (flag == "--key") {
+        out.config.tls_key_file = value;
     } else if (flag == "--idle-timeout") {
         if (!numeric || number > 86400) return Flag::BadValue;
         out.idle_timeout_seconds = static_cast<unsigned>(number);

@@ -24,8 +24,8 @@ extern const char* const kServerFlagsUsage;
 bool parse_number(const char* text, unsigned long long& out);
 
 enum class Flag { NotMine, Taken, BadValue };
-// Takes --port, --address, --threads, --workers, --backend, --idle-timeout, --deflate or --deflate-window with
-// its value.
+// Takes --port, --address, --threads, --workers, --backend, --idle-timeout, --deflate, --deflate-window, --cert
+// or --key with its value.
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out);
 
 // A server's own flags: takes one with its value, or returns false (an unknown flag or a bad value).

@@ -7,6 +7,7 @@ packages=(
     g++ cmake ninja-build pkg-config git          # the build
     clang libclang-rt-14-dev                      # the fuzz preset: libFuzzer and clang's sanitizer runtimes
     liburing-dev libssl-dev libmimalloc-dev zlib1g-dev
+    openssl                                       # tests make their own TLS certificates
     libbenchmark-dev doctest-dev
     python3 python3-websockets                    # reports, corpus generator, third-party client tests
     chromium                                      # surge-push's page, tested in a real (headless) browser

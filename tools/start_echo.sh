@@ -9,7 +9,7 @@ start_echo() {
     server=$!
     port=""
     for _ in $(seq 100); do
-        port=$(grep -oE 'ws://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3)
+        port=$(grep -oE 'wss?://127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f3)
         [ -n "$port" ] && return 0
         sleep 0.05
     done

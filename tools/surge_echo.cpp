@@ -27,9 +27,9 @@ void usage(std::FILE* to) {
                  surge::tools::kServerFlagsUsage);
 }
 
-void announce(std::uint16_t port, unsigned workers, unsigned threads) {
-    std::printf("surge-echo: ws://127.0.0.1:%u/ (any path), %u worker%s x %u threads; Ctrl-C stops\n", port, workers,
-                workers == 1 ? "" : "s", threads);
+void announce(bool tls, std::uint16_t port, unsigned workers, unsigned threads) {
+    std::printf("surge-echo: %s://127.0.0.1:%u/ (any path), %u worker%s x %u threads; Ctrl-C stops\n",
+                tls ? "wss" : "ws", port, workers, workers == 1 ? "" : "s", threads);
     std::fflush(stdout);
 }
 
@@ -83,5 +83,8 @@ int main(int argc, char** argv) {
     echo.idle_timeout_seconds = flags.idle_timeout_seconds;
     echo.deflate = flags.deflate;
     return surge::tools::run_servers(
-        "surge-echo", flags, [&](unsigned, const auto& ready) { return serve(flags.config, echo, ready); }, announce);
+        "surge-echo", flags, [&](unsigned, const auto& ready) { return serve(flags.config, echo, ready); },
+        [&](std::uint16_t port, unsigned workers, unsigned threads) {
+            announce(!flags.config.tls_cert_file.empty(), port, workers, threads);
+        });
 }

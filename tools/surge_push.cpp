@@ -199,10 +199,11 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     return 0;
 }
 
-void announce(std::uint16_t port, unsigned workers, unsigned threads) {
-    std::printf("surge-push: http://127.0.0.1:%u/ (page), ws://127.0.0.1:%u/ws?topics=news (subscribe), "
-                "POST http://127.0.0.1:%u/publish/news (publish); %u worker%s x %u threads; Ctrl-C stops\n",
-                port, port, port, workers, workers == 1 ? "" : "s", threads);
+void announce(bool tls, std::uint16_t port, unsigned workers, unsigned threads) {
+    const char* s = tls ? "s" : "";
+    std::printf("surge-push: http%s://127.0.0.1:%u/ (page), ws%s://127.0.0.1:%u/ws?topics=news (subscribe), "
+                "POST http%s://127.0.0.1:%u/publish/news (publish); %u worker%s x %u threads; Ctrl-C stops\n",
+                s, port, s, port, s, port, workers, workers == 1 ? "" : "s", threads);
     std::fflush(stdout);
 }
 
@@ -232,5 +233,8 @@ int main(int argc, char** argv) {
     const pid_t group = ::getpid();  // names the workers' publish sockets
     return tools::run_servers(
         "surge-push", options.server,
-        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, ready); }, announce);
+        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, ready); },
+        [&](std::uint16_t port, unsigned workers, unsigned threads) {
+            announce(!options.server.config.tls_cert_file.empty(), port, workers, threads);
+        });
 }

@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "net/fd_limit.hpp"
 #include "net/listener.hpp"
+#include "net/tls.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/detail/shard.hpp"
@@ -79,6 +80,14 @@ void Server::post(std::string path, HttpHandler handler) {
 
 Result<std::uint16_t> Server::listen() {
     if (!listeners_.empty()) return port_;
+    if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
+        std::string why;
+        tls_ = net::TlsContext::make_server(config_.tls_cert_file, config_.tls_key_file, why);
+        if (!tls_) {
+            SURGE_LOG_ERROR("TLS: %s", why.c_str());
+            return std::make_error_code(std::errc::invalid_argument);
+        }
+    }
     std::uint16_t port = config_.port;
     for (unsigned i = 0; i < threads_; ++i) {
         const int fd = net::open_listener({.address = config_.address, .port = port});
@@ -109,7 +118,8 @@ Result<void> Server::run() {
     }
 
     for (unsigned i = 0; i < threads_; ++i) {
-        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, listeners_[i]));
+        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_.get(),
+                                                         listeners_[i]));
     }
     listeners_.clear();  // the shards own them now
     std::vector<detail::Shard*> wake_list;

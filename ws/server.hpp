@@ -157,7 +157,19 @@ struct ServerConfig {
     // permessage-deflate, for the routes that enable it (WebSocketBehavior::deflate) and for broadcasts.
     int deflate_level = 6;               // 1 (fastest) .. 9 (smallest)
     std::size_t deflate_min_bytes = 64;  // shorter messages are not worth compressing: sent as they are
+    // TLS (wss:// and https://): with a certificate and key (PEM files; the certificate file may hold the chain),
+    // every connection on the port is TLS. ALPN answers http/1.1; sessions resume (tickets, and a session cache
+    // for TLS 1.2). listen() fails when the files cannot be used.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Handshake steps a shard runs per loop iteration; the rest wait for the next, after the established
+    // connections' traffic, so a flood of new TLS clients cannot starve the connections already open.
+    unsigned tls_handshakes_per_iteration = 16;
 };
+
+namespace net {
+class TlsContext;
+}
 
 namespace detail {
 class Broadcaster;
@@ -241,6 +253,7 @@ private:
     std::unique_ptr<detail::Routes> routes_;
     std::unique_ptr<detail::Broadcaster> broadcaster_;
     std::vector<int> listeners_;
+    std::unique_ptr<net::TlsContext> tls_;  // with a certificate: shared by the shards
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns
     std::uint16_t port_ = 0;
     std::atomic<bool> running_{false};

@@ -3,15 +3,30 @@
 # appended), stops the server with SIGINT, and fails if the client failed or the server did not exit cleanly.
 # Usage: run_against_echo.sh SURGE_ECHO BACKEND CLIENT_COMMAND...
 # SURGE_ECHO_FLAGS, when set, holds more flags for surge-echo (e.g. "--deflate shared").
+# SURGE_ECHO_TLS=1 serves wss:// with a certificate for localhost and 127.0.0.1 made here, for this run only, and
+# tells the clients to trust it: SSL_CERT_FILE (Python's default context) and NODE_EXTRA_CA_CERTS (Node).
 set -uo pipefail
 echo_bin=$1
 backend=$2
 shift 2
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+log=$work/server.log
+tls_flags=()
+scheme=ws
+if [ "${SURGE_ECHO_TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" \
+        2>/dev/null || { echo "openssl could not make a test certificate"; exit 1; }
+    tls_flags=(--cert "$work/cert.pem" --key "$work/key.pem")
+    export SSL_CERT_FILE=$work/cert.pem NODE_EXTRA_CA_CERTS=$work/cert.pem
+    scheme=wss
+fi
 source "$(dirname "$0")/../../tools/start_echo.sh"
-SURGE_LOG=warn start_echo "$log" "$echo_bin" --port 0 --threads 2 --backend "$backend" ${SURGE_ECHO_FLAGS:-} || exit 1
-timeout 90 "$@" "ws://127.0.0.1:$port/echo"
+# shellcheck disable=SC2086 # SURGE_ECHO_FLAGS is a list of flags
+SURGE_LOG=warn start_echo "$log" "$echo_bin" --port 0 --threads 2 --backend "$backend" ${SURGE_ECHO_FLAGS:-} \
+    "${tls_flags[@]}" || exit 1
+timeout 90 "$@" "$scheme://127.0.0.1:$port/echo"
 client=$?
 kill -INT "$server"
 wait "$server"

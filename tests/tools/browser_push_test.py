@@ -4,14 +4,18 @@
 The page subscribes to a topic over WebSocket; the test publishes over HTTP (with the bearer token the server was
 started with) and reads the message back from the page's DOM. Then the page publishes through its own form, and a
 Python `websockets` subscriber must receive that. A POST without the token must get 401.
+With --tls the same runs over https:// and wss://: a certificate is made for the run (openssl), surge-push gets
+--cert/--key and --deflate shared (Chromium offers permessage-deflate), and Chromium is told to accept the
+certificate.
 
-Usage: browser_push_test.py SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
+Usage: browser_push_test.py [--tls] SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
 """
 import asyncio
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -25,6 +29,7 @@ import websockets
 
 TOKEN = "browser-test-token"
 TOPIC = "browser test/é"  # a space, a slash and a non-ASCII letter: the page and the server must encode alike
+TLS = None  # with --tls: the client-side SSL context that trusts the run's certificate
 
 
 def fail(message):
@@ -32,23 +37,39 @@ def fail(message):
     sys.exit(1)
 
 
-def start_push(binary):
-    server = subprocess.Popen([binary, "--port", "0", "--threads", "2", "--token", TOKEN],
+def make_certificate(directory):
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def scheme(plain):
+    return plain + "s" if TLS else plain
+
+
+def start_push(binary, tls_files):
+    extra = ["--cert", tls_files[0], "--key", tls_files[1], "--deflate", "shared"] if tls_files else []
+    server = subprocess.Popen([binary, "--port", "0", "--threads", "2", "--token", TOKEN] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = server.stdout.readline()  # the announcement comes first (one process: nothing logs before it)
-    if "ws://127.0.0.1:" not in line:
+    announced = scheme("ws") + "://127.0.0.1:"
+    if announced not in line:
         server.kill()
         fail("surge-push did not announce its port: " + line)
     threading.Thread(target=server.stdout.read, daemon=True).start()  # a full pipe must never block it
-    return server, int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+    return server, int(line.split(announced)[1].split("/")[0])
 
 
 def start_chromium(binary, profile):
+    # The run's certificate is self-signed: Chromium accepts it only when told to.
+    trust = ["--ignore-certificate-errors"] if TLS else []
     browser = subprocess.Popen(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-extensions", "--mute-audio",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=" + profile,
-         "about:blank"],
+         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=" + profile]
+        + trust + ["about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     active = os.path.join(profile, "DevToolsActivePort")
     deadline = time.monotonic() + 30
@@ -68,7 +89,8 @@ def start_chromium(binary, profile):
 def http(url, body=None, headers=None):
     request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        context = TLS if url.startswith("https:") else None
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -105,7 +127,7 @@ class DevTools:
 
 
 async def run(port, devtools_port):
-    page = f"http://127.0.0.1:{port}/?topic=" + urllib.parse.quote(TOPIC, safe="")
+    page = f"{scheme('http')}://127.0.0.1:{port}/?topic=" + urllib.parse.quote(TOPIC, safe="")
     _, targets = http(f"http://127.0.0.1:{devtools_port}/json/list")
     pages = [t for t in json.loads(targets) if t.get("type") == "page"]
     if not pages:
@@ -118,7 +140,7 @@ async def run(port, devtools_port):
                              json.dumps("subscribed to " + TOPIC), "that it subscribed")
 
         # The test publishes; the page shows it.
-        publish_url = f"http://127.0.0.1:{port}/publish/" + urllib.parse.quote(TOPIC, safe="")
+        publish_url = f"{scheme('http')}://127.0.0.1:{port}/publish/" + urllib.parse.quote(TOPIC, safe="")
         status, _ = http(publish_url, b"nobody may", {})
         if status != 401:
             fail("a POST without the token got %d, not 401" % status)
@@ -131,7 +153,8 @@ async def run(port, devtools_port):
         print("page showed:", message, flush=True)
 
         # The page publishes through its form; another subscriber gets it.
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=" + urllib.parse.quote(TOPIC, safe="")) as other:
+        other_url = f"{scheme('ws')}://127.0.0.1:{port}/ws?topics=" + urllib.parse.quote(TOPIC, safe="")
+        async with websockets.connect(other_url, ssl=TLS) as other:
             from_page = "sent by the page, %d" % os.getpid()
             await tools.evaluate("document.getElementById('message').value = %s;"
                                  "document.getElementById('token').value = %s;"
@@ -148,10 +171,19 @@ async def run(port, devtools_port):
 
 
 def main():
-    push_binary = sys.argv[1]
-    chromium = sys.argv[2] if len(sys.argv) > 2 else (shutil.which("chromium") or "chromium")
+    global TLS
+    args = sys.argv[1:]
+    tls = args and args[0] == "--tls"
+    if tls:
+        args = args[1:]
+    push_binary = args[0]
+    chromium = args[1] if len(args) > 1 else (shutil.which("chromium") or "chromium")
     profile = tempfile.mkdtemp(prefix="surge-chromium-")
-    server, port = start_push(push_binary)
+    tls_files = None
+    if tls:
+        tls_files = make_certificate(profile)
+        TLS = ssl.create_default_context(cafile=tls_files[0])
+    server, port = start_push(push_binary, tls_files)
     browser = None
     try:
         browser, devtools_port = start_chromium(chromium, profile)

@@ -47,6 +47,9 @@ constexpr unsigned kWindowShift = 5;  // bits 5-7: the server's window bits - 8 
 
 unsigned server_window_bits(std::uint8_t deflate) noexcept { return (deflate >> kWindowShift) + 8u; }
 
+// TLS: plaintext is read a record at a time (at most 16 KiB each) into one shard buffer.
+constexpr std::size_t kTlsPlainBytes = 32 * 1024;
+
 // Scratch buffers past this size are freed after use, so one large message does not pin its memory.
 constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 
@@ -75,16 +78,19 @@ Shard& Shard::running() noexcept { return *t_running_shard; }
 Shard* Shard::current() noexcept { return t_running_shard; }
 
 Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-             int listener_fd)
+             const net::TlsContext* tls, int listener_fd)
     : index_(index),
       config_(config),
       routes_(routes),
       broadcaster_(broadcaster),
+      tls_(tls),
       listener_fd_(listener_fd),
       pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
       wheel_(4096),
       stride_(slot_stride(routes)),
-      topics_(broadcaster.directory()) {}
+      topics_(broadcaster.directory()) {
+    if (tls_) tls_plain_ = std::make_unique<char[]>(kTlsPlainBytes);
+}
 
 Shard::~Shard() {
     if (listener_fd_ >= 0) ::close(listener_fd_);
@@ -195,7 +201,15 @@ void Shard::on_accept(std::uint64_t, int fd) {
     WebSocket& ws = *allocate_slot();
     ws.fd_ = fd;
     ws.state_ = WebSocket::State::Http;
-    arm_timer(ws, config_.handshake_timeout_seconds);
+    if (tls_) {
+        ConnectionExtras* own = extras(ws);
+        if (!own || !own->tls.init(*tls_)) {
+            ::close(fd);
+            release_slot(ws);
+            return;
+        }
+    }
+    arm_timer(ws, config_.handshake_timeout_seconds);  // under TLS, the TLS handshake counts too
     if (reactor_->add_connection(fd, token_of(ws)) != 0) {
         ::close(fd);
         release_slot(ws);
@@ -205,13 +219,115 @@ void Shard::on_accept(std::uint64_t, int fd) {
 bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
     WebSocket* ws = lookup(token);
     if (!ws || !alive(*ws)) return false;
-    if (ws->flags_ & kInputDone) return true;  // closing: read and discard until the peer's end of stream
-    if (ws->state_ == WebSocket::State::Http) return handle_http(*ws, bytes);
-    if (ws->state_ == WebSocket::State::Open) {
-        ws->flags_ &= static_cast<std::uint8_t>(~kPingSent);
-        arm_timer(*ws, behavior(*ws).idle_timeout_seconds);
+    if (tls_) return on_tls_data(*ws, bytes);
+    return on_plaintext(*ws, bytes);
+}
+
+bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
+    if (ws.flags_ & kInputDone) return true;  // closing: read and discard until the peer's end of stream
+    if (ws.state_ == WebSocket::State::Http) return handle_http(ws, bytes);
+    if (ws.state_ == WebSocket::State::Open) {
+        ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
+        arm_timer(ws, behavior(ws).idle_timeout_seconds);
     }
-    return handle_frames(*ws, bytes);
+    return handle_frames(ws, bytes);
+}
+
+// ---- TLS ------------------------------------------------------------------------------------------------------
+
+bool Shard::on_tls_data(WebSocket& ws, std::span<char> ciphertext) {
+    if (!session(ws).feed(ciphertext)) {
+        terminate(ws);
+        return false;
+    }
+    return pump_tls(ws);
+}
+
+bool Shard::pump_tls(WebSocket& ws) {
+    ConnectionExtras& own = *extras_[ws.index_];
+    net::TlsSession& tls = own.tls;
+    if (!tls.handshake_done()) {
+        // Handshakes cost real CPU (key exchange, signature): a bounded number per iteration, the rest next time.
+        if (handshake_budget_ == 0) {
+            if (!own.waiting_handshake) {
+                own.waiting_handshake = true;
+                tls_waiting_.push_back(token_of(ws));
+            }
+            return true;
+        }
+        --handshake_budget_;
+        const net::TlsStatus status = tls.handshake();
+        if (!flush_tls(ws)) return false;  // the handshake's own records, or an alert
+        if (status == net::TlsStatus::WantMore) return true;
+        if (status != net::TlsStatus::Ok) {
+            terminate(ws);
+            return false;
+        }
+    }
+    for (;;) {
+        std::size_t n = 0;
+        const net::TlsStatus status = tls.read({tls_plain_.get(), kTlsPlainBytes}, n);
+        if (status == net::TlsStatus::Ok) {
+            if (!on_plaintext(ws, {tls_plain_.get(), n})) return false;
+            if (!alive(ws)) return false;
+            continue;
+        }
+        if (status == net::TlsStatus::WantMore) return flush_tls(ws);  // e.g. session tickets after the handshake
+        if (status == net::TlsStatus::Closed) {
+            // close_notify: nothing more will come; the end of stream that follows closes the connection.
+            ws.flags_ |= kInputDone;
+            return true;
+        }
+        terminate(ws);
+        return false;
+    }
+}
+
+void Shard::run_waiting_handshakes() {
+    std::vector<std::uint64_t> waiting;
+    waiting.swap(tls_waiting_);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+        WebSocket* ws = lookup(waiting[i]);
+        if (!ws || !alive(*ws) || ws->index_ >= extras_.size() || !extras_[ws->index_]) continue;
+        extras_[ws->index_]->waiting_handshake = false;
+        pump_tls(*ws);
+    }
+}
+
+bool Shard::encrypt(WebSocket& ws, const iovec* iov, int count) noexcept {
+    // One record for the whole write when it is small: a frame header alone would cost a record of its own.
+    std::size_t total = 0;
+    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+    if (count > 1 && total <= 16 * 1024) {
+        tls_gather_.clear();
+        for (int i = 0; i < count; ++i) {
+            if (!tls_gather_.append({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len})) return false;
+        }
+        return session(ws).write({tls_gather_.data(), tls_gather_.size()});
+    }
+    for (int i = 0; i < count; ++i) {
+        if (!session(ws).write({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len})) return false;
+    }
+    return true;
+}
+
+bool Shard::flush_tls(WebSocket& ws) noexcept {
+    net::TlsSession& tls = session(ws);
+    const std::span<const char> out = tls.pending_output();
+    if (out.empty()) return true;
+    const iovec iov{const_cast<char*>(out.data()), out.size()};
+    const bool ok = write_raw(ws, &iov, 1, out.size());  // written, or copied into the queue
+    if (ws.index_ < extras_.size() && extras_[ws.index_]) tls.consume_output();
+    return ok;
+}
+
+bool Shard::send_close_notify(WebSocket& ws) noexcept {
+    if (!tls_ || ws.index_ >= extras_.size() || !extras_[ws.index_]) return false;
+    net::TlsSession& tls = session(ws);
+    if (!tls.handshake_done() || tls.shutdown_sent()) return false;
+    tls.shutdown();
+    flush_tls(ws);
+    return alive(ws) && (ws.out_head_ || (ws.flags_ & kSendInFlight));
 }
 
 void Shard::on_recv_end(std::uint64_t token, int) {
@@ -624,6 +740,15 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
 }
 
 bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
+    if (!tls_) return write_raw(ws, iov, count, total);
+    if (!encrypt(ws, iov, count)) {
+        terminate(ws);
+        return false;
+    }
+    return flush_tls(ws);
+}
+
+bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (!ws.out_head_ && !(ws.flags_ & kSendInFlight)) {
         const long n = reactor_->try_write(ws.fd_, iov, count);
         if (n < 0) {
@@ -847,6 +972,21 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
         if (b.slow_policy == SlowPolicy::Close) too_slow_.push_back(&ws);
         return false;
     }
+    if (tls_) {
+        // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
+        // at the end of the batch. No reference to the frame is kept.
+        if (!session(ws).write({frame, size})) {
+            ShardCounters::add(counters_.dropped, 1);
+            return false;
+        }
+        ShardCounters::add(counters_.messages_out, 1);
+        ShardCounters::add(counters_.bytes_out, size);
+        if (!(ws.flags_ & kStaged)) {
+            ws.flags_ |= kStaged;
+            staged_.push_back(&ws);
+        }
+        return false;
+    }
     auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk)));
     if (!chunk) {
         ShardCounters::add(counters_.dropped, 1);
@@ -868,7 +1008,9 @@ void Shard::flush_staged() noexcept {
     // has its new frames gathered into the next one when that completes.
     for (WebSocket* ws : staged_) {
         ws->flags_ &= static_cast<std::uint8_t>(~kStaged);
-        if (alive(*ws) && !(ws->flags_ & kSendInFlight) && ws->out_head_) write_pending(*ws);
+        if (!alive(*ws)) continue;
+        if (tls_) flush_tls(*ws);
+        else if (!(ws->flags_ & kSendInFlight) && ws->out_head_) write_pending(*ws);
     }
     staged_.clear();
     for (WebSocket* ws : too_slow_) {
@@ -913,6 +1055,8 @@ void Shard::finish_when_flushed(WebSocket& ws) noexcept {
         return;
     }
     if (ws.flags_ & kLingering) return;
+    if (send_close_notify(ws)) return;  // on_sent() comes back here once it has gone
+    if (!alive(ws)) return;
     // Everything is sent. Shut the write side and wait for the peer's end of stream: closing with unread input
     // would reset the connection and could destroy the close frame or response before the peer reads it.
     ws.flags_ |= kLingering;
@@ -1032,7 +1176,10 @@ void Shard::run() {
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
         // Broadcasts left in the ring (more than one batch, or published by this thread's callbacks) go first.
         const bool more = broadcaster_.ring().ready(index_);
-        const long long wait = more ? 0 : std::max(0LL, next_tick - monotonic_ms());
+        handshake_budget_ = config_.tls_handshakes_per_iteration ? config_.tls_handshakes_per_iteration : 1;
+        if (!tls_waiting_.empty()) run_waiting_handshakes();
+        const bool waiting = !tls_waiting_.empty();
+        const long long wait = more || waiting ? 0 : std::max(0LL, next_tick - monotonic_ms());
         if (more) drain_broadcasts();
         const int handled = reactor_->run_once(static_cast<int>(wait));
         if (handled < 0) {

@@ -16,6 +16,7 @@
 #include "core/shared_bytes.hpp"
 #include "core/timer_wheel.hpp"
 #include "net/reactor.hpp"
+#include "net/tls.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/deflate.hpp"
@@ -34,9 +35,11 @@ struct OutChunk {
     std::uint32_t sent;
 };
 
-// What a connection holds beyond its slot, and only once it needs it: permessage-deflate windows kept from
-// message to message (the route's dedicated_compressor or dedicated_decompressor).
+// What a connection holds beyond its slot, and only once it needs it: its TLS session, and permessage-deflate
+// windows kept from message to message (the route's dedicated_compressor or dedicated_decompressor).
 struct ConnectionExtras {
+    net::TlsSession tls;
+    bool waiting_handshake = false;  // in the shard's tls_waiting_: its handshake waits for the next iteration
     Deflater deflater;
     Inflater inflater;
 };
@@ -65,7 +68,9 @@ struct SlabBlockDelete {
 
 class Shard final : public net::ReactorHandler, private FrameSink {
 public:
-    Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster, int listener_fd);
+    // `tls`: every connection is TLS with this context (nullptr: none is).
+    Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
+          const net::TlsContext* tls, int listener_fd);
     ~Shard();
 
     // Makes the reactor; false (with a logged reason) if it cannot be made.
@@ -123,6 +128,7 @@ private:
     void release_slot(WebSocket& ws) noexcept;
 
     // Input
+    bool on_plaintext(WebSocket& ws, std::span<char> bytes);
     bool handle_http(WebSocket& ws, std::span<char> bytes);
     bool handle_frames(WebSocket& ws, std::span<char> bytes);
     bool feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed);
@@ -132,8 +138,21 @@ private:
     void answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
     void refuse(WebSocket& ws, int status, std::string_view reason);
 
-    // Output
+    // TLS: ciphertext in, plaintext to on_plaintext(); plaintext out, ciphertext to write_raw().
+    bool on_tls_data(WebSocket& ws, std::span<char> ciphertext);
+    bool pump_tls(WebSocket& ws);
+    void run_waiting_handshakes();
+    net::TlsSession& session(WebSocket& ws) noexcept { return extras_[ws.index_]->tls; }
+    bool encrypt(WebSocket& ws, const iovec* iov, int count) noexcept;
+    // Writes (or queues) the ciphertext the session has collected.
+    bool flush_tls(WebSocket& ws) noexcept;
+    // Sends close_notify before the write side is shut; true when it had to be queued behind other bytes.
+    bool send_close_notify(WebSocket& ws) noexcept;
+
+    // Output: plaintext goes through write_or_queue() (encrypted first under TLS), bytes for the wire through
+    // write_raw().
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
+    bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
     void append(WebSocket& ws, OutChunk* chunk) noexcept;
     int gather(const WebSocket& ws, iovec* iov) const noexcept;
@@ -155,7 +174,8 @@ private:
     // Broadcast fan-out
     void drain_broadcasts() noexcept;
     void fan_out(const BroadcastItem& item) noexcept;
-    // Queues a reference to the frame for `ws` (false: dropped, or not open). Takes no reference itself.
+    // Queues the frame for `ws`: true when it queued a reference (which the caller counts; stage() takes none
+    // itself). False when dropped or not open, and under TLS, where the frame is encrypted for `ws` at once.
     bool stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
@@ -178,6 +198,7 @@ private:
     const ServerConfig& config_;
     const Routes& routes_;
     Broadcaster& broadcaster_;
+    const net::TlsContext* tls_;
     int listener_fd_;
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
@@ -202,6 +223,11 @@ private:
     ByteBuffer deflate_out_;
     ByteBuffer inflate_out_;
     std::vector<std::unique_ptr<ConnectionExtras>> extras_;  // by slot index, made on first need
+    // TLS: decrypted bytes of the current read, gathered plaintext of one write, and the handshakes that wait.
+    std::unique_ptr<char[]> tls_plain_;
+    ByteBuffer tls_gather_;
+    std::vector<std::uint64_t> tls_waiting_;
+    unsigned handshake_budget_ = 0;
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
     alignas(64) ShardCounters counters_;

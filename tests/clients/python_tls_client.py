@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""TLS checks against `surge-echo --cert --key` (run by run_against_echo.sh with SURGE_ECHO_TLS=1, which makes
+the certificate and points SSL_CERT_FILE at it): the certificate verifies for 127.0.0.1; ALPN answers http/1.1
+when it is offered among others; a session resumes, with a TLS 1.3 ticket and from TLS 1.2's session cache; 64
+clients that handshake at once (past the server's per-iteration handshake bound) all get their echoes while an
+established connection keeps echoing; and a client that closes without close_notify ends only its own connection.
+Usage: python_tls_client.py wss://127.0.0.1:PORT/path"""
+import asyncio
+import socket
+import ssl
+import sys
+import urllib.parse
+
+import websockets
+
+UPGRADE = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def context(version=None, alpn=None):
+    ctx = ssl.create_default_context()  # trusts SSL_CERT_FILE: the test's certificate
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def upgrade(host, port, ctx, session=None):
+    """A raw TLS connection that completes the WebSocket upgrade; returns (socket, response head)."""
+    raw = socket.create_connection((host, port), timeout=10)
+    tls = ctx.wrap_socket(raw, server_hostname=host, session=session)
+    tls.sendall(UPGRADE)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = tls.recv(4096)
+        if not chunk:
+            raise SystemExit("the server closed during the upgrade")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise SystemExit(f"upgrade refused: {head[:60]!r}")
+    return tls, head
+
+
+def check_alpn_and_resumption(host, port):
+    tls, _ = upgrade(host, port, context(alpn=["h2", "http/1.1"]))
+    if tls.selected_alpn_protocol() != "http/1.1":
+        raise SystemExit(f"ALPN chose {tls.selected_alpn_protocol()!r}, expected 'http/1.1'")
+    tls.close()
+    for name, version in [("TLS 1.3 ticket", ssl.TLSVersion.TLSv1_3), ("TLS 1.2 session cache", ssl.TLSVersion.TLSv1_2)]:
+        ctx = context(version)
+        first, _ = upgrade(host, port, ctx)
+        session = first.session  # TLS 1.3 tickets arrive after the handshake: read with the 101 above
+        first.close()
+        second, _ = upgrade(host, port, ctx, session=session)
+        if not second.session_reused:
+            raise SystemExit(f"{name}: the session was not resumed")
+        second.close()
+
+
+async def echo_many(url, clients, messages):
+    async def one(i):
+        async with websockets.connect(url, max_size=2 ** 24) as ws:
+            for k in range(messages):
+                message = f"client {i} message {k} " * (1 + k * 50)
+                await ws.send(message)
+                if await ws.recv() != message:
+                    raise SystemExit(f"client {i}: message {k} came back different")
+    await asyncio.gather(*(one(i) for i in range(clients)))
+
+
+async def main(url):
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname, parts.port
+    check_alpn_and_resumption(host, port)
+
+    # A connection that is open before the flood keeps echoing through it.
+    async with websockets.connect(url) as steady:
+        flood = asyncio.ensure_future(echo_many(url, 64, 5))
+        echoed = 0
+        while not flood.done():
+            await steady.send(f"steady {echoed}")
+            if await steady.recv() != f"steady {echoed}":
+                raise SystemExit("the steady connection's echo came back different")
+            echoed += 1
+        await flood
+        # A client that drops its TCP connection without close_notify or a close frame.
+        rude, _ = upgrade(host, port, context())
+        socket.socket.close(rude)
+        await steady.send("after the rude one")
+        if await steady.recv() != "after the rude one":
+            raise SystemExit("the steady connection broke when another client dropped")
+        await steady.close(1000)
+    print(f"python TLS: ALPN http/1.1, resumption (1.3 ticket, 1.2 cache), 64 concurrent handshakes x 5 echoes, "
+          f"{echoed} steady echoes meanwhile: ok")
+
+
+asyncio.run(asyncio.wait_for(main(sys.argv[1]), 60))
