@@ -28,10 +28,10 @@
 #include <vector>
 
 #include "core/latency_histogram.hpp"
-#include "tools/loadgen/client_engine.hpp"
+#include "ws/client.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/stamp.hpp"
-#include "tools/loadgen/url.hpp"
+#include "ws/url.hpp"
 #include "ws/http_request.hpp"
 
 namespace {
@@ -91,7 +91,7 @@ struct alignas(64) ThreadStats {
     std::atomic<std::uint64_t> unstamped{0};  // received messages with no send stamp (latency unknown)
     std::atomic<std::uint64_t> open_now{0};    // connections open at the last loop turn
     std::atomic<bool> ramped{false};           // every connection was tried and none is still handshaking
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Failure::Count)> failures{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ClientFailure::Count)> failures{};
     std::array<std::atomic<std::uint64_t>, 600> http_status{};  // handshake refusals and POST answers, by status
     LatencyHistogram latency;
 };
@@ -109,7 +109,7 @@ std::atomic<bool> g_interrupted{false};
 double seconds_since(std::uint64_t start_ns) { return static_cast<double>(now_ns() - start_ns) / 1e9; }
 
 // Drives one thread's share of the WebSocket connections.
-class LoadThread final : public EngineHandler {
+class LoadThread final : public ClientHandler {
 public:
     LoadThread(const Options& options, unsigned index, ThreadStats& stats)
         : options_(options), index_(index), stats_(stats),
@@ -181,9 +181,9 @@ public:
         }
     }
 
-    void on_failed(std::uint32_t, Failure why, int detail) override {
+    void on_failed(std::uint32_t, ClientFailure why, int detail) override {
         bump(stats_.failures[static_cast<std::size_t>(why)]);
-        if ((why == Failure::HandshakeStatus) && detail > 0 && detail < 600) bump(stats_.http_status[detail]);
+        if ((why == ClientFailure::HandshakeStatus) && detail > 0 && detail < 600) bump(stats_.http_status[detail]);
     }
 
 private:
@@ -201,12 +201,12 @@ private:
         count_send(engine_.send(id, opcode_, payload_));
     }
 
-    void count_send(SendResult result) {
-        if (result == SendResult::Sent || result == SendResult::Queued) {
+    void count_send(ClientSendResult result) {
+        if (result == ClientSendResult::Sent || result == ClientSendResult::Queued) {
             bump(stats_.sent);
             bump(stats_.bytes_sent, payload_.size());
-        } else if (result == SendResult::Backlog) {
-            bump(stats_.failures[static_cast<std::size_t>(Failure::Backlog)]);
+        } else if (result == ClientSendResult::Backlog) {
+            bump(stats_.failures[static_cast<std::size_t>(ClientFailure::Backlog)]);
         }
     }
 
@@ -237,7 +237,7 @@ private:
     const Options& options_;
     unsigned index_;
     ThreadStats& stats_;
-    ClientEngine engine_;
+    Client engine_;
     std::uint32_t count_ = 0;         // connections this thread owns
     std::uint32_t next_connect_ = 0;  // the next of them to open
     std::uint32_t next_sender_ = 0;
@@ -293,15 +293,15 @@ private:
         timeval limit{static_cast<time_t>(options_.timeout), 0};
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-        const auto failed = [&](Failure why) {
+        const auto failed = [&](ClientFailure why) {
             bump(stats_.failures[static_cast<std::size_t>(why)]);
             ::close(fd);
         };
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&url.address), sizeof url.address) != 0) {
-            return failed(failure_from_errno(errno));
+            return failed(client_failure_from_errno(errno));
         }
         if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-            return failed(failure_from_errno(errno));
+            return failed(client_failure_from_errno(errno));
         }
         std::string answer;
         char buffer[4096];
@@ -309,15 +309,15 @@ private:
         HttpResponse response;
         for (;;) {
             const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-            if (n <= 0) return failed(n == 0 ? Failure::ClosedByServer : failure_from_errno(errno));
+            if (n <= 0) return failed(n == 0 ? ClientFailure::ClosedByServer : client_failure_from_errno(errno));
             answer.append(buffer, static_cast<std::size_t>(n));
             const ParseResult r = parser.parse(answer, response);
-            if (r.status == ParseStatus::Error) return failed(Failure::HandshakeInvalid);
+            if (r.status == ParseStatus::Error) return failed(ClientFailure::HandshakeInvalid);
             if (r.status == ParseStatus::Complete) break;
         }
         ::close(fd);
         if (response.status < 200 || response.status > 299) {
-            bump(stats_.failures[static_cast<std::size_t>(Failure::HandshakeStatus)]);
+            bump(stats_.failures[static_cast<std::size_t>(ClientFailure::HandshakeStatus)]);
             if (response.status < 600) bump(stats_.http_status[response.status]);
             return;
         }
@@ -339,7 +339,7 @@ struct Totals {
     bool ramped = true;
     std::uint64_t opened = 0, sent = 0, received = 0, bytes_sent = 0, bytes_received = 0, unstamped = 0;
     std::uint64_t failures = 0;
-    std::array<std::uint64_t, static_cast<std::size_t>(Failure::Count)> by_kind{};
+    std::array<std::uint64_t, static_cast<std::size_t>(ClientFailure::Count)> by_kind{};
     std::unique_ptr<LatencyHistogram> latency = std::make_unique<LatencyHistogram>();
 };
 
@@ -512,7 +512,7 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     j.number("max", static_cast<double>(h.max()) / 1e3);
     j.end_object();
     j.begin_object("errors");
-    for (std::size_t k = 0; k < end.by_kind.size(); ++k) j.integer(failure_name(static_cast<Failure>(k)), end.by_kind[k]);
+    for (std::size_t k = 0; k < end.by_kind.size(); ++k) j.integer(client_failure_name(static_cast<ClientFailure>(k)), end.by_kind[k]);
     j.end_object();
     j.begin_object("http_status");
     for (std::size_t status = 100; status < 600; ++status) {
@@ -606,7 +606,7 @@ int main(int argc, char** argv) {
                 format_ns(h.percentile(99.9)).c_str(), format_ns(h.max()).c_str());
     std::printf("  errors %llu:", static_cast<unsigned long long>(end.failures));
     for (std::size_t k = 0; k < end.by_kind.size(); ++k) {
-        if (end.by_kind[k]) std::printf(" %s=%llu", failure_name(static_cast<Failure>(k)).data(),
+        if (end.by_kind[k]) std::printf(" %s=%llu", client_failure_name(static_cast<ClientFailure>(k)).data(),
                                         static_cast<unsigned long long>(end.by_kind[k]));
     }
     if (end.unstamped) std::printf(" (and %llu messages without a send stamp)", static_cast<unsigned long long>(end.unstamped));

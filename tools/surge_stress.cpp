@@ -27,11 +27,11 @@
 #include <string_view>
 #include <vector>
 
-#include "tools/loadgen/client_engine.hpp"
+#include "ws/client.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/process_stats.hpp"
 #include "tools/loadgen/stamp.hpp"
-#include "tools/loadgen/url.hpp"
+#include "ws/url.hpp"
 #include "ws/http_request.hpp"
 
 namespace {
@@ -78,7 +78,7 @@ struct Options {
     std::string json;
 };
 
-constexpr std::size_t kFailureKinds = static_cast<std::size_t>(Failure::Count);
+constexpr std::size_t kFailureKinds = static_cast<std::size_t>(ClientFailure::Count);
 constexpr std::size_t kVerifyMismatch = kFailureKinds;  // an extra reason: the echo was not what was sent
 
 // One worker's counters, in memory shared with the parent. Each worker writes only its own.
@@ -111,7 +111,7 @@ sockaddr_in source_address(unsigned index) {
 }
 
 // One worker process: its share of the connections, in one epoll loop.
-class StressWorker final : public EngineHandler {
+class StressWorker final : public ClientHandler {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)
         : options_(options), index_(index), shared_(shared),
@@ -155,7 +155,7 @@ public:
             return;  // waits for a published message
         case Verify::Echo:
             write_stamp(message_, (std::uint64_t{index_} << 32) | id);  // unique per connection
-            if (engine_.send(id, Opcode::Binary, {message_, sizeof message_}) == SendResult::NotOpen) return;
+            if (engine_.send(id, Opcode::Binary, {message_, sizeof message_}) == ClientSendResult::NotOpen) return;
         }
     }
 
@@ -171,7 +171,7 @@ public:
         mark_verified(id);
     }
 
-    void on_failed(std::uint32_t id, Failure why, int detail) override {
+    void on_failed(std::uint32_t id, ClientFailure why, int detail) override {
         if (verified_[id]) {
             verified_[id] = 0;
             bump(shared_.dropped);
@@ -202,7 +202,7 @@ private:
         --pending_;
         bump(shared_.failed);
         bump(shared_.by_reason[reason]);
-        if (reason == static_cast<std::size_t>(Failure::HandshakeStatus) && detail > 0 && detail < 600) {
+        if (reason == static_cast<std::size_t>(ClientFailure::HandshakeStatus) && detail > 0 && detail < 600) {
             shared_.http_status[detail].fetch_add(1, std::memory_order_relaxed);
         }
     }
@@ -216,7 +216,7 @@ private:
         for (std::uint32_t id = 0; id < next_; ++id) {
             if (!verified_[id] && engine_.is_open(id) && now_ms - started_ms_[id] > timeout_ms) {
                 engine_.close(id, true);
-                count_failure(static_cast<std::size_t>(Failure::Timeout), 0);
+                count_failure(static_cast<std::size_t>(ClientFailure::Timeout), 0);
             }
         }
     }
@@ -224,7 +224,7 @@ private:
     const Options& options_;
     unsigned index_;
     WorkerShared& shared_;
-    ClientEngine engine_;
+    Client engine_;
     std::uint32_t count_ = 0;
     std::uint32_t next_ = 0;
     std::uint64_t pending_ = 0;  // started, neither verified nor failed
@@ -401,7 +401,7 @@ double growth_per_connection(std::uint64_t before_kb, std::uint64_t after_kb, st
 std::uint64_t kernel_kb(const KernelMemory& m) { return m.slab + m.kernel_stack + m.page_tables + m.tcp_buffers; }
 
 std::string reason_name(std::size_t reason) {
-    return reason == kVerifyMismatch ? "verify_mismatch" : std::string(failure_name(static_cast<Failure>(reason)));
+    return reason == kVerifyMismatch ? "verify_mismatch" : std::string(client_failure_name(static_cast<ClientFailure>(reason)));
 }
 
 }  // namespace

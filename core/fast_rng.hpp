@@ -1,4 +1,4 @@
-// wyrand: a tiny, fast PRNG for masking keys and handshake nonces in the load tools. Layer: tools.
+// wyrand: a tiny, fast PRNG for masking keys and handshake nonces in surge::Client and the load tools. Layer: core.
 // Not cryptographic; RFC 6455 asks masking keys to be unpredictable to intermediaries, which a load generator on
 // loopback has none of, and the point is that choosing a key costs nothing next to the frame it masks.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace surge::loadgen {
+namespace surge {
 
 class FastRng {
 public:
@@ -31,4 +31,4 @@ private:
     std::uint64_t state_;
 };
 
-}  // namespace surge::loadgen
+}  // namespace surge

@@ -15,13 +15,13 @@
 #include <string_view>
 #include <vector>
 
-#include "tools/loadgen/fast_rng.hpp"
+#include "core/fast_rng.hpp"
 #include "ws/client_handshake.hpp"
 #include "ws/frame_decoder.hpp"
 
-namespace surge::loadgen {
+namespace surge {
 
-enum class Failure : std::uint8_t {
+enum class ClientFailure : std::uint8_t {
     Refused,             // ECONNREFUSED
     Timeout,             // no answer in time (connect, handshake, or what the caller waits for)
     Reset,               // ECONNRESET, EPIPE
@@ -35,43 +35,43 @@ enum class Failure : std::uint8_t {
     Other,               // any other errno (detail)
     Count
 };
-std::string_view failure_name(Failure failure) noexcept;
-Failure failure_from_errno(int error) noexcept;
+std::string_view client_failure_name(ClientFailure failure) noexcept;
+ClientFailure client_failure_from_errno(int error) noexcept;
 
-struct EngineOptions {
+struct ClientOptions {
     std::string subprotocols;   // offered, comma-separated
     std::string extra_headers;  // "Name: value\r\n" lines
     std::uint64_t max_message_bytes = 64ULL << 20;
     std::size_t max_pending_bytes = 4 << 20;  // per connection, before send() answers Backlog
 };
 
-class EngineHandler {
+class ClientHandler {
 public:
     virtual void on_open(std::uint32_t id) = 0;
     // A whole data message: its size and its first bytes (up to 16, where a stamp is).
     virtual void on_message(std::uint32_t id, Opcode opcode, std::uint64_t size, std::string_view head) = 0;
     // The connection ended without close(): it is gone when this runs.
-    virtual void on_failed(std::uint32_t id, Failure why, int detail) = 0;
+    virtual void on_failed(std::uint32_t id, ClientFailure why, int detail) = 0;
 
 protected:
-    ~EngineHandler() = default;
+    ~ClientHandler() = default;
 };
 
-enum class SendResult : std::uint8_t { Sent, Queued, Backlog, NotOpen };
+enum class ClientSendResult : std::uint8_t { Sent, Queued, Backlog, NotOpen };
 
-class ClientEngine : private FrameSink {
+class Client : private FrameSink {
 public:
-    ClientEngine(EngineHandler& handler, EngineOptions options, std::uint64_t seed);
-    ~ClientEngine();
-    ClientEngine(const ClientEngine&) = delete;
-    ClientEngine& operator=(const ClientEngine&) = delete;
+    Client(ClientHandler& handler, ClientOptions options, std::uint64_t seed);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
 
     // Starts connecting connection `id` to `address` (Host and request target as given: views the caller keeps
     // alive until the connection is open), from `source` when not null (an address in 127.0.0.0/8; the port is picked at connect time, IP_BIND_ADDRESS_NO_PORT). False when
     // it failed at once; on_failed has run then.
     bool connect(std::uint32_t id, const sockaddr_in& address, std::string_view host, std::string_view target,
                  const sockaddr_in* source = nullptr);
-    SendResult send(std::uint32_t id, Opcode opcode, std::string_view payload);
+    ClientSendResult send(std::uint32_t id, Opcode opcode, std::string_view payload);
     // Ends a connection without a callback. Abortive: SO_LINGER 0 (an RST, no TIME_WAIT), at once. Otherwise a
     // close frame (1000), and the socket is closed when the server's close frame or EOF arrives.
     void close(std::uint32_t id, bool abortive);
@@ -111,15 +111,15 @@ private:
     bool flush(Connection& c);
     bool write(Connection& c, const char* data, std::size_t size);
     void send_control(Connection& c, Opcode opcode, std::string_view payload);
-    void fail(std::uint32_t id, Failure why, int detail);
+    void fail(std::uint32_t id, ClientFailure why, int detail);
     void release(Connection& c);
 
     bool on_message_begin(Opcode opcode, bool compressed) override;
     bool on_message_data(std::span<char> piece, bool last) override;
     bool on_control(Opcode opcode, std::span<char> payload) override;
 
-    EngineHandler& handler_;
-    EngineOptions options_;
+    ClientHandler& handler_;
+    ClientOptions options_;
     DecoderConfig decoder_config_;
     FastRng rng_;
     int epoll_fd_ = -1;
@@ -131,4 +131,4 @@ private:
     std::uint32_t feeding_ = 0;  // the connection whose bytes the decoder is reading (for the sink callbacks)
 };
 
-}  // namespace surge::loadgen
+}  // namespace surge

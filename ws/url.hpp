@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace surge::loadgen {
+namespace surge {
 
 struct Url {
     enum class Scheme : std::uint8_t { Ws, Http } scheme = Scheme::Ws;
@@ -20,4 +20,4 @@ struct Url {
 // Parses and resolves `text`. On failure returns false and says why in `error`.
 bool parse_url(std::string_view text, Url& out, std::string& error);
 
-}  // namespace surge::loadgen
+}  // namespace surge

@@ -1,4 +1,4 @@
-#include "tools/loadgen/url.hpp"
+#include "ws/url.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace surge::loadgen {
+namespace surge {
 
 bool parse_url(std::string_view text, Url& out, std::string& error) {
     std::uint16_t default_port = 80;
@@ -55,4 +55,4 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
     return true;
 }
 
-}  // namespace surge::loadgen
+}  // namespace surge

@@ -1,4 +1,4 @@
-#include "tools/loadgen/client_engine.hpp"
+#include "ws/client.hpp"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -9,70 +9,70 @@
 #include <cerrno>
 #include <cstring>
 
-#include "tools/loadgen/stamp.hpp"
+#include "core/clock.hpp"
 #include "ws/frame_encoder.hpp"
 #include "ws/frame_header.hpp"
 
-namespace surge::loadgen {
+namespace surge {
 
-std::string_view failure_name(Failure failure) noexcept {
+std::string_view client_failure_name(ClientFailure failure) noexcept {
     switch (failure) {
-    case Failure::Refused: return "refused";
-    case Failure::Timeout: return "timeout";
-    case Failure::Reset: return "reset";
-    case Failure::AddressUnavailable: return "address_unavailable";
-    case Failure::Descriptors: return "descriptors";
-    case Failure::HandshakeStatus: return "handshake_status";
-    case Failure::HandshakeInvalid: return "handshake_invalid";
-    case Failure::ClosedByServer: return "closed_by_server";
-    case Failure::Protocol: return "protocol";
-    case Failure::Backlog: return "backlog";
-    case Failure::Other: return "other";
-    case Failure::Count: break;
+    case ClientFailure::Refused: return "refused";
+    case ClientFailure::Timeout: return "timeout";
+    case ClientFailure::Reset: return "reset";
+    case ClientFailure::AddressUnavailable: return "address_unavailable";
+    case ClientFailure::Descriptors: return "descriptors";
+    case ClientFailure::HandshakeStatus: return "handshake_status";
+    case ClientFailure::HandshakeInvalid: return "handshake_invalid";
+    case ClientFailure::ClosedByServer: return "closed_by_server";
+    case ClientFailure::Protocol: return "protocol";
+    case ClientFailure::Backlog: return "backlog";
+    case ClientFailure::Other: return "other";
+    case ClientFailure::Count: break;
     }
     return "unknown";
 }
 
-Failure failure_from_errno(int error) noexcept {
+ClientFailure client_failure_from_errno(int error) noexcept {
     switch (error) {
-    case ECONNREFUSED: return Failure::Refused;
-    case ETIMEDOUT: return Failure::Timeout;
-    case ECONNRESET: case EPIPE: case ECONNABORTED: return Failure::Reset;
-    case EADDRNOTAVAIL: case EADDRINUSE: return Failure::AddressUnavailable;
-    case EMFILE: case ENFILE: return Failure::Descriptors;
-    default: return Failure::Other;
+    case ECONNREFUSED: return ClientFailure::Refused;
+    case ETIMEDOUT: return ClientFailure::Timeout;
+    case ECONNRESET: case EPIPE: case ECONNABORTED: return ClientFailure::Reset;
+    case EADDRNOTAVAIL: case EADDRINUSE: return ClientFailure::AddressUnavailable;
+    case EMFILE: case ENFILE: return ClientFailure::Descriptors;
+    default: return ClientFailure::Other;
     }
 }
 
-ClientEngine::ClientEngine(EngineHandler& handler, EngineOptions options, std::uint64_t seed)
+Client::Client(ClientHandler& handler, ClientOptions options, std::uint64_t seed)
     : handler_(handler), options_(std::move(options)), rng_(seed), read_buffer_(64 * 1024) {
     decoder_config_.role = Role::Client;
     decoder_config_.max_message_bytes = options_.max_message_bytes;
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
 }
 
-ClientEngine::~ClientEngine() {
+Client::~Client() {
     for (Connection& c : connections_) {
         if (c.fd >= 0) ::close(c.fd);
     }
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-bool ClientEngine::is_open(std::uint32_t id) const noexcept {
+bool Client::is_open(std::uint32_t id) const noexcept {
     return id < connections_.size() && connections_[id].state == State::Open;
 }
 
-bool ClientEngine::connect(std::uint32_t id, const sockaddr_in& address, std::string_view host,
+bool Client::connect(std::uint32_t id, const sockaddr_in& address, std::string_view host,
                            std::string_view target, const sockaddr_in* source) {
     if (id >= connections_.size()) connections_.resize(id + 1);
     Connection& c = connections_[id];
     c = Connection{};
     c.host = host;
     c.target = target;
-    c.started_ns = now_ns();
+    c.started_ns = monotonic_ns();
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        handler_.on_failed(id, failure_from_errno(errno), errno);
+        handler_.on_failed(id, client_failure_from_errno(errno), errno);
         return false;
     }
     c.fd = fd;
@@ -84,12 +84,12 @@ bool ClientEngine::connect(std::uint32_t id, const sockaddr_in& address, std::st
         // 64k connections across all destinations; with it the port is chosen at connect() per 4-tuple.
         ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         if (::bind(fd, reinterpret_cast<const sockaddr*>(source), sizeof *source) != 0) {
-            fail(id, failure_from_errno(errno), errno);
+            fail(id, client_failure_from_errno(errno), errno);
             return false;
         }
     }
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
-        fail(id, failure_from_errno(errno), errno);
+        fail(id, client_failure_from_errno(errno), errno);
         return false;
     }
     c.state = State::Connecting;
@@ -97,20 +97,20 @@ bool ClientEngine::connect(std::uint32_t id, const sockaddr_in& address, std::st
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = id;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        fail(id, failure_from_errno(errno), errno);
+        fail(id, client_failure_from_errno(errno), errno);
         return false;
     }
     return true;
 }
 
-int ClientEngine::poll(int timeout_ms) {
+int Client::poll(int timeout_ms) {
     epoll_event events[256];
     const int n = ::epoll_wait(epoll_fd_, events, 256, timeout_ms);
     for (int i = 0; i < n; ++i) on_event(static_cast<std::uint32_t>(events[i].data.u64), events[i].events);
     return n < 0 ? 0 : n;
 }
 
-void ClientEngine::on_event(std::uint32_t id, std::uint32_t events) {
+void Client::on_event(std::uint32_t id, std::uint32_t events) {
     if (id >= connections_.size()) return;
     Connection& c = connections_[id];
     if (c.fd < 0) return;  // ended earlier in this batch
@@ -118,26 +118,26 @@ void ClientEngine::on_event(std::uint32_t id, std::uint32_t events) {
         int error = 0;
         socklen_t length = sizeof error;
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) return fail(id, failure_from_errno(error), error);
+        if (error != 0) return fail(id, client_failure_from_errno(error), error);
         if (!(events & EPOLLOUT)) return;
         start_handshake(c, id);
         if (c.fd < 0) return;
     }
-    if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(id, failure_from_errno(errno), errno);
+    if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(id, client_failure_from_errno(errno), errno);
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c, id);
 }
 
-void ClientEngine::start_handshake(Connection& c, std::uint32_t id) {
+void Client::start_handshake(Connection& c, std::uint32_t id) {
     c.key = make_websocket_key(rng_.bytes<16>());
     char request[4096];
     const std::size_t n = write_client_upgrade_request(
         request, {c.host, c.target, {c.key.data(), c.key.size()}, options_.subprotocols, options_.extra_headers});
-    if (n == 0) return fail(id, Failure::Other, E2BIG);
+    if (n == 0) return fail(id, ClientFailure::Other, E2BIG);
     c.state = State::Handshaking;
-    if (!write(c, request, n)) fail(id, failure_from_errno(errno), errno);
+    if (!write(c, request, n)) fail(id, client_failure_from_errno(errno), errno);
 }
 
-void ClientEngine::read(Connection& c, std::uint32_t id) {
+void Client::read(Connection& c, std::uint32_t id) {
     for (;;) {
         const ssize_t n = ::recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
         if (n > 0) {
@@ -149,16 +149,16 @@ void ClientEngine::read(Connection& c, std::uint32_t id) {
         }
         if (n == 0) {
             if (c.state == State::Closing) return release(c);
-            return fail(id, Failure::ClosedByServer, close_code::kAbnormal);
+            return fail(id, ClientFailure::ClosedByServer, close_code::kAbnormal);
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (errno == EINTR) continue;
         if (c.state == State::Closing) return release(c);
-        return fail(id, failure_from_errno(errno), errno);
+        return fail(id, client_failure_from_errno(errno), errno);
     }
 }
 
-bool ClientEngine::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
+bool Client::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
     if (c.state == State::Handshaking) {
         c.in.append(bytes);
         if (!finish_handshake(c, id)) return false;
@@ -193,30 +193,30 @@ bool ClientEngine::consume(Connection& c, std::uint32_t id, std::string_view byt
         char frame[kMaxControlFrameBytes];
         const MaskKey mask = rng_.bytes<4>();
         write(c, frame, encode_close_frame(frame, r.close_code, {}, &mask));
-        fail(id, Failure::Protocol, r.close_code);
+        fail(id, ClientFailure::Protocol, r.close_code);
         return false;
     }
     }
     return true;
 }
 
-bool ClientEngine::finish_handshake(Connection& c, std::uint32_t id) {
+bool Client::finish_handshake(Connection& c, std::uint32_t id) {
     HttpResponseParser parser;
     HttpResponse response;
     const ParseResult parsed = parser.parse(c.in, response);
     if (parsed.status == ParseStatus::Incomplete) return true;
     if (parsed.status == ParseStatus::Error) {
-        fail(id, Failure::HandshakeInvalid, parsed.http_status);
+        fail(id, ClientFailure::HandshakeInvalid, parsed.http_status);
         return false;
     }
     if (response.status != 101) {
-        fail(id, Failure::HandshakeStatus, response.status);
+        fail(id, ClientFailure::HandshakeStatus, response.status);
         return false;
     }
     const ClientUpgradeCheck verdict =
         check_upgrade_response(response, {c.key.data(), c.key.size()}, options_.subprotocols);
     if (!verdict.accepted) {
-        fail(id, Failure::HandshakeInvalid, 101);
+        fail(id, ClientFailure::HandshakeInvalid, 101);
         return false;
     }
     c.in.erase(0, parsed.head_bytes);
@@ -226,7 +226,7 @@ bool ClientEngine::finish_handshake(Connection& c, std::uint32_t id) {
     return c.fd >= 0;
 }
 
-bool ClientEngine::write(Connection& c, const char* data, std::size_t size) {
+bool Client::write(Connection& c, const char* data, std::size_t size) {
     if (c.out.empty()) {
         const ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
@@ -238,37 +238,37 @@ bool ClientEngine::write(Connection& c, const char* data, std::size_t size) {
     return true;
 }
 
-bool ClientEngine::flush(Connection& c) {
+bool Client::flush(Connection& c) {
     const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
     c.out.erase(0, static_cast<std::size_t>(n));
     return true;
 }
 
-SendResult ClientEngine::send(std::uint32_t id, Opcode opcode, std::string_view payload) {
-    if (id >= connections_.size() || connections_[id].state != State::Open) return SendResult::NotOpen;
+ClientSendResult Client::send(std::uint32_t id, Opcode opcode, std::string_view payload) {
+    if (id >= connections_.size() || connections_[id].state != State::Open) return ClientSendResult::NotOpen;
     Connection& c = connections_[id];
     const std::size_t frame_size = frame_header_length(payload.size(), true) + payload.size();
-    if (c.out.size() + frame_size > options_.max_pending_bytes && !c.out.empty()) return SendResult::Backlog;
+    if (c.out.size() + frame_size > options_.max_pending_bytes && !c.out.empty()) return ClientSendResult::Backlog;
     if (scratch_.size() < frame_size) scratch_.resize(frame_size);
     const MaskKey mask = rng_.bytes<4>();
     const std::size_t header = encode_frame_header(scratch_.data(), opcode, payload.size(), true, false, &mask);
     apply_mask_copy(scratch_.data() + header, payload.data(), payload.size(), mask);
     const bool was_idle = c.out.empty();
     if (!write(c, scratch_.data(), frame_size)) {
-        fail(id, failure_from_errno(errno), errno);
-        return SendResult::NotOpen;
+        fail(id, client_failure_from_errno(errno), errno);
+        return ClientSendResult::NotOpen;
     }
-    return was_idle && c.out.empty() ? SendResult::Sent : SendResult::Queued;
+    return was_idle && c.out.empty() ? ClientSendResult::Sent : ClientSendResult::Queued;
 }
 
-void ClientEngine::send_control(Connection& c, Opcode opcode, std::string_view payload) {
+void Client::send_control(Connection& c, Opcode opcode, std::string_view payload) {
     char frame[kMaxControlFrameBytes];
     const MaskKey mask = rng_.bytes<4>();
     write(c, frame, encode_control_frame(frame, opcode, payload, &mask));
 }
 
-void ClientEngine::close(std::uint32_t id, bool abortive) {
+void Client::close(std::uint32_t id, bool abortive) {
     if (id >= connections_.size() || connections_[id].fd < 0) return;
     Connection& c = connections_[id];
     if (abortive || c.state != State::Open) {
@@ -283,23 +283,23 @@ void ClientEngine::close(std::uint32_t id, bool abortive) {
     --open_;
 }
 
-void ClientEngine::expire_unopened(std::uint64_t started_before_ns) {
+void Client::expire_unopened(std::uint64_t started_before_ns) {
     for (std::uint32_t id = 0; id < connections_.size(); ++id) {
         const Connection& c = connections_[id];
         if ((c.state == State::Connecting || c.state == State::Handshaking) && c.started_ns < started_before_ns) {
-            fail(id, Failure::Timeout, 0);
+            fail(id, ClientFailure::Timeout, 0);
         }
     }
 }
 
-void ClientEngine::fail(std::uint32_t id, Failure why, int detail) {
+void Client::fail(std::uint32_t id, ClientFailure why, int detail) {
     Connection& c = connections_[id];
     if (c.fd < 0) return;
     release(c);
     handler_.on_failed(id, why, detail);
 }
 
-void ClientEngine::release(Connection& c) {
+void Client::release(Connection& c) {
     if (c.fd < 0) return;
     if (c.state == State::Open) --open_;
     ::close(c.fd);  // also leaves the epoll set
@@ -310,7 +310,7 @@ void ClientEngine::release(Connection& c) {
     std::string().swap(c.out);
 }
 
-bool ClientEngine::on_message_begin(Opcode opcode, bool) {
+bool Client::on_message_begin(Opcode opcode, bool) {
     Connection& c = connections_[feeding_];
     c.opcode = opcode;
     c.message_bytes = 0;
@@ -318,7 +318,7 @@ bool ClientEngine::on_message_begin(Opcode opcode, bool) {
     return true;
 }
 
-bool ClientEngine::on_message_data(std::span<char> piece, bool last) {
+bool Client::on_message_data(std::span<char> piece, bool last) {
     Connection& c = connections_[feeding_];
     if (c.head_length < sizeof c.head) {
         const std::size_t take = std::min(piece.size(), sizeof c.head - c.head_length);
@@ -331,7 +331,7 @@ bool ClientEngine::on_message_data(std::span<char> piece, bool last) {
     return c.fd >= 0;
 }
 
-bool ClientEngine::on_control(Opcode opcode, std::span<char> payload) {
+bool Client::on_control(Opcode opcode, std::span<char> payload) {
     Connection& c = connections_[feeding_];
     if (opcode == Opcode::Ping) {
         send_control(c, Opcode::Pong, {payload.data(), payload.size()});
@@ -347,8 +347,8 @@ bool ClientEngine::on_control(Opcode opcode, std::span<char> payload) {
     const MaskKey mask = rng_.bytes<4>();
     const std::uint16_t echo = close.code == close_code::kNoStatus ? close_code::kNormal : close.code;
     write(c, frame, encode_close_frame(frame, echo, {}, &mask));
-    fail(feeding_, Failure::ClosedByServer, close.code);
+    fail(feeding_, ClientFailure::ClosedByServer, close.code);
     return false;
 }
 
-}  // namespace surge::loadgen
+}  // namespace surge
