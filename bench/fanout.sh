@@ -69,14 +69,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# CPU seconds (user + system, every thread) the process has used so far.
-cpu_seconds() {
-    local ticks
-    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
-    python3 -c "print($ticks / $(getconf CLK_TCK))"
-}
-now() { python3 -c 'import time; print(time.monotonic())'; }
+source "$root/bench/lib.sh"
 
 # run NAME COMMAND...: one measured run against a server started by COMMAND (already holding its port).
 results=()
@@ -86,10 +79,7 @@ run() {
     "$@" >"$work/$name.log" 2>&1 &
     local server=$!
     pids+=("$server")
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_port "$port" || true
     echo "== $name: $subscribers subscribers, $rate messages/s of $size bytes, ${duration}s measured"
     "$load" "ws://127.0.0.1:$port/ws?topics=fan" --mode subscribe --connections "$subscribers" --threads 2 \
         --duration "$duration" --warmup "$warmup" --json "$work/$name.sub.json" >"$work/$name.sub.log" 2>&1 &

@@ -39,7 +39,7 @@ namespace {
 using namespace surge;
 using namespace surge::loadgen;
 
-const char* kUsage =
+const char* kUsage =  // a printf format: %s takes kRequestUsage
     "usage: surge-load [options] URL...\n"
     "  URL                  ws://host:port/path (several: connections are spread over them); publish mode also\n"
     "                       takes http://host:port/path, and POSTs each message there\n"
@@ -54,8 +54,7 @@ const char* kUsage =
     "  --warmup S           seconds run before measuring, not counted (default 2)\n"
     "  --ramp N             connections opened per second (default 0: as fast as the in-flight cap allows)\n"
     "  --timeout S          a connection not open after S seconds fails (default 10)\n"
-    "  --header 'N: V'      an extra request header (repeatable)\n"
-    "  --subprotocol P      offer subprotocol P (repeatable)\n"
+    "%s"
     "  --json FILE          also write the report as JSON\n"
     "  --help               this text\n"
     "numbers take k and m suffixes (10k); seconds take ms, s and m (500ms, 2m)\n";
@@ -76,8 +75,8 @@ struct Options {
     double warmup = 2;
     double ramp = 0;
     double timeout = 10;
-    std::string headers;
-    std::string subprotocols;
+    RequestFlags request;
+    std::unique_ptr<net::TlsContext> tls;  // made when a URL is wss://
     std::string json;
 };
 
@@ -113,7 +112,7 @@ class LoadThread final : public ClientHandler {
 public:
     LoadThread(const Options& options, unsigned index, ThreadStats& stats)
         : options_(options), index_(index), stats_(stats),
-          engine_(*this, {options.subprotocols, options.headers}, 0x5eed0000ULL + index) {
+          engine_(*this, client_options(options.request, options.tls.get()), 0x5eed0000ULL + index) {
         for (std::uint32_t i = index; i < options.connections; i += options.threads) ++count_;
         sent_at_.assign(count_, 0);
         payload_.assign(options.size, 'x');
@@ -193,7 +192,7 @@ private:
         const std::uint32_t id = next_connect_++;
         const std::uint32_t global = index_ + id * options_.threads;
         const Url& url = options_.urls[global % options_.urls.size()];
-        engine_.connect(id, url.address, url.host, url.target);
+        engine_.connect(id, url);
     }
 
     void send_echo(std::uint32_t id, std::uint64_t now) {
@@ -257,7 +256,7 @@ public:
             // The whole request, built once: only the stamp at the start of the body changes per POST.
             requests_.push_back("POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
                                 "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-                                std::to_string(options.size) + "\r\n" + options.headers + "\r\n" +
+                                std::to_string(options.size) + "\r\n" + options.request.headers + "\r\n" +
                                 std::string(options.size, 'x'));
         }
     }
@@ -368,7 +367,7 @@ bool parse_options(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
+            std::printf(kUsage, kRequestUsage);
             std::exit(0);
         }
         if (flag == "--text") {
@@ -425,7 +424,7 @@ bool parse_options(int argc, char** argv, Options& o) {
             ok = parse_count(value, o.ramp);
         } else if (flag == "--timeout") {
             ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
-        } else if (take_request_option(flag, value, o.headers, o.subprotocols, ok)) {
+        } else if (take_request_option(flag, value, o.request, ok)) {
         } else if (flag == "--json") {
             o.json = value;
         } else {
@@ -437,14 +436,27 @@ bool parse_options(int argc, char** argv, Options& o) {
         }
     }
     if (o.urls.empty()) {
-        std::fprintf(stderr, "surge-load: no URL\n%s", kUsage);
+        std::fprintf(stderr, "surge-load: no URL\n");
+        std::fprintf(stderr, kUsage, kRequestUsage);
         return false;
     }
-    const bool http = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Http; });
-    const bool ws = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Ws; });
+    const bool http = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return !u.websocket(); });
+    const bool ws = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.websocket(); });
     if (http && (o.mode != Mode::Publish || ws)) {
         std::fprintf(stderr, "surge-load: http:// URLs are for publish mode only, and not mixed with ws://\n");
         return false;
+    }
+    if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Https; })) {
+        std::fprintf(stderr, "surge-load: publish mode posts over plain http:// only\n");
+        return false;
+    }
+    if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.tls(); })) {
+        std::string error;
+        o.tls = make_client_tls(o.request, error);
+        if (!o.tls) {
+            std::fprintf(stderr, "surge-load: %s\n", error.c_str());
+            return false;
+        }
     }
     const bool scheduled = o.mode == Mode::Rate || o.mode == Mode::Publish;
     if (scheduled && o.rate <= 0) {
@@ -486,7 +498,7 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     j.begin_object();
     j.string("mode", mode_name(o.mode));
     j.begin_array("urls");
-    for (const Url& url : o.urls) j.element((url.scheme == Url::Scheme::Ws ? "ws://" : "http://") + url.host + url.target);
+    for (const Url& url : o.urls) j.element(url.text());
     j.end_array();
     j.integer("connections", o.connections);
     j.integer("threads", o.threads);
@@ -535,7 +547,7 @@ int main(int argc, char** argv) {
 
     std::vector<std::unique_ptr<ThreadStats>> stats;
     std::vector<std::thread> threads;
-    const bool over_http = options.urls[0].scheme == Url::Scheme::Http;
+    const bool over_http = !options.urls[0].websocket();
     for (unsigned t = 0; t < options.threads; ++t) stats.push_back(std::make_unique<ThreadStats>());
     for (unsigned t = 0; t < options.threads; ++t) {
         threads.emplace_back([&options, &stats, t, over_http] {

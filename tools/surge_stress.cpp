@@ -39,7 +39,7 @@ namespace {
 using namespace surge;
 using namespace surge::loadgen;
 
-const char* kUsage =
+const char* kUsage =  // a printf format: %s takes kRequestUsage
     "usage: surge-stress [options] URL...\n"
     "  URL                  ws://host:port/path; several URLs (or --ports) spread the connections over them\n"
     "  --connections N      connections to open, verify and hold (default 10k)\n"
@@ -54,8 +54,7 @@ const char* kUsage =
     "  --hold S             seconds to hold the connections once all are verified (default 10)\n"
     "  --timeout S          a connection not verified S seconds after it started fails (default 20)\n"
     "  --server-pid PID     a server process (its descendants too) whose memory to report (repeatable)\n"
-    "  --header 'N: V'      an extra request header (repeatable)\n"
-    "  --subprotocol P      offer subprotocol P (repeatable)\n"
+    "%s"
     "  --json FILE          also write the report as JSON\n"
     "  --help               this text\n";
 
@@ -73,8 +72,8 @@ struct Options {
     double hold = 10;
     double timeout = 20;
     std::vector<pid_t> server_pids;
-    std::string headers;
-    std::string subprotocols;
+    RequestFlags request;
+    std::unique_ptr<net::TlsContext> tls;  // made when a URL is wss://
     std::string json;
 };
 
@@ -115,7 +114,7 @@ class StressWorker final : public ClientHandler {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)
         : options_(options), index_(index), shared_(shared),
-          engine_(*this, {options.subprotocols, options.headers}, 0x57e55000ULL + index) {
+          engine_(*this, client_options(options.request, options.tls.get()), 0x57e55000ULL + index) {
         const unsigned procs = options.procs;
         count_ = static_cast<std::uint32_t>(options.connections / procs + (index < options.connections % procs));
         started_ms_.assign(count_, 0);
@@ -189,7 +188,7 @@ private:
         started_ms_[id] = static_cast<std::uint32_t>(now_ns() / 1'000'000);
         bump(shared_.attempted);
         ++pending_;
-        engine_.connect(id, url.address, url.host, url.target, &source);
+        engine_.connect(id, url, &source);
     }
 
     void mark_verified(std::uint32_t id) {
@@ -238,14 +237,15 @@ bool parse_options(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
+            std::printf(kUsage, kRequestUsage);
             std::exit(0);
         }
         if (!flag.starts_with("--")) {
             Url url;
             std::string error;
-            if (!parse_url(flag, url, error) || url.scheme != Url::Scheme::Ws) {
-                std::fprintf(stderr, "surge-stress: %s: %s\n", argv[i], error.empty() ? "not a ws:// URL" : error.c_str());
+            if (!parse_url(flag, url, error) || !url.websocket()) {
+                std::fprintf(stderr, "surge-stress: %s: %s\n", argv[i],
+                             error.empty() ? "not a ws:// or wss:// URL" : error.c_str());
                 return false;
             }
             o.urls.push_back(std::move(url));
@@ -288,7 +288,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         } else if (flag == "--server-pid") {
             ok = parse_count(value, number) && number >= 1;
             o.server_pids.push_back(static_cast<pid_t>(number));
-        } else if (take_request_option(flag, value, o.headers, o.subprotocols, ok)) {
+        } else if (take_request_option(flag, value, o.request, ok)) {
         } else if (flag == "--json") {
             o.json = value;
         } else {
@@ -300,8 +300,17 @@ bool parse_options(int argc, char** argv, Options& o) {
         }
     }
     if (o.urls.empty()) {
-        std::fprintf(stderr, "surge-stress: no URL\n%s", kUsage);
+        std::fprintf(stderr, "surge-stress: no URL\n");
+        std::fprintf(stderr, kUsage, kRequestUsage);
         return false;
+    }
+    if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.tls(); })) {
+        std::string error;
+        o.tls = make_client_tls(o.request, error);
+        if (!o.tls) {
+            std::fprintf(stderr, "surge-stress: %s\n", error.c_str());
+            return false;
+        }
     }
     if (port_low) {
         const Url first = o.urls.front();

@@ -27,6 +27,7 @@ std::string_view client_failure_name(ClientFailure failure) noexcept {
     case ClientFailure::ClosedByServer: return "closed_by_server";
     case ClientFailure::Protocol: return "protocol";
     case ClientFailure::Backlog: return "backlog";
+    case ClientFailure::Tls: return "tls";
     case ClientFailure::Other: return "other";
     case ClientFailure::Count: break;
     }
@@ -48,6 +49,13 @@ Client::Client(ClientHandler& handler, ClientOptions options, std::uint64_t seed
     : handler_(handler), options_(std::move(options)), rng_(seed), read_buffer_(64 * 1024) {
     decoder_config_.role = Role::Client;
     decoder_config_.max_message_bytes = options_.max_message_bytes;
+    request_headers_ = options_.extra_headers;
+    if (options_.deflate) {
+        char offer[kDeflateHeaderReserve];
+        const std::size_t n = write_deflate_offer(offer, options_.deflate_offer);
+        request_headers_.append("Sec-WebSocket-Extensions: ").append(offer, n).append("\r\n");
+    }
+    if (options_.tls) plain_.resize(32 * 1024);
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
 }
 
@@ -62,14 +70,17 @@ bool Client::is_open(std::uint32_t id) const noexcept {
     return id < connections_.size() && connections_[id].state == State::Open;
 }
 
-bool Client::connect(std::uint32_t id, const sockaddr_in& address, std::string_view host,
-                           std::string_view target, const sockaddr_in* source) {
+bool Client::connect(std::uint32_t id, const Url& url, const sockaddr_in* source) {
     if (id >= connections_.size()) connections_.resize(id + 1);
     Connection& c = connections_[id];
     c = Connection{};
-    c.host = host;
-    c.target = target;
+    c.url = &url;
     c.started_ns = monotonic_ns();
+    if (url.tls() && !options_.tls) {
+        handler_.on_failed(id, ClientFailure::Tls, 0);
+        return false;
+    }
+    const sockaddr_in& address = url.address;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         handler_.on_failed(id, client_failure_from_errno(errno), errno);
@@ -120,18 +131,30 @@ void Client::on_event(std::uint32_t id, std::uint32_t events) {
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
         if (error != 0) return fail(id, client_failure_from_errno(error), error);
         if (!(events & EPOLLOUT)) return;
-        start_handshake(c, id);
+        connected(c, id);
         if (c.fd < 0) return;
     }
     if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(id, client_failure_from_errno(errno), errno);
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c, id);
 }
 
+void Client::connected(Connection& c, std::uint32_t id) {
+    if (!c.url->tls()) return start_handshake(c, id);
+    c.tls = std::make_unique<net::TlsSession>();
+    if (!c.tls->init(*options_.tls, c.url->server_name)) return fail(id, ClientFailure::Other, ENOMEM);
+    c.state = State::TlsHandshaking;
+    if (c.tls->handshake() == net::TlsStatus::Failed) return fail(id, ClientFailure::Tls, 0);
+    const std::span<const char> hello = c.tls->pending_output();
+    const bool sent = write_raw(c, hello.data(), hello.size());
+    c.tls->consume_output();
+    if (!sent) fail(id, client_failure_from_errno(errno), errno);
+}
+
 void Client::start_handshake(Connection& c, std::uint32_t id) {
     c.key = make_websocket_key(rng_.bytes<16>());
     char request[4096];
     const std::size_t n = write_client_upgrade_request(
-        request, {c.host, c.target, {c.key.data(), c.key.size()}, options_.subprotocols, options_.extra_headers});
+        request, {c.url->host, c.url->target, {c.key.data(), c.key.size()}, options_.subprotocols, request_headers_});
     if (n == 0) return fail(id, ClientFailure::Other, E2BIG);
     c.state = State::Handshaking;
     if (!write(c, request, n)) fail(id, client_failure_from_errno(errno), errno);
@@ -141,7 +164,8 @@ void Client::read(Connection& c, std::uint32_t id) {
     for (;;) {
         const ssize_t n = ::recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
         if (n > 0) {
-            if (!consume(c, id, {read_buffer_.data(), static_cast<std::size_t>(n)})) return;
+            const std::string_view bytes(read_buffer_.data(), static_cast<std::size_t>(n));
+            if (!(c.tls ? consume_tls(c, id, bytes) : consume(c, id, bytes))) return;
             // A short read emptied the socket: bytes arriving later raise a new edge, so the recv() that would
             // only answer EAGAIN is skipped (it was a third of this loop's system calls in echo runs).
             if (static_cast<std::size_t>(n) < read_buffer_.size()) return;
@@ -155,6 +179,46 @@ void Client::read(Connection& c, std::uint32_t id) {
         if (errno == EINTR) continue;
         if (c.state == State::Closing) return release(c);
         return fail(id, client_failure_from_errno(errno), errno);
+    }
+}
+
+bool Client::consume_tls(Connection& c, std::uint32_t id, std::string_view ciphertext) {
+    if (!c.tls->feed({ciphertext.data(), ciphertext.size()})) {
+        fail(id, ClientFailure::Other, ENOMEM);
+        return false;
+    }
+    if (c.state == State::TlsHandshaking) {
+        const net::TlsStatus status = c.tls->handshake();
+        const std::span<const char> out = c.tls->pending_output();
+        const bool sent = write_raw(c, out.data(), out.size());
+        c.tls->consume_output();
+        if (!sent) {
+            fail(id, client_failure_from_errno(errno), errno);
+            return false;
+        }
+        if (status == net::TlsStatus::WantMore) return true;
+        if (status != net::TlsStatus::Ok) {
+            fail(id, ClientFailure::Tls, 0);
+            return false;
+        }
+        start_handshake(c, id);
+        if (c.fd < 0) return false;
+    }
+    for (;;) {
+        std::size_t n = 0;
+        const net::TlsStatus status = c.tls->read({plain_.data(), plain_.size()}, n);
+        if (status == net::TlsStatus::Ok) {
+            if (!consume(c, id, {plain_.data(), n})) return false;
+            continue;
+        }
+        if (status == net::TlsStatus::WantMore) return true;
+        if (status == net::TlsStatus::Closed && c.state == State::Closing) {
+            release(c);
+            return false;
+        }
+        fail(id, status == net::TlsStatus::Closed ? ClientFailure::ClosedByServer : ClientFailure::Tls,
+             close_code::kAbnormal);
+        return false;
     }
 }
 
@@ -213,11 +277,17 @@ bool Client::finish_handshake(Connection& c, std::uint32_t id) {
         fail(id, ClientFailure::HandshakeStatus, response.status);
         return false;
     }
-    const ClientUpgradeCheck verdict =
-        check_upgrade_response(response, {c.key.data(), c.key.size()}, options_.subprotocols);
+    const ClientUpgradeCheck verdict = check_upgrade_response(response, {c.key.data(), c.key.size()},
+                                                              options_.subprotocols,
+                                                              options_.deflate ? &options_.deflate_offer : nullptr);
     if (!verdict.accepted) {
         fail(id, ClientFailure::HandshakeInvalid, 101);
         return false;
+    }
+    if (verdict.deflate) {
+        c.deflate = std::make_unique<ConnectionDeflate>();
+        c.deflate->params = verdict.deflate_params;
+        c.decoder.set_rsv1_allowed(true);
     }
     c.in.erase(0, parsed.head_bytes);
     c.state = State::Open;
@@ -227,6 +297,15 @@ bool Client::finish_handshake(Connection& c, std::uint32_t id) {
 }
 
 bool Client::write(Connection& c, const char* data, std::size_t size) {
+    if (!c.tls) return write_raw(c, data, size);
+    if (!c.tls->write({data, size})) return false;
+    const std::span<const char> out = c.tls->pending_output();
+    const bool sent = write_raw(c, out.data(), out.size());
+    c.tls->consume_output();
+    return sent;
+}
+
+bool Client::write_raw(Connection& c, const char* data, std::size_t size) {
     if (c.out.empty()) {
         const ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
@@ -248,11 +327,19 @@ bool Client::flush(Connection& c) {
 ClientSendResult Client::send(std::uint32_t id, Opcode opcode, std::string_view payload) {
     if (id >= connections_.size() || connections_[id].state != State::Open) return ClientSendResult::NotOpen;
     Connection& c = connections_[id];
+    if (c.out.size() + payload.size() > options_.max_pending_bytes && !c.out.empty()) return ClientSendResult::Backlog;
+    bool rsv1 = false;
+    if (c.deflate && payload.size() >= options_.deflate_min_bytes) {
+        const std::string_view compressed = compress(c, payload);
+        if (!compressed.empty()) {
+            payload = compressed;
+            rsv1 = true;
+        }
+    }
     const std::size_t frame_size = frame_header_length(payload.size(), true) + payload.size();
-    if (c.out.size() + frame_size > options_.max_pending_bytes && !c.out.empty()) return ClientSendResult::Backlog;
     if (scratch_.size() < frame_size) scratch_.resize(frame_size);
     const MaskKey mask = rng_.bytes<4>();
-    const std::size_t header = encode_frame_header(scratch_.data(), opcode, payload.size(), true, false, &mask);
+    const std::size_t header = encode_frame_header(scratch_.data(), opcode, payload.size(), true, rsv1, &mask);
     apply_mask_copy(scratch_.data() + header, payload.data(), payload.size(), mask);
     const bool was_idle = c.out.empty();
     if (!write(c, scratch_.data(), frame_size)) {
@@ -308,18 +395,80 @@ void Client::release(Connection& c) {
     --live_;
     std::string().swap(c.in);
     std::string().swap(c.out);
+    std::string().swap(c.message);
+    c.tls.reset();
+    c.deflate.reset();
 }
 
-bool Client::on_message_begin(Opcode opcode, bool) {
+std::string_view Client::compress(Connection& c, std::string_view payload) {
+    const DeflateParams& p = c.deflate->params;
+    // zlib cannot compress within a 256-byte window: with client_max_window_bits=8 messages go uncompressed.
+    if (p.client_max_window_bits < kMinDeflateWindowBits) return {};
+    const bool keep = !p.client_no_context_takeover;
+    Deflater& deflater = keep ? c.deflate->deflater : shared_deflaters_[p.client_max_window_bits - kMinDeflateWindowBits];
+    if (!deflater.ready() && !deflater.init(options_.deflate_level, p.client_max_window_bits, 8)) return {};
+    deflate_out_.clear();
+    if (!deflater.compress(payload, deflate_out_, keep)) return {};
+    return deflate_out_.view();
+}
+
+bool Client::deliver(Connection& c, std::uint32_t id, std::string_view bytes, std::uint64_t size) {
+    if (c.compressed) {
+        const bool keep = !c.deflate->params.server_no_context_takeover;
+        Inflater& inflater = keep ? c.deflate->inflater : shared_inflater_;
+        std::uint16_t code = 0;
+        inflate_out_.clear();
+        if (!inflater.ready() && !inflater.init()) {
+            code = close_code::kInternalError;
+        } else {
+            switch (inflater.inflate({bytes.data(), bytes.size()}, inflate_out_, options_.max_message_bytes, keep)) {
+            case InflateStatus::Ok: break;
+            case InflateStatus::TooBig: code = close_code::kMessageTooBig; break;
+            case InflateStatus::Corrupt: code = close_code::kInvalidPayload; break;
+            case InflateStatus::NoMemory: code = close_code::kInternalError; break;
+            }
+        }
+        if (!code && c.opcode == Opcode::Text && !is_valid_utf8(inflate_out_.view())) code = close_code::kInvalidPayload;
+        if (code) {
+            char frame[kMaxControlFrameBytes];
+            const MaskKey mask = rng_.bytes<4>();
+            write(c, frame, encode_close_frame(frame, code, {}, &mask));
+            fail(id, ClientFailure::Protocol, code);
+            return false;
+        }
+        bytes = inflate_out_.view();
+        size = bytes.size();
+    }
+    if (c.state == State::Open) handler_.on_message(id, c.opcode, size, bytes);
+    inflate_out_.trim(1 << 20);
+    return c.fd >= 0;
+}
+
+bool Client::on_message_begin(Opcode opcode, bool compressed) {
     Connection& c = connections_[feeding_];
     c.opcode = opcode;
+    c.compressed = compressed;
     c.message_bytes = 0;
     c.head_length = 0;
+    c.message.clear();
     return true;
 }
 
 bool Client::on_message_data(std::span<char> piece, bool last) {
     Connection& c = connections_[feeding_];
+    if (c.compressed || options_.whole_messages || (last && c.message_bytes == 0)) {
+        // The whole message is wanted (or is here in one piece): gather it unless it is.
+        const std::string_view bytes(piece.data(), piece.size());
+        if (last && c.message.empty() && c.message_bytes == 0) return deliver(c, feeding_, bytes, bytes.size());
+        if (c.compressed || options_.whole_messages) {
+            c.message.append(bytes);
+            c.message_bytes += piece.size();
+            if (!last) return true;
+            const bool alive = deliver(c, feeding_, c.message, c.message.size());
+            if (c.message.capacity() > (1 << 20)) std::string().swap(c.message);
+            return alive;
+        }
+    }
     if (c.head_length < sizeof c.head) {
         const std::size_t take = std::min(piece.size(), sizeof c.head - c.head_length);
         std::memcpy(c.head + c.head_length, piece.data(), take);

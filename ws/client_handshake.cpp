@@ -50,7 +50,8 @@ std::size_t write_client_upgrade_request(std::span<char> out, const ClientUpgrad
 }
 
 ClientUpgradeCheck check_upgrade_response(const HttpResponse& response, std::string_view key,
-                                          std::string_view offered_subprotocols) noexcept {
+                                          std::string_view offered_subprotocols,
+                                          const DeflateClientWishes* deflate_offer) noexcept {
     auto refuse = [](std::string_view why) { return ClientUpgradeCheck{false, {}, why}; };
     if (response.status != 101) return refuse("status is not 101");
     if (!TokenList(response, "Upgrade").contains("websocket")) return refuse("no Upgrade: websocket");
@@ -70,8 +71,17 @@ ClientUpgradeCheck check_upgrade_response(const HttpResponse& response, std::str
         }
         subprotocol = protocol->value;
     }
-    if (!TokenList(response, "Sec-WebSocket-Extensions").empty()) return refuse("extension not offered");
-    return {true, subprotocol, {}};
+    ClientUpgradeCheck agreed{true, subprotocol, {}};
+    if (deflate_offer) {
+        switch (read_deflate_answer(response, *deflate_offer, agreed.deflate_params)) {
+        case DeflateAnswer::None: break;
+        case DeflateAnswer::Accepted: agreed.deflate = true; break;
+        case DeflateAnswer::Invalid: return refuse("invalid permessage-deflate answer");
+        }
+    } else if (!TokenList(response, "Sec-WebSocket-Extensions").empty()) {
+        return refuse("extension not offered");
+    }
+    return agreed;
 }
 
 }  // namespace surge

@@ -9,6 +9,7 @@
 #include <span>
 #include <string_view>
 
+#include "ws/deflate_negotiation.hpp"
 #include "ws/http_request.hpp"
 
 namespace surge {
@@ -34,12 +35,16 @@ struct ClientUpgradeCheck {
     bool accepted = false;
     std::string_view subprotocol;  // the server's choice (one of ours), or empty
     std::string_view why;          // when refused: a short reason for the report and the log
+    bool deflate = false;          // permessage-deflate was agreed, with these parameters
+    DeflateParams deflate_params{};
 };
 
 // Checks a parsed response to a request made with `key` and `offered_subprotocols`: status 101, `Upgrade:
 // websocket`, `Connection: upgrade` (as a token, so proxies' lists pass), the accept key, a subprotocol only if it
-// is one we offered, and no extension (we offer none, and RFC 6455 4.1 says to fail on one not offered).
+// is one we offered, and no extension but a valid answer to the permessage-deflate offer made with
+// `deflate_offer` (when not null): RFC 6455 4.1 says to fail on one not offered.
 ClientUpgradeCheck check_upgrade_response(const HttpResponse& response, std::string_view key,
-                                          std::string_view offered_subprotocols) noexcept;
+                                          std::string_view offered_subprotocols,
+                                          const DeflateClientWishes* deflate_offer = nullptr) noexcept;
 
 }  // namespace surge

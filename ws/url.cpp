@@ -9,15 +9,24 @@
 namespace surge {
 
 bool parse_url(std::string_view text, Url& out, std::string& error) {
-    std::uint16_t default_port = 80;
-    if (text.starts_with("ws://")) {
-        out.scheme = Url::Scheme::Ws;
-        text.remove_prefix(5);
-    } else if (text.starts_with("http://")) {
-        out.scheme = Url::Scheme::Http;
-        text.remove_prefix(7);
-    } else {
-        error = "only ws:// and http:// URLs are supported (wss:// comes with TLS)";
+    static constexpr struct {
+        std::string_view prefix;
+        Url::Scheme scheme;
+        std::uint16_t port;
+    } kSchemes[] = {{"ws://", Url::Scheme::Ws, 80},
+                    {"wss://", Url::Scheme::Wss, 443},
+                    {"http://", Url::Scheme::Http, 80},
+                    {"https://", Url::Scheme::Https, 443}};
+    std::uint16_t default_port = 0;
+    for (const auto& s : kSchemes) {
+        if (!text.starts_with(s.prefix)) continue;
+        out.scheme = s.scheme;
+        default_port = s.port;
+        text.remove_prefix(s.prefix.size());
+        break;
+    }
+    if (default_port == 0) {
+        error = "only ws://, wss://, http:// and https:// URLs are supported";
         return false;
     }
     const std::size_t slash = text.find('/');
@@ -40,6 +49,7 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
         error = "no host in the URL";
         return false;
     }
+    out.server_name = std::string(name);
     addrinfo hints{};
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
@@ -53,6 +63,11 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
     ::freeaddrinfo(found);
     out.address.sin_port = htons(port);
     return true;
+}
+
+std::string Url::text() const {
+    static constexpr const char* kNames[] = {"ws://", "wss://", "http://", "https://"};
+    return kNames[static_cast<int>(scheme)] + host + target;
 }
 
 }  // namespace surge

@@ -1,5 +1,6 @@
-// ws:// and http:// URLs for the load tools: where to connect, and what to put in Host and the request line.
-// Layer: tools. IPv4 only (loopback is where surge's benchmarks run); a name is resolved once, at start-up.
+// ws://, wss://, http:// and https:// URLs for surge::Client and the load tools: where to connect, whether over
+// TLS, and what to put in Host, SNI and the request line. Layer: ws. IPv4 only for now; parse_url() resolves the
+// name with getaddrinfo(), which blocks: resolve before connecting, not inside a callback.
 #pragma once
 
 #include <netinet/in.h>
@@ -11,10 +12,16 @@
 namespace surge {
 
 struct Url {
-    enum class Scheme : std::uint8_t { Ws, Http } scheme = Scheme::Ws;
-    std::string host;     // as written, for the Host field (with ":port" when the URL gave one)
-    std::string target;   // path and query, "/" when empty
+    enum class Scheme : std::uint8_t { Ws, Wss, Http, Https } scheme = Scheme::Ws;
+    std::string host;         // as written, for the Host field (with ":port" when the URL gave one)
+    std::string server_name;  // the host alone: SNI and the name the certificate must carry
+    std::string target;       // path and query, "/" when empty
     sockaddr_in address{};
+
+    bool tls() const noexcept { return scheme == Scheme::Wss || scheme == Scheme::Https; }
+    bool websocket() const noexcept { return scheme == Scheme::Ws || scheme == Scheme::Wss; }
+    // "ws://host:port/target", for reports.
+    std::string text() const;
 };
 
 // Parses and resolves `text`. On failure returns false and says why in `error`.

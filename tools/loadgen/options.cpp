@@ -35,20 +35,48 @@ bool parse_seconds(std::string_view text, double& out) noexcept {
            parse_scaled(text, out, "m", 60) || parse_scaled(text, out, "", 1);
 }
 
-bool take_request_option(std::string_view flag, std::string_view value, std::string& headers,
-                         std::string& subprotocols, bool& ok) {
+const char* const kRequestUsage =
+    "  --header 'N: V'      an extra request header (repeatable)\n"
+    "  --subprotocol P      offer subprotocol P (repeatable)\n"
+    "  --deflate on|off     offer permessage-deflate (default off)\n"
+    "  --ca FILE            wss://: trust the certificates in FILE instead of the system's store\n";
+
+bool take_request_option(std::string_view flag, std::string_view value, RequestFlags& out, bool& ok) {
     if (flag == "--header") {
         ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
-        if (ok) headers.append(value).append("\r\n");
+        if (ok) out.headers.append(value).append("\r\n");
         return true;
     }
     if (flag == "--subprotocol") {
         ok = !value.empty() && value.find_first_of(",\r\n") == std::string_view::npos;
-        if (!subprotocols.empty()) subprotocols += ", ";
-        subprotocols.append(value);
+        if (!out.subprotocols.empty()) out.subprotocols += ", ";
+        out.subprotocols.append(value);
+        return true;
+    }
+    if (flag == "--deflate") {
+        ok = value == "on" || value == "off";
+        out.deflate = value == "on";
+        return true;
+    }
+    if (flag == "--ca") {
+        ok = !value.empty();
+        out.ca_file = value;
         return true;
     }
     return false;
+}
+
+std::unique_ptr<net::TlsContext> make_client_tls(const RequestFlags& flags, std::string& error) {
+    return net::TlsContext::make_client(true, flags.ca_file, error);
+}
+
+ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* tls) {
+    ClientOptions options;
+    options.subprotocols = flags.subprotocols;
+    options.extra_headers = flags.headers;
+    options.tls = tls;
+    options.deflate = flags.deflate;
+    return options;
 }
 
 std::string format_ns(std::uint64_t ns) {

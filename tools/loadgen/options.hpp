@@ -3,8 +3,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "net/tls.hpp"
+#include "ws/client.hpp"
 
 namespace surge::loadgen {
 
@@ -12,11 +16,20 @@ namespace surge::loadgen {
 bool parse_count(std::string_view text, double& out) noexcept;
 // Seconds with an optional unit: "30", "30s", "500ms", "2m".
 bool parse_seconds(std::string_view text, double& out) noexcept;
-// The options both tools take for the upgrade requests they make: --header 'Name: value' (repeatable; appended
-// to `headers` as a line) and --subprotocol P (repeatable; appended to the comma-separated `subprotocols`).
-// Returns whether `flag` was one of them; `ok` then says whether its value was acceptable.
-bool take_request_option(std::string_view flag, std::string_view value, std::string& headers,
-                         std::string& subprotocols, bool& ok);
+// What both tools ask of the connections they make.
+struct RequestFlags {
+    std::string headers;       // --header 'Name: value' (repeatable): one line each
+    std::string subprotocols;  // --subprotocol P (repeatable): comma-separated
+    bool deflate = false;      // --deflate on|off: offer permessage-deflate
+    std::string ca_file;       // --ca FILE: trust this certificate (chain) for wss://, instead of the system's
+};
+extern const char* const kRequestUsage;
+// Takes one of the flags above with its value: returns whether `flag` was one of them; `ok` then says whether its
+// value was acceptable.
+bool take_request_option(std::string_view flag, std::string_view value, RequestFlags& out, bool& ok);
+// The TLS context for wss:// URLs (certificates verified); nullptr with `error` set when it cannot be made.
+std::unique_ptr<net::TlsContext> make_client_tls(const RequestFlags& flags, std::string& error);
+ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* tls);
 // "15s", "1.2 ms", "830 us", "95 ns": a duration in nanoseconds, in the unit that reads best.
 std::string format_ns(std::uint64_t ns);
 // "12.3k", "1.05M": a rate or count for status lines.

@@ -1,0 +1,18 @@
+# Helpers the whole-server benchmarks share (sourced, not run): free ports, waiting for a listener, a process's
+# CPU time, a monotonic clock. Needs python3.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Waits (at most 5 s) until something accepts on 127.0.0.1:PORT.
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# CPU seconds (user + system, every thread) process PID has used so far.
+cpu_seconds() {
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+now() { python3 -c 'import time; print(time.monotonic())'; }
