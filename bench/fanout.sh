@@ -60,14 +60,6 @@ if [ ! -x "$push" ] || [ ! -x "$raw" ] || [ ! -x "$load" ]; then
     push=$build/tools/surge-push raw=$build/bench/raw-fanout load=$build/bench/surge-load
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 source "$root/bench/lib.sh"
 

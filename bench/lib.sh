@@ -1,5 +1,5 @@
 # Helpers the whole-server benchmarks share (sourced, not run): free ports, waiting for a listener, a process's
-# CPU time, a monotonic clock. Needs python3.
+# CPU time, a monotonic clock, and a scratch directory cleaned up with every process started. Needs python3.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Waits (at most 5 s) until something accepts on 127.0.0.1:PORT.
 wait_port() {
@@ -16,3 +16,13 @@ cpu_seconds() {
     python3 -c "print($ticks / $(getconf CLK_TCK))"
 }
 now() { python3 -c 'import time; print(time.monotonic())'; }
+# A scratch directory in $work, and $pids: every process started is added there, and all are ended (and the
+# directory removed) when the script exits.
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT

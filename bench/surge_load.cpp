@@ -450,14 +450,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, "surge-load: publish mode posts over plain http:// only\n");
         return false;
     }
-    if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.tls(); })) {
-        std::string error;
-        o.tls = make_client_tls(o.request, error);
-        if (!o.tls) {
-            std::fprintf(stderr, "surge-load: %s\n", error.c_str());
-            return false;
-        }
-    }
+    if (!make_client_tls("surge-load", o.urls, o.request, o.tls)) return false;
     const bool scheduled = o.mode == Mode::Rate || o.mode == Mode::Publish;
     if (scheduled && o.rate <= 0) {
         std::fprintf(stderr, "surge-load: %s mode needs --rate\n", o.mode == Mode::Rate ? "rate" : "publish");

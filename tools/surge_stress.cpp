@@ -304,14 +304,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         std::fprintf(stderr, kUsage, kRequestUsage);
         return false;
     }
-    if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.tls(); })) {
-        std::string error;
-        o.tls = make_client_tls(o.request, error);
-        if (!o.tls) {
-            std::fprintf(stderr, "surge-stress: %s\n", error.c_str());
-            return false;
-        }
-    }
+    if (!make_client_tls("surge-stress", o.urls, o.request, o.tls)) return false;
     if (port_low) {
         const Url first = o.urls.front();
         for (std::uint32_t port = port_low; port <= port_high; ++port) {

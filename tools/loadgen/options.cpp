@@ -66,8 +66,15 @@ bool take_request_option(std::string_view flag, std::string_view value, RequestF
     return false;
 }
 
-std::unique_ptr<net::TlsContext> make_client_tls(const RequestFlags& flags, std::string& error) {
-    return net::TlsContext::make_client(true, flags.ca_file, error);
+bool make_client_tls(const char* tool, const std::vector<Url>& urls, const RequestFlags& flags,
+                     std::unique_ptr<net::TlsContext>& tls) {
+    bool any = false;
+    for (const Url& url : urls) any = any || url.tls();
+    if (!any) return true;
+    std::string error;
+    tls = net::TlsContext::make_client(true, flags.ca_file, error);
+    if (!tls) std::fprintf(stderr, "%s: %s\n", tool, error.c_str());
+    return tls != nullptr;
 }
 
 ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* tls) {

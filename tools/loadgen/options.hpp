@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/tls.hpp"
 #include "ws/client.hpp"
@@ -27,8 +28,10 @@ extern const char* const kRequestUsage;
 // Takes one of the flags above with its value: returns whether `flag` was one of them; `ok` then says whether its
 // value was acceptable.
 bool take_request_option(std::string_view flag, std::string_view value, RequestFlags& out, bool& ok);
-// The TLS context for wss:// URLs (certificates verified); nullptr with `error` set when it cannot be made.
-std::unique_ptr<net::TlsContext> make_client_tls(const RequestFlags& flags, std::string& error);
+// The TLS context (certificates verified) into `tls` when any of `urls` is wss://. False, with the reason on
+// stderr after `tool`'s name, when it cannot be made.
+bool make_client_tls(const char* tool, const std::vector<Url>& urls, const RequestFlags& flags,
+                     std::unique_ptr<net::TlsContext>& tls);
 ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* tls);
 // "15s", "1.2 ms", "830 us", "95 ns": a duration in nanoseconds, in the unit that reads best.
 std::string format_ns(std::uint64_t ns);

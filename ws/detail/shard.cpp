@@ -975,16 +975,9 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
     if (tls_) {
         // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
         // at the end of the batch. No reference to the frame is kept.
-        if (!session(ws).write({frame, size})) {
-            ShardCounters::add(counters_.dropped, 1);
-            return false;
-        }
-        ShardCounters::add(counters_.messages_out, 1);
-        ShardCounters::add(counters_.bytes_out, size);
-        if (!(ws.flags_ & kStaged)) {
-            ws.flags_ |= kStaged;
-            staged_.push_back(&ws);
-        }
+        const bool encrypted = session(ws).write({frame, size});
+        if (encrypted) mark_staged(ws, size);
+        else ShardCounters::add(counters_.dropped, 1);
         return false;
     }
     auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk)));
@@ -994,13 +987,17 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
     }
     *chunk = {nullptr, frame, bytes, size, 0};  // its reference is counted by fan_out()
     append(ws, chunk);
+    mark_staged(ws, size);
+    return true;
+}
+
+void Shard::mark_staged(WebSocket& ws, std::uint32_t size) noexcept {
     ShardCounters::add(counters_.messages_out, 1);
     ShardCounters::add(counters_.bytes_out, size);
     if (!(ws.flags_ & kStaged)) {
         ws.flags_ |= kStaged;
         staged_.push_back(&ws);
     }
-    return true;
 }
 
 void Shard::flush_staged() noexcept {

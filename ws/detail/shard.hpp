@@ -177,6 +177,8 @@ private:
     // Queues the frame for `ws`: true when it queued a reference (which the caller counts; stage() takes none
     // itself). False when dropped or not open, and under TLS, where the frame is encrypted for `ws` at once.
     bool stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
+    // Counts a frame queued for `ws` and lists `ws` for the write at the end of the batch.
+    void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
     void free_output(WebSocket& ws) noexcept;
