@@ -48,8 +48,7 @@ if [ ! -x "$echo_bin" ] || [ ! -x "$load" ]; then
 fi
 source "$root/bench/lib.sh"
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+bash "$root/tools/make-test-cert.sh" "$work"
 server_extra=() load_extra=()
 if [ "$deflate" = 1 ]; then server_extra=(--deflate shared) load_extra=(--deflate on --text); fi
 

@@ -253,13 +253,9 @@ bool Client::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
         return true;
     case DecodeStatus::Closed:
         return false;  // on_control answered and ended it
-    case DecodeStatus::Error: {
-        char frame[kMaxControlFrameBytes];
-        const MaskKey mask = rng_.bytes<4>();
-        write(c, frame, encode_close_frame(frame, r.close_code, {}, &mask));
-        fail(id, ClientFailure::Protocol, r.close_code);
+    case DecodeStatus::Error:
+        fail_protocol(c, id, r.close_code);
         return false;
-    }
     }
     return true;
 }
@@ -379,6 +375,13 @@ void Client::expire_unopened(std::uint64_t started_before_ns) {
     }
 }
 
+void Client::fail_protocol(Connection& c, std::uint32_t id, std::uint16_t code) {
+    char frame[kMaxControlFrameBytes];
+    const MaskKey mask = rng_.bytes<4>();
+    write(c, frame, encode_close_frame(frame, code, {}, &mask));
+    fail(id, ClientFailure::Protocol, code);
+}
+
 void Client::fail(std::uint32_t id, ClientFailure why, int detail) {
     Connection& c = connections_[id];
     if (c.fd < 0) return;
@@ -416,24 +419,15 @@ bool Client::deliver(Connection& c, std::uint32_t id, std::string_view bytes, st
     if (c.compressed) {
         const bool keep = !c.deflate->params.server_no_context_takeover;
         Inflater& inflater = keep ? c.deflate->inflater : shared_inflater_;
-        std::uint16_t code = 0;
         inflate_out_.clear();
-        if (!inflater.ready() && !inflater.init()) {
-            code = close_code::kInternalError;
-        } else {
-            switch (inflater.inflate({bytes.data(), bytes.size()}, inflate_out_, options_.max_message_bytes, keep)) {
-            case InflateStatus::Ok: break;
-            case InflateStatus::TooBig: code = close_code::kMessageTooBig; break;
-            case InflateStatus::Corrupt: code = close_code::kInvalidPayload; break;
-            case InflateStatus::NoMemory: code = close_code::kInternalError; break;
-            }
+        std::uint16_t code = close_code::kInternalError;
+        if (inflater.ready() || inflater.init()) {
+            code = close_code_for(
+                inflater.inflate({bytes.data(), bytes.size()}, inflate_out_, options_.max_message_bytes, keep));
         }
         if (!code && c.opcode == Opcode::Text && !is_valid_utf8(inflate_out_.view())) code = close_code::kInvalidPayload;
         if (code) {
-            char frame[kMaxControlFrameBytes];
-            const MaskKey mask = rng_.bytes<4>();
-            write(c, frame, encode_close_frame(frame, code, {}, &mask));
-            fail(id, ClientFailure::Protocol, code);
+            fail_protocol(c, id, code);
             return false;
         }
         bytes = inflate_out_.view();

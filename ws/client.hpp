@@ -145,6 +145,8 @@ private:
     bool write(Connection& c, const char* data, std::size_t size);
     void send_control(Connection& c, Opcode opcode, std::string_view payload);
     void fail(std::uint32_t id, ClientFailure why, int detail);
+    // Sends a close frame with `code` (the server broke the protocol), then fails the connection.
+    void fail_protocol(Connection& c, std::uint32_t id, std::uint16_t code);
     void release(Connection& c);
 
     bool on_message_begin(Opcode opcode, bool compressed) override;

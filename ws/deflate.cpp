@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ws/opcode.hpp"
+
 namespace surge {
 namespace {
 
@@ -81,6 +83,16 @@ bool Deflater::compress(std::string_view message, ByteBuffer& out, bool keep_con
     else if (produced == 0 && !out.append(std::string_view("\0", 1))) return false;
     if (!keep_context) deflateReset(&z);
     return true;
+}
+
+std::uint16_t close_code_for(InflateStatus status) noexcept {
+    switch (status) {
+    case InflateStatus::Ok: return 0;
+    case InflateStatus::TooBig: return close_code::kMessageTooBig;
+    case InflateStatus::Corrupt: return close_code::kInvalidPayload;
+    case InflateStatus::NoMemory: return close_code::kInternalError;
+    }
+    return close_code::kInternalError;
 }
 
 bool Inflater::init() noexcept {

@@ -57,6 +57,9 @@ enum class InflateStatus : std::uint8_t {
     NoMemory,  // close with 1011
 };
 
+// The close code a failed inflation calls for (0 for Ok): 1009, 1007 or 1011.
+std::uint16_t close_code_for(InflateStatus status) noexcept;
+
 class Inflater {
 public:
     // Takes a window of up to 2^15, so it reads whatever window the peer agreed to use.

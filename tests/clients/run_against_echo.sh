@@ -15,9 +15,8 @@ log=$work/server.log
 tls_flags=()
 scheme=ws
 if [ "${SURGE_ECHO_TLS:-0}" = 1 ]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" \
-        2>/dev/null || { echo "openssl could not make a test certificate"; exit 1; }
+    bash "$(dirname "$0")/../../tools/make-test-cert.sh" "$work" ||
+        { echo "openssl could not make a test certificate"; exit 1; }
     tls_flags=(--cert "$work/cert.pem" --key "$work/key.pem")
     export SSL_CERT_FILE=$work/cert.pem NODE_EXTRA_CA_CERTS=$work/cert.pem
     scheme=wss

@@ -38,11 +38,9 @@ def fail(message):
 
 
 def make_certificate(directory):
-    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    return cert, key
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "make-test-cert.sh")
+    subprocess.run(["bash", script, directory], check=True, capture_output=True)
+    return os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
 
 
 def scheme(plain):

@@ -4,21 +4,17 @@
 // in nanoseconds as lowercase hex: text-safe, so it passes through servers that only relay text and JSON bodies.
 #pragma once
 
-#include <time.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include "core/clock.hpp"
 
 namespace surge::loadgen {
 
 inline constexpr std::size_t kStampBytes = 16;
 
-inline std::uint64_t now_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
+inline std::uint64_t now_ns() noexcept { return monotonic_ns(); }
 
 inline void write_stamp(char* out, std::uint64_t ns) noexcept {
     constexpr char kHex[] = "0123456789abcdef";

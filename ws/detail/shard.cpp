@@ -610,12 +610,13 @@ bool Shard::deliver(WebSocket& ws, std::string_view payload) noexcept {
         }
         inflate_out_.clear();
         // The limit applies to what the application gets, not to the compressed bytes that came in.
-        switch (inflater->inflate({payload.data(), payload.size()}, inflate_out_, b.max_message_bytes,
-                                  keep_context)) {
-        case InflateStatus::Ok: break;
-        case InflateStatus::TooBig: fail(ws, close_code::kMessageTooBig, "message too big"); return false;
-        case InflateStatus::Corrupt: fail(ws, close_code::kInvalidPayload, "invalid compressed data"); return false;
-        case InflateStatus::NoMemory: fail(ws, close_code::kInternalError, "out of memory"); return false;
+        const InflateStatus status = inflater->inflate({payload.data(), payload.size()}, inflate_out_,
+                                                       b.max_message_bytes, keep_context);
+        if (status != InflateStatus::Ok) {
+            fail(ws, close_code_for(status), status == InflateStatus::TooBig    ? "message too big"
+                                             : status == InflateStatus::Corrupt ? "invalid compressed data"
+                                                                                : "out of memory");
+            return false;
         }
         message = inflate_out_.view();
         if (ws.message_opcode_ == Opcode::Text && !is_valid_utf8(message)) {
