@@ -32,8 +32,9 @@ SSL_CTX* new_context(bool server, std::string& error) {
         return nullptr;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    // Memory BIOs take any amount: a partial write never happens, and idle sessions free their buffers.
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    // Idle sessions give their record buffers back. (Memory BIOs take any amount, so SSL_write never stops
+    // part-way and needs no partial-write mode.)
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }
 
@@ -89,7 +90,6 @@ std::unique_ptr<TlsContext> TlsContext::make_client(bool verify, const std::stri
             return nullptr;
         }
     }
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
     return context;
 }
 

@@ -450,18 +450,17 @@ bool Client::on_message_begin(Opcode opcode, bool compressed) {
 
 bool Client::on_message_data(std::span<char> piece, bool last) {
     Connection& c = connections_[feeding_];
-    if (c.compressed || options_.whole_messages || (last && c.message_bytes == 0)) {
-        // The whole message is wanted (or is here in one piece): gather it unless it is.
-        const std::string_view bytes(piece.data(), piece.size());
-        if (last && c.message.empty() && c.message_bytes == 0) return deliver(c, feeding_, bytes, bytes.size());
-        if (c.compressed || options_.whole_messages) {
-            c.message.append(bytes);
-            c.message_bytes += piece.size();
-            if (!last) return true;
-            const bool alive = deliver(c, feeding_, c.message, c.message.size());
-            if (c.message.capacity() > (1 << 20)) std::string().swap(c.message);
-            return alive;
-        }
+    const std::string_view bytes(piece.data(), piece.size());
+    // A message in one piece is handed over where it lies; one in pieces is gathered only when it must be whole
+    // (compressed, or whole_messages), otherwise reported by its size and first bytes.
+    if (last && c.message_bytes == 0) return deliver(c, feeding_, bytes, bytes.size());
+    if (c.compressed || options_.whole_messages) {
+        c.message.append(bytes);
+        c.message_bytes += piece.size();
+        if (!last) return true;
+        const bool alive = deliver(c, feeding_, c.message, c.message.size());
+        if (c.message.capacity() > (1 << 20)) std::string().swap(c.message);
+        return alive;
     }
     if (c.head_length < sizeof c.head) {
         const std::size_t take = std::min(piece.size(), sizeof c.head - c.head_length);

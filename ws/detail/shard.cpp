@@ -286,9 +286,9 @@ bool Shard::pump_tls(WebSocket& ws) {
 void Shard::run_waiting_handshakes() {
     std::vector<std::uint64_t> waiting;
     waiting.swap(tls_waiting_);
-    for (std::size_t i = 0; i < waiting.size(); ++i) {
-        WebSocket* ws = lookup(waiting[i]);
-        if (!ws || !alive(*ws) || ws->index_ >= extras_.size() || !extras_[ws->index_]) continue;
+    for (const std::uint64_t token : waiting) {
+        WebSocket* ws = lookup(token);  // a stale token: the connection ended while it waited
+        if (!ws || !alive(*ws)) continue;
         extras_[ws->index_]->waiting_handshake = false;
         pump_tls(*ws);
     }
@@ -317,12 +317,12 @@ bool Shard::flush_tls(WebSocket& ws) noexcept {
     if (out.empty()) return true;
     const iovec iov{const_cast<char*>(out.data()), out.size()};
     const bool ok = write_raw(ws, &iov, 1, out.size());  // written, or copied into the queue
-    if (ws.index_ < extras_.size() && extras_[ws.index_]) tls.consume_output();
+    tls.consume_output();  // the session lives until on_closed(), even when the write failed
     return ok;
 }
 
 bool Shard::send_close_notify(WebSocket& ws) noexcept {
-    if (!tls_ || ws.index_ >= extras_.size() || !extras_[ws.index_]) return false;
+    if (!tls_) return false;  // under TLS every connection has its session from on_accept() to on_closed()
     net::TlsSession& tls = session(ws);
     if (!tls.handshake_done() || tls.shutdown_sent()) return false;
     tls.shutdown();
