@@ -63,8 +63,8 @@ struct Request;
 // alone with a compressor its shard shares (server_no_context_takeover) and asks clients to do the same
 // (client_no_context_takeover), so one decompressor per shard serves all. The dedicated options keep a window
 // per connection from its first compressed message to its close, for a better ratio on similar messages:
-//   dedicated_compressor:   about 2^(server_max_window_bits + 2) + 2^(mem_level + 9) bytes (256 KiB at 15 and 8)
-//   dedicated_decompressor: about 2^15 bytes of window + 7 KiB of state
+//   dedicated_compressor:   about 2^(server_max_window_bits + 2) + 2^(mem_level + 9) bytes (262 KiB at 15 and 8)
+//   dedicated_decompressor: about 2^15 bytes of window + 7 KiB of state (39 KiB)
 // A broadcast is compressed once, by the publisher, whatever the options (see Server::publish()).
 struct DeflateOptions {
     bool enabled = false;
