@@ -108,11 +108,11 @@ std::atomic<bool> g_interrupted{false};
 double seconds_since(std::uint64_t start_ns) { return static_cast<double>(now_ns() - start_ns) / 1e9; }
 
 // Drives one thread's share of the WebSocket connections.
-class LoadThread final : public ClientHandler {
+class LoadThread {
 public:
     LoadThread(const Options& options, unsigned index, ThreadStats& stats)
         : options_(options), index_(index), stats_(stats),
-          engine_(*this, client_options(options.request, options.tls.get()), 0x5eed0000ULL + index) {
+          engine_(behavior(), client_options(options.request, options.tls.get()), 0x5eed0000ULL + index) {
         for (std::uint32_t i = index; i < options.connections; i += options.threads) ++count_;
         sent_at_.assign(count_, 0);
         payload_.assign(options.size, 'x');
@@ -152,23 +152,37 @@ public:
             engine_.poll(wait_ms);
         }
         // Close politely: a close frame each, then wait a little for the answers.
-        for (std::uint32_t id = 0; id < count_; ++id) engine_.close(id, false);
+        for (std::uint32_t id = 0; id < count_; ++id) {
+            if (ClientWebSocket* ws = engine_.connection(id)) ws->close();
+        }
         const std::uint64_t give_up = now_ns() + 1'500'000'000ULL;
         while (engine_.live() > 0 && now_ns() < give_up) engine_.poll(10);
     }
 
-    void on_open(std::uint32_t id) override {
-        bump(stats_.opened);
-        if (options_.mode == Mode::Echo) send_echo(id, now_ns());
+private:
+    ClientBehavior behavior() {
+        return {
+            .on_open = [this](ClientWebSocket& ws) { on_open(ws); },
+            .on_close = [this](ClientWebSocket& ws, std::uint16_t, std::string_view) { on_close(ws); },
+            .on_connect_failed = [this](ClientWebSocket&, ClientFailure why, int detail) { count_failure(why, detail); },
+            .on_message_head = [this](ClientWebSocket& ws, Opcode, std::uint64_t size, std::string_view head) {
+                on_message(ws, size, head);
+            },
+        };
     }
 
-    void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view head) override {
+    void on_open(ClientWebSocket& ws) {
+        bump(stats_.opened);
+        if (options_.mode == Mode::Echo) send_echo(ws, now_ns());
+    }
+
+    void on_message(ClientWebSocket& ws, std::uint64_t size, std::string_view head) {
         const std::uint64_t now = now_ns();
         bump(stats_.received);
         bump(stats_.bytes_received, size);
         if (options_.mode == Mode::Echo) {
-            stats_.latency.record(now - sent_at_[id]);
-            if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(id, now);  // the next leaves now
+            stats_.latency.record(now - sent_at_[ws.id()]);
+            if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(ws, now);  // the next leaves now
             return;
         }
         if (options_.mode == Mode::Publish) return;  // an echo server's answers: not what is measured
@@ -180,31 +194,34 @@ public:
         }
     }
 
-    void on_failed(std::uint32_t, ClientFailure why, int detail) override {
+    // An end this side did not ask for (the server closed, the connection reset) counts as a failure.
+    void on_close(ClientWebSocket& ws) {
+        if (ws.failure() != ClientFailure::None) count_failure(ws.failure(), ws.failure_detail());
+    }
+
+    void count_failure(ClientFailure why, int detail) {
         bump(stats_.failures[static_cast<std::size_t>(why)]);
         if ((why == ClientFailure::HandshakeStatus) && detail > 0 && detail < 600) bump(stats_.http_status[detail]);
     }
 
-private:
     bool sends_on_schedule() const { return options_.mode == Mode::Rate || options_.mode == Mode::Publish; }
 
+    // Connections are numbered by the engine in connect order; at most count_ are live, so ids stay below it.
     void connect_next() {
-        const std::uint32_t id = next_connect_++;
-        const std::uint32_t global = index_ + id * options_.threads;
-        const Url& url = options_.urls[global % options_.urls.size()];
-        engine_.connect(id, url);
+        const std::uint32_t global = index_ + next_connect_++ * options_.threads;
+        engine_.connect(options_.urls[global % options_.urls.size()]);
     }
 
-    void send_echo(std::uint32_t id, std::uint64_t now) {
-        sent_at_[id] = now;
-        count_send(engine_.send(id, opcode_, payload_));
+    void send_echo(ClientWebSocket& ws, std::uint64_t now) {
+        sent_at_[ws.id()] = now;
+        count_send(ws, ws.send(payload_, opcode_));
     }
 
-    void count_send(ClientSendResult result) {
-        if (result == ClientSendResult::Sent || result == ClientSendResult::Queued) {
+    void count_send(const ClientWebSocket& ws, SendStatus status) {
+        if (status != SendStatus::Dropped) {
             bump(stats_.sent);
             bump(stats_.bytes_sent, payload_.size());
-        } else if (result == ClientSendResult::Backlog) {
+        } else if (ws.is_open()) {  // open, but its queue is full
             bump(stats_.failures[static_cast<std::size_t>(ClientFailure::Backlog)]);
         }
     }
@@ -221,16 +238,25 @@ private:
                                                       : options_.rate * static_cast<double>(open);
         const auto interval = static_cast<std::uint64_t>(1e9 / per_second);
         for (int burst = 0; next_due_ <= now && burst < 4096; ++burst) {
-            std::uint32_t id = next_sender_;
-            for (std::size_t tries = 0; tries < count_ && !engine_.is_open(id); ++tries) id = (id + 1) % count_;
-            next_sender_ = (id + 1) % count_;
+            ClientWebSocket* ws = next_open();
+            if (!ws) break;
             write_stamp(payload_.data(), next_due_);
-            count_send(engine_.send(id, opcode_, payload_));
+            count_send(*ws, ws->send(payload_, opcode_));
             next_due_ += interval;
         }
         if (next_due_ <= now) return 0;
         const std::uint64_t wait = (next_due_ - now) / 1'000'000;
         return static_cast<int>(std::min<std::uint64_t>(wait, 50));
+    }
+
+    // Round-robin over the open connections.
+    ClientWebSocket* next_open() {
+        for (std::size_t tries = 0; tries < count_; ++tries) {
+            ClientWebSocket* ws = engine_.connection(next_sender_);
+            next_sender_ = (next_sender_ + 1) % count_;
+            if (ws && ws->is_open()) return ws;
+        }
+        return nullptr;
     }
 
     const Options& options_;
@@ -517,7 +543,10 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     j.number("max", static_cast<double>(h.max()) / 1e3);
     j.end_object();
     j.begin_object("errors");
-    for (std::size_t k = 0; k < end.by_kind.size(); ++k) j.integer(client_failure_name(static_cast<ClientFailure>(k)), end.by_kind[k]);
+    for (std::size_t k = 0; k < end.by_kind.size(); ++k) {
+        const auto kind = static_cast<ClientFailure>(k);
+        if (kind != ClientFailure::None) j.integer(client_failure_name(kind), end.by_kind[k]);
+    }
     j.end_object();
     j.begin_object("http_status");
     for (std::size_t status = 100; status < 600; ++status) {

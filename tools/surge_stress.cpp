@@ -110,11 +110,11 @@ sockaddr_in source_address(unsigned index) {
 }
 
 // One worker process: its share of the connections, in one epoll loop.
-class StressWorker final : public ClientHandler {
+class StressWorker {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)
         : options_(options), index_(index), shared_(shared),
-          engine_(*this, client_options(options.request, options.tls.get()), 0x57e55000ULL + index) {
+          engine_(behavior(), client_options(options.request, options.tls.get()), 0x57e55000ULL + index) {
         const unsigned procs = options.procs;
         count_ = static_cast<std::uint32_t>(options.connections / procs + (index < options.connections % procs));
         started_ms_.assign(count_, 0);
@@ -142,57 +142,79 @@ public:
             engine_.poll(next_ < count_ ? 1 : 100);
         }
         // Abortive close: an RST each, so that neither side is left with TIME_WAIT or FIN_WAIT sockets.
-        for (std::uint32_t id = 0; id < count_; ++id) engine_.close(id, true);
+        for (std::uint32_t id = 0; id < count_; ++id) {
+            if (ClientWebSocket* ws = engine_.connection(id)) ws->abort();
+        }
         return 0;
     }
 
-    void on_open(std::uint32_t id) override {
+private:
+    ClientBehavior behavior() {
+        return {
+            .on_open = [this](ClientWebSocket& ws) { on_open(ws); },
+            .on_close = [this](ClientWebSocket& ws, std::uint16_t, std::string_view) { on_close(ws); },
+            .on_connect_failed = [this](ClientWebSocket&, ClientFailure why,
+                                        int detail) { count_failure(static_cast<std::size_t>(why), detail); },
+            .on_message_head = [this](ClientWebSocket& ws, Opcode, std::uint64_t size, std::string_view head) {
+                on_message(ws, size, head);
+            },
+        };
+    }
+
+    // The stamp an echo check sends and expects back: unique per connection.
+    std::uint64_t stamp_for(const ClientWebSocket& ws) const { return (std::uint64_t{index_} << 32) | ws.id(); }
+
+    void on_open(ClientWebSocket& ws) {
         switch (options_.verify) {
         case Verify::None:
-            return mark_verified(id);
+            return mark_verified(ws);
         case Verify::Broadcast:
             return;  // waits for a published message
         case Verify::Echo:
-            write_stamp(message_, (std::uint64_t{index_} << 32) | id);  // unique per connection
-            if (engine_.send(id, Opcode::Binary, {message_, sizeof message_}) == ClientSendResult::NotOpen) return;
+            write_stamp(message_, stamp_for(ws));
+            ws.send({message_, sizeof message_});
         }
     }
 
-    void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view head) override {
-        if (verified_[id]) return;
+    void on_message(ClientWebSocket& ws, std::uint64_t size, std::string_view head) {
+        if (verified_[ws.id()]) return;
         if (options_.verify == Verify::Echo) {
             std::uint64_t stamp = 0;
-            if (size != sizeof message_ || !read_stamp(head, stamp) || stamp != ((std::uint64_t{index_} << 32) | id)) {
-                engine_.close(id, true);
-                return count_failure(kVerifyMismatch, 0);
+            if (size != sizeof message_ || !read_stamp(head, stamp) || stamp != stamp_for(ws)) {
+                count_failure(kVerifyMismatch, 0);
+                return ws.abort();
             }
         }
-        mark_verified(id);
+        mark_verified(ws);
     }
 
-    void on_failed(std::uint32_t id, ClientFailure why, int detail) override {
-        if (verified_[id]) {
-            verified_[id] = 0;
+    // Ends this side did not ask for: a verified connection dropped, or one still being checked failed.
+    void on_close(ClientWebSocket& ws) {
+        const bool verified = verified_[ws.id()];
+        verified_[ws.id()] = 0;
+        if (ws.failure() == ClientFailure::None) return;  // ours: a mismatch, a timeout, or the end of the run
+        if (verified) {
             bump(shared_.dropped);
-            return;
+        } else {
+            count_failure(static_cast<std::size_t>(ws.failure()), ws.failure_detail());
         }
-        count_failure(static_cast<std::size_t>(why), detail);
     }
 
-private:
     void open_next() {
-        const std::uint32_t id = next_++;
-        const std::uint64_t global = std::uint64_t{id} * options_.procs + index_;
+        const std::uint64_t global = std::uint64_t{next_++} * options_.procs + index_;
         const Url& url = options_.urls[global % options_.urls.size()];
         const sockaddr_in source = source_address(static_cast<unsigned>(global % options_.sources));
-        started_ms_[id] = static_cast<std::uint32_t>(now_ns() / 1'000'000);
         bump(shared_.attempted);
         ++pending_;
-        engine_.connect(id, url, &source);
+        const auto started_ms = static_cast<std::uint32_t>(now_ns() / 1'000'000);
+        if (ClientWebSocket* ws = engine_.connect(url, &source)) {
+            started_ms_[ws->id()] = started_ms;
+            verified_[ws->id()] = 0;
+        }
     }
 
-    void mark_verified(std::uint32_t id) {
-        verified_[id] = 1;
+    void mark_verified(ClientWebSocket& ws) {
+        verified_[ws.id()] = 1;
         --pending_;
         bump(shared_.verified);
     }
@@ -212,10 +234,12 @@ private:
         const auto timeout_ms = static_cast<std::uint32_t>(options_.timeout * 1000);
         const auto now_ms = static_cast<std::uint32_t>(now / 1'000'000);
         engine_.expire_unopened(now - std::min<std::uint64_t>(now, static_cast<std::uint64_t>(options_.timeout * 1e9)));
-        for (std::uint32_t id = 0; id < next_; ++id) {
-            if (!verified_[id] && engine_.is_open(id) && now_ms - started_ms_[id] > timeout_ms) {
-                engine_.close(id, true);
+        for (std::uint32_t id = 0; id < count_; ++id) {
+            ClientWebSocket* ws = engine_.connection(id);
+            if (!ws) break;  // ids are dense: none past this one was ever used
+            if (!verified_[id] && ws->is_open() && now_ms - started_ms_[id] > timeout_ms) {
                 count_failure(static_cast<std::size_t>(ClientFailure::Timeout), 0);
+                ws->abort();
             }
         }
     }
@@ -227,8 +251,8 @@ private:
     std::uint32_t count_ = 0;
     std::uint32_t next_ = 0;
     std::uint64_t pending_ = 0;  // started, neither verified nor failed
-    std::vector<std::uint32_t> started_ms_;
-    std::vector<std::uint8_t> verified_;
+    std::vector<std::uint32_t> started_ms_;  // by connection id
+    std::vector<std::uint8_t> verified_;     // by connection id
     char message_[32];
 };
 
@@ -577,7 +601,9 @@ int main(int argc, char** argv) {
         j.number("kernel_bytes_per_connection", per_connection(kernel_delta, verified_at_ramp));
         j.integer("mem_available_kb_delta", used_delta);
         j.begin_object("failures");
-        for (std::size_t r = 0; r < reasons.size(); ++r) j.integer(reason_name(r), reasons[r]);
+        for (std::size_t r = 0; r < reasons.size(); ++r) {
+            if (r != static_cast<std::size_t>(ClientFailure::None)) j.integer(reason_name(r), reasons[r]);
+        }
         j.end_object();
         j.begin_object("handshake_status");
         for (std::size_t s = 0; s < statuses.size(); ++s) {

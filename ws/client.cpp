@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "core/clock.hpp"
 #include "ws/frame_encoder.hpp"
@@ -29,6 +32,7 @@ std::string_view client_failure_name(ClientFailure failure) noexcept {
     case ClientFailure::Backlog: return "backlog";
     case ClientFailure::Tls: return "tls";
     case ClientFailure::Other: return "other";
+    case ClientFailure::None: return "none";
     case ClientFailure::Count: break;
     }
     return "unknown";
@@ -45,8 +49,47 @@ ClientFailure client_failure_from_errno(int error) noexcept {
     }
 }
 
-Client::Client(ClientHandler& handler, ClientOptions options, std::uint64_t seed)
-    : handler_(handler), options_(std::move(options)), rng_(seed), read_buffer_(64 * 1024) {
+// ClientWebSocket: the handle forwards to its Client, which knows it as a Connection.
+
+SendStatus ClientWebSocket::send(std::string_view message, Opcode opcode) noexcept {
+    return client_->send(static_cast<Client::Connection&>(*this), opcode, message);
+}
+
+void ClientWebSocket::close(std::uint16_t code, std::string_view reason) noexcept {
+    client_->start_close(static_cast<Client::Connection&>(*this), code, reason);
+}
+
+void ClientWebSocket::abort() noexcept { client_->abort(static_cast<Client::Connection&>(*this)); }
+
+bool ClientWebSocket::is_open() const noexcept {
+    return static_cast<const Client::Connection&>(*this).state == Client::State::Open;
+}
+
+std::size_t ClientWebSocket::buffered_amount() const noexcept {
+    return static_cast<const Client::Connection&>(*this).out.size();
+}
+
+std::string_view ClientWebSocket::subprotocol() const noexcept {
+    return static_cast<const Client::Connection&>(*this).subprotocol;
+}
+
+const DeflateParams* ClientWebSocket::deflate() const noexcept {
+    const auto& c = static_cast<const Client::Connection&>(*this);
+    return c.deflate ? &c.deflate->params : nullptr;
+}
+
+namespace {
+std::uint64_t seed_or_random(std::uint64_t seed) {
+    while (seed == 0) {
+        if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = monotonic_ns();  // no entropy source: the clock
+    }
+    return seed;
+}
+}  // namespace
+
+Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t seed)
+    : behavior_(std::move(behavior)), options_(std::move(options)), rng_(seed_or_random(seed)),
+      read_buffer_(64 * 1024) {
     decoder_config_.role = Role::Client;
     decoder_config_.max_message_bytes = options_.max_message_bytes;
     request_headers_ = options_.extra_headers;
@@ -66,125 +109,154 @@ Client::~Client() {
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-bool Client::is_open(std::uint32_t id) const noexcept {
-    return id < connections_.size() && connections_[id].state == State::Open;
+ClientWebSocket* Client::connection(std::uint32_t id) noexcept {
+    return id < connections_.size() ? &connections_[id] : nullptr;
 }
 
-bool Client::connect(std::uint32_t id, const Url& url, const sockaddr_in* source) {
-    if (id >= connections_.size()) connections_.resize(id + 1);
-    Connection& c = connections_[id];
-    c = Connection{};
+Client::Connection& Client::slot_for_new() {
+    // The lowest free id first, so that ids stay dense for the caller's arrays.
+    if (!free_ids_.empty()) {
+        std::pop_heap(free_ids_.begin(), free_ids_.end(), std::greater<>{});
+        const std::uint32_t id = free_ids_.back();
+        free_ids_.pop_back();
+        return connections_[id];
+    }
+    Connection& c = connections_.emplace_back();
+    c.client_ = this;
+    c.id_ = static_cast<std::uint32_t>(connections_.size() - 1);
+    return c;
+}
+
+ClientWebSocket* Client::connect(const Url& url, const sockaddr_in* source) {
+    Connection& c = slot_for_new();
+    c.failure_ = ClientFailure::None;
+    c.failure_detail_ = 0;
+    c.head_length = 0;
+    c.compressed = false;
+    c.drain_owed = false;
+    c.decoder = FrameDecoder{};
+    c.subprotocol.clear();
     c.url = &url;
     c.started_ns = monotonic_ns();
+    ++live_;
+    c.state = State::Connecting;
     if (url.tls() && !options_.tls) {
-        handler_.on_failed(id, ClientFailure::Tls, 0);
-        return false;
+        fail(c, ClientFailure::Tls, 0);
+        return nullptr;
     }
     const sockaddr_in& address = url.address;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        handler_.on_failed(id, client_failure_from_errno(errno), errno);
-        return false;
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) {
+        fail(c, client_failure_from_errno(errno), errno);
+        return nullptr;
     }
-    c.fd = fd;
-    ++live_;
     const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (source) {
         // Without this, bind() picks a port for the source address alone, and 64k ports cap every address at
         // 64k connections across all destinations; with it the port is chosen at connect() per 4-tuple.
-        ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (::bind(fd, reinterpret_cast<const sockaddr*>(source), sizeof *source) != 0) {
-            fail(id, client_failure_from_errno(errno), errno);
-            return false;
+        ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (::bind(c.fd, reinterpret_cast<const sockaddr*>(source), sizeof *source) != 0) {
+            fail(c, client_failure_from_errno(errno), errno);
+            return nullptr;
         }
     }
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
-        fail(id, client_failure_from_errno(errno), errno);
-        return false;
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
+        fail(c, client_failure_from_errno(errno), errno);
+        return nullptr;
     }
-    c.state = State::Connecting;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = id;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        fail(id, client_failure_from_errno(errno), errno);
-        return false;
+    ev.data.u64 = c.id_;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+        fail(c, client_failure_from_errno(errno), errno);
+        return nullptr;
     }
-    return true;
+    return &c;
 }
 
 int Client::poll(int timeout_ms) {
     epoll_event events[256];
     const int n = ::epoll_wait(epoll_fd_, events, 256, timeout_ms);
-    for (int i = 0; i < n; ++i) on_event(static_cast<std::uint32_t>(events[i].data.u64), events[i].events);
+    for (int i = 0; i < n; ++i) {
+        const auto id = static_cast<std::uint32_t>(events[i].data.u64);
+        if (id < connections_.size()) on_event(connections_[id], events[i].events);
+    }
+    recycle_ended_ids();
     return n < 0 ? 0 : n;
 }
 
-void Client::on_event(std::uint32_t id, std::uint32_t events) {
-    if (id >= connections_.size()) return;
-    Connection& c = connections_[id];
+void Client::recycle_ended_ids() {
+    for (const std::uint32_t id : ended_ids_) {
+        free_ids_.push_back(id);
+        std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>{});
+    }
+    ended_ids_.clear();
+}
+
+void Client::on_event(Connection& c, std::uint32_t events) {
     if (c.fd < 0) return;  // ended earlier in this batch
     if (c.state == State::Connecting) {
         int error = 0;
         socklen_t length = sizeof error;
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) return fail(id, client_failure_from_errno(error), error);
+        if (error != 0) return fail(c, client_failure_from_errno(error), error);
         if (!(events & EPOLLOUT)) return;
-        connected(c, id);
+        connected(c);
         if (c.fd < 0) return;
     }
-    if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(id, client_failure_from_errno(errno), errno);
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c, id);
+    if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(c, client_failure_from_errno(errno), errno);
+    if (c.fd < 0) return;  // on_drain ended it
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c);
 }
 
-void Client::connected(Connection& c, std::uint32_t id) {
-    if (!c.url->tls()) return start_handshake(c, id);
+void Client::connected(Connection& c) {
+    if (!c.url->tls()) return start_handshake(c);
     c.tls = std::make_unique<net::TlsSession>();
-    if (!c.tls->init(*options_.tls, c.url->server_name)) return fail(id, ClientFailure::Other, ENOMEM);
+    if (!c.tls->init(*options_.tls, c.url->server_name)) return fail(c, ClientFailure::Other, ENOMEM);
     c.state = State::TlsHandshaking;
-    if (c.tls->handshake() == net::TlsStatus::Failed) return fail(id, ClientFailure::Tls, 0);
+    if (c.tls->handshake() == net::TlsStatus::Failed) return fail(c, ClientFailure::Tls, 0);
     const std::span<const char> hello = c.tls->pending_output();
     const bool sent = write_raw(c, hello.data(), hello.size());
     c.tls->consume_output();
-    if (!sent) fail(id, client_failure_from_errno(errno), errno);
+    if (!sent) fail(c, client_failure_from_errno(errno), errno);
 }
 
-void Client::start_handshake(Connection& c, std::uint32_t id) {
+void Client::start_handshake(Connection& c) {
     c.key = make_websocket_key(rng_.bytes<16>());
     char request[4096];
     const std::size_t n = write_client_upgrade_request(
         request, {c.url->host, c.url->target, {c.key.data(), c.key.size()}, options_.subprotocols, request_headers_});
-    if (n == 0) return fail(id, ClientFailure::Other, E2BIG);
+    if (n == 0) return fail(c, ClientFailure::Other, E2BIG);
     c.state = State::Handshaking;
-    if (!write(c, request, n)) fail(id, client_failure_from_errno(errno), errno);
+    if (!write(c, request, n)) fail(c, client_failure_from_errno(errno), errno);
 }
 
-void Client::read(Connection& c, std::uint32_t id) {
+void Client::read(Connection& c) {
     for (;;) {
         const ssize_t n = ::recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
         if (n > 0) {
             const std::string_view bytes(read_buffer_.data(), static_cast<std::size_t>(n));
-            if (!(c.tls ? consume_tls(c, id, bytes) : consume(c, id, bytes))) return;
+            if (!(c.tls ? consume_tls(c, bytes) : consume(c, bytes))) return;
             // A short read emptied the socket: bytes arriving later raise a new edge, so the recv() that would
             // only answer EAGAIN is skipped (it was a third of this loop's system calls in echo runs).
             if (static_cast<std::size_t>(n) < read_buffer_.size()) return;
             continue;
         }
         if (n == 0) {
-            if (c.state == State::Closing) return release(c);
-            return fail(id, ClientFailure::ClosedByServer, close_code::kAbnormal);
+            if (c.state == State::Closing) return finish(c, close_code::kAbnormal, {});
+            return fail(c, ClientFailure::ClosedByServer, close_code::kAbnormal);
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (errno == EINTR) continue;
-        if (c.state == State::Closing) return release(c);
-        return fail(id, client_failure_from_errno(errno), errno);
+        if (c.state == State::Closing) return finish(c, close_code::kAbnormal, {});
+        return fail(c, client_failure_from_errno(errno), errno);
     }
 }
 
-bool Client::consume_tls(Connection& c, std::uint32_t id, std::string_view ciphertext) {
+bool Client::consume_tls(Connection& c, std::string_view ciphertext) {
     if (!c.tls->feed({ciphertext.data(), ciphertext.size()})) {
-        fail(id, ClientFailure::Other, ENOMEM);
+        fail(c, ClientFailure::Other, ENOMEM);
         return false;
     }
     if (c.state == State::TlsHandshaking) {
@@ -193,39 +265,39 @@ bool Client::consume_tls(Connection& c, std::uint32_t id, std::string_view ciphe
         const bool sent = write_raw(c, out.data(), out.size());
         c.tls->consume_output();
         if (!sent) {
-            fail(id, client_failure_from_errno(errno), errno);
+            fail(c, client_failure_from_errno(errno), errno);
             return false;
         }
         if (status == net::TlsStatus::WantMore) return true;
         if (status != net::TlsStatus::Ok) {
-            fail(id, ClientFailure::Tls, 0);
+            fail(c, ClientFailure::Tls, 0);
             return false;
         }
-        start_handshake(c, id);
+        start_handshake(c);
         if (c.fd < 0) return false;
     }
     for (;;) {
         std::size_t n = 0;
         const net::TlsStatus status = c.tls->read({plain_.data(), plain_.size()}, n);
         if (status == net::TlsStatus::Ok) {
-            if (!consume(c, id, {plain_.data(), n})) return false;
+            if (!consume(c, {plain_.data(), n})) return false;
             continue;
         }
         if (status == net::TlsStatus::WantMore) return true;
         if (status == net::TlsStatus::Closed && c.state == State::Closing) {
-            release(c);
+            finish(c, close_code::kAbnormal, {});
             return false;
         }
-        fail(id, status == net::TlsStatus::Closed ? ClientFailure::ClosedByServer : ClientFailure::Tls,
+        fail(c, status == net::TlsStatus::Closed ? ClientFailure::ClosedByServer : ClientFailure::Tls,
              close_code::kAbnormal);
         return false;
     }
 }
 
-bool Client::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
+bool Client::consume(Connection& c, std::string_view bytes) {
     if (c.state == State::Handshaking) {
         c.in.append(bytes);
-        if (!finish_handshake(c, id)) return false;
+        if (!finish_handshake(c)) return false;
         if (c.state == State::Handshaking) return true;  // the head is not all here yet
         bytes = {};  // what followed the head is in c.in now
     }
@@ -238,7 +310,7 @@ bool Client::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
         input = {const_cast<char*>(bytes.data()), bytes.size()};
     }
     if (input.empty()) return true;
-    feeding_ = id;
+    feeding_ = &c;
     const DecodeResult r = c.decoder.feed(decoder_config_, input, *this);
     if (c.fd < 0) return false;  // a callback ended it
     switch (r.status) {
@@ -254,30 +326,30 @@ bool Client::consume(Connection& c, std::uint32_t id, std::string_view bytes) {
     case DecodeStatus::Closed:
         return false;  // on_control answered and ended it
     case DecodeStatus::Error:
-        fail_protocol(c, id, r.close_code);
+        fail_protocol(c, r.close_code);
         return false;
     }
     return true;
 }
 
-bool Client::finish_handshake(Connection& c, std::uint32_t id) {
+bool Client::finish_handshake(Connection& c) {
     HttpResponseParser parser;
     HttpResponse response;
     const ParseResult parsed = parser.parse(c.in, response);
     if (parsed.status == ParseStatus::Incomplete) return true;
     if (parsed.status == ParseStatus::Error) {
-        fail(id, ClientFailure::HandshakeInvalid, parsed.http_status);
+        fail(c, ClientFailure::HandshakeInvalid, parsed.http_status);
         return false;
     }
     if (response.status != 101) {
-        fail(id, ClientFailure::HandshakeStatus, response.status);
+        fail(c, ClientFailure::HandshakeStatus, response.status);
         return false;
     }
     const ClientUpgradeCheck verdict = check_upgrade_response(response, {c.key.data(), c.key.size()},
                                                               options_.subprotocols,
                                                               options_.deflate ? &options_.deflate_offer : nullptr);
     if (!verdict.accepted) {
-        fail(id, ClientFailure::HandshakeInvalid, 101);
+        fail(c, ClientFailure::HandshakeInvalid, 101);
         return false;
     }
     if (verdict.deflate) {
@@ -285,10 +357,11 @@ bool Client::finish_handshake(Connection& c, std::uint32_t id) {
         c.deflate->params = verdict.deflate_params;
         c.decoder.set_rsv1_allowed(true);
     }
+    c.subprotocol.assign(verdict.subprotocol);
     c.in.erase(0, parsed.head_bytes);
     c.state = State::Open;
     ++open_;
-    handler_.on_open(id);
+    if (behavior_.on_open) behavior_.on_open(c);
     return c.fd >= 0;
 }
 
@@ -317,13 +390,16 @@ bool Client::flush(Connection& c) {
     const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
     c.out.erase(0, static_cast<std::size_t>(n));
+    if (c.out.empty() && c.drain_owed) {
+        c.drain_owed = false;
+        if (c.state == State::Open && behavior_.on_drain) behavior_.on_drain(c);
+    }
     return true;
 }
 
-ClientSendResult Client::send(std::uint32_t id, Opcode opcode, std::string_view payload) {
-    if (id >= connections_.size() || connections_[id].state != State::Open) return ClientSendResult::NotOpen;
-    Connection& c = connections_[id];
-    if (c.out.size() + payload.size() > options_.max_pending_bytes && !c.out.empty()) return ClientSendResult::Backlog;
+SendStatus Client::send(Connection& c, Opcode opcode, std::string_view payload) {
+    if (c.state != State::Open) return SendStatus::Dropped;
+    if (c.out.size() + payload.size() > options_.max_pending_bytes && !c.out.empty()) return SendStatus::Dropped;
     bool rsv1 = false;
     if (c.deflate && payload.size() >= options_.deflate_min_bytes) {
         const std::string_view compressed = compress(c, payload);
@@ -339,10 +415,12 @@ ClientSendResult Client::send(std::uint32_t id, Opcode opcode, std::string_view 
     apply_mask_copy(scratch_.data() + header, payload.data(), payload.size(), mask);
     const bool was_idle = c.out.empty();
     if (!write(c, scratch_.data(), frame_size)) {
-        fail(id, client_failure_from_errno(errno), errno);
-        return ClientSendResult::NotOpen;
+        fail(c, client_failure_from_errno(errno), errno);
+        return SendStatus::Dropped;
     }
-    return was_idle && c.out.empty() ? ClientSendResult::Sent : ClientSendResult::Queued;
+    if (was_idle && c.out.empty()) return SendStatus::Success;
+    c.drain_owed = true;
+    return SendStatus::Backpressure;
 }
 
 void Client::send_control(Connection& c, Opcode opcode, std::string_view payload) {
@@ -351,48 +429,66 @@ void Client::send_control(Connection& c, Opcode opcode, std::string_view payload
     write(c, frame, encode_control_frame(frame, opcode, payload, &mask));
 }
 
-void Client::close(std::uint32_t id, bool abortive) {
-    if (id >= connections_.size() || connections_[id].fd < 0) return;
-    Connection& c = connections_[id];
-    if (abortive || c.state != State::Open) {
-        const linger abort{1, 0};
-        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-        return release(c);
-    }
+void Client::start_close(Connection& c, std::uint16_t code, std::string_view reason) {
+    if (c.fd < 0 || c.state == State::Closing) return;
+    if (c.state != State::Open) return abort(c);
     char frame[kMaxControlFrameBytes];
     const MaskKey mask = rng_.bytes<4>();
-    if (!write(c, frame, encode_close_frame(frame, close_code::kNormal, {}, &mask))) return release(c);
     c.state = State::Closing;
     --open_;
+    if (!write(c, frame, encode_close_frame(frame, code, reason, &mask))) finish(c, close_code::kAbnormal, {});
+}
+
+void Client::abort(Connection& c) {
+    if (c.fd < 0) return;
+    const bool owes_close = c.state == State::Open || c.state == State::Closing;
+    const linger rst{1, 0};
+    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+    if (owes_close) return finish(c, close_code::kAbnormal, {});
+    release(c);
+    ended_ids_.push_back(c.id_);
 }
 
 void Client::expire_unopened(std::uint64_t started_before_ns) {
-    for (std::uint32_t id = 0; id < connections_.size(); ++id) {
-        const Connection& c = connections_[id];
-        if ((c.state == State::Connecting || c.state == State::Handshaking) && c.started_ns < started_before_ns) {
-            fail(id, ClientFailure::Timeout, 0);
+    for (Connection& c : connections_) {
+        if (c.fd >= 0 && c.state != State::Open && c.state != State::Closing && c.started_ns < started_before_ns) {
+            fail(c, ClientFailure::Timeout, 0);
         }
     }
+    recycle_ended_ids();
 }
 
-void Client::fail_protocol(Connection& c, std::uint32_t id, std::uint16_t code) {
+void Client::fail_protocol(Connection& c, std::uint16_t code) {
     char frame[kMaxControlFrameBytes];
     const MaskKey mask = rng_.bytes<4>();
     write(c, frame, encode_close_frame(frame, code, {}, &mask));
-    fail(id, ClientFailure::Protocol, code);
+    fail(c, ClientFailure::Protocol, code, code);
 }
 
-void Client::fail(std::uint32_t id, ClientFailure why, int detail) {
-    Connection& c = connections_[id];
-    if (c.fd < 0) return;
+void Client::fail(Connection& c, ClientFailure why, int detail, std::uint16_t code, std::string_view reason) {
+    if (c.state == State::Idle) return;  // already ended
+    const bool was_open = c.state == State::Open || c.state == State::Closing;
     release(c);
-    handler_.on_failed(id, why, detail);
+    c.failure_ = why;
+    c.failure_detail_ = detail;
+    if (was_open) {
+        if (behavior_.on_close) behavior_.on_close(c, code, reason);
+    } else if (behavior_.on_connect_failed) {
+        behavior_.on_connect_failed(c, why, detail);
+    }
+    ended_ids_.push_back(c.id_);
+}
+
+void Client::finish(Connection& c, std::uint16_t code, std::string_view reason) {
+    if (c.state == State::Idle) return;
+    release(c);
+    if (behavior_.on_close) behavior_.on_close(c, code, reason);
+    ended_ids_.push_back(c.id_);
 }
 
 void Client::release(Connection& c) {
-    if (c.fd < 0) return;
     if (c.state == State::Open) --open_;
-    ::close(c.fd);  // also leaves the epoll set
+    if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
     c.fd = -1;
     c.state = State::Idle;
     --live_;
@@ -415,7 +511,7 @@ std::string_view Client::compress(Connection& c, std::string_view payload) {
     return deflate_out_.view();
 }
 
-bool Client::deliver(Connection& c, std::uint32_t id, std::string_view bytes, std::uint64_t size) {
+bool Client::deliver(Connection& c, std::string_view bytes, std::uint64_t size) {
     if (c.compressed) {
         const bool keep = !c.deflate->params.server_no_context_takeover;
         Inflater& inflater = keep ? c.deflate->inflater : shared_inflater_;
@@ -427,19 +523,25 @@ bool Client::deliver(Connection& c, std::uint32_t id, std::string_view bytes, st
         }
         if (!code && c.opcode == Opcode::Text && !is_valid_utf8(inflate_out_.view())) code = close_code::kInvalidPayload;
         if (code) {
-            fail_protocol(c, id, code);
+            fail_protocol(c, code);
             return false;
         }
         bytes = inflate_out_.view();
         size = bytes.size();
     }
-    if (c.state == State::Open) handler_.on_message(id, c.opcode, size, bytes);
+    if (c.state == State::Open) {
+        if (behavior_.on_message_head) {
+            behavior_.on_message_head(c, c.opcode, size, bytes);
+        } else if (behavior_.on_message) {
+            behavior_.on_message(c, bytes, c.opcode);
+        }
+    }
     inflate_out_.trim(1 << 20);
     return c.fd >= 0;
 }
 
 bool Client::on_message_begin(Opcode opcode, bool compressed) {
-    Connection& c = connections_[feeding_];
+    Connection& c = *feeding_;
     c.opcode = opcode;
     c.compressed = compressed;
     c.message_bytes = 0;
@@ -449,16 +551,16 @@ bool Client::on_message_begin(Opcode opcode, bool compressed) {
 }
 
 bool Client::on_message_data(std::span<char> piece, bool last) {
-    Connection& c = connections_[feeding_];
+    Connection& c = *feeding_;
     const std::string_view bytes(piece.data(), piece.size());
-    // A message in one piece is handed over where it lies; one in pieces is gathered only when it must be whole
-    // (compressed, or whole_messages), otherwise reported by its size and first bytes.
-    if (last && c.message_bytes == 0) return deliver(c, feeding_, bytes, bytes.size());
-    if (c.compressed || options_.whole_messages) {
+    // A message in one piece is handed over where it lies; one in pieces is gathered unless on_message_head only
+    // wants its size and first bytes (a compressed one always is: it must be inflated whole).
+    if (last && c.message_bytes == 0) return deliver(c, bytes, bytes.size());
+    if (c.compressed || !behavior_.on_message_head) {
         c.message.append(bytes);
         c.message_bytes += piece.size();
         if (!last) return true;
-        const bool alive = deliver(c, feeding_, c.message, c.message.size());
+        const bool alive = deliver(c, c.message, c.message.size());
         if (c.message.capacity() > (1 << 20)) std::string().swap(c.message);
         return alive;
     }
@@ -469,27 +571,33 @@ bool Client::on_message_data(std::span<char> piece, bool last) {
     }
     c.message_bytes += piece.size();
     if (!last) return true;
-    if (c.state == State::Open) handler_.on_message(feeding_, c.opcode, c.message_bytes, {c.head, c.head_length});
+    if (c.state == State::Open) behavior_.on_message_head(c, c.opcode, c.message_bytes, {c.head, c.head_length});
     return c.fd >= 0;
 }
 
 bool Client::on_control(Opcode opcode, std::span<char> payload) {
-    Connection& c = connections_[feeding_];
+    Connection& c = *feeding_;
+    const std::string_view bytes(payload.data(), payload.size());
     if (opcode == Opcode::Ping) {
-        send_control(c, Opcode::Pong, {payload.data(), payload.size()});
-        return true;
+        send_control(c, Opcode::Pong, bytes);
+        if (c.state == State::Open && behavior_.on_ping) behavior_.on_ping(c, bytes);
+        return c.fd >= 0;
+    }
+    if (opcode == Opcode::Pong) {
+        if (c.state == State::Open && behavior_.on_pong) behavior_.on_pong(c, bytes);
+        return c.fd >= 0;
     }
     if (opcode != Opcode::Close) return true;
+    const ClosePayload close = parse_close_payload(payload);
     if (c.state == State::Closing) {  // the answer to our close: done
-        release(c);
+        finish(c, close.code, close.reason);
         return false;
     }
-    const ClosePayload close = parse_close_payload(payload);
     char frame[kMaxControlFrameBytes];
     const MaskKey mask = rng_.bytes<4>();
     const std::uint16_t echo = close.code == close_code::kNoStatus ? close_code::kNormal : close.code;
     write(c, frame, encode_close_frame(frame, echo, {}, &mask));
-    fail(feeding_, ClientFailure::ClosedByServer, close.code);
+    fail(c, ClientFailure::ClosedByServer, close.code, close.code, close.reason);
     return false;
 }
 

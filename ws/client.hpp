@@ -1,20 +1,25 @@
 // surge::Client: WebSocket client connections to ws:// and wss:// URLs, many on one thread, through surge's own
 // codec in the client role (client_handshake.hpp, frame_decoder.hpp, masked frames), with TLS (net/tls.hpp) and
 // permessage-deflate (deflate.hpp). Layer: ws. surge-load and surge-stress are built on it.
+// Its callbacks have the server's shape (ClientBehavior mirrors WebSocketBehavior): on_open(ws),
+// on_message(ws, message, opcode), on_close(ws, code, reason) exactly once for every open, where ws is a
+// ClientWebSocket& with send() and close() like the server's WebSocket. What only a client has: on_connect_failed
+// for a connection that never opened (refused, timed out, upgrade refused, certificate rejected), and
+// on_message_head for load generators, which must not gather what they do not read.
 // It runs its own epoll loop (poll()), independent of the server's reactors, so that a load tool measures the
 // server and not a shared loop. Every call must come from the thread that calls poll(); callbacks run inside
-// poll() (and inside connect()/close() for failures that happen at once). Connections are numbered by the caller
-// (0..n-1, dense). on_message gets each whole message: the bytes themselves when they are at hand (a message in
-// one read, a compressed one after inflation, or any with ClientOptions::whole_messages), otherwise only its size
-// and first bytes (at least 16, where the load tools' send stamp lives), so that a load generator never gathers
-// what it does not read. Sending copies the payload once, masking (and encrypting) it into reused scratch space;
-// bytes the socket does not take wait in the connection's queue, bounded by max_pending_bytes.
+// poll() (and inside connect(), close() and abort() for what happens at once). Sending copies the payload once,
+// masking (and encrypting) it into reused scratch space; bytes the socket does not take wait in the connection's
+// queue, bounded by max_pending_bytes.
 #pragma once
 
 #include <netinet/in.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +29,7 @@
 #include "ws/client_handshake.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame_decoder.hpp"
+#include "ws/send_status.hpp"
 #include "ws/url.hpp"
 
 namespace surge {
@@ -41,6 +47,7 @@ enum class ClientFailure : std::uint8_t {
     Backlog,             // a send did not fit the connection's queue (not an end: the message is skipped)
     Tls,                 // the TLS handshake failed (certificate, protocol), or wss:// without a TLS context
     Other,               // any other errno (detail)
+    None,                // not a failure: what ClientWebSocket::failure() says while open or after our own close
     Count
 };
 std::string_view client_failure_name(ClientFailure failure) noexcept;
@@ -50,8 +57,7 @@ struct ClientOptions {
     std::string subprotocols;   // offered, comma-separated
     std::string extra_headers;  // "Name: value\r\n" lines
     std::uint64_t max_message_bytes = 64ULL << 20;
-    std::size_t max_pending_bytes = 4 << 20;  // per connection, before send() answers Backlog
-    bool whole_messages = false;  // gather every message, so on_message always gets all of its bytes
+    std::size_t max_pending_bytes = 4 << 20;  // per connection, before send() answers Dropped
     // wss:// connections use this context (net::TlsContext::make_client), which the caller keeps alive.
     const net::TlsContext* tls = nullptr;
     // permessage-deflate: offered when set. By default the client compresses each message alone, so nothing is
@@ -62,46 +68,102 @@ struct ClientOptions {
     std::size_t deflate_min_bytes = 64;  // shorter messages are sent as they are
 };
 
-class ClientHandler {
-public:
-    virtual void on_open(std::uint32_t id) = 0;
-    // A whole data message of `size` bytes: `bytes` is all of it when bytes.size() == size, otherwise its first
-    // bytes (at least 16, or all when shorter), see above.
-    virtual void on_message(std::uint32_t id, Opcode opcode, std::uint64_t size, std::string_view bytes) = 0;
-    // The connection ended without close(): it is gone when this runs.
-    virtual void on_failed(std::uint32_t id, ClientFailure why, int detail) = 0;
+class Client;
 
-protected:
-    ~ClientHandler() = default;
+// One client connection, as callbacks see it: the client's counterpart of the server's WebSocket. It lives in the
+// Client and stays at its address for the Client's lifetime; after its on_close or on_connect_failed has returned,
+// its id may be given to a new connection.
+class ClientWebSocket {
+public:
+    ClientWebSocket(const ClientWebSocket&) = delete;
+    ClientWebSocket& operator=(const ClientWebSocket&) = delete;
+
+    // Sends one message in one frame (compressed when deflate was agreed and it is at least deflate_min_bytes).
+    // Success: the kernel took it whole; Backpressure: the rest is queued, and on_drain tells when the queue has
+    // emptied; Dropped: not sent, because the connection is not open or its queue is past max_pending_bytes.
+    SendStatus send(std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
+    // Starts the closing handshake: a close frame with `code` (and `reason`, cut to 123 bytes). on_close follows,
+    // once, with the server's answer, or 1006 if the connection ends without one. Before open: as abort().
+    void close(std::uint16_t code = close_code::kNormal, std::string_view reason = {}) noexcept;
+    // Ends the connection at once with an RST (SO_LINGER 0: no TIME_WAIT on either side). An open connection gets
+    // on_close(1006) before this returns; one not yet open ends without a callback.
+    void abort() noexcept;
+
+    // The number connect() gave it: dense from 0, for indexing the caller's own per-connection arrays.
+    std::uint32_t id() const noexcept { return id_; }
+    bool is_open() const noexcept;
+    // Bytes queued for sending that the socket has not taken yet.
+    std::size_t buffered_amount() const noexcept;
+    // The subprotocol the server agreed to (one of ClientOptions::subprotocols), or empty.
+    std::string_view subprotocol() const noexcept;
+    // What permessage-deflate agreement the connection has, or null without one.
+    const DeflateParams* deflate() const noexcept;
+    // Why the connection ended, when this side did not end it: ClosedByServer (failure_detail(): the server's close
+    // code, or 1006 for EOF), Protocol (the close code we sent), Reset, Timeout, Tls, Other (errno). None while
+    // open and after close() or abort().
+    ClientFailure failure() const noexcept { return failure_; }
+    int failure_detail() const noexcept { return failure_detail_; }
+
+private:
+    friend class Client;
+    ClientWebSocket() = default;
+
+    Client* client_ = nullptr;
+    std::uint32_t id_ = 0;
+    ClientFailure failure_ = ClientFailure::None;
+    int failure_detail_ = 0;
 };
 
-enum class ClientSendResult : std::uint8_t { Sent, Queued, Backlog, NotOpen };
+// The client's callbacks: members default to empty, so designated initializers may name only what they set.
+struct ClientBehavior {
+    std::function<void(ClientWebSocket&)> on_open{};
+    // Each whole data message, gathered across frames and inflated when compressed.
+    std::function<void(ClientWebSocket&, std::string_view message, Opcode opcode)> on_message{};
+    // Every open gets exactly one close: `code` is the server's (1005 when its close frame had none), the code
+    // this side sent for a protocol error (1002, 1007, 1009), or 1006 when the connection ended without a close
+    // frame (also after abort()). failure() tells whether the server, the network or this side ended it.
+    std::function<void(ClientWebSocket&, std::uint16_t code, std::string_view reason)> on_close{};
+    // A connection that never opened: it is gone when this runs. `detail`: the HTTP status for HandshakeStatus,
+    // errno for socket errors.
+    std::function<void(ClientWebSocket&, ClientFailure why, int detail)> on_connect_failed{};
+    std::function<void(ClientWebSocket&)> on_drain{};  // the send queue has emptied after Backpressure
+    std::function<void(ClientWebSocket&, std::string_view payload)> on_ping{};  // the pong is sent automatically
+    std::function<void(ClientWebSocket&, std::string_view payload)> on_pong{};
+    // For load generators, instead of on_message: when set, uncompressed messages are not gathered. It gets each
+    // message's opcode and size, and `bytes`: all of it when bytes.size() == size (a message that came in one
+    // read, or a compressed one after inflation), otherwise its first bytes (at least 16, or all when shorter),
+    // where the load tools' send stamp lives.
+    std::function<void(ClientWebSocket&, Opcode opcode, std::uint64_t size, std::string_view bytes)>
+        on_message_head{};
+};
 
 class Client : private FrameSink {
 public:
-    Client(ClientHandler& handler, ClientOptions options, std::uint64_t seed);
-    ~Client();
+    // `seed` drives masking keys and handshake nonces (FastRng): 0 takes one from getrandom(), so that keys are not
+    // predictable from outside; the load tools pass fixed seeds, for runs that repeat.
+    Client(ClientBehavior behavior, ClientOptions options, std::uint64_t seed = 0);
+    ~Client();  // ends every connection without callbacks
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Starts connecting connection `id` to `url` (ws:// or wss://, which the caller keeps alive until the
-    // connection is open), from `source` when not null (an address in 127.0.0.0/8; the port is picked at connect
-    // time, IP_BIND_ADDRESS_NO_PORT). False when it failed at once; on_failed has run then.
-    bool connect(std::uint32_t id, const Url& url, const sockaddr_in* source = nullptr);
-    ClientSendResult send(std::uint32_t id, Opcode opcode, std::string_view payload);
-    // Ends a connection without a callback. Abortive: SO_LINGER 0 (an RST, no TIME_WAIT), at once. Otherwise a
-    // close frame (1000), and the socket is closed when the server's close frame or EOF arrives.
-    void close(std::uint32_t id, bool abortive);
-    // Waits up to timeout_ms for events and handles them. Returns how many it handled.
+    // Starts connecting to `url` (ws:// or wss://, which the caller keeps alive until the connection is open), from
+    // `source` when not null (an address in 127.0.0.0/8; the port is picked at connect time,
+    // IP_BIND_ADDRESS_NO_PORT). The connection gets the lowest free id (ids of ended connections become free when
+    // poll() returns). Returns it, or null when it failed at once: on_connect_failed has run then.
+    ClientWebSocket* connect(const Url& url, const sockaddr_in* source = nullptr);
+    // The connection numbered `id`, or null if no connection ever had that id.
+    ClientWebSocket* connection(std::uint32_t id) noexcept;
+    // Waits up to timeout_ms for events and handles them. Returns how many it handled. Not from a callback.
     int poll(int timeout_ms);
     // Fails (Timeout) every connection still connecting or handshaking that started before `started_before`.
+    // Not from a callback.
     void expire_unopened(std::uint64_t started_before_ns);
-    // Connections not yet closed: connecting, handshaking, open or closing.
+    // Connections not yet ended: connecting, handshaking, open or closing.
     std::size_t live() const noexcept { return live_; }
     std::size_t open() const noexcept { return open_; }
-    bool is_open(std::uint32_t id) const noexcept;
 
 private:
+    friend class ClientWebSocket;
     enum class State : std::uint8_t { Idle, Connecting, TlsHandshaking, Handshaking, Open, Closing };
     // What permessage-deflate needs for one connection: the agreement, and windows kept between messages (only
     // when the agreement keeps context; otherwise the client's shared ones serve).
@@ -110,55 +172,72 @@ private:
         Deflater deflater;
         Inflater inflater;
     };
-    struct Connection {
+    struct Connection : ClientWebSocket {
         int fd = -1;
         State state = State::Idle;
         std::uint8_t head_length = 0;  // bytes in `head` of the message being received
         Opcode opcode = Opcode::Binary;
+        bool compressed = false;  // the message being received has RSV1
+        bool drain_owed = false;  // a send answered Backpressure: on_drain when `out` empties
         std::uint64_t started_ns = 0;
         std::uint64_t message_bytes = 0;
         char head[16];
         WebSocketKey key{};
-        bool compressed = false;  // the message being received has RSV1
         const Url* url = nullptr;  // the caller's, until the request is written
         FrameDecoder decoder;
         std::unique_ptr<net::TlsSession> tls;
         std::unique_ptr<ConnectionDeflate> deflate;
-        std::string message;  // a message being gathered (compressed, or whole_messages)
+        std::string subprotocol;
+        std::string message;  // a message being gathered (compressed, or not on_message_head)
         std::string in;   // bytes kept between reads: the handshake head, or an incomplete frame header
         std::string out;  // bytes the socket did not take yet
     };
 
-    void on_event(std::uint32_t id, std::uint32_t events);
-    void connected(Connection& c, std::uint32_t id);
-    void start_handshake(Connection& c, std::uint32_t id);
+    Connection& slot_for_new();
+    void on_event(Connection& c, std::uint32_t events);
+    void connected(Connection& c);
+    void start_handshake(Connection& c);
     // TLS: what the socket gave goes through the session; false when the connection ended.
-    bool consume_tls(Connection& c, std::uint32_t id, std::string_view ciphertext);
+    bool consume_tls(Connection& c, std::string_view ciphertext);
     bool write_raw(Connection& c, const char* data, std::size_t size);
-    bool deliver(Connection& c, std::uint32_t id, std::string_view bytes, std::uint64_t size);
+    bool deliver(Connection& c, std::string_view bytes, std::uint64_t size);
     std::string_view compress(Connection& c, std::string_view payload);
-    void read(Connection& c, std::uint32_t id);
+    void read(Connection& c);
     // Hands newly read bytes to the handshake or the decoder. False when the connection ended.
-    bool consume(Connection& c, std::uint32_t id, std::string_view bytes);
-    bool finish_handshake(Connection& c, std::uint32_t id);
+    bool consume(Connection& c, std::string_view bytes);
+    bool finish_handshake(Connection& c);
+    // Writes what waits in `out`; false on a socket error. Runs on_drain when it empties after Backpressure.
     bool flush(Connection& c);
     bool write(Connection& c, const char* data, std::size_t size);
     void send_control(Connection& c, Opcode opcode, std::string_view payload);
-    void fail(std::uint32_t id, ClientFailure why, int detail);
+    SendStatus send(Connection& c, Opcode opcode, std::string_view payload);
+    void start_close(Connection& c, std::uint16_t code, std::string_view reason);
+    void abort(Connection& c);
+    // The connection ended without this side asking: on_connect_failed before open, on_close (with `code` and
+    // `reason`) after.
+    void fail(Connection& c, ClientFailure why, int detail, std::uint16_t code = close_code::kAbnormal,
+              std::string_view reason = {});
+    // The connection ended after this side's close() or abort(): on_close.
+    void finish(Connection& c, std::uint16_t code, std::string_view reason);
     // Sends a close frame with `code` (the server broke the protocol), then fails the connection.
-    void fail_protocol(Connection& c, std::uint32_t id, std::uint16_t code);
+    void fail_protocol(Connection& c, std::uint16_t code);
     void release(Connection& c);
+    void recycle_ended_ids();
 
     bool on_message_begin(Opcode opcode, bool compressed) override;
     bool on_message_data(std::span<char> piece, bool last) override;
     bool on_control(Opcode opcode, std::span<char> payload) override;
 
-    ClientHandler& handler_;
+    ClientBehavior behavior_;
     ClientOptions options_;
     DecoderConfig decoder_config_;
     FastRng rng_;
     int epoll_fd_ = -1;
-    std::vector<Connection> connections_;
+    std::deque<Connection> connections_;  // by id; a deque, so that handles keep their address as it grows
+    // Ids of ended connections. They wait in ended_ids_ until poll() or expire_unopened() returns, so that no
+    // connect() made inside a callback reuses a connection the code beneath that callback is still handling.
+    std::vector<std::uint32_t> ended_ids_;
+    std::vector<std::uint32_t> free_ids_;  // a min-heap
     std::vector<char> read_buffer_;
     std::vector<char> scratch_;  // one masked frame being written
     std::vector<char> plain_;    // TLS: decrypted bytes of the current read
@@ -169,7 +248,7 @@ private:
     ByteBuffer inflate_out_;
     std::size_t live_ = 0;
     std::size_t open_ = 0;
-    std::uint32_t feeding_ = 0;  // the connection whose bytes the decoder is reading (for the sink callbacks)
+    Connection* feeding_ = nullptr;  // the connection whose bytes the decoder is reading (for the sink callbacks)
 };
 
 }  // namespace surge

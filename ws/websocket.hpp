@@ -18,6 +18,7 @@
 #include "core/timer_wheel.hpp"
 #include "ws/frame_decoder.hpp"
 #include "ws/opcode.hpp"
+#include "ws/send_status.hpp"
 
 namespace surge {
 
@@ -29,12 +30,6 @@ struct SubscriptionList;
 }  // namespace detail
 
 enum class PublishStatus : std::uint8_t;
-
-enum class SendStatus : std::uint8_t {
-    Success,       // handed to the kernel whole
-    Backpressure,  // queued: the socket is full; on_drain tells when the queue has emptied
-    Dropped,       // not sent: the connection is closing, or its queue is past max_backpressure
-};
 
 class WebSocket {
 public:

@@ -1,19 +1,32 @@
-// surge::Client against surge::Server, on both server backends: ws:// and wss:// (a certificate made by the test,
-// verified by the client), with and without permessage-deflate, whole messages echoed intact across sizes that
-// span TLS records and reads; a certificate the client does not trust fails with ClientFailure::Tls; an upgrade
-// refused with a status is reported with it.
+// surge::Client, with the server's callback shape, against surge::Server on both server backends and against a
+// scripted peer:
+// - echo through ws:// and wss:// (a certificate made by the test, verified by the client), with and without
+//   permessage-deflate, whole messages intact across sizes that span TLS records and reads, and one on_close
+//   (1000, the server's answer) for every open after close();
+// - the server's close frame (code and reason), abort(), a refused connection, and ids reused lowest first;
+// - a send the socket cannot take whole: Backpressure, then on_drain, and every echo back;
+// - a certificate the client does not trust (ClientFailure::Tls) and an upgrade refused with 403;
+// - a scripted server: a ping is answered with its payload and reported, a pong is reported, and a masked frame
+//   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002).
 #include "ws/client.hpp"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "net/tls.hpp"
+#include "tests/support/frames.hpp"
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_certificate.hpp"
+#include "ws/upgrade.hpp"
 #include "ws/url.hpp"
 
 using namespace surge;
@@ -21,33 +34,60 @@ using namespace surge::test;
 
 namespace {
 
-// Opens `count` connections, sends each message on each, and records what comes back.
-struct EchoRecorder final : ClientHandler {
-    std::vector<std::string> messages;
-    std::map<std::uint32_t, std::vector<std::string>> received;
-    std::map<std::uint32_t, std::size_t> next;
-    int opened = 0;
-    int failed = 0;
-    ClientFailure last_failure = ClientFailure::Other;
-    int last_detail = 0;
-    Client* client = nullptr;
+struct Closed {
+    std::uint16_t code = 0;
+    std::string reason;
+    ClientFailure failure = ClientFailure::Other;
+    int detail = 0;
+};
 
-    void on_open(std::uint32_t id) override {
-        ++opened;
-        client->send(id, Opcode::Text, messages[0]);
-        next[id] = 1;
-    }
-    void on_message(std::uint32_t id, Opcode, std::uint64_t size, std::string_view bytes) override {
-        CHECK(bytes.size() == size);  // whole_messages: always all of it
-        received[id].emplace_back(bytes);
-        if (next[id] < messages.size()) client->send(id, Opcode::Text, messages[next[id]++]);
-    }
-    void on_failed(std::uint32_t, ClientFailure why, int detail) override {
-        ++failed;
-        last_failure = why;
-        last_detail = detail;
+// Records every callback, by connection id.
+struct Recorder {
+    std::map<std::uint32_t, int> opens;
+    std::map<std::uint32_t, std::vector<std::string>> messages;
+    std::map<std::uint32_t, std::vector<Closed>> closes;
+    std::vector<std::pair<ClientFailure, int>> connect_failures;
+    std::vector<std::string> pings;
+    std::vector<std::string> pongs;
+    int drains = 0;
+    std::function<void(ClientWebSocket&)> then_open;
+    std::function<void(ClientWebSocket&, std::string_view)> then_message;
+
+    ClientBehavior behavior() {
+        return {
+            .on_open = [this](ClientWebSocket& ws) {
+                ++opens[ws.id()];
+                if (then_open) then_open(ws);
+            },
+            .on_message = [this](ClientWebSocket& ws, std::string_view message, Opcode) {
+                messages[ws.id()].emplace_back(message);
+                if (then_message) then_message(ws, message);
+            },
+            .on_close = [this](ClientWebSocket& ws, std::uint16_t code, std::string_view reason) {
+                CHECK_FALSE(ws.is_open());
+                closes[ws.id()].push_back({code, std::string(reason), ws.failure(), ws.failure_detail()});
+            },
+            .on_connect_failed = [this](ClientWebSocket&, ClientFailure why,
+                                        int detail) { connect_failures.emplace_back(why, detail); },
+            .on_drain = [this](ClientWebSocket&) { ++drains; },
+            .on_ping = [this](ClientWebSocket&, std::string_view payload) { pings.emplace_back(payload); },
+            .on_pong = [this](ClientWebSocket&, std::string_view payload) { pongs.emplace_back(payload); },
+        };
     }
 };
+
+// Polls until `done` holds (bounded, for liveness only: 20 s).
+void poll_until(Client& client, const std::function<bool()>& done) {
+    const long long deadline = monotonic_ms() + 20000;
+    while (!done() && monotonic_ms() < deadline) client.poll(20);
+}
+
+Url url_of(const std::string& text) {
+    Url url;
+    std::string error;
+    REQUIRE_MESSAGE(parse_url(text, url, error), error);
+    return url;
+}
 
 std::vector<std::string> sample_messages() {
     std::vector<std::string> out;
@@ -60,17 +100,6 @@ std::vector<std::string> sample_messages() {
     return out;
 }
 
-// Runs the client until every connection has all its echoes or failed (bounded: 20 s).
-void run_until_done(Client& client, EchoRecorder& recorder, int connections) {
-    const long long deadline = monotonic_ms() + 20000;
-    auto done = [&] {
-        int finished = recorder.failed;
-        for (const auto& [id, got] : recorder.received) finished += got.size() == recorder.messages.size();
-        return finished >= connections;
-    };
-    while (!done() && monotonic_ms() < deadline) client.poll(50);
-}
-
 void echo_through(std::uint16_t port, bool tls, bool deflate, const std::string& ca_file) {
     std::string error;
     std::unique_ptr<net::TlsContext> context;
@@ -78,24 +107,136 @@ void echo_through(std::uint16_t port, bool tls, bool deflate, const std::string&
         context = net::TlsContext::make_client(true, ca_file, error);
         REQUIRE(context);
     }
-    Url url;
-    REQUIRE(parse_url((tls ? "wss://localhost:" : "ws://localhost:") + std::to_string(port) + "/echo", url, error));
-    EchoRecorder recorder;
-    recorder.messages = sample_messages();
+    const Url url = url_of((tls ? "wss://localhost:" : "ws://localhost:") + std::to_string(port) + "/echo");
+    const std::vector<std::string> sent = sample_messages();
+    Recorder recorder;
+    // Each connection sends the next message when the last one's echo arrives.
+    recorder.then_open = [&](ClientWebSocket& ws) {
+        CHECK(ws.subprotocol() == "chat");
+        CHECK((ws.deflate() != nullptr) == deflate);
+        CHECK(ws.send(sent[0], Opcode::Text) != SendStatus::Dropped);
+    };
+    recorder.then_message = [&](ClientWebSocket& ws, std::string_view) {
+        const std::size_t next = recorder.messages[ws.id()].size();
+        if (next < sent.size()) CHECK(ws.send(sent[next], Opcode::Text) != SendStatus::Dropped);
+    };
     ClientOptions options;
-    options.whole_messages = true;
     options.tls = context.get();
     options.deflate = deflate;
-    Client client(recorder, options, 42);
-    recorder.client = &client;
-    constexpr int kConnections = 4;
-    for (std::uint32_t id = 0; id < kConnections; ++id) REQUIRE(client.connect(id, url));
-    run_until_done(client, recorder, kConnections);
-    CHECK(recorder.failed == 0);
-    CHECK(recorder.opened == kConnections);
-    for (std::uint32_t id = 0; id < kConnections; ++id) CHECK(recorder.received[id] == recorder.messages);
-    for (std::uint32_t id = 0; id < kConnections; ++id) client.close(id, false);
+    options.subprotocols = "chat";
+    Client client(recorder.behavior(), options, 42);
+    constexpr std::uint32_t kConnections = 4;
+    for (std::uint32_t i = 0; i < kConnections; ++i) {
+        ClientWebSocket* ws = client.connect(url);
+        REQUIRE(ws);
+        CHECK(ws->id() == i);  // dense, in connect order
+    }
+    auto all_echoed = [&] {
+        std::size_t done = recorder.connect_failures.size();
+        for (const auto& [id, got] : recorder.messages) done += got.size() == sent.size();
+        return done >= kConnections;
+    };
+    poll_until(client, all_echoed);
+    CHECK(recorder.connect_failures.empty());
+    CHECK(recorder.opens.size() == kConnections);
+    for (std::uint32_t id = 0; id < kConnections; ++id) CHECK(recorder.messages[id] == sent);
+
+    for (std::uint32_t id = 0; id < kConnections; ++id) client.connection(id)->close();
+    CHECK(client.open() == 0);
+    poll_until(client, [&] { return client.live() == 0; });
+    for (std::uint32_t id = 0; id < kConnections; ++id) {
+        REQUIRE(recorder.closes[id].size() == 1);
+        CHECK(recorder.closes[id][0].code == close_code::kNormal);
+        CHECK(recorder.closes[id][0].failure == ClientFailure::None);
+    }
 }
+
+// A port on 127.0.0.1 with nothing listening on it.
+std::uint16_t closed_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+// A scripted server on one connection: blocking reads and writes, bounded by a receive timeout.
+class ScriptedPeer {
+public:
+    ScriptedPeer() {
+        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        ::listen(listen_fd_, 4);
+        socklen_t length = sizeof address;
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+        port_ = ntohs(address.sin_port);
+    }
+    ~ScriptedPeer() {
+        if (fd_ >= 0) ::close(fd_);
+        ::close(listen_fd_);
+    }
+    std::uint16_t port() const { return port_; }
+
+    // Accepts the connection and answers its upgrade request with a valid 101.
+    bool accept_upgrade() {
+        fd_ = ::accept(listen_fd_, nullptr, nullptr);
+        if (fd_ < 0) return false;
+        const timeval timeout{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        std::string request;
+        while (request.find("\r\n\r\n") == std::string::npos) {
+            char buffer[1024];
+            const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+            if (n <= 0) return false;
+            request.append(buffer, static_cast<std::size_t>(n));
+        }
+        const std::string name = "Sec-WebSocket-Key: ";
+        const std::size_t at = request.find(name);
+        if (at == std::string::npos) return false;
+        const std::size_t start = at + name.size();
+        const std::string key = request.substr(start, request.find("\r\n", start) - start);
+        char accept[kAcceptKeyLength];
+        compute_accept_key(key, accept);
+        return send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Accept: " + std::string(accept, kAcceptKeyLength) + "\r\n\r\n");
+    }
+
+    bool send(std::string_view bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
+
+    // Reads one small frame from the client: it must be masked. Returns {opcode, unmasked payload}.
+    std::pair<int, std::string> read_frame() {
+        unsigned char head[2];
+        if (!read_exact(head, 2) || !(head[1] & 0x80) || (head[1] & 0x7F) > 125) return {-1, {}};
+        unsigned char mask[4];
+        std::string payload(head[1] & 0x7F, '\0');
+        if (!read_exact(mask, 4) || !read_exact(payload.data(), payload.size())) return {-1, {}};
+        for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
+        return {head[0] & 0x0F, payload};
+    }
+
+private:
+    bool read_exact(void* into, std::size_t size) {
+        auto* p = static_cast<char*>(into);
+        while (size > 0) {
+            const ssize_t n = ::recv(fd_, p, size, 0);
+            if (n <= 0) return false;
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    int listen_fd_ = -1;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
 
 }  // namespace
 
@@ -115,9 +256,86 @@ TEST_CASE("surge::Client echoes through ws:// and wss:// with and without permes
                 behavior.deflate.enabled = true;
                 RunningServer running(backend, config, behavior);
                 echo_through(running.port(), tls, deflate, certificate.cert_file());
+                CHECK(RunningServer::wait_for(running.closes, 4));
+                CHECK(running.last_close_code.load() == close_code::kNormal);
             }
         }
     }
+}
+
+TEST_CASE("surge::Client reports the server's close, an abort and a refused connection, and reuses ids") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend);
+        const Url url = url_of("ws://127.0.0.1:" + std::to_string(running.port()) + "/");
+        Recorder recorder;
+        recorder.then_open = [](ClientWebSocket& ws) {
+            if (ws.id() == 0) ws.send("close-me", Opcode::Text);  // the test server closes with 4000
+        };
+        Client client(recorder.behavior(), {}, 1);
+        ClientWebSocket* first = client.connect(url);
+        ClientWebSocket* second = client.connect(url);
+        REQUIRE(first);
+        REQUIRE(second);
+        poll_until(client, [&] { return !recorder.closes[0].empty() && second->is_open(); });
+        REQUIRE(recorder.closes[0].size() == 1);
+        CHECK(recorder.closes[0][0].code == 4000);
+        CHECK(recorder.closes[0][0].reason == "asked to");
+        CHECK(recorder.closes[0][0].failure == ClientFailure::ClosedByServer);
+        CHECK(recorder.closes[0][0].detail == 4000);
+
+        // abort(): on_close(1006) before it returns, and this side ended it.
+        REQUIRE(second->is_open());
+        second->abort();
+        REQUIRE(recorder.closes[1].size() == 1);
+        CHECK(recorder.closes[1][0].code == close_code::kAbnormal);
+        CHECK(recorder.closes[1][0].failure == ClientFailure::None);
+        second->abort();  // a second end is a no-op
+        second->close();
+        CHECK(recorder.closes[1].size() == 1);
+        CHECK(second->send("late") == SendStatus::Dropped);
+
+        // Ended ids come back lowest first once poll() has returned.
+        client.poll(0);
+        const Url nowhere = url_of("ws://127.0.0.1:" + std::to_string(closed_port()) + "/");
+        ClientWebSocket* refused = client.connect(nowhere);
+        REQUIRE(refused);
+        CHECK(refused->id() == 0);
+        poll_until(client, [&] { return !recorder.connect_failures.empty(); });
+        REQUIRE(recorder.connect_failures.size() == 1);
+        CHECK(recorder.connect_failures[0].first == ClientFailure::Refused);
+        CHECK(recorder.closes[0].size() == 1);  // a connection that never opened gets no on_close
+        CHECK(client.live() == 0);
+        CHECK(RunningServer::wait_for(running.closes, 2));
+    }
+}
+
+TEST_CASE("surge::Client queues what the socket refuses, reports on_drain, and loses nothing") {
+    WebSocketBehavior patient;  // the echoes queue on the server while the client is still sending
+    patient.max_backpressure_bytes = 64 << 20;
+    RunningServer running(net::Backend::Epoll, {}, patient);
+    const Url url = url_of("ws://127.0.0.1:" + std::to_string(running.port()) + "/");
+    Recorder recorder;
+    constexpr int kMessages = 48;
+    const std::string big(256 * 1024, 'b');
+    int backpressured = 0;
+    recorder.then_open = [&](ClientWebSocket& ws) {
+        for (int i = 0; i < kMessages; ++i) {
+            const SendStatus status = ws.send(big);
+            CHECK(status != SendStatus::Dropped);
+            backpressured += status == SendStatus::Backpressure;
+        }
+        CHECK(ws.buffered_amount() > 0);
+    };
+    ClientOptions options;
+    options.max_pending_bytes = 64 << 20;
+    Client client(recorder.behavior(), options, 2);
+    REQUIRE(client.connect(url));
+    poll_until(client, [&] { return recorder.messages[0].size() == kMessages; });
+    CHECK(backpressured > 0);
+    CHECK(recorder.drains == 1);
+    CHECK(recorder.messages[0].size() == kMessages);
+    CHECK(client.connection(0)->buffered_amount() == 0);
 }
 
 TEST_CASE("surge::Client fails a certificate it does not trust and reports a refused upgrade") {
@@ -131,36 +349,65 @@ TEST_CASE("surge::Client fails a certificate it does not trust and reports a ref
     std::string error;
     auto context = net::TlsContext::make_client(true, other_certificate.cert_file(), error);
     REQUIRE(context);
-    Url url;
-    REQUIRE(parse_url("wss://localhost:" + std::to_string(running.port()) + "/", url, error));
-    EchoRecorder recorder;
-    recorder.messages = {"never sent"};
+    const Url url = url_of("wss://localhost:" + std::to_string(running.port()) + "/");
+    Recorder recorder;
     ClientOptions options;
     options.tls = context.get();
-    Client client(recorder, options, 7);
-    recorder.client = &client;
-    REQUIRE(client.connect(0, url));
-    run_until_done(client, recorder, 1);
-    CHECK(recorder.failed == 1);
-    CHECK(recorder.last_failure == ClientFailure::Tls);
-    CHECK(recorder.opened == 0);
+    Client client(recorder.behavior(), options, 7);
+    REQUIRE(client.connect(url));
+    poll_until(client, [&] { return !recorder.connect_failures.empty(); });
+    REQUIRE(recorder.connect_failures.size() == 1);
+    CHECK(recorder.connect_failures[0].first == ClientFailure::Tls);
+    CHECK(recorder.opens.empty());
 
     // wss:// without a TLS context fails at once.
-    ClientOptions plain_options;
-    Client plain(recorder, plain_options, 8);
-    CHECK_FALSE(plain.connect(1, url));
-    CHECK(recorder.last_failure == ClientFailure::Tls);
+    Client plain(recorder.behavior(), {}, 8);
+    CHECK_FALSE(plain.connect(url));
+    REQUIRE(recorder.connect_failures.size() == 2);
+    CHECK(recorder.connect_failures[1].first == ClientFailure::Tls);
 
     // A refused upgrade (the test server's origin check refuses "http://evil.example") reports the status.
     RunningServer open_server(net::Backend::Epoll);
-    Url ws_url;
-    REQUIRE(parse_url("ws://127.0.0.1:" + std::to_string(open_server.port()) + "/", ws_url, error));
     ClientOptions refused_options;
     refused_options.extra_headers = "Origin: http://evil.example\r\n";
-    Client refused(recorder, refused_options, 9);
-    recorder.client = &refused;
-    REQUIRE(refused.connect(2, ws_url));
-    run_until_done(refused, recorder, 3);
-    CHECK(recorder.last_failure == ClientFailure::HandshakeStatus);
-    CHECK(recorder.last_detail == 403);
+    Client refused(recorder.behavior(), refused_options, 9);
+    REQUIRE(refused.connect(url_of("ws://127.0.0.1:" + std::to_string(open_server.port()) + "/")));
+    poll_until(refused, [&] { return recorder.connect_failures.size() == 3; });
+    REQUIRE(recorder.connect_failures.size() == 3);
+    CHECK(recorder.connect_failures[2].first == ClientFailure::HandshakeStatus);
+    CHECK(recorder.connect_failures[2].second == 403);
+    CHECK(recorder.closes.empty());
+}
+
+TEST_CASE("surge::Client answers pings, reports pongs, and closes with 1002 when the server masks a frame") {
+    ScriptedPeer peer;
+    std::pair<int, std::string> pong_seen;
+    std::pair<int, std::string> close_seen;
+    bool upgraded = false;
+    std::thread server([&] {
+        upgraded = peer.accept_upgrade();
+        if (!upgraded) return;
+        peer.send(frame(Opcode::Ping, "are you there", true, false));
+        pong_seen = peer.read_frame();
+        peer.send(frame(Opcode::Pong, "unasked", true, false));
+        peer.send(frame(Opcode::Text, "a server must not mask", true, true));
+        close_seen = peer.read_frame();
+    });
+    Recorder recorder;
+    Client client(recorder.behavior(), {}, 3);
+    REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
+    poll_until(client, [&] { return !recorder.closes[0].empty() || !recorder.connect_failures.empty(); });
+    server.join();
+    REQUIRE(upgraded);
+    CHECK(recorder.pings == std::vector<std::string>{"are you there"});
+    CHECK(pong_seen == std::pair<int, std::string>{0xA, "are you there"});
+    CHECK(recorder.pongs == std::vector<std::string>{"unasked"});
+    CHECK(recorder.messages.empty());
+    REQUIRE(close_seen.first == 0x8);
+    REQUIRE(close_seen.second.size() >= 2);
+    CHECK(((static_cast<unsigned char>(close_seen.second[0]) << 8) | static_cast<unsigned char>(close_seen.second[1])) ==
+          close_code::kProtocolError);
+    REQUIRE(recorder.closes[0].size() == 1);
+    CHECK(recorder.closes[0][0].code == close_code::kProtocolError);
+    CHECK(recorder.closes[0][0].failure == ClientFailure::Protocol);
 }
