@@ -68,6 +68,9 @@ def start_chromium(binary, profile):
          "--disable-background-networking", "--disable-extensions", "--mute-audio",
          "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=" + profile]
         + trust + ["about:blank"],
+        # Chromium puts its singleton socket in a directory of its own under TMPDIR and leaves it behind when
+        # terminated: keep it inside the profile, which the test removes.
+        env={**os.environ, "TMPDIR": profile},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     active = os.path.join(profile, "DevToolsActivePort")
     deadline = time.monotonic() + 30
