@@ -136,7 +136,7 @@ ClientWebSocket* Client::connect(const Url& url, const sockaddr_in* source) {
     c.drain_owed = false;
     c.decoder = FrameDecoder{};
     c.subprotocol.clear();
-    c.url = &url;
+    c.url = std::make_unique<Url>(url);
     c.started_ns = monotonic_ns();
     ++live_;
     c.state = State::Connecting;
@@ -227,6 +227,7 @@ void Client::start_handshake(Connection& c) {
     char request[4096];
     const std::size_t n = write_client_upgrade_request(
         request, {c.url->host, c.url->target, {c.key.data(), c.key.size()}, options_.subprotocols, request_headers_});
+    c.url.reset();  // nothing needs it past the request
     if (n == 0) return fail(c, ClientFailure::Other, E2BIG);
     c.state = State::Handshaking;
     if (!write(c, request, n)) fail(c, client_failure_from_errno(errno), errno);
@@ -450,7 +451,9 @@ void Client::abort(Connection& c) {
 }
 
 void Client::expire_unopened(std::uint64_t started_before_ns) {
-    for (Connection& c : connections_) {
+    // By index: a callback may connect() and so grow the deque, which invalidates its iterators (not references).
+    for (std::size_t i = 0; i < connections_.size(); ++i) {
+        Connection& c = connections_[i];
         if (c.fd >= 0 && c.state != State::Open && c.state != State::Closing && c.started_ns < started_before_ns) {
             fail(c, ClientFailure::Timeout, 0);
         }
@@ -497,6 +500,7 @@ void Client::release(Connection& c) {
     std::string().swap(c.message);
     c.tls.reset();
     c.deflate.reset();
+    c.url.reset();
 }
 
 std::string_view Client::compress(Connection& c, std::string_view payload) {

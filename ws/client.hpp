@@ -146,7 +146,7 @@ public:
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Starts connecting to `url` (ws:// or wss://, which the caller keeps alive until the connection is open), from
+    // Starts connecting to `url` (ws:// or wss://; copied until the request is written), from
     // `source` when not null (an address in 127.0.0.0/8; the port is picked at connect time,
     // IP_BIND_ADDRESS_NO_PORT). The connection gets the lowest free id (ids of ended connections become free when
     // poll() returns). Returns it, or null when it failed at once: on_connect_failed has run then.
@@ -183,7 +183,7 @@ private:
         std::uint64_t message_bytes = 0;
         char head[16];
         WebSocketKey key{};
-        const Url* url = nullptr;  // the caller's, until the request is written
+        std::unique_ptr<Url> url;  // a copy, until the request is written: the caller's may be a temporary
         FrameDecoder decoder;
         std::unique_ptr<net::TlsSession> tls;
         std::unique_ptr<ConnectionDeflate> deflate;

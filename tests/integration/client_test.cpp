@@ -7,7 +7,9 @@
 // - a send the socket cannot take whole: Backpressure, then on_drain, and every echo back;
 // - a certificate the client does not trust (ClientFailure::Tls) and an upgrade refused with 403;
 // - a scripted server: a ping is answered with its payload and reported, a pong is reported, and a masked frame
-//   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002).
+//   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002);
+// - a server that never answers the upgrade: expire_unopened() fails it with Timeout, and a connect() from inside
+//   that callback is safe and takes a fresh id.
 #include "ws/client.hpp"
 
 #include <doctest/doctest.h>
@@ -410,4 +412,36 @@ TEST_CASE("surge::Client answers pings, reports pongs, and closes with 1002 when
     REQUIRE(recorder.closes[0].size() == 1);
     CHECK(recorder.closes[0][0].code == close_code::kProtocolError);
     CHECK(recorder.closes[0][0].failure == ClientFailure::Protocol);
+}
+
+TEST_CASE("surge::Client times out a server that never answers the upgrade, and a callback may connect again") {
+    ScriptedPeer silent;  // listens, so TCP connects, but never accepts or answers
+    const Url url = url_of("ws://127.0.0.1:" + std::to_string(silent.port()) + "/");
+    Recorder recorder;
+    Client* self = nullptr;
+    // Reconnecting from inside on_connect_failed, while expire_unopened() walks the connections: the new one takes
+    // a new id (the failed one's is not free until the walk is over) and is not expired by the same walk.
+    ClientBehavior behavior = recorder.behavior();
+    behavior.on_connect_failed = [&](ClientWebSocket& ws, ClientFailure why, int detail) {
+        recorder.connect_failures.emplace_back(why, detail);
+        if (recorder.connect_failures.size() == 1) {
+            ClientWebSocket* again = self->connect(url);
+            REQUIRE(again);
+            CHECK(again->id() == ws.id() + 1);
+        }
+    };
+    Client client(behavior, {}, 4);
+    self = &client;
+    REQUIRE(client.connect(url));
+    for (int i = 0; i < 5; ++i) client.poll(10);
+    CHECK(recorder.connect_failures.empty());
+    CHECK(client.live() == 1);
+    client.expire_unopened(monotonic_ns() + 1);
+    REQUIRE(recorder.connect_failures.size() == 1);
+    CHECK(recorder.connect_failures[0].first == ClientFailure::Timeout);
+    CHECK(client.live() == 1);  // the one made in the callback
+    client.expire_unopened(monotonic_ns() + 1);
+    CHECK(recorder.connect_failures.size() == 2);
+    CHECK(client.live() == 0);
+    CHECK(client.connect(url)->id() == 0);  // both ids are free again, the lowest first
 }
