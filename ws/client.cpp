@@ -182,8 +182,27 @@ int Client::poll(int timeout_ms) {
         const auto id = static_cast<std::uint32_t>(events[i].data.u64);
         if (id < connections_.size()) on_event(connections_[id], events[i].events);
     }
+    if (!closing_ids_.empty()) expire_closing();
     recycle_ended_ids();
     return n < 0 ? 0 : n;
+}
+
+void Client::expire_closing() {
+    const std::uint64_t now = monotonic_ns();
+    const std::uint64_t timeout = std::uint64_t{options_.close_timeout_ms} * 1'000'000;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < closing_ids_.size(); ++i) {
+        Connection& c = connections_[closing_ids_[i]];
+        if (c.state != State::Closing) continue;  // ended, or its id was reused (then it is listed again)
+        if (now - c.started_ns < timeout) {
+            closing_ids_[kept++] = closing_ids_[i];
+            continue;
+        }
+        const linger rst{1, 0};
+        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+        fail(c, ClientFailure::Timeout, 0);
+    }
+    closing_ids_.resize(kept);
 }
 
 void Client::recycle_ended_ids() {
@@ -436,6 +455,8 @@ void Client::start_close(Connection& c, std::uint16_t code, std::string_view rea
     char frame[kMaxControlFrameBytes];
     const MaskKey mask = rng_.bytes<4>();
     c.state = State::Closing;
+    c.started_ns = monotonic_ns();
+    closing_ids_.push_back(c.id_);
     --open_;
     if (!write(c, frame, encode_close_frame(frame, code, reason, &mask))) finish(c, close_code::kAbnormal, {});
 }

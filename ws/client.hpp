@@ -58,6 +58,9 @@ struct ClientOptions {
     std::string extra_headers;  // "Name: value\r\n" lines
     std::uint64_t max_message_bytes = 64ULL << 20;
     std::size_t max_pending_bytes = 4 << 20;  // per connection, before send() answers Dropped
+    // After close(), how long the server's answer is awaited before the connection is cut (an RST, on_close(1006)
+    // with failure() Timeout). Checked when poll() returns, so it is as fine as the caller's poll interval.
+    unsigned close_timeout_ms = 5000;
     // wss:// connections use this context (net::TlsContext::make_client), which the caller keeps alive.
     const net::TlsContext* tls = nullptr;
     // permessage-deflate: offered when set. By default the client compresses each message alone, so nothing is
@@ -83,7 +86,8 @@ public:
     // emptied; Dropped: not sent, because the connection is not open or its queue is past max_pending_bytes.
     SendStatus send(std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
     // Starts the closing handshake: a close frame with `code` (and `reason`, cut to 123 bytes). on_close follows,
-    // once, with the server's answer, or 1006 if the connection ends without one. Before open: as abort().
+    // once, with the server's answer, or 1006 if the connection ends without one or the answer does not come within
+    // ClientOptions::close_timeout_ms. Before open: as abort().
     void close(std::uint16_t code = close_code::kNormal, std::string_view reason = {}) noexcept;
     // Ends the connection at once with an RST (SO_LINGER 0: no TIME_WAIT on either side). An open connection gets
     // on_close(1006) before this returns; one not yet open ends without a callback.
@@ -179,7 +183,7 @@ private:
         Opcode opcode = Opcode::Binary;
         bool compressed = false;  // the message being received has RSV1
         bool drain_owed = false;  // a send answered Backpressure: on_drain when `out` empties
-        std::uint64_t started_ns = 0;
+        std::uint64_t started_ns = 0;  // connect(), then close(): for the timeouts
         std::uint64_t message_bytes = 0;
         char head[16];
         WebSocketKey key{};
@@ -223,6 +227,8 @@ private:
     void fail_protocol(Connection& c, std::uint16_t code);
     void release(Connection& c);
     void recycle_ended_ids();
+    // Cuts closing connections whose server has not answered within close_timeout_ms.
+    void expire_closing();
 
     bool on_message_begin(Opcode opcode, bool compressed) override;
     bool on_message_data(std::span<char> piece, bool last) override;
@@ -238,6 +244,7 @@ private:
     // connect() made inside a callback reuses a connection the code beneath that callback is still handling.
     std::vector<std::uint32_t> ended_ids_;
     std::vector<std::uint32_t> free_ids_;  // a min-heap
+    std::vector<std::uint32_t> closing_ids_;  // connections close() started, for close_timeout_ms (may hold stale ids)
     std::vector<char> read_buffer_;
     std::vector<char> scratch_;  // one masked frame being written
     std::vector<char> plain_;    // TLS: decrypted bytes of the current read

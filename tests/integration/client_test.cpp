@@ -9,7 +9,7 @@
 // - a scripted server: a ping is answered with its payload and reported, a pong is reported, and a masked frame
 //   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002);
 // - a server that never answers the upgrade: expire_unopened() fails it with Timeout, and a connect() from inside
-//   that callback is safe and takes a fresh id.
+//   that callback is safe and takes a fresh id; a close the server never answers is cut after close_timeout_ms.
 #include "ws/client.hpp"
 
 #include <doctest/doctest.h>
@@ -444,4 +444,26 @@ TEST_CASE("surge::Client times out a server that never answers the upgrade, and 
     CHECK(recorder.connect_failures.size() == 2);
     CHECK(client.live() == 0);
     CHECK(client.connect(url)->id() == 0);  // both ids are free again, the lowest first
+}
+
+TEST_CASE("surge::Client cuts a close the server never answers after close_timeout_ms") {
+    ScriptedPeer peer;
+    std::pair<int, std::string> close_seen;
+    std::thread server([&] {
+        if (peer.accept_upgrade()) close_seen = peer.read_frame();  // and never answers it
+    });
+    Recorder recorder;
+    recorder.then_open = [](ClientWebSocket& ws) { ws.close(4321, "bye"); };
+    ClientOptions options;
+    options.close_timeout_ms = 100;
+    Client client(recorder.behavior(), options, 6);
+    REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
+    poll_until(client, [&] { return !recorder.closes[0].empty(); });
+    server.join();
+    CHECK(close_seen.first == 0x8);
+    CHECK(close_seen.second == std::string("\x10\xe1") + "bye");  // 4321
+    REQUIRE(recorder.closes[0].size() == 1);
+    CHECK(recorder.closes[0][0].code == close_code::kAbnormal);
+    CHECK(recorder.closes[0][0].failure == ClientFailure::Timeout);
+    CHECK(client.live() == 0);
 }
