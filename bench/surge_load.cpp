@@ -390,31 +390,12 @@ Totals sum(const std::vector<std::unique_ptr<ThreadStats>>& stats) {
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::printf(kUsage, kRequestUsage);
-            std::exit(0);
-        }
-        if (flag == "--text") {
-            o.text = true;
-            continue;
-        }
-        if (!flag.starts_with("--")) {
-            Url url;
-            std::string error;
-            if (!parse_url(flag, url, error)) {
-                std::fprintf(stderr, "surge-load: %s: %s\n", argv[i], error.c_str());
-                return false;
-            }
-            o.urls.push_back(std::move(url));
-            continue;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "surge-load: %s needs a value\n", argv[i]);
-            return false;
-        }
-        const std::string_view value = argv[++i];
+    auto take_switch = [&](std::string_view flag) {
+        if (flag != "--text") return false;
+        o.text = true;
+        return true;
+    };
+    auto take_value = [&](std::string_view flag, std::string_view value) {
         double number = 0;
         bool ok = true;
         if (flag == "--mode") {
@@ -450,20 +431,12 @@ bool parse_options(int argc, char** argv, Options& o) {
             ok = parse_count(value, o.ramp);
         } else if (flag == "--timeout") {
             ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
-        } else if (take_request_option(flag, value, o.request, ok)) {
-        } else if (flag == "--json") {
-            o.json = value;
         } else {
             ok = false;
         }
-        if (!ok) {
-            std::fprintf(stderr, "surge-load: bad option %s %s\n", argv[i - 1], argv[i]);
-            return false;
-        }
-    }
-    if (o.urls.empty()) {
-        std::fprintf(stderr, "surge-load: no URL\n");
-        std::fprintf(stderr, kUsage, kRequestUsage);
+        return ok;
+    };
+    if (!parse_arguments("surge-load", kUsage, argc, argv, {o.urls, o.request, o.json}, take_switch, take_value)) {
         return false;
     }
     const bool http = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return !u.websocket(); });

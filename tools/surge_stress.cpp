@@ -258,28 +258,7 @@ private:
 
 bool parse_options(int argc, char** argv, Options& o) {
     std::uint32_t port_low = 0, port_high = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::printf(kUsage, kRequestUsage);
-            std::exit(0);
-        }
-        if (!flag.starts_with("--")) {
-            Url url;
-            std::string error;
-            if (!parse_url(flag, url, error) || !url.websocket()) {
-                std::fprintf(stderr, "surge-stress: %s: %s\n", argv[i],
-                             error.empty() ? "not a ws:// or wss:// URL" : error.c_str());
-                return false;
-            }
-            o.urls.push_back(std::move(url));
-            continue;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "surge-stress: %s needs a value\n", argv[i]);
-            return false;
-        }
-        const std::string_view value = argv[++i];
+    auto take_value = [&](std::string_view flag, std::string_view value) {
         double number = 0;
         bool ok = true;
         if (flag == "--connections") {
@@ -312,21 +291,20 @@ bool parse_options(int argc, char** argv, Options& o) {
         } else if (flag == "--server-pid") {
             ok = parse_count(value, number) && number >= 1;
             o.server_pids.push_back(static_cast<pid_t>(number));
-        } else if (take_request_option(flag, value, o.request, ok)) {
-        } else if (flag == "--json") {
-            o.json = value;
         } else {
             ok = false;
         }
-        if (!ok) {
-            std::fprintf(stderr, "surge-stress: bad option %s %s\n", argv[i - 1], argv[i]);
+        return ok;
+    };
+    auto no_switches = [](std::string_view) { return false; };
+    if (!parse_arguments("surge-stress", kUsage, argc, argv, {o.urls, o.request, o.json}, no_switches, take_value)) {
+        return false;
+    }
+    for (const Url& url : o.urls) {
+        if (!url.websocket()) {
+            std::fprintf(stderr, "surge-stress: %s: not a ws:// or wss:// URL\n", url.text().c_str());
             return false;
         }
-    }
-    if (o.urls.empty()) {
-        std::fprintf(stderr, "surge-stress: no URL\n");
-        std::fprintf(stderr, kUsage, kRequestUsage);
-        return false;
     }
     if (!make_client_tls("surge-stress", o.urls, o.request, o.tls)) return false;
     if (port_low) {

@@ -41,6 +41,10 @@ const char* const kRequestUsage =
     "  --deflate on|off     offer permessage-deflate (default off)\n"
     "  --ca FILE            wss://: trust the certificates in FILE instead of the system's store\n";
 
+namespace {
+
+// Takes one of RequestFlags' flags with its value: returns whether `flag` was one of them; `ok` then says whether
+// its value was acceptable.
 bool take_request_option(std::string_view flag, std::string_view value, RequestFlags& out, bool& ok) {
     if (flag == "--header") {
         ok = value.find(':') != std::string_view::npos && value.find_first_of("\r\n") == std::string_view::npos;
@@ -64,6 +68,53 @@ bool take_request_option(std::string_view flag, std::string_view value, RequestF
         return true;
     }
     return false;
+}
+
+}  // namespace
+
+bool parse_arguments(const char* tool, const char* usage, int argc, char** argv, const CommonArguments& common,
+                     const std::function<bool(std::string_view flag)>& take_switch,
+                     const std::function<bool(std::string_view flag, std::string_view value)>& take_value) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::printf(usage, kRequestUsage);
+            std::exit(0);
+        }
+        if (!flag.starts_with("--")) {
+            Url url;
+            std::string error;
+            if (!parse_url(flag, url, error)) {
+                std::fprintf(stderr, "%s: %s: %s\n", tool, argv[i], error.c_str());
+                return false;
+            }
+            common.urls.push_back(std::move(url));
+            continue;
+        }
+        if (take_switch(flag)) continue;
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s: %s needs a value\n", tool, argv[i]);
+            return false;
+        }
+        const std::string_view value = argv[++i];
+        bool ok = true;
+        if (take_request_option(flag, value, common.request, ok)) {
+        } else if (flag == "--json") {
+            common.json = value;
+        } else {
+            ok = take_value(flag, value);
+        }
+        if (!ok) {
+            std::fprintf(stderr, "%s: bad option %s %s\n", tool, argv[i - 1], argv[i]);
+            return false;
+        }
+    }
+    if (common.urls.empty()) {
+        std::fprintf(stderr, "%s: no URL\n", tool);
+        std::fprintf(stderr, usage, kRequestUsage);
+        return false;
+    }
+    return true;
 }
 
 bool make_client_tls(const char* tool, const std::vector<Url>& urls, const RequestFlags& flags,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,14 +26,25 @@ struct RequestFlags {
     std::string ca_file;       // --ca FILE: trust this certificate (chain) for wss://, instead of the system's
 };
 extern const char* const kRequestUsage;
-// Takes one of the flags above with its value: returns whether `flag` was one of them; `ok` then says whether its
-// value was acceptable.
-bool take_request_option(std::string_view flag, std::string_view value, RequestFlags& out, bool& ok);
 // The TLS context (certificates verified) into `tls` when any of `urls` is wss://. False, with the reason on
 // stderr after `tool`'s name, when it cannot be made.
 bool make_client_tls(const char* tool, const std::vector<Url>& urls, const RequestFlags& flags,
                      std::unique_ptr<net::TlsContext>& tls);
 ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* tls);
+
+// What both tools' command lines share, and where parse_arguments() puts it.
+struct CommonArguments {
+    std::vector<Url>& urls;  // every argument that does not start with "--"
+    RequestFlags& request;   // --header, --subprotocol, --deflate, --ca
+    std::string& json;       // --json FILE
+};
+// Walks a tool's command line: --help prints `usage` (a printf format taking kRequestUsage) and exits; a URL is
+// parsed into common.urls; "--flag" alone goes to take_switch, which returns whether it knew the flag; "--flag
+// value" goes to the request flags, --json, or take_value, which returns whether its value was acceptable (false
+// for a flag it does not know). On a bad argument, or no URL, says why on stderr after `tool` and returns false.
+bool parse_arguments(const char* tool, const char* usage, int argc, char** argv, const CommonArguments& common,
+                     const std::function<bool(std::string_view flag)>& take_switch,
+                     const std::function<bool(std::string_view flag, std::string_view value)>& take_value);
 // "15s", "1.2 ms", "830 us", "95 ns": a duration in nanoseconds, in the unit that reads best.
 std::string format_ns(std::uint64_t ns);
 // "12.3k", "1.05M": a rate or count for status lines.
