@@ -284,14 +284,15 @@ bool Shard::pump_tls(WebSocket& ws) {
 }
 
 void Shard::run_waiting_handshakes() {
-    std::vector<std::uint64_t> waiting;
-    waiting.swap(tls_waiting_);
-    for (const std::uint64_t token : waiting) {
+    // Handshakes that run out of budget here queue again in tls_waiting_, so the list being walked is apart.
+    tls_running_.swap(tls_waiting_);
+    for (const std::uint64_t token : tls_running_) {
         WebSocket* ws = lookup(token);  // a stale token: the connection ended while it waited
         if (!ws || !alive(*ws)) continue;
         extras_[ws->index_]->waiting_handshake = false;
         pump_tls(*ws);
     }
+    tls_running_.clear();
 }
 
 bool Shard::encrypt(WebSocket& ws, const iovec* iov, int count) noexcept {

@@ -229,6 +229,7 @@ private:
     std::unique_ptr<char[]> tls_plain_;
     ByteBuffer tls_gather_;
     std::vector<std::uint64_t> tls_waiting_;
+    std::vector<std::uint64_t> tls_running_;  // tls_waiting_'s contents while they run; swapped, so neither reallocates
     unsigned handshake_budget_ = 0;
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
