@@ -27,6 +27,10 @@ bool parse_backend(std::string_view text, Backend& out) noexcept {
     return false;
 }
 
+void Reactor::try_write_batch(std::span<BatchedWrite> writes) noexcept {
+    for (BatchedWrite& w : writes) w.result = try_write(w.fd, w.iov, w.count);
+}
+
 ReactorResult make_reactor(Backend backend, ReactorHandler& handler) {
     ReactorResult result;
     int error = 0;

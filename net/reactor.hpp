@@ -25,6 +25,14 @@ std::string_view backend_name(Backend backend) noexcept;
 // Parses "auto", "io_uring" or "epoll".
 bool parse_backend(std::string_view text, Backend& out) noexcept;
 
+// One entry of Reactor::try_write_batch(): a connection's bytes, and what became of them.
+struct BatchedWrite {
+    int fd;
+    int count;         // iovecs, at least 1
+    const iovec* iov;  // read only during the call
+    long result;       // set by the call: bytes written (0 when the socket is full) or -errno
+};
+
 class ReactorHandler {
 public:
     // A listener accepted `fd` (non-blocking, close-on-exec). The handler owns it from here.
@@ -67,6 +75,9 @@ public:
     // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
     // or -errno. No callback follows. Used for the common case where the socket takes everything at once.
     virtual long try_write(int fd, const iovec* iov, int count) noexcept = 0;
+    // try_write() for many connections at once (a broadcast's fan-out), each getting its own result. A backend
+    // may hand the whole batch to the kernel in one call (io_uring); the default writes them one by one.
+    virtual void try_write_batch(std::span<BatchedWrite> writes) noexcept;
     // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. A backend may take only a prefix of
     // them (io_uring takes kMaxUringIovecs); on_sent() then reports a short write and the caller sends the rest. The iovec array is read only
     // during this call (a backend that needs it later keeps its own copy); the bytes it points at must stay

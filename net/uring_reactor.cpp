@@ -152,6 +152,7 @@ void UringReactor::close_listener(int fd) noexcept {
 int UringReactor::add_connection(int fd, std::uint64_t token) noexcept {
     std::uint8_t* state = handler_.io_state(token);
     if (!state) return -EINVAL;
+    batch_writer_.forget(fd);  // a number a connection closed elsewhere may have left registered
     arm_recv(token, fd, *state);
     return 0;
 }
@@ -219,6 +220,7 @@ void UringReactor::cancel_and_close(int fd) noexcept {
 }
 
 void UringReactor::close(std::uint64_t token, int fd) noexcept {
+    batch_writer_.forget(fd);
     std::uint8_t* state = handler_.io_state(token);
     if (!state) {
         ::close(fd);

@@ -9,7 +9,8 @@
 //    overflow) is armed again; ENOBUFS also grows the buffer ring.
 //  - Send: at most one sendmsg in flight per connection, gathering up to kMaxUringIovecs of what is pending
 //    (the caller sends the rest when it completes). try_write() is a plain non-blocking sendmsg: most sends fit
-//    the socket at once and need no ring round trip.
+//    the socket at once and need no ring round trip. try_write_batch() (a broadcast's fan-out) goes through a
+//    second, private ring in one submission (uring_batch_writer.hpp).
 //  - Close: every operation on the descriptor is cancelled and the descriptor closed by the ring, linked in
 //    that order; on_closed() is delivered only once the recv and send of that connection have both completed,
 //    so a slot is never reused while the kernel may still complete an operation for it.
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "net/provided_buffers.hpp"
+#include "net/uring_batch_writer.hpp"
 #include "net/reactor.hpp"
 #include "net/uring_compat.hpp"
 
@@ -45,6 +47,7 @@ public:
     void close_listener(int fd) noexcept override;
     int add_connection(int fd, std::uint64_t token) noexcept override;
     long try_write(int fd, const iovec* iov, int count) noexcept override;
+    void try_write_batch(std::span<BatchedWrite> writes) noexcept override { batch_writer_.write(writes); }
     void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
     void close(std::uint64_t token, int fd) noexcept override;
     int run_once(int timeout_ms) noexcept override;
@@ -89,6 +92,7 @@ private:
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;  // the eventfd read lands here
     ProvidedBuffers buffers_;
+    UringBatchWriter batch_writer_;  // the fan-out's writes, one submission per batch (its own ring)
     std::vector<Listener> listeners_;
     std::vector<std::unique_ptr<SendOp>> send_ops_;
     std::vector<std::uint32_t> free_send_ops_;

@@ -1,0 +1,166 @@
+#include "net/uring_batch_writer.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "core/log.hpp"
+#include "net/fd_limit.hpp"
+#include "net/socket_io.hpp"
+
+namespace surge::net {
+namespace {
+
+constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;  // MSG_DONTWAIT: -EAGAIN at once, never a poll armed
+constexpr std::size_t kFirstTable = 1024;
+constexpr std::uint64_t kMaxTable = 1u << 20;  // IORING_MAX_FIXED_FILES
+constexpr long kNoResult = std::numeric_limits<long>::min();  // not reported yet
+
+}  // namespace
+
+UringBatchWriter::~UringBatchWriter() {
+    if (state_ == State::Ready) io_uring_queue_exit(&ring_);
+}
+
+bool UringBatchWriter::ready() noexcept {
+    if (state_ != State::Untried) return state_ == State::Ready;
+    // The strongest setup first: single issuer and deferred task run keep the kernel from running work for this
+    // ring on other CPUs. The completion queue holds two batches, so it can never overflow.
+    const unsigned attempts[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+                                 0};
+    int made = -EINVAL;
+    for (const unsigned flags : attempts) {
+        io_uring_params params{};
+        params.flags = flags | IORING_SETUP_SUBMIT_ALL;
+        made = io_uring_queue_init_params(kEntries, &ring_, &params);
+        if (made != -EINVAL) break;
+    }
+    if (made != 0) {
+        state_ = State::Unavailable;
+        SURGE_LOG_WARN("io_uring: no ring for batched sends (%s); sending one at a time", std::strerror(-made));
+        return false;
+    }
+    io_uring_register_ring_fd(&ring_);  // optional: fewer descriptor lookups per enter
+    state_ = State::Ready;
+    return true;
+}
+
+void UringBatchWriter::write(std::span<BatchedWrite> writes) noexcept {
+    while (!writes.empty()) {
+        const std::span<BatchedWrite> batch = writes.first(std::min<std::size_t>(writes.size(), kEntries));
+        const std::size_t done = ready() ? submit_and_reap(batch) : 0;
+        for (BatchedWrite& w : batch.subspan(done)) w.result = send_without_waiting(w.fd, w.iov, w.count);
+        writes = writes.subspan(batch.size());
+    }
+}
+
+std::size_t UringBatchWriter::submit_and_reap(std::span<BatchedWrite> writes) noexcept {
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+        BatchedWrite& w = writes[i];
+        w.result = kNoResult;
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);  // never null: the queue is empty between batches
+        const bool fixed = registered(w.fd);
+        if (w.count == 1) {
+            // One piece (a broadcast frame, most often): send skips sendmsg's copy of the header and iovecs.
+            io_uring_prep_send(sqe, w.fd, w.iov[0].iov_base, w.iov[0].iov_len, kSendFlags);
+        } else {
+            headers_[i] = msghdr{};
+            headers_[i].msg_iov = const_cast<iovec*>(w.iov);
+            headers_[i].msg_iovlen = static_cast<std::size_t>(w.count);
+            io_uring_prep_sendmsg(sqe, w.fd, &headers_[i], kSendFlags);
+        }
+        if (fixed) sqe->flags |= IOSQE_FIXED_FILE;  // the table's index is the descriptor itself
+        io_uring_sqe_set_data64(sqe, i);
+    }
+    int submitted;
+    do {
+        submitted = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(writes.size()));
+    } while (submitted == -EINTR);
+    // The kernel takes entries in order: a short submission took the first ones, which complete as usual.
+    const std::size_t taken = submitted > 0 ? std::min<std::size_t>(static_cast<std::size_t>(submitted), writes.size())
+                                            : 0;
+    std::size_t reaped = 0;
+    while (reaped < taken) {
+        io_uring_cqe* cqe = nullptr;
+        const int waited = io_uring_wait_cqe(&ring_, &cqe);
+        if (waited == -EINTR) continue;
+        if (waited < 0) {
+            // Issued sends the kernel no longer reports: whether they were written is unknown, so their
+            // connections get an error rather than the same bytes twice.
+            for (std::size_t i = 0; i < taken; ++i) {
+                if (writes[i].result == kNoResult) writes[i].result = -EIO;
+            }
+            give_up("completion", -waited);
+            return taken;
+        }
+        const std::uint64_t i = io_uring_cqe_get_data64(cqe);
+        const int res = cqe->res;
+        io_uring_cqe_seen(&ring_, cqe);
+        if (i >= taken || writes[i].result != kNoResult) continue;
+        writes[i].result = (res == -EAGAIN || res == -EWOULDBLOCK) ? 0 : res;
+        ++reaped;
+    }
+    if (taken < writes.size()) {
+        // Entries the kernel did not take must never be submitted later, against iovecs gone by then: the ring is
+        // closed with them still queued, and the caller sends them itself.
+        give_up("submission", submitted < 0 ? -submitted : EAGAIN);
+    }
+    return taken;
+}
+
+bool UringBatchWriter::registered(int fd) noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    if (index < in_table_.size() && in_table_[index]) return true;
+    if (table_failed_ || fd < 0) return false;
+    if (index >= in_table_.size() && !grow_table(index + 1)) return false;
+    if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) != 1) return false;
+    in_table_[index] = 1;
+    return true;
+}
+
+bool UringBatchWriter::grow_table(std::size_t needed) noexcept {
+    // The table cannot grow in place: it is registered again, larger, with every descriptor it held (one call
+    // each way; the ring has nothing in flight between batches, so unregistering does not wait). It starts
+    // small and doubles, so a shard that broadcasts to few connections keeps a small one.
+    const std::uint64_t limit = std::min<std::uint64_t>(fd_limit().soft, kMaxTable);  // the kernel's bounds
+    std::size_t size = std::max<std::size_t>({needed, in_table_.size() * 2, kFirstTable});
+    size = std::min<std::size_t>(size, limit);
+    if (size < needed) {
+        table_failed_ = true;
+        return false;
+    }
+    std::vector<int> fds(size, -1);  // -1: an empty slot
+    for (std::size_t i = 0; i < in_table_.size(); ++i) {
+        if (in_table_[i]) fds[i] = static_cast<int>(i);
+    }
+    if (!in_table_.empty()) io_uring_unregister_files(&ring_);
+    const int made = io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(size));
+    if (made != 0) {
+        SURGE_LOG_WARN("io_uring: no file table of %zu for batched sends (%s); using plain descriptors", size,
+                       std::strerror(-made));
+        in_table_.clear();
+        table_failed_ = true;
+        return false;
+    }
+    in_table_.resize(size, 0);
+    return true;
+}
+
+void UringBatchWriter::forget(int fd) noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    if (fd < 0 || index >= in_table_.size() || !in_table_[index]) return;
+    int none = -1;
+    io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
+    in_table_[index] = 0;
+}
+
+void UringBatchWriter::give_up(const char* what, int error) noexcept {
+    SURGE_LOG_ERROR("io_uring: batched send %s failed (%s); sending one at a time from now on", what,
+                    std::strerror(error));
+    io_uring_queue_exit(&ring_);
+    state_ = State::Unavailable;
+    in_table_.clear();
+}
+
+}  // namespace surge::net

@@ -1,0 +1,145 @@
+// The io_uring batch writer (net/uring_batch_writer.hpp): every entry of a batch gets the result a send() of
+// its own would have got, with the bytes on the wire in order, across several submissions; and a descriptor's
+// file-table slot never outlives the socket it named.
+#include "net/uring_batch_writer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "net/uring_probe.hpp"
+
+using namespace surge::net;
+
+namespace {
+
+struct Pair {
+    int ours = -1;
+    int theirs = -1;
+};
+
+Pair make_pair() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    return {fds[0], fds[1]};
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n <= 0) return out;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+bool ring_expected() { return uring_unsupported_reason().empty(); }
+
+}  // namespace
+
+TEST_CASE("a batch larger than one submission: every entry, of one piece or three, is written whole and in order") {
+    UringBatchWriter writer;
+    constexpr int kConnections = 2 * UringBatchWriter::kEntries + 7;  // three submissions, the last short
+    std::vector<Pair> pairs;
+    std::vector<std::string> heads, tails;
+    std::vector<iovec> iov(3 * kConnections);
+    std::vector<BatchedWrite> batch;
+    for (int i = 0; i < kConnections; ++i) pairs.push_back(make_pair());
+    for (int i = 0; i < kConnections; ++i) {
+        heads.push_back("head " + std::to_string(i) + ";");
+        tails.push_back(std::string(static_cast<std::size_t>(i % 50), static_cast<char>('a' + i % 26)));
+    }
+    for (int round = 0; round < 2; ++round) {  // the second round finds every descriptor registered already
+        batch.clear();
+        for (int i = 0; i < kConnections; ++i) {
+            iovec* piece = &iov[3 * static_cast<std::size_t>(i)];
+            piece[0] = {heads[i].data(), heads[i].size()};
+            piece[1] = {const_cast<char*>("|"), 1};
+            piece[2] = {tails[i].data(), tails[i].size()};
+            const int count = i % 2 == 0 ? 1 : 3;
+            batch.push_back({pairs[i].ours, count, piece, -12345});
+        }
+        writer.write(batch);
+        for (int i = 0; i < kConnections; ++i) {
+            const std::string expected = i % 2 == 0 ? heads[i] : heads[i] + "|" + tails[i];
+            CHECK(batch[i].result == static_cast<long>(expected.size()));
+            CHECK(read_all(pairs[i].theirs) == expected);
+        }
+    }
+    if (ring_expected()) CHECK(writer.ring_in_use());
+    for (const Pair& p : pairs) {
+        writer.forget(p.ours);
+        ::close(p.ours);
+        ::close(p.theirs);
+    }
+}
+
+TEST_CASE("a full socket gets 0, a larger write a short count, a closed peer -EPIPE, each apart from the others") {
+    UringBatchWriter writer;
+    const Pair full = make_pair(), big = make_pair(), gone = make_pair(), fine = make_pair();
+    const std::string filler(4096, 'f');
+    while (::send(full.ours, filler.data(), filler.size(), MSG_DONTWAIT) > 0) {
+    }
+    ::close(gone.theirs);
+    const std::string large(4 * 1024 * 1024, 'L');  // more than a socket buffer holds
+    const std::string small = "still delivered";
+    iovec pieces[4] = {{const_cast<char*>(small.data()), small.size()},
+                       {const_cast<char*>(large.data()), large.size()},
+                       {const_cast<char*>(small.data()), small.size()},
+                       {const_cast<char*>(small.data()), small.size()}};
+    BatchedWrite batch[4] = {{full.ours, 1, &pieces[0], -1},
+                             {big.ours, 1, &pieces[1], -1},
+                             {gone.ours, 1, &pieces[2], -1},
+                             {fine.ours, 1, &pieces[3], -1}};
+    writer.write(batch);
+    CHECK(batch[0].result == 0);
+    CHECK(batch[1].result > 0);
+    CHECK(batch[1].result < static_cast<long>(large.size()));
+    CHECK(batch[2].result == -EPIPE);
+    CHECK(batch[3].result == static_cast<long>(small.size()));
+    const std::string got = read_all(big.theirs);
+    CHECK(got.size() == static_cast<std::size_t>(batch[1].result));
+    CHECK(got == large.substr(0, got.size()));
+    CHECK(read_all(fine.theirs) == small);
+    for (const Pair& p : {full, big, gone, fine}) {
+        writer.forget(p.ours);
+        ::close(p.ours);
+        if (p.theirs != gone.theirs) ::close(p.theirs);
+    }
+}
+
+TEST_CASE("a descriptor forgotten and closed: its socket really ends, and its number reused reaches the new one") {
+    UringBatchWriter writer;
+    const Pair old_pair = make_pair();
+    std::string first = "to the old socket";
+    iovec piece{first.data(), first.size()};
+    BatchedWrite one{old_pair.ours, 1, &piece, -1};
+    writer.write({&one, 1});  // registers the descriptor
+    REQUIRE(one.result == static_cast<long>(first.size()));
+    CHECK(read_all(old_pair.theirs) == first);
+
+    writer.forget(old_pair.ours);
+    ::close(old_pair.ours);
+    // Had the ring kept a reference, the old socket would still be open and its peer would see no end of stream.
+    char byte;
+    CHECK(::recv(old_pair.theirs, &byte, 1, MSG_DONTWAIT) == 0);
+
+    const Pair new_pair = make_pair();  // the lowest free number: the old one
+    CHECK(new_pair.ours == old_pair.ours);
+    std::string second = "to the new socket";
+    piece = {second.data(), second.size()};
+    one = {new_pair.ours, 1, &piece, -1};
+    writer.write({&one, 1});
+    CHECK(one.result == static_cast<long>(second.size()));
+    CHECK(read_all(new_pair.theirs) == second);
+    writer.forget(new_pair.ours);
+    ::close(new_pair.ours);
+    ::close(new_pair.theirs);
+    ::close(old_pair.theirs);
+}
