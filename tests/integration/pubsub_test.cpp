@@ -1,6 +1,6 @@
 // Topics and the broadcast ring through real sockets, on both backends: Server::publish reaches every subscriber
 // on every shard in order and no one else; a connection's publish skips the sender; subscriptions end at
-// unsubscribe and at close; a slow subscriber loses messages (or its connection) without costing the others any;
+// unsubscribe and at close, and reused descriptors reach the new subscribers; a slow subscriber loses messages (or its connection) without costing the others any;
 // a full ring refuses publishers and names the shard that lags.
 #include <doctest/doctest.h>
 
@@ -159,6 +159,36 @@ TEST_CASE("subscriptions end at unsubscribe and at close") {
         publish(running.server(), "a", "nobody");
         publish(running.server(), "b", "still here");
         CHECK(stays->read_data_frame().payload == "still here");
+    }
+}
+
+TEST_CASE("subscribers replaced between broadcasts, on reused descriptors, get what came after they subscribed") {
+    // The io_uring backend registers a subscriber's descriptor for its batched writes: a number freed by a close
+    // and taken by the next accept must reach the new socket, never the old one.
+    for (net::Backend backend : test_backends()) {
+        RunningServer running(backend, {}, command_behavior());
+        std::vector<std::unique_ptr<TestClient>> clients;
+        for (int i = 0; i < 20; ++i) {
+            clients.push_back(open_client(running.port()));
+            command(*clients.back(), "sub:t");
+        }
+        publish(running.server(), "t", "first");
+        for (auto& c : clients) CHECK(c->read_data_frame().payload == "first");
+        for (int round = 0; round < 3; ++round) {
+            for (int i = 0; i < 10; ++i) clients[static_cast<std::size_t>(i)].reset();
+            REQUIRE(RunningServer::wait_for(running.closes, 10 * (round + 1)));
+            for (int i = 0; i < 500 && total(running.server().stats(), &ShardStats::subscriptions) != 10; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            for (int i = 0; i < 10; ++i) {
+                clients[static_cast<std::size_t>(i)] = open_client(running.port());
+                command(*clients[static_cast<std::size_t>(i)], "sub:t");
+            }
+            CHECK(running.server().subscribers("t") == 20);
+            const std::string message = "round " + std::to_string(round);
+            publish(running.server(), "t", message);
+            for (auto& c : clients) CHECK(c->read_data_frame().payload == message);
+        }
     }
 }
 

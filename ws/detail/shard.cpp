@@ -57,6 +57,11 @@ constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 // subscriber, few enough that the first subscriber does not wait long for the last item's staging.
 constexpr std::size_t kBroadcastBatch = 64;
 
+// The fan-out's writes go to the reactor this many connections at a time (io_uring: one submission each), with
+// room for every piece each may gather.
+constexpr std::size_t kBatchWrites = 256;
+constexpr std::size_t kBatchIovecs = 4 * 1024;
+
 thread_local Shard* t_running_shard = nullptr;
 
 // Bytes per slot: the WebSocket, then room for the largest per-connection data of any route, so that every
@@ -89,7 +94,13 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
       wheel_(4096),
       stride_(slot_stride(routes)),
       topics_(broadcaster.directory()) {
-    if (tls_) tls_plain_ = std::make_unique<char[]>(kTlsPlainBytes);
+    if (tls_) {
+        tls_plain_ = std::make_unique<char[]>(kTlsPlainBytes);
+    } else {
+        batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
+        batch_.reserve(kBatchWrites);
+        batch_owners_.reserve(kBatchWrites);
+    }
 }
 
 Shard::~Shard() {
@@ -837,17 +848,33 @@ void Shard::start_send(WebSocket& ws) noexcept {
     reactor_->send(token_of(ws), ws.fd_, iov, count);
 }
 
-void Shard::write_pending(WebSocket& ws) noexcept {
-    // What is queued goes out now in one writev-style call if the socket takes it; the rest through the reactor.
-    iovec iov[net::kMaxSendIovecs];
+void Shard::add_to_batch(WebSocket& ws) noexcept {
+    if (batch_.size() == kBatchWrites || batch_iov_used_ + net::kMaxSendIovecs > kBatchIovecs) write_batch();
+    iovec* iov = batch_iov_.get() + batch_iov_used_;
     const int count = gather(ws, iov);
-    const long n = reactor_->try_write(ws.fd_, iov, count);
-    if (n < 0) {
-        terminate(ws);
-        return;
+    batch_iov_used_ += static_cast<std::size_t>(count);
+    batch_.push_back({ws.fd_, count, iov, 0});
+    batch_owners_.push_back(&ws);
+}
+
+void Shard::write_batch() noexcept {
+    // What each connection has queued goes out now if its socket takes it; the rest through the reactor's send.
+    if (batch_.empty()) return;
+    reactor_->try_write_batch(batch_);
+    // Every result is settled before any connection is ended: terminate() runs on_close, whose code may send to
+    // a connection further down the batch, and must find its queue already free of the bytes just written.
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        WebSocket& ws = *batch_owners_[i];
+        if (batch_[i].result < 0) continue;
+        consume_sent(ws, static_cast<std::size_t>(batch_[i].result));
+        if (ws.out_head_) start_send(ws);
     }
-    consume_sent(ws, static_cast<std::size_t>(n));
-    if (ws.out_head_) start_send(ws);
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        if (batch_[i].result < 0) terminate(*batch_owners_[i]);
+    }
+    batch_.clear();
+    batch_owners_.clear();
+    batch_iov_used_ = 0;
 }
 
 void Shard::on_sent(std::uint64_t token, int result) {
@@ -1003,14 +1030,17 @@ void Shard::mark_staged(WebSocket& ws, std::uint32_t size) noexcept {
 }
 
 void Shard::flush_staged() noexcept {
-    // One write per subscriber for everything the batch queued for it. A connection already waiting on a send
-    // has its new frames gathered into the next one when that completes.
+    // One write per subscriber for everything the batch queued for it, the writes of many subscribers handed to
+    // the kernel together. A connection already waiting on a send has its new frames gathered into the next one
+    // when that completes. terminate() in write_batch() frees no slot (on_closed() does, from the loop), so the
+    // listed connections stay valid until their results are in.
     for (WebSocket* ws : staged_) {
         ws->flags_ &= static_cast<std::uint8_t>(~kStaged);
         if (!alive(*ws)) continue;
         if (tls_) flush_tls(*ws);
-        else if (!(ws->flags_ & kSendInFlight) && ws->out_head_) write_pending(*ws);
+        else if (!(ws->flags_ & kSendInFlight) && ws->out_head_) add_to_batch(*ws);
     }
+    write_batch();
     staged_.clear();
     for (WebSocket* ws : too_slow_) {
         if (ws->state_ != WebSocket::State::Open) continue;  // listed twice, or closed by a failed write

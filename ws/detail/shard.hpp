@@ -158,7 +158,10 @@ private:
     int gather(const WebSocket& ws, iovec* iov) const noexcept;
     void consume_sent(WebSocket& ws, std::size_t n) noexcept;
     void start_send(WebSocket& ws) noexcept;
-    void write_pending(WebSocket& ws) noexcept;
+    // The fan-out's writes: add_to_batch() gathers what `ws` has pending into the batch, write_batch() hands
+    // the batch to the reactor in one call and settles each connection as write_pending() would.
+    void add_to_batch(WebSocket& ws) noexcept;
+    void write_batch() noexcept;
     static void free_chunk(OutChunk* chunk) noexcept;
 
     // permessage-deflate
@@ -233,6 +236,10 @@ private:
     unsigned handshake_budget_ = 0;
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
+    std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
+    std::vector<WebSocket*> batch_owners_;  // whose each of them is
+    std::unique_ptr<iovec[]> batch_iov_;    // their pieces (kBatchIovecs)
+    std::size_t batch_iov_used_ = 0;
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;
