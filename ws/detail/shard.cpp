@@ -53,9 +53,13 @@ constexpr std::size_t kTlsPlainBytes = 32 * 1024;
 // Scratch buffers past this size are freed after use, so one large message does not pin its memory.
 constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 
-// Ring items a shard fans out before it writes what they queued: enough to gather a burst into one sendmsg per
-// subscriber, few enough that the first subscriber does not wait long for the last item's staging.
-constexpr std::size_t kBroadcastBatch = 64;
+// Broadcasts a shard takes from the ring ahead of its fan-out; the ring holds the rest (and its backpressure).
+constexpr std::size_t kMaxTakenBroadcasts = 256;
+// Broadcasts to one topic fanned out together, each subscriber getting all of them in one write: as many as
+// one write gathers (net::kMaxSendIovecs).
+constexpr std::size_t kMaxWindow = 64;
+// Subscribers one loop turn serves (about 5 ms of sends on loopback) before the shard's other work gets a turn.
+constexpr std::size_t kFanOutPerTurn = 1024;
 
 // The fan-out's writes go to the reactor this many connections at a time (io_uring: one submission each), with
 // room for every piece each may gather.
@@ -962,35 +966,68 @@ ShardStats Shard::stats() const noexcept {
 void Shard::drain_broadcasts() noexcept {
     // Clear the flag before reading the ring: a publish that lands after this wakes the shard again.
     broadcast_pending_.exchange(false, std::memory_order_acq_rel);
-    broadcaster_.ring().poll(index_, [this](const BroadcastItem& item) { fan_out(item); }, kBroadcastBatch);
+    // What the ring holds is taken, up to a bound: past it the ring fills and publishers meet backpressure, as
+    // they should when this shard cannot keep up.
+    if (fanning_.size() < kMaxTakenBroadcasts) {
+        broadcaster_.ring().poll(index_, [this](const BroadcastItem& item) { fanning_.push_back(item); },
+                                 kMaxTakenBroadcasts - fanning_.size());
+    }
+    fan_out_turn();
     flush_staged();
 }
 
-void Shard::fan_out(const BroadcastItem& item) noexcept {
-    SharedBytes* bytes = item.bytes;
-    std::uint32_t staged = 0;
-    if (const Topic* topic = topics_.find({bytes->data(), item.topic_size})) {
-        const char* frame = bytes->data() + item.topic_size;
-        const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size - item.deflated_size);
-        const char* deflated = frame + size;  // when deflated_size > 0
-        const bool excluding = item.exclude_shard == index_;
-        // stage() calls no user code, never closes and never writes, so neither the subscriber list nor the new
-        // chunks can change or go away under this loop.
-        for (WebSocket* ws : topic->subscribers) {
-            if (excluding && token_of(*ws) == item.exclude_token) continue;
-            const std::uint8_t deflate = ws->deflate_;
-            if (item.deflated_size && (deflate & kDeflateOn) && server_window_bits(deflate) >= item.deflate_bits) {
-                staged += stage(*ws, bytes, deflated, item.deflated_size);
-                if (!(deflate & kServerNoContext)) ws->deflate_ |= kCompressorStale;
-            } else {
-                staged += stage(*ws, bytes, frame, size);
+std::string_view Shard::topic_of(const BroadcastItem& item) noexcept { return {item.bytes->data(), item.topic_size}; }
+
+void Shard::fan_out_turn() noexcept {
+    // One turn serves at most kFanOutPerTurn subscribers, so that a topic with many stays fair to the shard's
+    // other work: the loop turns (reads, publishes, timers) between one part and the next. Broadcasts that
+    // arrive meanwhile gather, and the next window sends them together, in one write per subscriber.
+    std::size_t budget = kFanOutPerTurn;
+    while (!fanning_.empty() && budget > 0) {
+        if (window_ == 0) {
+            // The window: the broadcasts at the front to the same topic; fixed until every subscriber has them.
+            const std::string_view topic = topic_of(fanning_.front());
+            const std::size_t most = std::min(fanning_.size(), kMaxWindow);
+            window_ = 1;
+            while (window_ < most && topic_of(fanning_[window_]) == topic) ++window_;
+        }
+        if (Topic* topic = topics_.find(topic_of(fanning_.front()))) {
+            std::uint32_t staged[kMaxWindow] = {};
+            std::uint32_t& cursor = topic->fan_out_cursor;
+            const std::size_t end = std::min<std::size_t>(topic->subscribers.size(), cursor + budget);
+            budget -= end - cursor;
+            // stage() calls no user code, never closes and never writes, so neither the subscriber list nor the
+            // new chunks can change or go away under this loop.
+            for (; cursor < end; ++cursor) {
+                WebSocket& ws = *topic->subscribers[cursor];
+                for (std::size_t w = 0; w < window_; ++w) staged[w] += stage_broadcast(ws, fanning_[w]);
             }
+            // The chunks need one reference each, taken in one atomic add per broadcast rather than one per
+            // subscriber (other shards touch the same counter).
+            for (std::size_t w = 0; w < window_; ++w) {
+                if (staged[w] > 0) fanning_[w].bytes->retain(staged[w]);
+            }
+            if (cursor < topic->subscribers.size()) return;  // the rest next turn
+            cursor = 0;
+        }
+        for (; window_ > 0; --window_) {
+            fanning_.front().bytes->release();  // the shard's own reference, from the ring
+            fanning_.pop_front();
         }
     }
-    // The chunks need one reference each: the shard's own (from the ring) passes to the first, and the rest are
-    // taken in one atomic add rather than one per subscriber (other shards touch the same counter).
-    if (staged == 0) bytes->release();
-    else if (staged > 1) bytes->retain(staged - 1);
+}
+
+bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
+    if (item.exclude_shard == index_ && token_of(ws) == item.exclude_token) return false;
+    SharedBytes* bytes = item.bytes;
+    const char* frame = bytes->data() + item.topic_size;
+    const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size - item.deflated_size);
+    const std::uint8_t deflate = ws.deflate_;
+    if (item.deflated_size && (deflate & kDeflateOn) && server_window_bits(deflate) >= item.deflate_bits) {
+        if (!(deflate & kServerNoContext)) ws.deflate_ |= kCompressorStale;
+        return stage(ws, bytes, frame + size, item.deflated_size);  // the compressed frame follows the plain one
+    }
+    return stage(ws, bytes, frame, size);
 }
 
 bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
@@ -1014,7 +1051,7 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
         ShardCounters::add(counters_.dropped, 1);
         return false;
     }
-    *chunk = {nullptr, frame, bytes, size, 0};  // its reference is counted by fan_out()
+    *chunk = {nullptr, frame, bytes, size, 0};  // its reference is counted by fan_out_turn()
     append(ws, chunk);
     mark_staged(ws, size);
     return true;
@@ -1203,8 +1240,9 @@ void Shard::run() {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
         if (stopping_ && (live_ == 0 || monotonic_ms() >= stop_deadline_ms_)) break;
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
-        // Broadcasts left in the ring (more than one batch, or published by this thread's callbacks) go first.
-        const bool more = broadcaster_.ring().ready(index_);
+        // A fan-out under way, or broadcasts left in the ring (published by this thread's callbacks, or more than
+        // were taken): the loop turns without waiting and serves the next part.
+        const bool more = !fanning_.empty() || broadcaster_.ring().ready(index_);
         handshake_budget_ = config_.tls_handshakes_per_iteration ? config_.tls_handshakes_per_iteration : 1;
         if (!tls_waiting_.empty()) run_waiting_handshakes();
         const bool waiting = !tls_waiting_.empty();
@@ -1220,6 +1258,9 @@ void Shard::run() {
     }
     // Past the grace period: end what is left, and let the reactor report every close.
     for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(slot(i));
+    for (const BroadcastItem& item : fanning_) item.bytes->release();
+    fanning_.clear();
+    window_ = 0;
     for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
     if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);
     t_running_shard = nullptr;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -175,8 +176,13 @@ private:
     std::string_view compress_for(WebSocket& ws, std::string_view message) noexcept;
 
     // Broadcast fan-out
+    // Takes broadcasts from the ring, serves one turn of the fan-out, and writes what it queued.
     void drain_broadcasts() noexcept;
-    void fan_out(const BroadcastItem& item) noexcept;
+    void fan_out_turn() noexcept;
+    static std::string_view topic_of(const BroadcastItem& item) noexcept;
+    // Queues one broadcast for one subscriber (unless it is the sender, or dropped): true when it queued a
+    // reference, which the caller counts.
+    bool stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept;
     // Queues the frame for `ws`: true when it queued a reference (which the caller counts; stage() takes none
     // itself). False when dropped or not open, and under TLS, where the frame is encrypted for `ws` at once.
     bool stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
@@ -234,6 +240,8 @@ private:
     std::vector<std::uint64_t> tls_waiting_;
     std::vector<std::uint64_t> tls_running_;  // tls_waiting_'s contents while they run; swapped, so neither reallocates
     unsigned handshake_budget_ = 0;
+    std::deque<BroadcastItem> fanning_;  // taken from the ring, in its order; each holds the shard's reference
+    std::size_t window_ = 0;  // the broadcasts at the front of fanning_ being fanned out together (0: none yet)
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor

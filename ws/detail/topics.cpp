@@ -39,6 +39,11 @@ const Topic* ShardTopics::find(std::string_view name) const noexcept {
     return found == topics_.end() ? nullptr : found->second.get();
 }
 
+Topic* ShardTopics::find(std::string_view name) noexcept {
+    const auto found = topics_.find(name);
+    return found == topics_.end() ? nullptr : found->second.get();
+}
+
 bool ShardTopics::subscribed(const WebSocket& ws, std::string_view name) const noexcept {
     const Topic* topic = find(name);
     return topic && find_entry(ws.subscriptions_, topic);
@@ -87,12 +92,18 @@ void ShardTopics::remove(WebSocket& ws, std::uint32_t index) noexcept {
         ws.subscriptions_ = nullptr;
     }
 
-    // Out of the topic's vector: the last subscriber takes the place, and its own entry learns the new position.
+    // Out of the topic's vector. A fan-out in progress has served the part before the cursor: a hole there is
+    // filled from the end of that part, which moves the hole to the cursor and the cursor back by one. The last
+    // subscriber, not yet served, then takes the hole's place (the vector's order is no promise to anyone).
     Topic* topic = gone.topic;
-    WebSocket* last = topic->subscribers.back();
-    topic->subscribers[gone.position] = last;
+    std::uint32_t hole = gone.position;
+    if (hole < topic->fan_out_cursor) {
+        --topic->fan_out_cursor;
+        move_subscriber(*topic, topic->fan_out_cursor, hole);
+        hole = topic->fan_out_cursor;
+    }
+    move_subscriber(*topic, static_cast<std::uint32_t>(topic->subscribers.size() - 1), hole);
     topic->subscribers.pop_back();
-    if (last != &ws) find_entry(last->subscriptions_, topic)->position = gone.position;
     topic->count->subscribers.fetch_sub(1, std::memory_order_relaxed);
     count(-1);
 
@@ -101,6 +112,13 @@ void ShardTopics::remove(WebSocket& ws, std::uint32_t index) noexcept {
         directory_.release(topic->name, topic->count);
         topics_.erase(found);  // frees the topic (and its name) last
     }
+}
+
+void ShardTopics::move_subscriber(Topic& topic, std::uint32_t from, std::uint32_t to) noexcept {
+    if (from == to) return;
+    WebSocket* moved = topic.subscribers[from];
+    topic.subscribers[to] = moved;
+    find_entry(moved->subscriptions_, &topic)->position = to;
 }
 
 }  // namespace surge::detail

@@ -2,7 +2,8 @@
 // Layer: ws (private to the server). Everything here runs on the shard's thread.
 // A topic lists its subscribers in a vector (fan-out walks it front to back); a connection lists its topics in
 // a small heap array, each entry with the connection's position in that topic's vector, so unsubscribing and
-// closing cost O(topics of the connection), not O(subscribers of the topic). A connection with no
+// closing cost O(topics of the connection), not O(subscribers of the topic). A fan-out that spans loop turns
+// keeps its place in a topic's vector (Topic::fan_out_cursor), and removals keep that place exact. A connection with no
 // subscriptions holds nothing but a null pointer.
 #pragma once
 
@@ -23,6 +24,10 @@ struct Topic {
     std::string name;
     std::vector<WebSocket*> subscribers;
     TopicCount* count;  // the process-wide count, in the directory
+    // While the shard fans broadcasts out to this topic over several loop turns: the subscribers before this
+    // position have had them. Removing a subscriber keeps that part exact (remove()); one who subscribes joins
+    // at the end, among those still to be served.
+    std::uint32_t fan_out_cursor = 0;
 };
 
 struct Subscription {
@@ -52,12 +57,15 @@ public:
     bool subscribed(const WebSocket& ws, std::string_view name) const noexcept;
 
     const Topic* find(std::string_view name) const noexcept;
+    Topic* find(std::string_view name) noexcept;
     // Any thread may read it (the shard's stats). Acquire/release: a reader that sees the count also sees the
     // process-wide topic counts the same changes made before it.
     std::uint64_t subscriptions() const noexcept { return subscriptions_.load(std::memory_order_acquire); }
 
 private:
     void remove(WebSocket& ws, std::uint32_t entry) noexcept;
+    // Puts topic->subscribers[from] at `to` and tells its subscription entry.
+    static void move_subscriber(Topic& topic, std::uint32_t from, std::uint32_t to) noexcept;
 
     TopicDirectory& directory_;
     std::unordered_map<std::string, std::unique_ptr<Topic>, StringHash, std::equal_to<>> topics_;
