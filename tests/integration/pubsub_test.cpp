@@ -192,6 +192,56 @@ TEST_CASE("subscribers replaced between broadcasts, on reused descriptors, get w
     }
 }
 
+TEST_CASE("a fan-out over several loop turns: closes and joins on the way cost no one who stays a message") {
+    // One shard, more subscribers than one turn serves (1024), and messages published faster than they go out:
+    // the fan-out is under way while subscribers close (their places in the topic's vector are refilled) and
+    // others join. Everyone who stays gets every message in order; a joiner gets an unbroken run to the end.
+    for (net::Backend backend : test_backends()) {
+        ServerConfig config;
+        config.threads = 1;
+        RunningServer running(backend, config, command_behavior());
+        constexpr int kSubscribers = 2200, kLeavers = 600, kJoiners = 40, kMessages = 100;
+        std::vector<std::unique_ptr<TestClient>> clients, joiners;
+        for (int i = 0; i < kSubscribers; ++i) {
+            clients.push_back(open_client(running.port()));
+            command(*clients.back(), "sub:t");
+        }
+        for (int i = 0; i < kMessages; ++i) {
+            publish(running.server(), "t", "m" + std::to_string(i));
+            if (i == 30) {
+                // Every third subscriber leaves, from all over the vector, while the first messages go out.
+                for (int j = 0; j < kLeavers; ++j) clients[static_cast<std::size_t>(j * 3 + 1)].reset();
+            }
+            if (i >= 40 && i < 40 + kJoiners) {
+                joiners.push_back(open_client(running.port()));
+                command(*joiners.back(), "sub:t");
+            }
+        }
+        publish(running.server(), "t", "end");
+        int stayers_in_order = 0;
+        for (auto& c : clients) {
+            if (!c) continue;
+            bool in_order = true;
+            for (int i = 0; i < kMessages && in_order; ++i) in_order = c->read_data_frame().payload == "m" + std::to_string(i);
+            in_order = in_order && c->read_data_frame().payload == "end";
+            stayers_in_order += in_order ? 1 : 0;
+        }
+        CHECK(stayers_in_order == kSubscribers - kLeavers);
+        int joiners_unbroken = 0;
+        for (auto& c : joiners) {
+            std::vector<int> got;
+            for (ReceivedFrame f = c->read_data_frame(); f.ok && f.payload != "end"; f = c->read_data_frame()) {
+                got.push_back(std::stoi(f.payload.substr(1)));
+            }
+            bool unbroken = got.empty() || got.back() == kMessages - 1;
+            for (std::size_t k = 1; k < got.size(); ++k) unbroken = unbroken && got[k] == got[k - 1] + 1;
+            joiners_unbroken += unbroken ? 1 : 0;
+        }
+        CHECK(joiners_unbroken == kJoiners);
+        CHECK(running.server().subscribers("t") == static_cast<std::uint64_t>(kSubscribers - kLeavers + kJoiners));
+    }
+}
+
 TEST_CASE("many publishing threads: every subscriber gets every message, in order per thread") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend, {}, command_behavior());
