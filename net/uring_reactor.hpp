@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "net/provided_buffers.hpp"
-#include "net/uring_batch_writer.hpp"
 #include "net/reactor.hpp"
+#include "net/uring_batch_writer.hpp"
 #include "net/uring_compat.hpp"
 
 namespace surge::net {
