@@ -33,8 +33,9 @@ public:
     // written one send() at a time and the ring is not tried again.
     void write(std::span<BatchedWrite> writes) noexcept;
 
-    // `fd` is being closed, or was just accepted (its number may be a closed connection's): its registration, if
-    // any, is dropped, so that a registered slot never names another socket than the descriptor's.
+    // `fd` is being closed: its registration, if any, is dropped, so that the slot cannot keep the socket open
+    // nor name it once the number is reused. The reactor closes every connection it was given through close(),
+    // which calls this first.
     void forget(int fd) noexcept;
 
     // Whether batches go through the ring (false before the first, or after the kernel refused it).

@@ -152,7 +152,6 @@ void UringReactor::close_listener(int fd) noexcept {
 int UringReactor::add_connection(int fd, std::uint64_t token) noexcept {
     std::uint8_t* state = handler_.io_state(token);
     if (!state) return -EINVAL;
-    batch_writer_.forget(fd);  // a number a connection closed elsewhere may have left registered
     arm_recv(token, fd, *state);
     return 0;
 }

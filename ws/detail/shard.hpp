@@ -160,7 +160,8 @@ private:
     void consume_sent(WebSocket& ws, std::size_t n) noexcept;
     void start_send(WebSocket& ws) noexcept;
     // The fan-out's writes: add_to_batch() gathers what `ws` has pending into the batch, write_batch() hands
-    // the batch to the reactor in one call and settles each connection as write_pending() would.
+    // the batch to the reactor in one call, then takes what each wrote off its queue and sends the rest through
+    // the reactor's send.
     void add_to_batch(WebSocket& ws) noexcept;
     void write_batch() noexcept;
     static void free_chunk(OutChunk* chunk) noexcept;
