@@ -247,7 +247,9 @@ private:
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
     std::vector<WebSocket*> batch_owners_;  // whose each of them is
-    std::unique_ptr<iovec[]> batch_iov_;    // their pieces (kBatchIovecs)
+    // Their pieces (kBatchIovecs, 64 KiB): made with the shard, not at the first fan-out, whose noexcept path
+    // has no good answer to an allocation that fails.
+    std::unique_ptr<iovec[]> batch_iov_;
     std::size_t batch_iov_used_ = 0;
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
