@@ -242,6 +242,43 @@ TEST_CASE("a fan-out over several loop turns: closes and joins on the way cost n
     }
 }
 
+TEST_CASE("ring lag counts the messages a shard has taken from the ring and not yet fanned out to everyone") {
+    for (net::Backend backend : test_backends()) {
+        ServerConfig config;
+        config.threads = 1;
+        RunningServer running(backend, config, command_behavior());
+        constexpr int kSubscribers = 2200;  // more than two turns' worth (1024 each)
+        std::vector<std::unique_ptr<TestClient>> clients;
+        for (int i = 0; i < kSubscribers; ++i) {
+            clients.push_back(open_client(running.port()));
+            command(*clients.back(), "sub:t");
+        }
+        // On the shard's thread: publish ten, and ask to be held at the next wake-up. The shard takes all ten
+        // from the ring at once and serves at most two turns before the hold, so it is held mid-fan-out.
+        std::atomic<int> held{0};
+        std::atomic<bool> release{false};
+        Server& server = running.server();
+        REQUIRE(server.defer(0, [&] {
+            for (int i = 0; i < 10; ++i) server.publish("t", "m" + std::to_string(i), Opcode::Text);
+            server.defer(0, [&] {
+                held = 1;
+                while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            });
+        }));
+        REQUIRE(RunningServer::wait_for(held, 1));
+        CHECK(server.stats()[0].ring_lag == 10);
+        release = true;
+        int in_order = 0;
+        for (auto& c : clients) {
+            bool ok = true;
+            for (int i = 0; i < 10 && ok; ++i) ok = c->read_data_frame().payload == "m" + std::to_string(i);
+            in_order += ok ? 1 : 0;
+        }
+        CHECK(in_order == kSubscribers);
+        CHECK(server.stats()[0].ring_lag == 0);
+    }
+}
+
 TEST_CASE("many publishing threads: every subscriber gets every message, in order per thread") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend, {}, command_behavior());

@@ -958,7 +958,8 @@ ShardStats Shard::stats() const noexcept {
     s.dropped = counters_.dropped.load(std::memory_order_relaxed);
     s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
     s.subscriptions = topics_.subscriptions();
-    s.ring_lag = broadcaster_.ring().lag(index_);
+    // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
+    s.ring_lag = broadcaster_.ring().lag(index_) + counters_.taken_broadcasts.load(std::memory_order_relaxed);
     s.ring_stalls = broadcaster_.ring().stalls(index_);
     return s;
 }
@@ -973,6 +974,7 @@ void Shard::drain_broadcasts() noexcept {
                                  kMaxTakenBroadcasts - fanning_.size());
     }
     fan_out_turn();
+    counters_.taken_broadcasts.store(fanning_.size(), std::memory_order_relaxed);
     flush_staged();
 }
 
@@ -1260,6 +1262,7 @@ void Shard::run() {
     for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(slot(i));
     for (const BroadcastItem& item : fanning_) item.bytes->release();
     fanning_.clear();
+    counters_.taken_broadcasts.store(0, std::memory_order_relaxed);
     window_ = 0;
     for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
     if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);

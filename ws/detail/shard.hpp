@@ -54,6 +54,7 @@ struct ShardCounters {
     std::atomic<std::uint64_t> bytes_out{0};
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> slow_closed{0};
+    std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
