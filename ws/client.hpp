@@ -135,8 +135,8 @@ struct ClientBehavior {
     std::function<void(ClientWebSocket&, std::string_view payload)> on_pong{};
     // For load generators, instead of on_message: when set, uncompressed messages are not gathered. It gets each
     // message's opcode and size, and `bytes`: all of it when bytes.size() == size (a message that came in one
-    // read, or a compressed one after inflation), otherwise its first bytes (at least 16, or all when shorter),
-    // where the load tools' send stamp lives.
+    // read, or a compressed one after inflation), otherwise its first bytes (at least 32, or all when shorter),
+    // where the load tools' send stamp and sequence mark live.
     std::function<void(ClientWebSocket&, Opcode opcode, std::uint64_t size, std::string_view bytes)>
         on_message_head{};
 };
@@ -185,7 +185,7 @@ private:
         bool drain_owed = false;  // a send answered Backpressure: on_drain when `out` empties
         std::uint64_t started_ns = 0;  // connect(), then close(): for the timeouts
         std::uint64_t message_bytes = 0;
-        char head[16];
+        char head[32];  // the load tools read a stamp and a sequence mark here
         WebSocketKey key{};
         std::unique_ptr<Url> url;  // a copy, until the request is written: the caller's may be a temporary
         FrameDecoder decoder;
