@@ -9,6 +9,8 @@
 //             behind the sends it held up (coordinated omission).
 //  subscribe  connections only receive; latency runs from the send stamp the publisher put in each payload.
 //  publish    sends stamped messages at a rate, over WebSocket (ws:// URLs) or as HTTP POST bodies (http://).
+// Payloads of 32 bytes or more are also numbered (rate, publish), and every receiver checks the numbers: the
+// report counts messages lost on the way, repeated or out of order, and subscribers that got none at all.
 #include <pthread.h>
 #include <csignal>
 #include <sys/socket.h>
@@ -30,6 +32,7 @@
 #include "core/latency_histogram.hpp"
 #include "ws/client.hpp"
 #include "tools/loadgen/options.hpp"
+#include "tools/loadgen/sequence_check.hpp"
 #include "tools/loadgen/stamp.hpp"
 #include "ws/url.hpp"
 #include "ws/http_request.hpp"
@@ -47,7 +50,8 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "  --connections N      connections in all (default 100). Publishing over HTTP makes one connection per\n"
     "                       POST, one POST at a time per thread: --threads sets how many run at once\n"
     "  --threads N          client threads, each with its own epoll loop (default 1)\n"
-    "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp)\n"
+    "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp,\n"
+    "                       and number their messages from 32, for the receivers' loss check)\n"
     "  --text               send text frames (default binary; the payload is ASCII either way)\n"
     "  --rate R             rate and publish: messages per second per connection, or 'R/total' for the whole run\n"
     "  --duration S         seconds measured (default 10)\n"
@@ -88,6 +92,10 @@ struct alignas(64) ThreadStats {
     std::atomic<std::uint64_t> bytes_sent{0};
     std::atomic<std::uint64_t> bytes_received{0};
     std::atomic<std::uint64_t> unstamped{0};  // received messages with no send stamp (latency unknown)
+    std::atomic<std::uint64_t> sequenced{0};  // received messages with a sequence mark; of them:
+    std::atomic<std::uint64_t> lost{0};       //   numbers skipped (messages that never arrived)
+    std::atomic<std::uint64_t> repeated{0};   //   numbers seen again, or out of order
+    std::atomic<std::uint64_t> silent{0};     // subscribe: connections open at the end that got no numbered message
     std::atomic<std::uint64_t> open_now{0};    // connections open at the last loop turn
     std::atomic<bool> ramped{false};           // every connection was tried and none is still handshaking
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ClientFailure::Count)> failures{};
@@ -97,6 +105,12 @@ struct alignas(64) ThreadStats {
 
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// A numbered stream's publisher id: unique among this process's senders (`local`), and apart from another
+// publishing process's (the pid), so that subscribers can tell the streams apart.
+std::uint32_t publisher_id(std::uint32_t local) {
+    return (static_cast<std::uint32_t>(::getpid()) & 0xffffu) << 16 | (local & 0xffffu);
 }
 
 // The run's phases, set by the main thread: threads record latency from the start, and reset their histogram
@@ -115,6 +129,8 @@ public:
           engine_(behavior(), client_options(options.request, options.tls.get()), 0x5eed0000ULL + index) {
         for (std::uint32_t i = index; i < options.connections; i += options.threads) ++count_;
         sent_at_.assign(count_, 0);
+        sequences_.resize(count_);
+        next_number_.assign(count_, 0);
         payload_.assign(options.size, 'x');
         opcode_ = options.text ? Opcode::Text : Opcode::Binary;
     }
@@ -151,6 +167,14 @@ public:
             else if (next_connect_ >= count_) wait_ms = 50;
             engine_.poll(wait_ms);
         }
+        if (options_.mode == Mode::Subscribe) {
+            std::uint64_t silent = 0;
+            for (std::uint32_t id = 0; id < count_; ++id) {
+                const ClientWebSocket* ws = engine_.connection(id);
+                if (ws && ws->is_open() && sequences_[id].empty()) ++silent;
+            }
+            stats_.silent.store(silent, std::memory_order_relaxed);
+        }
         // Close politely: a close frame each, then wait a little for the answers.
         for (std::uint32_t id = 0; id < count_; ++id) {
             if (ClientWebSocket* ws = engine_.connection(id)) ws->close();
@@ -173,6 +197,8 @@ private:
 
     void on_open(ClientWebSocket& ws) {
         bump(stats_.opened);
+        sequences_[ws.id()].reset();
+        next_number_[ws.id()] = 0;
         if (options_.mode == Mode::Echo) send_echo(ws, now_ns());
     }
 
@@ -191,6 +217,13 @@ private:
             stats_.latency.record(now - stamp);
         } else {
             bump(stats_.unstamped);
+        }
+        std::uint32_t publisher = 0, number = 0;
+        if (read_sequence(head, publisher, number)) {
+            sequences_[ws.id()].see(publisher, number, sequence_counts_);
+            stats_.sequenced.store(sequence_counts_.checked, std::memory_order_relaxed);
+            stats_.lost.store(sequence_counts_.lost, std::memory_order_relaxed);
+            stats_.repeated.store(sequence_counts_.repeated, std::memory_order_relaxed);
         }
     }
 
@@ -217,13 +250,15 @@ private:
         count_send(ws, ws.send(payload_, opcode_));
     }
 
-    void count_send(const ClientWebSocket& ws, SendStatus status) {
+    // True when the message was taken (sent or queued).
+    bool count_send(const ClientWebSocket& ws, SendStatus status) {
         if (status != SendStatus::Dropped) {
             bump(stats_.sent);
             bump(stats_.bytes_sent, payload_.size());
-        } else if (ws.is_open()) {  // open, but its queue is full
-            bump(stats_.failures[static_cast<std::size_t>(ClientFailure::Backlog)]);
+            return true;
         }
+        if (ws.is_open()) bump(stats_.failures[static_cast<std::size_t>(ClientFailure::Backlog)]);  // queue full
+        return false;
     }
 
     // Open loop: sends every message whose intended time has come, stamped with that time (not the time it
@@ -241,7 +276,11 @@ private:
             ClientWebSocket* ws = next_open();
             if (!ws) break;
             write_stamp(payload_.data(), next_due_);
-            count_send(*ws, ws->send(payload_, opcode_));
+            std::uint32_t& number = next_number_[ws->id()];  // each connection is a stream of its own
+            if (payload_.size() >= kMarkedBytes) {
+                write_sequence(payload_.data(), publisher_id(index_ + ws->id() * options_.threads), number);
+            }
+            if (count_send(*ws, ws->send(payload_, opcode_))) ++number;  // a dropped message keeps its number
             next_due_ += interval;
         }
         if (next_due_ <= now) return 0;
@@ -268,6 +307,9 @@ private:
     std::uint32_t next_sender_ = 0;
     std::uint64_t next_due_ = 0;
     std::vector<std::uint64_t> sent_at_;  // echo: when each connection's message in flight left
+    std::vector<SequenceCheck> sequences_;   // what each connection received of each numbered stream
+    std::vector<std::uint32_t> next_number_;  // rate, publish: the number each connection sends next
+    SequenceCounts sequence_counts_;
     std::string payload_;
     Opcode opcode_;
 };
@@ -313,7 +355,10 @@ public:
 
 private:
     void post(const Url& url, std::string& request, std::uint64_t intended) {
-        write_stamp(request.data() + request.size() - options_.size, intended);
+        char* body = request.data() + request.size() - options_.size;
+        write_stamp(body, intended);
+        // One stream per thread, whatever the URL: its POSTs are published one after another.
+        if (options_.size >= kMarkedBytes) write_sequence(body, publisher_id(index_), number_);
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         timeval limit{static_cast<time_t>(options_.timeout), 0};
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -347,6 +392,7 @@ private:
             return;
         }
         stats_.latency.record(now_ns() - intended);
+        ++number_;  // a refused or failed POST published nothing: its number is used again
         bump(stats_.sent);
         bump(stats_.bytes_sent, options_.size);
         bump(stats_.opened);
@@ -356,6 +402,7 @@ private:
     unsigned index_;
     ThreadStats& stats_;
     std::vector<std::string> requests_;  // one per URL
+    std::uint32_t number_ = 0;           // the next message's sequence number
 };
 
 // Sums of every thread's counters at one moment.
@@ -363,6 +410,7 @@ struct Totals {
     std::uint64_t open_now = 0;
     bool ramped = true;
     std::uint64_t opened = 0, sent = 0, received = 0, bytes_sent = 0, bytes_received = 0, unstamped = 0;
+    std::uint64_t sequenced = 0, lost = 0, repeated = 0, silent = 0;
     std::uint64_t failures = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(ClientFailure::Count)> by_kind{};
     std::unique_ptr<LatencyHistogram> latency = std::make_unique<LatencyHistogram>();
@@ -379,6 +427,10 @@ Totals sum(const std::vector<std::unique_ptr<ThreadStats>>& stats) {
         t.bytes_sent += s->bytes_sent.load(std::memory_order_relaxed);
         t.bytes_received += s->bytes_received.load(std::memory_order_relaxed);
         t.unstamped += s->unstamped.load(std::memory_order_relaxed);
+        t.sequenced += s->sequenced.load(std::memory_order_relaxed);
+        t.lost += s->lost.load(std::memory_order_relaxed);
+        t.repeated += s->repeated.load(std::memory_order_relaxed);
+        t.silent += s->silent.load(std::memory_order_relaxed);
         for (std::size_t k = 0; k < t.by_kind.size(); ++k) {
             const std::uint64_t n = s->failures[k].load(std::memory_order_relaxed);
             t.by_kind[k] += n;
@@ -515,6 +567,14 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     }
     j.number("max", static_cast<double>(h.max()) / 1e3);
     j.end_object();
+    // Over the whole run, warm-up and stop included (so `checked` may pass messages_received, which ends with
+    // the measured window): a message lost outside the window is lost all the same.
+    j.begin_object("sequence");
+    j.integer("checked", end.sequenced);
+    j.integer("lost", end.lost);
+    j.integer("repeated", end.repeated);
+    j.integer("silent_connections", end.silent);
+    j.end_object();
     j.begin_object("errors");
     for (std::size_t k = 0; k < end.by_kind.size(); ++k) {
         const auto kind = static_cast<ClientFailure>(k);
@@ -588,9 +648,15 @@ int main(int argc, char** argv) {
         }
     }
     const std::uint64_t measure_end = now_ns();
-    const Totals end = sum(stats);
+    Totals end = sum(stats);
     g_phase.store(kStop);
     for (auto& t : threads) t.join();
+    {
+        // The loss check covers the whole run, and the threads count silent subscribers once they stop.
+        const Totals after = sum(stats);
+        end.sequenced = after.sequenced, end.lost = after.lost, end.repeated = after.repeated;
+        end.silent = after.silent;
+    }
 
     if (measure_start == 0) {  // interrupted during warmup: report the whole run
         measure_start = start;
@@ -618,6 +684,15 @@ int main(int argc, char** argv) {
     }
     if (end.unstamped) std::printf(" (and %llu messages without a send stamp)", static_cast<unsigned long long>(end.unstamped));
     std::printf("\n");
+    if (end.sequenced) {
+        std::printf("  numbered messages    %llu received: %llu lost, %llu repeated or out of order",
+                    static_cast<unsigned long long>(end.sequenced), static_cast<unsigned long long>(end.lost),
+                    static_cast<unsigned long long>(end.repeated));
+        if (options.mode == Mode::Subscribe) {
+            std::printf(", %llu subscribers got none", static_cast<unsigned long long>(end.silent));
+        }
+        std::printf("\n");
+    }
     if (!options.json.empty()) write_json(options, end, window, {msgs, sent_rate, bytes, bytes_sent}, stats);
     return 0;
 }

@@ -65,7 +65,9 @@ surge_echo.io_uring | surge_echo.epoll)
     timeout 60 "$load" "ws://127.0.0.1:$port/" --mode rate --rate 100 --connections 20 --duration 2 --warmup 1 \
         --size 64 --text --json "$work/rate.json" || exit 1
     check "$work/rate.json" "$no_errors" 'r["messages_unstamped"] == 0' \
-        '1000 < r["messages_per_second"] < 3000' 'r["latency_us"]["samples"] > 2000'
+        '1000 < r["messages_per_second"] < 3000' 'r["latency_us"]["samples"] > 2000' \
+        'r["sequence"]["checked"] >= r["messages_received"]' 'r["sequence"]["lost"] == 0' \
+        'r["sequence"]["repeated"] == 0'
     ;;
 python_echo)
     start_python echo
@@ -78,7 +80,8 @@ python_echo)
     ;;
 python_broadcast)
     start_python broadcast
-    # Subscribers, and a publisher POSTing 50 stamped messages a second: every subscriber gets every message.
+    # Subscribers, and a publisher POSTing 50 stamped, numbered messages a second: every subscriber gets every
+    # message, in order.
     timeout 60 "$load" "ws://127.0.0.1:$ws_port/" --mode subscribe --connections 20 --duration 3 --warmup 1 \
         --json "$work/sub.json" >"$work/sub.log" &
     subscriber=$!
@@ -88,7 +91,9 @@ python_broadcast)
     wait $subscriber || exit 1
     check "$work/pub.json" "$no_errors" 'r["messages_sent"] > 50' 'r["mode"] == "publish"'
     check "$work/sub.json" "$no_errors" 'r["messages_received"] >= 20 * 50' 'r["messages_unstamped"] == 0' \
-        'r["latency_us"]["samples"] == r["messages_received"] or r["latency_us"]["samples"] > 0'
+        'r["latency_us"]["samples"] == r["messages_received"] or r["latency_us"]["samples"] > 0' \
+        'r["sequence"]["checked"] >= r["messages_received"]' 'r["sequence"]["lost"] == 0' \
+        'r["sequence"]["repeated"] == 0' 'r["sequence"]["silent_connections"] == 0'
     # The stress tool's broadcast verification: every connection receives one published message.
     timeout 60 "$stress" "ws://127.0.0.1:$ws_port/" --connections 200 --procs 2 --verify broadcast \
         --publish "http://127.0.0.1:$http_port/publish" --hold 1 --json "$work/stress.json" || exit 1
