@@ -6,22 +6,28 @@
 #  - surge: tools/surge-push;
 #  - optionally a peer server (--peer 'COMMAND'), started the same way and held to the same contract.
 # Each server gets the same load: surge-load --mode subscribe opens N subscriptions to ws://.../ws?topics=fan, and
-# surge-load --mode publish POSTs stamped messages to http://.../publish/fan at --rate messages per second. The
-# server's CPU time (utime + stime of its process, all threads) is read from /proc over the measured window.
-# Reported per server: deliveries per second (what the subscribers received), the server's CPU seconds per
-# second, deliveries per server-CPU-second, and delivery latency p50/p99 (publisher's stamp to subscriber);
-# then surge's deliveries per CPU-second as a ratio of the baseline's (and of the peer's).
+# surge-load --mode publish POSTs stamped, numbered messages to http://.../publish/fan at each of the --rate
+# loads in turn (messages per second; default 10,20,50: one every server keeps up with, and two that are past
+# what a send() per delivery can do on one core here). The server's CPU time (utime + stime of its process, all
+# threads) is read from /proc over the measured window.
+# Reported per server and load: deliveries per second (what the subscribers received), the server's CPU seconds
+# per second, deliveries per server-CPU-second, delivery latency p50/p99 (publisher's stamp to subscriber),
+# whether it kept up (delivered 99% of what was asked, with p99 under a second), and the subscribers' loss check:
+# numbered messages lost, repeated or out of order, and subscribers that got none. Then surge's deliveries per
+# CPU-second as a ratio of the baseline's (and of the peer's), per load.
+# surge-push must lose nothing it did not count as dropped for a slow subscriber (its surge_dropped_total),
+# repeat nothing and leave no subscriber silent; otherwise the script fails, after its report.
 # A peer COMMAND may contain {port}, replaced by the port to listen on; it must serve the two URLs above.
 # The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of
 # the medians.
 #
-# Usage: bench/fanout.sh [--subscribers N] [--rate R] [--duration S] [--warmup S] [--size B] [--threads T]
-#                        [--backend B] [--repeat N] [--peer 'COMMAND'] [--peer-name NAME] [--build DIR]
-#                        [--json FILE]
+# Usage: bench/fanout.sh [--subscribers N] [--rate R[,R...]] [--duration S] [--warmup S] [--size B]
+#                        [--threads T] [--backend B] [--repeat N] [--peer 'COMMAND'] [--peer-name NAME]
+#                        [--build DIR] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 subscribers=10000
-rate=10
+rates=10,20,50
 duration=10
 warmup=3
 size=32
@@ -35,7 +41,7 @@ build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
     case $1 in
         --subscribers) subscribers=$2; shift 2 ;;
-        --rate) rate=$2; shift 2 ;;
+        --rate) rates=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --warmup) warmup=$2; shift 2 ;;
         --size) size=$2; shift 2 ;;
@@ -63,11 +69,26 @@ fi
 
 source "$root/bench/lib.sh"
 
-# run NAME COMMAND...: one measured run against a server started by COMMAND (already holding its port).
+# metric_sum PORT NAME: the sum of every sample of a Prometheus metric the server on PORT exports (empty if none).
+metric_sum() {
+    python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+try:
+    text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+except OSError:
+    sys.exit(0)
+values = [float(line.split()[-1]) for line in text.splitlines()
+          if line.split("{")[0].split(" ")[0] == sys.argv[2]]
+if values:
+    print(int(sum(values)))
+PY
+}
+
+# run NAME PORT RATE COMMAND...: one measured run at RATE against a server started by COMMAND (holding PORT).
 results=()
 run() {
-    local name=$1 port=$2
-    shift 2
+    local name=$1 port=$2 rate=$3
+    shift 3
     "$@" >"$work/$name.log" 2>&1 &
     local server=$!
     pids+=("$server")
@@ -83,76 +104,101 @@ run() {
     local publisher=$!
     pids+=("$publisher")
     sleep "$((warmup - 1))"
-    local cpu0 t0 cpu1 t1
+    local cpu0 t0 cpu1 t1 dropped=""
     cpu0=$(cpu_seconds "$server") t0=$(now)
     sleep "$duration"
     cpu1=$(cpu_seconds "$server") t1=$(now)
     wait "$subscriber" || { echo "$name: the subscribers failed"; cat "$work/$name.sub.log"; exit 1; }
+    # What the server counted as dropped for slow subscribers (surge-push's metric; a peer may have none).
+    [ "$name" = surge-push ] && dropped=$(metric_sum "$port" surge_dropped_total)
     kill "$publisher" 2>/dev/null || true
     wait "$publisher" 2>/dev/null || true
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" "$subscribers" "$rate" <<'PY'
+    results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" "$subscribers" "$rate" \
+        "${dropped:--1}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-name, (cpu0, cpu1, t0, t1, subs, rate) = sys.argv[2], map(float, sys.argv[3:9])
+name, (cpu0, cpu1, t0, t1, subs, rate, dropped) = sys.argv[2], map(float, sys.argv[3:10])
 cpu_per_second = (cpu1 - cpu0) / (t1 - t0)
 deliveries = r["messages_per_second"]
 out = {
     "server": name,
+    "rate": rate,
     "deliveries_per_second": round(deliveries),
     "expected_per_second": round(subs * rate),
     "server_cpu_per_second": round(cpu_per_second, 4),
     "deliveries_per_cpu_second": round(deliveries / cpu_per_second) if cpu_per_second > 0 else None,
     "latency_us": {k: r["latency_us"][k] for k in ("p50", "p99", "max")},
+    "kept_up": deliveries >= 0.99 * subs * rate and r["latency_us"]["p99"] < 1e6,
+    "sequence": r["sequence"],
+    "server_dropped": None if dropped < 0 else int(dropped),
     "errors": sum(r["errors"].values()),
     "connections_opened": r["connections_opened"],
 }
 print(json.dumps(out))
 PY
 )")
-    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(deliveries_per_second)d deliveries/s (expected %(expected_per_second)d), server CPU %(server_cpu_per_second).3f s/s, %(deliveries_per_cpu_second)s deliveries per CPU-second, latency p50 %(p50).0f us p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(deliveries_per_second)d deliveries/s (expected %(expected_per_second)d), server CPU %(server_cpu_per_second).3f s/s, %(deliveries_per_cpu_second)s deliveries per CPU-second, latency p50 %(p50).0f us p99 %(p99).0f us, %(errors)d errors; %(checked)d numbered: %(lost)d lost, %(repeated)d repeated, %(silent_connections)d silent subscribers%(dropped)s" % {**r, **r["latency_us"], **r["sequence"], "dropped": "" if r["server_dropped"] is None else "; the server counted %d dropped" % r["server_dropped"]})' "${results[-1]}"
 }
 
-for round in $(seq "$repeat"); do
-    echo "-- round $round of $repeat"
-    port=$(free_port)
-    run raw-send-loop "$port" "$raw" --port "$port"
-    port=$(free_port)
-    run surge-push "$port" "$push" --port "$port" --threads "$threads" --backend "$backend"
-    if [ -n "$peer" ]; then
+for rate in ${rates//,/ }; do
+    for round in $(seq "$repeat"); do
+        echo "-- $rate messages/s, round $round of $repeat"
         port=$(free_port)
-        run "$peer_name" "$port" bash -c "exec ${peer//\{port\}/$port}"
-    fi
+        run raw-send-loop "$port" "$rate" "$raw" --port "$port"
+        port=$(free_port)
+        run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend"
+        if [ -n "$peer" ]; then
+            port=$(free_port)
+            run "$peer_name" "$port" "$rate" bash -c "exec ${peer//\{port\}/$port}"
+        fi
+    done
 done
 
-python3 - "$json" "$subscribers" "$rate" "$size" "$threads" "$backend" "${results[@]}" <<'PY'
+python3 - "$json" "$subscribers" "$size" "$threads" "$backend" "${results[@]}" <<'PY'
 import json, statistics, sys
-path, subscribers, rate, size, threads, backend = sys.argv[1:7]
-runs = [json.loads(a) for a in sys.argv[7:]]
+path, subscribers, size, threads, backend = sys.argv[1:6]
+runs = [json.loads(a) for a in sys.argv[6:]]
 servers = list(dict.fromkeys(r["server"] for r in runs))
-summary = {}
-for name in servers:
-    mine = [r for r in runs if r["server"] == name]
-    summary[name] = {
-        "deliveries_per_cpu_second_median": statistics.median(r["deliveries_per_cpu_second"] for r in mine),
-        "deliveries_per_second_median": statistics.median(r["deliveries_per_second"] for r in mine),
-        "latency_us_p50_median": statistics.median(r["latency_us"]["p50"] for r in mine),
-        "latency_us_p99_median": statistics.median(r["latency_us"]["p99"] for r in mine),
-        "errors": sum(r["errors"] for r in mine),
-    }
-    s = summary[name]
-    print("%-14s median of %d: %d deliveries per server-CPU-second, %d deliveries/s, latency p50 %.0f us, p99 %.0f us"
-          % (name, len(mine), s["deliveries_per_cpu_second_median"], s["deliveries_per_second_median"],
-             s["latency_us_p50_median"], s["latency_us_p99_median"]))
-surge = summary["surge-push"]["deliveries_per_cpu_second_median"]
-report = {"subscribers": int(subscribers), "rate": float(rate), "size": int(size), "threads": int(threads),
-          "backend": backend, "runs": runs, "summary": summary, "ratios": {}}
-for name in servers:
-    if name != "surge-push":
-        ratio = round(surge / summary[name]["deliveries_per_cpu_second_median"], 3)
-        report["ratios"]["surge_vs_" + name] = ratio
-        print("surge-push deliveries per server-CPU-second / %s: %.3f" % (name, ratio))
+rates = list(dict.fromkeys(r["rate"] for r in runs))
+report = {"subscribers": int(subscribers), "size": int(size), "threads": int(threads), "backend": backend,
+          "runs": runs, "by_rate": {}}
+for rate in rates:
+    print("== %g messages/s to %s subscribers (%d deliveries/s asked)" % (rate, subscribers, rate * int(subscribers)))
+    summary, ratios = {}, {}
+    for name in servers:
+        mine = [r for r in runs if r["server"] == name and r["rate"] == rate]
+        summary[name] = {
+            "deliveries_per_cpu_second_median": statistics.median(r["deliveries_per_cpu_second"] for r in mine),
+            "deliveries_per_second_median": statistics.median(r["deliveries_per_second"] for r in mine),
+            "latency_us_p50_median": statistics.median(r["latency_us"]["p50"] for r in mine),
+            "latency_us_p99_median": statistics.median(r["latency_us"]["p99"] for r in mine),
+            "kept_up_rounds": sum(r["kept_up"] for r in mine),
+            "lost": sum(r["sequence"]["lost"] for r in mine),
+            "errors": sum(r["errors"] for r in mine),
+        }
+        s = summary[name]
+        print("%-14s median of %d: %d deliveries per server-CPU-second, %d deliveries/s, latency p50 %.0f us, "
+              "p99 %.0f us; kept up in %d of %d rounds; %d numbered messages lost"
+              % (name, len(mine), s["deliveries_per_cpu_second_median"], s["deliveries_per_second_median"],
+                 s["latency_us_p50_median"], s["latency_us_p99_median"], s["kept_up_rounds"], len(mine), s["lost"]))
+    surge = summary["surge-push"]["deliveries_per_cpu_second_median"]
+    for name in servers:
+        if name != "surge-push":
+            ratios["surge_vs_" + name] = round(surge / summary[name]["deliveries_per_cpu_second_median"], 3)
+            print("surge-push deliveries per server-CPU-second / %s: %.3f" % (name, ratios["surge_vs_" + name]))
+    report["by_rate"]["%g" % rate] = {"summary": summary, "ratios": ratios}
+# surge-push's contract: every message reaches every subscriber within its bound. A message the subscribers saw
+# skipped must be one the server counted as dropped, and none may come twice or leave a subscriber out.
+broken = [r for r in runs if r["server"] == "surge-push" and (
+    r["sequence"]["checked"] == 0 or r["sequence"]["repeated"] or r["sequence"]["silent_connections"] or
+    r["sequence"]["lost"] > (r["server_dropped"] or 0))]
+report["surge_push_lost_nothing_uncounted"] = not broken
 if path:
     json.dump(report, open(path, "w"), indent=2)
+for r in broken:
+    print("FAILED: surge-push at %g messages/s: %s, the server counted %s dropped"
+          % (r["rate"], r["sequence"], r["server_dropped"]))
+sys.exit(1 if broken else 0)
 PY

@@ -108,15 +108,19 @@ stress_workers)
         'r["procs"] == 2' 'all(k in r for k in ("ramp_seconds", "server_rss_kb", "server_bytes_per_connection"))'
     ;;
 fanout)
-    # The fan-out benchmark, small: 300 subscribers, both servers (raw-fanout and surge-push), one round. Every
-    # published message reaches every subscriber of both; the report has every figure and both ratios.
+    # The fan-out benchmark, small: 300 subscribers, both servers (raw-fanout and surge-push), one round at one
+    # load. Every published message reaches every subscriber of both (the numbered-message check: none lost,
+    # repeated or missing from a subscriber); the report has every figure and the ratio.
     bash "$here/../../bench/fanout.sh" --subscribers 300 --rate 20 --duration 2 --warmup 2 --repeat 1 \
         --build "$build" --json "$work/fanout.json" || exit 1
     check "$work/fanout.json" 'len(r["runs"]) == 2' 'all(x["errors"] == 0 for x in r["runs"])' \
         'all(x["connections_opened"] == 300 for x in r["runs"])' \
         'all(0.9 * 6000 <= x["deliveries_per_second"] <= 1.1 * 6000 for x in r["runs"])' \
         'all(x["deliveries_per_cpu_second"] > 0 and x["latency_us"]["p50"] > 0 for x in r["runs"])' \
-        'r["ratios"]["surge_vs_raw-send-loop"] > 0'
+        'all(x["sequence"]["checked"] > 0 and x["sequence"]["lost"] == 0 for x in r["runs"])' \
+        'all(x["sequence"]["repeated"] == 0 and x["sequence"]["silent_connections"] == 0 for x in r["runs"])' \
+        'r["by_rate"]["20"]["ratios"]["surge_vs_raw-send-loop"] > 0' 'r["surge_push_lost_nothing_uncounted"]' \
+        '[x["server_dropped"] for x in r["runs"]] == [None, 0]'
     ;;
 *)
     echo "unknown scenario $scenario"
