@@ -107,8 +107,9 @@ void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
-// A numbered stream's publisher id: unique among this process's senders (`local`), and apart from another
-// publishing process's (the pid), so that subscribers can tell the streams apart.
+// A numbered stream's publisher id, so that subscribers can tell the streams apart: the low 16 bits of the pid
+// keep processes apart, and `local` (taken modulo 65,536) this process's senders. A process publishing over more
+// than 65,536 connections would give some streams one id, and its subscribers would count false repeats.
 std::uint32_t publisher_id(std::uint32_t local) {
     return (static_cast<std::uint32_t>(::getpid()) & 0xffffu) << 16 | (local & 0xffffu);
 }
