@@ -15,6 +15,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/send_queue.hpp"
 #include "core/timer_wheel.hpp"
 #include "ws/frame_decoder.hpp"
 #include "ws/opcode.hpp"
@@ -25,7 +26,6 @@ namespace surge {
 namespace detail {
 class Shard;
 class ShardTopics;
-struct OutChunk;
 struct SubscriptionList;
 }  // namespace detail
 
@@ -51,7 +51,7 @@ public:
     // Publishes to every subscriber of `topic` on every shard except this connection (see Server::publish()).
     PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
     // Bytes queued for sending that the socket has not taken yet.
-    std::size_t buffered_amount() const noexcept { return out_bytes_; }
+    std::size_t buffered_amount() const noexcept { return out_.bytes(); }
     // The index of the shard (thread) that owns this connection.
     unsigned shard_index() const noexcept;
     // The application's own data for this connection, stored inline in its slot right behind this object: no
@@ -70,8 +70,7 @@ private:
     enum class State : std::uint8_t { Free, Http, Open, Closing, Closed };
 
     TimerNode timer_;  // first member: the shard maps an expired node back to its connection
-    detail::OutChunk* out_head_ = nullptr;  // bytes the socket refused, oldest first
-    detail::OutChunk* out_tail_ = nullptr;
+    SendQueue out_;  // bytes the socket refused, oldest first
     char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
     char* message_ = nullptr;  // heap: a message that spans reads, up to max_message_bytes
     detail::SubscriptionList* subscriptions_ = nullptr;  // heap, while subscribed to anything
@@ -79,7 +78,6 @@ private:
     std::uint32_t held_bytes_ = 0;
     std::uint32_t message_bytes_ = 0;
     std::uint32_t message_capacity_ = 0;
-    std::uint32_t out_bytes_ = 0;
     std::uint32_t generation_ = 0;
     std::uint32_t index_ = 0;
     int fd_ = -1;

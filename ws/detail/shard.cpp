@@ -343,7 +343,7 @@ bool Shard::send_close_notify(WebSocket& ws) noexcept {
     if (!tls.handshake_done() || tls.shutdown_sent()) return false;
     tls.shutdown();
     flush_tls(ws);
-    return alive(ws) && (ws.out_head_ || (ws.flags_ & kSendInFlight));
+    return alive(ws) && (!ws.out_.empty() || (ws.flags_ & kSendInFlight));
 }
 
 void Shard::on_recv_end(std::uint64_t token, int) {
@@ -731,7 +731,7 @@ std::string_view Shard::compress_for(WebSocket& ws, std::string_view message) no
 SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept {
     if (ws.state_ != WebSocket::State::Open) return SendStatus::Dropped;
     const WebSocketBehavior& b = behavior(ws);
-    if (ws.out_bytes_ > b.max_backpressure_bytes) {
+    if (ws.out_.bytes() > b.max_backpressure_bytes) {
         ShardCounters::add(counters_.dropped, 1);
         if (b.slow_policy == SlowPolicy::Close) {
             ShardCounters::add(counters_.slow_closed, 1);
@@ -753,7 +753,7 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
     if (!written) return SendStatus::Dropped;
     ShardCounters::add(counters_.messages_out, 1);
     ShardCounters::add(counters_.bytes_out, header_length + payload.size());
-    return ws.out_bytes_ == 0 ? SendStatus::Success : SendStatus::Backpressure;
+    return ws.out_.empty() ? SendStatus::Success : SendStatus::Backpressure;
 }
 
 bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
@@ -766,7 +766,7 @@ bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size
 }
 
 bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
-    if (!ws.out_head_ && !(ws.flags_ & kSendInFlight)) {
+    if (ws.out_.empty() && !(ws.flags_ & kSendInFlight)) {
         const long n = reactor_->try_write(ws.fd_, iov, count);
         if (n < 0) {
             terminate(ws);
@@ -783,71 +783,15 @@ bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t to
 }
 
 bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept {
-    std::size_t total = 0;
-    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
-    const std::size_t size = total - skip;
-    auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk) + size));
-    if (!chunk) {
-        terminate(ws);
-        return false;
-    }
-    char* copy = reinterpret_cast<char*>(chunk + 1);
-    *chunk = {nullptr, copy, nullptr, static_cast<std::uint32_t>(size), 0};
-    std::size_t at = 0;
-    for (int i = 0; i < count; ++i) {
-        const auto* base = static_cast<const char*>(iov[i].iov_base);
-        std::size_t length = iov[i].iov_len;
-        if (skip >= length) {
-            skip -= length;
-            continue;
-        }
-        std::memcpy(copy + at, base + skip, length - skip);  // skip < length: never empty
-        at += length - skip;
-        skip = 0;
-    }
-    append(ws, chunk);
-    return true;
-}
-
-void Shard::append(WebSocket& ws, OutChunk* chunk) noexcept {
-    if (ws.out_tail_) ws.out_tail_->next = chunk;
-    else ws.out_head_ = chunk;
-    ws.out_tail_ = chunk;
-    ws.out_bytes_ += chunk->size;
-}
-
-int Shard::gather(const WebSocket& ws, iovec* iov) const noexcept {
-    int count = 0;
-    for (const OutChunk* c = ws.out_head_; c && count < net::kMaxSendIovecs; c = c->next) {
-        iov[count++] = {const_cast<char*>(c->bytes + c->sent), c->size - c->sent};
-    }
-    return count;
-}
-
-void Shard::consume_sent(WebSocket& ws, std::size_t n) noexcept {
-    while (n > 0 && ws.out_head_) {
-        OutChunk* c = ws.out_head_;
-        const std::size_t take = std::min<std::size_t>(n, c->size - c->sent);
-        c->sent += static_cast<std::uint32_t>(take);
-        ws.out_bytes_ -= static_cast<std::uint32_t>(take);
-        n -= take;
-        if (c->sent == c->size) {
-            ws.out_head_ = c->next;
-            if (!ws.out_head_) ws.out_tail_ = nullptr;
-            free_chunk(c);
-        }
-    }
-}
-
-void Shard::free_chunk(OutChunk* chunk) noexcept {
-    if (chunk->shared) chunk->shared->release();
-    std::free(chunk);
+    if (ws.out_.push_copy(iov, count, skip)) return true;
+    terminate(ws);
+    return false;
 }
 
 void Shard::start_send(WebSocket& ws) noexcept {
     // Everything pending leaves in one sendmsg (up to kMaxSendIovecs pieces).
     iovec iov[net::kMaxSendIovecs];
-    const int count = gather(ws, iov);
+    const int count = ws.out_.gather(iov, net::kMaxSendIovecs);
     ws.flags_ |= kSendInFlight;
     reactor_->send(token_of(ws), ws.fd_, iov, count);
 }
@@ -855,7 +799,7 @@ void Shard::start_send(WebSocket& ws) noexcept {
 void Shard::add_to_batch(WebSocket& ws) noexcept {
     if (batch_.size() == kBatchWrites || batch_iov_used_ + net::kMaxSendIovecs > kBatchIovecs) write_batch();
     iovec* iov = batch_iov_.get() + batch_iov_used_;
-    const int count = gather(ws, iov);
+    const int count = ws.out_.gather(iov, net::kMaxSendIovecs);
     batch_iov_used_ += static_cast<std::size_t>(count);
     batch_.push_back({ws.fd_, count, iov, 0});
     batch_owners_.push_back(&ws);
@@ -870,8 +814,8 @@ void Shard::write_batch() noexcept {
     for (std::size_t i = 0; i < batch_.size(); ++i) {
         WebSocket& ws = *batch_owners_[i];
         if (batch_[i].result < 0) continue;
-        consume_sent(ws, static_cast<std::size_t>(batch_[i].result));
-        if (ws.out_head_) start_send(ws);
+        ws.out_.consume(static_cast<std::size_t>(batch_[i].result));
+        if (!ws.out_.empty()) start_send(ws);
     }
     for (std::size_t i = 0; i < batch_.size(); ++i) {
         if (batch_[i].result < 0) terminate(*batch_owners_[i]);
@@ -891,8 +835,8 @@ void Shard::on_sent(std::uint64_t token, int result) {
         terminate(ws);
         return;
     }
-    consume_sent(ws, static_cast<std::size_t>(result));
-    if (ws.out_head_) {
+    ws.out_.consume(static_cast<std::size_t>(result));
+    if (!ws.out_.empty()) {
         start_send(ws);
         return;
     }
@@ -909,15 +853,6 @@ void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload)
     const std::size_t n = encode_control_frame(frame, opcode, payload);
     const iovec iov{frame, n};
     write_or_queue(ws, &iov, 1, n);  // control frames are never dropped for backpressure
-}
-
-void Shard::free_output(WebSocket& ws) noexcept {
-    while (OutChunk* c = ws.out_head_) {
-        ws.out_head_ = c->next;
-        free_chunk(c);
-    }
-    ws.out_tail_ = nullptr;
-    ws.out_bytes_ = 0;
 }
 
 // ---- topics and broadcast fan-out --------------------------------------------------------------------------
@@ -1035,7 +970,7 @@ bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
 bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
     if (ws.state_ != WebSocket::State::Open) return false;
     const WebSocketBehavior& b = behavior(ws);
-    if (ws.out_bytes_ > b.max_backpressure_bytes) {
+    if (ws.out_.bytes() > b.max_backpressure_bytes) {
         ShardCounters::add(counters_.dropped, 1);
         if (b.slow_policy == SlowPolicy::Close) too_slow_.push_back(&ws);
         return false;
@@ -1048,13 +983,10 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
         else ShardCounters::add(counters_.dropped, 1);
         return false;
     }
-    auto* chunk = static_cast<OutChunk*>(std::malloc(sizeof(OutChunk)));
-    if (!chunk) {
+    if (!ws.out_.push_shared(bytes, frame, size)) {  // its reference is counted by fan_out_turn()
         ShardCounters::add(counters_.dropped, 1);
         return false;
     }
-    *chunk = {nullptr, frame, bytes, size, 0};  // its reference is counted by fan_out_turn()
-    append(ws, chunk);
     mark_staged(ws, size);
     return true;
 }
@@ -1077,7 +1009,7 @@ void Shard::flush_staged() noexcept {
         ws->flags_ &= static_cast<std::uint8_t>(~kStaged);
         if (!alive(*ws)) continue;
         if (tls_) flush_tls(*ws);
-        else if (!(ws->flags_ & kSendInFlight) && ws->out_head_) add_to_batch(*ws);
+        else if (!(ws->flags_ & kSendInFlight) && !ws->out_.empty()) add_to_batch(*ws);
     }
     write_batch();
     staged_.clear();
@@ -1118,7 +1050,7 @@ void Shard::finish_when_flushed(WebSocket& ws) noexcept {
     if (!alive(ws)) return;
     ws.flags_ |= kCloseWhenFlushed | kInputDone;
     if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
-    if (ws.out_head_ || (ws.flags_ & kSendInFlight)) {
+    if (!ws.out_.empty() || (ws.flags_ & kSendInFlight)) {
         if (!(ws.flags_ & kLingering)) arm_timer(ws, kCloseGraceSeconds);  // a peer that never reads
         return;
     }
@@ -1155,7 +1087,7 @@ void Shard::terminate(WebSocket& ws) noexcept {
 void Shard::on_closed(std::uint64_t token) {
     WebSocket* ws = lookup(token);
     if (!ws) return;
-    free_output(*ws);
+    ws->out_.clear();
     drop_held(*ws);
     std::free(ws->message_);
     ws->message_ = nullptr;

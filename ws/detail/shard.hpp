@@ -26,16 +26,6 @@
 
 namespace surge::detail {
 
-// Bytes queued for a connection's next send: either a copy of what the socket refused, right behind this header
-// in the same allocation, or a reference to a broadcast frame that every subscriber shares. Freed once sent.
-struct OutChunk {
-    OutChunk* next;
-    const char* bytes;     // this + 1 for a copy, or into `shared`
-    SharedBytes* shared;   // the broadcast frame this chunk holds a reference to, or nullptr
-    std::uint32_t size;
-    std::uint32_t sent;
-};
-
 // What a connection holds beyond its slot, and only once it needs it: its TLS session, and permessage-deflate
 // windows kept from message to message (the route's dedicated_compressor or dedicated_decompressor).
 struct ConnectionExtras {
@@ -156,16 +146,12 @@ private:
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
-    void append(WebSocket& ws, OutChunk* chunk) noexcept;
-    int gather(const WebSocket& ws, iovec* iov) const noexcept;
-    void consume_sent(WebSocket& ws, std::size_t n) noexcept;
     void start_send(WebSocket& ws) noexcept;
     // The fan-out's writes: add_to_batch() gathers what `ws` has pending into the batch, write_batch() hands
     // the batch to the reactor in one call, then takes what each wrote off its queue and sends the rest through
     // the reactor's send.
     void add_to_batch(WebSocket& ws) noexcept;
     void write_batch() noexcept;
-    static void free_chunk(OutChunk* chunk) noexcept;
 
     // permessage-deflate
     void agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<char> answer,
@@ -192,7 +178,6 @@ private:
     void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
-    void free_output(WebSocket& ws) noexcept;
 
     // Closing
     void fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
