@@ -24,6 +24,7 @@
 namespace surge {
 
 namespace detail {
+class ConnectionSlab;
 class Shard;
 class ShardTopics;
 struct SubscriptionList;
@@ -63,6 +64,7 @@ public:
     std::string_view subprotocol() const noexcept;
 
 private:
+    friend class detail::ConnectionSlab;
     friend class detail::Shard;
     friend class detail::ShardTopics;
     WebSocket() = default;

@@ -19,7 +19,6 @@
 namespace surge::detail {
 namespace {
 
-constexpr std::uint32_t kGenerationMask = 0x3FFFFFFF;  // keeps tokens below 2^62 (the reactor's tags)
 constexpr long long kTickMs = 100;
 constexpr unsigned kCloseGraceSeconds = 2;  // closing handshake and lingering close
 constexpr std::size_t kPoolCachedChunks = 256;
@@ -96,7 +95,7 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
       listener_fd_(listener_fd),
       pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
       wheel_(4096),
-      stride_(slot_stride(routes)),
+      slab_(slot_stride(routes)),
       topics_(broadcaster.directory()) {
     if (tls_) {
         tls_plain_ = std::make_unique<char[]>(kTlsPlainBytes);
@@ -131,55 +130,13 @@ bool Shard::start_reactor() {
 
 // ---- slots ----------------------------------------------------------------------------------------------
 
-std::uint64_t Shard::token_of(const WebSocket& ws) noexcept {
-    return (std::uint64_t{ws.generation_} << 32) | ws.index_;
-}
-
-WebSocket& Shard::slot(std::uint32_t index) const noexcept {
-    unsigned char* block = blocks_[index / kSlotsPerBlock].get();
-    return *std::launder(reinterpret_cast<WebSocket*>(block + (index % kSlotsPerBlock) * stride_));
-}
-
 std::string_view Shard::subprotocol_of(const WebSocket& ws) const noexcept {
     if (ws.subprotocol_ == 0) return {};
     return routes_.websockets[ws.route_].behavior.subprotocols[ws.subprotocol_ - 1];
 }
 
-WebSocket* Shard::lookup(std::uint64_t token) const noexcept {
-    const auto index = static_cast<std::uint32_t>(token);
-    if (index >= slot_count_) return nullptr;
-    WebSocket* ws = &slot(index);
-    if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
-    return ws;
-}
-
-WebSocket* Shard::allocate_slot() {
-    // A freed slot first (its memory is warm), then the next never-used one; only freed slots are listed, so the
-    // list costs nothing until connections come and go.
-    std::uint32_t index;
-    if (!free_slots_.empty()) {
-        index = free_slots_.back();
-        free_slots_.pop_back();
-    } else {
-        if (fresh_slot_ == slot_count_) {
-            auto* block = static_cast<unsigned char*>(::operator new(kSlotsPerBlock * stride_, std::align_val_t{16}));
-            blocks_.emplace_back(block);
-            for (std::uint32_t i = 0; i < kSlotsPerBlock; ++i) {
-                WebSocket* ws = ::new (block + i * stride_) WebSocket();
-                ws->index_ = slot_count_ + i;
-            }
-            slot_count_ += kSlotsPerBlock;
-        }
-        index = fresh_slot_++;
-    }
-    ++live_;
-    return &slot(index);
-}
-
 void Shard::release_slot(WebSocket& ws) noexcept {
     wheel_.cancel(ws.timer_);
-    ws.generation_ = (ws.generation_ + 1) & kGenerationMask;
-    ws.state_ = WebSocket::State::Free;
     ws.fd_ = -1;
     ws.flags_ = 0;
     ws.io_state_ = 0;
@@ -190,8 +147,7 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
     ws.deflate_ = 0;
     if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
-    free_slots_.push_back(ws.index_);
-    --live_;
+    slab_.release(ws);
 }
 
 std::uint8_t* Shard::io_state(std::uint64_t token) noexcept {
@@ -207,13 +163,13 @@ int Shard::fd_of(std::uint64_t token) const noexcept {
 // ---- accepting and reading --------------------------------------------------------------------------------
 
 void Shard::on_accept(std::uint64_t, int fd) {
-    if (stopping_ || (config_.max_connections && live_ >= config_.max_connections)) {
+    if (stopping_ || (config_.max_connections && slab_.live() >= config_.max_connections)) {
         ::close(fd);
         return;
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // pushed messages go out at once
-    WebSocket& ws = *allocate_slot();
+    WebSocket& ws = slab_.allocate();
     ws.fd_ = fd;
     ws.state_ = WebSocket::State::Http;
     if (tls_) {
@@ -695,7 +651,7 @@ void Shard::agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<c
 
 ConnectionExtras* Shard::extras(WebSocket& ws) noexcept {
     try {
-        if (extras_.size() <= ws.index_) extras_.resize(slot_count_);
+        if (extras_.size() <= ws.index_) extras_.resize(slab_.size());
         std::unique_ptr<ConnectionExtras>& own = extras_[ws.index_];
         if (!own) own = std::make_unique<ConnectionExtras>();
         return own.get();
@@ -1159,8 +1115,8 @@ void Shard::begin_stop() noexcept {
         reactor_->close_listener(listener_fd_);  // no new connections
         listener_fd_ = -1;
     }
-    for (std::uint32_t i = 0; i < slot_count_; ++i) {
-        WebSocket& ws = slot(i);
+    for (std::uint32_t i = 0; i < slab_.size(); ++i) {
+        WebSocket& ws = slab_.slot(i);
         if (ws.state_ == WebSocket::State::Open) close(ws, close_code::kGoingAway, "server stopping");
         else if (ws.state_ == WebSocket::State::Http) terminate(ws);
     }
@@ -1172,7 +1128,7 @@ void Shard::run() {
     const long long start = monotonic_ms();
     for (;;) {
         if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
-        if (stopping_ && (live_ == 0 || monotonic_ms() >= stop_deadline_ms_)) break;
+        if (stopping_ && (slab_.live() == 0 || monotonic_ms() >= stop_deadline_ms_)) break;
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
         // A fan-out under way, or broadcasts left in the ring (published by this thread's callbacks, or more than
         // were taken): the loop turns without waiting and serves the next part.
@@ -1191,13 +1147,15 @@ void Shard::run() {
         wheel_.advance_to(tick, [this](TimerNode& node) { on_timer(*reinterpret_cast<WebSocket*>(&node)); });
     }
     // Past the grace period: end what is left, and let the reactor report every close.
-    for (std::uint32_t i = 0; i < slot_count_; ++i) terminate(slot(i));
+    for (std::uint32_t i = 0; i < slab_.size(); ++i) terminate(slab_.slot(i));
     for (const BroadcastItem& item : fanning_) item.bytes->release();
     fanning_.clear();
     counters_.taken_broadcasts.store(0, std::memory_order_relaxed);
     window_ = 0;
-    for (int round = 0; round < 100 && live_ > 0; ++round) reactor_->run_once(0);
-    if (live_ > 0) SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, live_);
+    for (int round = 0; round < 100 && slab_.live() > 0; ++round) reactor_->run_once(0);
+    if (slab_.live() > 0) {
+        SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, slab_.live());
+    }
     t_running_shard = nullptr;
 }
 

@@ -20,6 +20,7 @@
 #include "net/tls.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
+#include "ws/detail/slab.hpp"
 #include "ws/deflate.hpp"
 #include "ws/detail/topics.hpp"
 #include "ws/server.hpp"
@@ -49,13 +50,6 @@ struct ShardCounters {
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
-};
-
-inline constexpr std::uint32_t kSlotsPerBlock = 256;  // the slab grows a block at a time: little slack past the last
-
-// Frees a block of the slab (allocated 16-byte aligned: route data may ask for that).
-struct SlabBlockDelete {
-    void operator()(unsigned char* block) const noexcept { ::operator delete(block, std::align_val_t{16}); }
 };
 
 class Shard final : public net::ReactorHandler, private FrameSink {
@@ -113,10 +107,9 @@ private:
     bool on_control(Opcode opcode, std::span<char> payload) override;
 
     static bool alive(const WebSocket& ws) noexcept { return ws.state_ != WebSocket::State::Closed; }
-    WebSocket* lookup(std::uint64_t token) const noexcept;
-    static std::uint64_t token_of(const WebSocket& ws) noexcept;
-    WebSocket& slot(std::uint32_t index) const noexcept;
-    WebSocket* allocate_slot();
+    WebSocket* lookup(std::uint64_t token) const noexcept { return slab_.lookup(token); }
+    static std::uint64_t token_of(const WebSocket& ws) noexcept { return ConnectionSlab::token_of(ws); }
+    // Resets what the connection held and gives its slot back to the slab.
     void release_slot(WebSocket& ws) noexcept;
 
     // Input
@@ -201,14 +194,7 @@ private:
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
     TimerWheel wheel_;
-    // The slab: slots of stride_ bytes (the WebSocket, then the largest route data), stable addresses, grown a
-    // block at a time.
-    std::vector<std::unique_ptr<unsigned char[], SlabBlockDelete>> blocks_;
-    std::size_t stride_;
-    std::vector<std::uint32_t> free_slots_;
-    std::uint32_t slot_count_ = 0;  // slots in the slab
-    std::uint32_t fresh_slot_ = 0;  // slots from here on have never been handed out
-    std::size_t live_ = 0;  // slots in use
+    ConnectionSlab slab_;  // slots hold the WebSocket, then room for the largest route data
     WebSocket* current_ = nullptr;  // the connection feed_decoder() is decoding
     bool stopping_ = false;
     long long stop_deadline_ms_ = 0;
