@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -14,6 +13,7 @@
 #include "core/log.hpp"
 #include "ws/deflate_negotiation.hpp"
 #include "ws/frame_encoder.hpp"
+#include "ws/http_body.hpp"
 #include "ws/upgrade.hpp"
 
 namespace surge::detail {
@@ -367,22 +367,12 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
     }
 
     // A body, if any, must be whole before the handler runs.
-    std::size_t body_length = 0;
-    if (request.find("Transfer-Encoding")) {
-        refuse(ws, 411, "send a Content-Length body; chunked requests are not accepted");
+    const BodyFraming body = frame_request_body(request, config_.max_body_bytes);
+    if (body.status != 0) {
+        refuse(ws, body.status, body.reason);
         return false;
     }
-    if (const HttpHeader* length = request.find("Content-Length")) {
-        const char* end = length->value.data() + length->value.size();
-        if (length->value.empty() || std::from_chars(length->value.data(), end, body_length).ptr != end) {
-            refuse(ws, 400, "bad Content-Length");
-            return false;
-        }
-    }
-    if (body_length > config_.max_body_bytes) {
-        refuse(ws, 413, "body too large");
-        return false;
-    }
+    const std::size_t body_length = body.length;
     if (received.size() < parsed.head_bytes + body_length) {
         if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
             refuse(ws, 413, "request too large");
