@@ -18,7 +18,8 @@ struct BodyFraming {
 };
 
 // Requests without a body framing header have none (length 0). Refusals: 411 for a Transfer-Encoding body,
-// 400 for a Content-Length that is not a number, 413 for one past `max_body_bytes`.
+// 400 for a Content-Length that is not a number or does not fit 64 bits, 400 for several that disagree (the
+// same value repeated is one length), 413 for one past `max_body_bytes`.
 BodyFraming frame_request_body(const HttpRequest& request, std::size_t max_body_bytes) noexcept;
 
 }  // namespace surge

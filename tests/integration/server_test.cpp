@@ -205,6 +205,21 @@ TEST_CASE("plain HTTP routes answer next to WebSocket routes") {
     }
 }
 
+TEST_CASE("a request whose body framing is ambiguous is refused with 400, not answered") {
+    for (net::Backend backend : test_backends()) {
+        for (const char* framing : {"Content-Length: 18446744073709551616\r\n",
+                                    "Content-Length: 2\r\nContent-Length: 3\r\n"}) {
+            CAPTURE(framing);
+            RunningServer running(backend);
+            TestClient client(running.port());
+            CHECK(client.send_raw(std::string("GET /health HTTP/1.1\r\nHost: x\r\n") + framing + "\r\nabc"));
+            const std::string response = client.read_to_end();
+            CHECK(response.rfind("HTTP/1.1 400 ", 0) == 0);
+            CHECK(response.find("Content-Length") != std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("1000 concurrent connections exchange messages") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend);

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 
 using namespace surge;
@@ -49,4 +50,28 @@ TEST_CASE("a Transfer-Encoding body is refused with 411") {
     CHECK(f.status == 411);
     CHECK(f.reason.find("Content-Length") != std::string_view::npos);
     CHECK(frame("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n").status == 411);
+}
+
+TEST_CASE("a Content-Length past 64 bits is refused, not wrapped or read as 0") {
+    for (const char* value : {"18446744073709551616", "99999999999999999999999", "18446744073709551615"}) {
+        CAPTURE(value);
+        const BodyFraming f = frame(std::string("Content-Length: ") + value + "\r\n", SIZE_MAX);
+        if (std::string(value) == "18446744073709551615") {
+            CHECK(f.status == 0);  // the largest that fits is a number; the limit decides
+            CHECK(f.length == SIZE_MAX);
+        } else {
+            CHECK(f.status == 400);
+            CHECK(f.reason == "bad Content-Length");
+        }
+    }
+}
+
+TEST_CASE("several Content-Length fields must agree") {
+    const BodyFraming differ = frame("Content-Length: 5\r\nContent-Length: 6\r\n");
+    CHECK(differ.status == 400);
+    CHECK(differ.reason == "conflicting Content-Length");
+    const BodyFraming same = frame("Content-Length: 5\r\ncontent-length: 5\r\n");
+    CHECK(same.status == 0);
+    CHECK(same.length == 5);
+    CHECK(frame("Content-Length: 5\r\nContent-Length: x\r\n").status == 400);
 }
