@@ -122,7 +122,7 @@ Result<void> Server::run() {
                                                          listeners_[i]));
     }
     listeners_.clear();  // the shards own them now
-    std::vector<detail::Shard*> wake_list;
+    std::vector<detail::BroadcastConsumer*> wake_list;
     for (auto& shard : shards_) {
         if (!shard->start_reactor()) {
             shards_.clear();
@@ -164,7 +164,7 @@ bool Server::defer(unsigned shard, std::function<void()> fn) {
 PublishStatus Server::publish(std::string_view topic, std::string_view message, Opcode opcode,
                              std::chrono::milliseconds wait) noexcept {
     if (!running_.load(std::memory_order_acquire)) return PublishStatus::NotRunning;
-    return broadcaster_->publish(topic, message, opcode, wait, detail::kNoShard, 0);
+    return broadcaster_->publish(topic, message, opcode, wait, {.shard = detail::Shard::current()});
 }
 
 std::uint64_t Server::subscribers(std::string_view topic) const { return broadcaster_->directory().subscribers(topic); }

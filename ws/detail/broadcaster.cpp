@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "ws/deflate.hpp"
-#include "ws/detail/shard.hpp"
 #include "ws/frame_header.hpp"
 
 namespace surge::detail {
@@ -79,13 +78,11 @@ Broadcaster::~Broadcaster() {
 }
 
 PublishStatus Broadcaster::publish(std::string_view topic, std::string_view message, Opcode opcode,
-                                   std::chrono::milliseconds wait, std::uint16_t exclude_shard,
-                                   std::uint64_t exclude_token) noexcept {
+                                   std::chrono::milliseconds wait, const Publisher& publisher) noexcept {
     if (topic.empty() || topic.size() > kMaxTopicBytes) return PublishStatus::Invalid;
     // Claim first: a full ring costs no allocation and no encoding.
-    Shard* here = Shard::current();
     std::optional<std::uint64_t> sequence;
-    if (wait.count() > 0 && !here) sequence = ring_.claim_until(std::chrono::steady_clock::now() + wait);
+    if (wait.count() > 0 && !publisher.shard) sequence = ring_.claim_until(std::chrono::steady_clock::now() + wait);
     else sequence = ring_.try_claim();
     if (!sequence) return PublishStatus::Backpressure;
 
@@ -118,16 +115,16 @@ PublishStatus Broadcaster::publish(std::string_view topic, std::string_view mess
         at += encode_frame_header(at, opcode, deflated.size(), true, true);
         std::memcpy(at, deflated.data(), deflated.size());
     }
-    BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), exclude_shard,
-                       0, 0, exclude_token};
+    BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), publisher.exclude_shard, 0, 0,
+                       publisher.exclude_token};
     if (!deflated.empty()) {
         item.deflated_size = static_cast<std::uint32_t>(deflated_frame);
         item.deflate_bits = bits;
     }
     ring_.publish(*sequence, item);
 
-    for (Shard* shard : shards_) {
-        if (shard != here) shard->notify_broadcast();  // the publishing shard drains after its callbacks return
+    for (BroadcastConsumer* consumer : consumers_) {
+        if (consumer != publisher.shard) consumer->notify_broadcast();  // a publishing shard drains after its callbacks
     }
     return PublishStatus::Success;
 }

@@ -22,20 +22,48 @@
 
 namespace surge::detail {
 
-class Shard;
-
 inline constexpr std::uint16_t kNoShard = UINT16_MAX;
 
-// One published message, as the ring carries it (24 bytes: with its stamp, a slot is 32).
+// One published message, as the ring carries it (24 bytes: with its stamp, a slot is 32). Its bytes are laid
+// out as the topic, the frame, then the permessage-deflate frame if any; the accessors below are the only code
+// that knows this layout (Broadcaster::publish() writes it).
 struct BroadcastItem {
-    SharedBytes* bytes;  // the topic, the frame, then the compressed frame if any; one reference per shard
+    SharedBytes* bytes;  // one reference per shard
     std::uint16_t topic_size;
     std::uint16_t exclude_shard;  // the sender's shard when a connection published (kNoShard otherwise)
     std::uint32_t deflated_size : 28;  // the permessage-deflate frame at the end of `bytes`, or 0
     std::uint32_t deflate_bits : 4;    // the window it was compressed with: for connections that agreed to it
     std::uint64_t exclude_token;  // and the sender's token there: it does not get its own message
+
+    std::string_view topic() const noexcept { return {bytes->data(), topic_size}; }
+    // The frame as it goes to a connection without compression.
+    std::string_view frame() const noexcept {
+        return {bytes->data() + topic_size, bytes->size() - topic_size - deflated_size};
+    }
+    // The compressed frame (RSV1) for connections whose window is at least 2^deflate_bits, or empty.
+    std::string_view deflated_frame() const noexcept {
+        return {bytes->data() + bytes->size() - deflated_size, deflated_size};
+    }
 };
 static_assert(sizeof(BroadcastItem) == 24);
+
+// A reader of the ring (a shard): told when a publication is waiting for it. notify_broadcast() runs on the
+// publishing thread, any thread, and must only signal.
+class BroadcastConsumer {
+public:
+    virtual void notify_broadcast() noexcept = 0;
+
+protected:
+    ~BroadcastConsumer() = default;
+};
+
+// Who publishes: from a shard's thread, that shard (it must not wait for room in the ring it drains itself, and
+// drains without a wake-up once its callbacks return), and the connection that must not get its own message.
+struct Publisher {
+    const BroadcastConsumer* shard = nullptr;  // the consumer whose thread publishes, or nullptr on any other
+    std::uint16_t exclude_shard = kNoShard;
+    std::uint64_t exclude_token = 0;
+};
 
 // Subscribers of one topic across the process. Shards count their own subscribers here (a relaxed atomic each
 // time), and take the directory's lock only when a topic appears in or leaves a shard.
@@ -67,15 +95,12 @@ public:
     Broadcaster(unsigned shards, const ServerConfig& config);
     ~Broadcaster();  // drops the references of items no shard read (run() has returned by then)
 
-    // The shards to wake, once they exist (before any publish can reach them).
-    void attach(std::vector<Shard*> shards) noexcept { shards_ = std::move(shards); }
+    // The consumers to wake, one per ring cursor, once they exist (before any publish can reach them).
+    void attach(std::vector<BroadcastConsumer*> consumers) noexcept { consumers_ = std::move(consumers); }
 
-    // `exclude_shard`/`exclude_token` name a connection that must not receive the message (kNoShard: none).
-    // `wait`: how long to wait for room when the ring is full; ignored on a shard thread, which must never wait
-    // for itself.
+    // `wait`: how long to wait for room when the ring is full; ignored when a shard publishes.
     PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode,
-                          std::chrono::milliseconds wait, std::uint16_t exclude_shard,
-                          std::uint64_t exclude_token) noexcept;
+                          std::chrono::milliseconds wait, const Publisher& publisher) noexcept;
 
     // A connection agreed to permessage-deflate with a server window of 2^bits (delta +1), or closed (-1).
     // While any has, publish() compresses with the smallest window among them.
@@ -95,7 +120,7 @@ private:
     std::size_t deflate_min_bytes_;
     std::atomic<std::uint32_t> deflate_connections_[8]{};  // by window bits - 8
     TopicDirectory directory_;
-    std::vector<Shard*> shards_;
+    std::vector<BroadcastConsumer*> consumers_;
 };
 
 }  // namespace surge::detail

@@ -822,7 +822,7 @@ PublishStatus Shard::publish(const WebSocket& ws, std::string_view topic, std::s
                              Opcode opcode) noexcept {
     if (ws.state_ != WebSocket::State::Open) return PublishStatus::NotRunning;
     return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0},
-                                static_cast<std::uint16_t>(index_), token_of(ws));
+                                {this, static_cast<std::uint16_t>(index_), token_of(ws)});
 }
 
 void Shard::notify_broadcast() noexcept {
@@ -859,8 +859,6 @@ void Shard::drain_broadcasts() noexcept {
     flush_staged();
 }
 
-std::string_view Shard::topic_of(const BroadcastItem& item) noexcept { return {item.bytes->data(), item.topic_size}; }
-
 void Shard::fan_out_turn() noexcept {
     // One turn serves at most kFanOutPerTurn subscribers, so that a topic with many stays fair to the shard's
     // other work: the loop turns (reads, publishes, timers) between one part and the next. Broadcasts that
@@ -869,12 +867,12 @@ void Shard::fan_out_turn() noexcept {
     while (!fanning_.empty() && budget > 0) {
         if (window_ == 0) {
             // The window: the broadcasts at the front to the same topic; fixed until every subscriber has them.
-            const std::string_view topic = topic_of(fanning_.front());
+            const std::string_view topic = fanning_.front().topic();
             const std::size_t most = std::min(fanning_.size(), kMaxWindow);
             window_ = 1;
-            while (window_ < most && topic_of(fanning_[window_]) == topic) ++window_;
+            while (window_ < most && fanning_[window_].topic() == topic) ++window_;
         }
-        if (Topic* topic = topics_.find(topic_of(fanning_.front()))) {
+        if (Topic* topic = topics_.find(fanning_.front().topic())) {
             std::uint32_t staged[kMaxWindow] = {};
             std::uint32_t& cursor = topic->fan_out_cursor;
             const std::size_t end = std::min<std::size_t>(topic->subscribers.size(), cursor + budget);
@@ -902,18 +900,15 @@ void Shard::fan_out_turn() noexcept {
 
 bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
     if (item.exclude_shard == index_ && token_of(ws) == item.exclude_token) return false;
-    SharedBytes* bytes = item.bytes;
-    const char* frame = bytes->data() + item.topic_size;
-    const auto size = static_cast<std::uint32_t>(bytes->size() - item.topic_size - item.deflated_size);
     const std::uint8_t deflate = ws.deflate_;
-    if (item.deflated_size && (deflate & kDeflateOn) && server_window_bits(deflate) >= item.deflate_bits) {
-        if (!(deflate & kServerNoContext)) ws.deflate_ |= kCompressorStale;
-        return stage(ws, bytes, frame + size, item.deflated_size);  // the compressed frame follows the plain one
-    }
-    return stage(ws, bytes, frame, size);
+    const bool compressed = item.deflated_size && (deflate & kDeflateOn) &&
+                            server_window_bits(deflate) >= item.deflate_bits;
+    if (compressed && !(deflate & kServerNoContext)) ws.deflate_ |= kCompressorStale;
+    return stage(ws, item.bytes, compressed ? item.deflated_frame() : item.frame());
 }
 
-bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept {
+bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept {
+    const auto size = static_cast<std::uint32_t>(frame.size());
     if (ws.state_ != WebSocket::State::Open) return false;
     const WebSocketBehavior& b = behavior(ws);
     if (ws.out_.bytes() > b.max_backpressure_bytes) {
@@ -924,12 +919,12 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uin
     if (tls_) {
         // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
         // at the end of the batch. No reference to the frame is kept.
-        const bool encrypted = session(ws).write({frame, size});
+        const bool encrypted = session(ws).write({frame.data(), frame.size()});
         if (encrypted) mark_staged(ws, size);
         else ShardCounters::add(counters_.dropped, 1);
         return false;
     }
-    if (!ws.out_.push_shared(bytes, frame, size)) {  // its reference is counted by fan_out_turn()
+    if (!ws.out_.push_shared(bytes, frame.data(), size)) {  // its reference is counted by fan_out_turn()
         ShardCounters::add(counters_.dropped, 1);
         return false;
     }

@@ -52,7 +52,7 @@ struct ShardCounters {
     }
 };
 
-class Shard final : public net::ReactorHandler, private FrameSink {
+class Shard final : public net::ReactorHandler, public BroadcastConsumer, private FrameSink {
 public:
     // `tls`: every connection is TLS with this context (nullptr: none is).
     Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
@@ -77,7 +77,7 @@ public:
 
     // A publisher put a message in the broadcast ring: drain it soon. Safe from any thread; wakes the reactor
     // only when no wake-up is pending already.
-    void notify_broadcast() noexcept;
+    void notify_broadcast() noexcept override;
     // This shard's counters and ring position. Safe from any thread.
     ShardStats stats() const noexcept;
 
@@ -160,13 +160,12 @@ private:
     // Takes broadcasts from the ring, serves one turn of the fan-out, and writes what it queued.
     void drain_broadcasts() noexcept;
     void fan_out_turn() noexcept;
-    static std::string_view topic_of(const BroadcastItem& item) noexcept;
     // Queues one broadcast for one subscriber (unless it is the sender, or dropped): true when it queued a
     // reference, which the caller counts.
     bool stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept;
     // Queues the frame for `ws`: true when it queued a reference (which the caller counts; stage() takes none
     // itself). False when dropped or not open, and under TLS, where the frame is encrypted for `ws` at once.
-    bool stage(WebSocket& ws, SharedBytes* bytes, const char* frame, std::uint32_t size) noexcept;
+    bool stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept;
     // Counts a frame queued for `ws` and lists `ws` for the write at the end of the batch.
     void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
