@@ -87,6 +87,25 @@ std::uint64_t seed_or_random(std::uint64_t seed) {
 }
 }  // namespace
 
+// One connection as the TLS pump sees it: ciphertext to the socket, plaintext to consume(), and the upgrade
+// request once the TLS handshake is done.
+class Client::TlsLinkFor final : public net::TlsLink {
+public:
+    TlsLinkFor(Client& client, Connection& c) noexcept : client_(client), c_(c) {}
+    bool send_ciphertext(std::span<const char> bytes) noexcept override {
+        return client_.write_raw(c_, bytes.data(), bytes.size());  // false: the caller fails it with errno
+    }
+    bool on_plaintext(std::span<char> bytes) override { return client_.consume(c_, {bytes.data(), bytes.size()}); }
+    bool on_established() override {
+        client_.start_handshake(c_);
+        return c_.fd >= 0;
+    }
+
+private:
+    Client& client_;
+    Connection& c_;
+};
+
 Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t seed)
     : behavior_(std::move(behavior)), options_(std::move(options)), rng_(seed_or_random(seed)),
       read_buffer_(64 * 1024) {
@@ -98,7 +117,7 @@ Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t see
         const std::size_t n = write_deflate_offer(offer, options_.deflate_offer);
         request_headers_.append("Sec-WebSocket-Extensions: ").append(offer, n).append("\r\n");
     }
-    if (options_.tls) plain_.resize(32 * 1024);
+    if (options_.tls) tls_pump_ = std::make_unique<net::TlsPump>();
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
 }
 
@@ -234,11 +253,8 @@ void Client::connected(Connection& c) {
     c.tls = std::make_unique<net::TlsSession>();
     if (!c.tls->init(*options_.tls, c.url->server_name)) return fail(c, ClientFailure::Other, ENOMEM);
     c.state = State::TlsHandshaking;
-    if (c.tls->handshake() == net::TlsStatus::Failed) return fail(c, ClientFailure::Tls, 0);
-    const std::span<const char> hello = c.tls->pending_output();
-    const bool sent = write_raw(c, hello.data(), hello.size());
-    c.tls->consume_output();
-    if (!sent) fail(c, client_failure_from_errno(errno), errno);
+    TlsLinkFor link(*this, c);
+    settle_tls(c, tls_pump_->resume(*c.tls, link));  // the client hello
 }
 
 void Client::start_handshake(Connection& c) {
@@ -275,43 +291,28 @@ void Client::read(Connection& c) {
 }
 
 bool Client::consume_tls(Connection& c, std::string_view ciphertext) {
-    if (!c.tls->feed({ciphertext.data(), ciphertext.size()})) {
-        fail(c, ClientFailure::Other, ENOMEM);
+    TlsLinkFor link(*this, c);
+    return settle_tls(c, tls_pump_->receive(*c.tls, {ciphertext.data(), ciphertext.size()}, link));
+}
+
+bool Client::settle_tls(Connection& c, net::TlsPumpStatus status) {
+    switch (status) {
+    case net::TlsPumpStatus::Open:
+    case net::TlsPumpStatus::Deferred:  // the client's pump has no handshake budget: never
+        return true;
+    case net::TlsPumpStatus::PeerClosed:
+        if (c.state == State::Closing) finish(c, close_code::kAbnormal, {});
+        else fail(c, ClientFailure::ClosedByServer, close_code::kAbnormal);
+        return false;
+    case net::TlsPumpStatus::Failed:
+        fail(c, ClientFailure::Tls, c.state == State::TlsHandshaking ? 0 : close_code::kAbnormal);
+        return false;
+    case net::TlsPumpStatus::Ended:
+        // A write to the socket failed (the connection is still here), or a callback ended the connection.
+        if (c.fd >= 0) fail(c, client_failure_from_errno(errno), errno);
         return false;
     }
-    if (c.state == State::TlsHandshaking) {
-        const net::TlsStatus status = c.tls->handshake();
-        const std::span<const char> out = c.tls->pending_output();
-        const bool sent = write_raw(c, out.data(), out.size());
-        c.tls->consume_output();
-        if (!sent) {
-            fail(c, client_failure_from_errno(errno), errno);
-            return false;
-        }
-        if (status == net::TlsStatus::WantMore) return true;
-        if (status != net::TlsStatus::Ok) {
-            fail(c, ClientFailure::Tls, 0);
-            return false;
-        }
-        start_handshake(c);
-        if (c.fd < 0) return false;
-    }
-    for (;;) {
-        std::size_t n = 0;
-        const net::TlsStatus status = c.tls->read({plain_.data(), plain_.size()}, n);
-        if (status == net::TlsStatus::Ok) {
-            if (!consume(c, {plain_.data(), n})) return false;
-            continue;
-        }
-        if (status == net::TlsStatus::WantMore) return true;
-        if (status == net::TlsStatus::Closed && c.state == State::Closing) {
-            finish(c, close_code::kAbnormal, {});
-            return false;
-        }
-        fail(c, status == net::TlsStatus::Closed ? ClientFailure::ClosedByServer : ClientFailure::Tls,
-             close_code::kAbnormal);
-        return false;
-    }
+    return false;
 }
 
 bool Client::consume(Connection& c, std::string_view bytes) {
@@ -387,11 +388,9 @@ bool Client::finish_handshake(Connection& c) {
 
 bool Client::write(Connection& c, const char* data, std::size_t size) {
     if (!c.tls) return write_raw(c, data, size);
-    if (!c.tls->write({data, size})) return false;
-    const std::span<const char> out = c.tls->pending_output();
-    const bool sent = write_raw(c, out.data(), out.size());
-    c.tls->consume_output();
-    return sent;
+    TlsLinkFor link(*this, c);
+    const iovec iov{const_cast<char*>(data), size};
+    return tls_pump_->send(*c.tls, &iov, 1, link);
 }
 
 bool Client::write_raw(Connection& c, const char* data, std::size_t size) {

@@ -26,6 +26,7 @@
 
 #include "core/fast_rng.hpp"
 #include "net/tls.hpp"
+#include "net/tls_pump.hpp"
 #include "ws/client_handshake.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame_decoder.hpp"
@@ -201,8 +202,11 @@ private:
     void on_event(Connection& c, std::uint32_t events);
     void connected(Connection& c);
     void start_handshake(Connection& c);
-    // TLS: what the socket gave goes through the session; false when the connection ended.
+    // TLS: what the socket gave goes through the session (net::TlsPump); false when the connection ended.
+    class TlsLinkFor;
     bool consume_tls(Connection& c, std::string_view ciphertext);
+    // Acts on what the pump reported: false when the connection ended.
+    bool settle_tls(Connection& c, net::TlsPumpStatus status);
     bool write_raw(Connection& c, const char* data, std::size_t size);
     bool deliver(Connection& c, std::string_view bytes, std::uint64_t size);
     std::string_view compress(Connection& c, std::string_view payload);
@@ -247,7 +251,7 @@ private:
     std::vector<std::uint32_t> closing_ids_;  // connections close() started, for close_timeout_ms (may hold stale ids)
     std::vector<char> read_buffer_;
     std::vector<char> scratch_;  // one masked frame being written
-    std::vector<char> plain_;    // TLS: decrypted bytes of the current read
+    std::unique_ptr<net::TlsPump> tls_pump_;  // with a TLS context: scratch every wss:// connection shares
     std::string request_headers_;  // options_.extra_headers and the permessage-deflate offer
     Deflater shared_deflaters_[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];
     Inflater shared_inflater_;

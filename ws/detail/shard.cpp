@@ -46,9 +46,6 @@ constexpr unsigned kWindowShift = 5;  // bits 5-7: the server's window bits - 8 
 
 unsigned server_window_bits(std::uint8_t deflate) noexcept { return (deflate >> kWindowShift) + 8u; }
 
-// TLS: plaintext is read a record at a time (at most 16 KiB each) into one shard buffer.
-constexpr std::size_t kTlsPlainBytes = 32 * 1024;
-
 // Scratch buffers past this size are freed after use, so one large message does not pin its memory.
 constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 
@@ -98,7 +95,8 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
       slab_(slot_stride(routes)),
       topics_(broadcaster.directory()) {
     if (tls_) {
-        tls_plain_ = std::make_unique<char[]>(kTlsPlainBytes);
+        const unsigned per_turn = config.tls_handshakes_per_iteration ? config.tls_handshakes_per_iteration : 1;
+        tls_pump_ = std::make_unique<net::TlsPump>(per_turn);
     } else {
         batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
         batch_.reserve(kBatchWrites);
@@ -206,52 +204,46 @@ bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
 
 // ---- TLS ------------------------------------------------------------------------------------------------------
 
-bool Shard::on_tls_data(WebSocket& ws, std::span<char> ciphertext) {
-    if (!session(ws).feed(ciphertext)) {
-        terminate(ws);
-        return false;
+// One connection as the TLS pump sees it: ciphertext goes out through write_raw(), plaintext in to on_plaintext().
+class Shard::TlsLinkFor final : public net::TlsLink {
+public:
+    TlsLinkFor(Shard& shard, WebSocket& ws) noexcept : shard_(shard), ws_(ws) {}
+    bool send_ciphertext(std::span<const char> bytes) noexcept override {
+        const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+        return shard_.write_raw(ws_, &iov, 1, bytes.size());  // written, or copied into the queue
     }
-    return pump_tls(ws);
+    bool on_plaintext(std::span<char> bytes) override { return shard_.on_plaintext(ws_, bytes) && alive(ws_); }
+
+private:
+    Shard& shard_;
+    WebSocket& ws_;
+};
+
+bool Shard::on_tls_data(WebSocket& ws, std::span<char> ciphertext) {
+    TlsLinkFor link(*this, ws);
+    return settle_tls(ws, tls_pump_->receive(session(ws), ciphertext, link));
 }
 
-bool Shard::pump_tls(WebSocket& ws) {
-    ConnectionExtras& own = *extras_[ws.index_];
-    net::TlsSession& tls = own.tls;
-    if (!tls.handshake_done()) {
-        // Handshakes cost real CPU (key exchange, signature): a bounded number per iteration, the rest next time.
-        if (handshake_budget_ == 0) {
-            if (!own.waiting_handshake) {
-                own.waiting_handshake = true;
-                tls_waiting_.push_back(token_of(ws));
-            }
-            return true;
+bool Shard::settle_tls(WebSocket& ws, net::TlsPumpStatus status) {
+    switch (status) {
+    case net::TlsPumpStatus::Open: return true;
+    case net::TlsPumpStatus::Deferred: {
+        // Out of this turn's handshake budget: the next turn goes on.
+        ConnectionExtras& own = *extras_[ws.index_];
+        if (!own.waiting_handshake) {
+            own.waiting_handshake = true;
+            tls_waiting_.push_back(token_of(ws));
         }
-        --handshake_budget_;
-        const net::TlsStatus status = tls.handshake();
-        if (!flush_tls(ws)) return false;  // the handshake's own records, or an alert
-        if (status == net::TlsStatus::WantMore) return true;
-        if (status != net::TlsStatus::Ok) {
-            terminate(ws);
-            return false;
-        }
+        return true;
     }
-    for (;;) {
-        std::size_t n = 0;
-        const net::TlsStatus status = tls.read({tls_plain_.get(), kTlsPlainBytes}, n);
-        if (status == net::TlsStatus::Ok) {
-            if (!on_plaintext(ws, {tls_plain_.get(), n})) return false;
-            if (!alive(ws)) return false;
-            continue;
-        }
-        if (status == net::TlsStatus::WantMore) return flush_tls(ws);  // e.g. session tickets after the handshake
-        if (status == net::TlsStatus::Closed) {
-            // close_notify: nothing more will come; the end of stream that follows closes the connection.
-            ws.flags_ |= kInputDone;
-            return true;
-        }
-        terminate(ws);
-        return false;
+    case net::TlsPumpStatus::PeerClosed:
+        // close_notify: nothing more will come; the end of stream that follows closes the connection.
+        ws.flags_ |= kInputDone;
+        return true;
+    case net::TlsPumpStatus::Failed: terminate(ws); return false;
+    case net::TlsPumpStatus::Ended: return false;
     }
+    return false;
 }
 
 void Shard::run_waiting_handshakes() {
@@ -261,44 +253,21 @@ void Shard::run_waiting_handshakes() {
         WebSocket* ws = lookup(token);  // a stale token: the connection ended while it waited
         if (!ws || !alive(*ws)) continue;
         extras_[ws->index_]->waiting_handshake = false;
-        pump_tls(*ws);
+        TlsLinkFor link(*this, *ws);
+        settle_tls(*ws, tls_pump_->resume(session(*ws), link));
     }
     tls_running_.clear();
 }
 
-bool Shard::encrypt(WebSocket& ws, const iovec* iov, int count) noexcept {
-    // One record for the whole write when it is small: a frame header alone would cost a record of its own.
-    std::size_t total = 0;
-    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
-    if (count > 1 && total <= 16 * 1024) {
-        tls_gather_.clear();
-        for (int i = 0; i < count; ++i) {
-            if (!tls_gather_.append({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len})) return false;
-        }
-        return session(ws).write({tls_gather_.data(), tls_gather_.size()});
-    }
-    for (int i = 0; i < count; ++i) {
-        if (!session(ws).write({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len})) return false;
-    }
-    return true;
-}
-
 bool Shard::flush_tls(WebSocket& ws) noexcept {
-    net::TlsSession& tls = session(ws);
-    const std::span<const char> out = tls.pending_output();
-    if (out.empty()) return true;
-    const iovec iov{const_cast<char*>(out.data()), out.size()};
-    const bool ok = write_raw(ws, &iov, 1, out.size());  // written, or copied into the queue
-    tls.consume_output();  // the session lives until on_closed(), even when the write failed
-    return ok;
+    TlsLinkFor link(*this, ws);
+    return net::TlsPump::flush(session(ws), link);  // the session lives until on_closed(), even when this fails
 }
 
 bool Shard::send_close_notify(WebSocket& ws) noexcept {
     if (!tls_) return false;  // under TLS every connection has its session from on_accept() to on_closed()
-    net::TlsSession& tls = session(ws);
-    if (!tls.handshake_done() || tls.shutdown_sent()) return false;
-    tls.shutdown();
-    flush_tls(ws);
+    TlsLinkFor link(*this, ws);
+    if (!net::TlsPump::close_notify(session(ws), link)) return false;
     return alive(ws) && (!ws.out_.empty() || (ws.flags_ & kSendInFlight));
 }
 
@@ -704,11 +673,10 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
 
 bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (!tls_) return write_raw(ws, iov, count, total);
-    if (!encrypt(ws, iov, count)) {
-        terminate(ws);
-        return false;
-    }
-    return flush_tls(ws);
+    TlsLinkFor link(*this, ws);
+    if (tls_pump_->send(session(ws), iov, count, link)) return true;
+    terminate(ws);  // could not encrypt (the link's own failures have ended the connection already)
+    return false;
 }
 
 bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
@@ -1118,7 +1086,7 @@ void Shard::run() {
         // A fan-out under way, or broadcasts left in the ring (published by this thread's callbacks, or more than
         // were taken): the loop turns without waiting and serves the next part.
         const bool more = !fanning_.empty() || broadcaster_.ring().ready(index_);
-        handshake_budget_ = config_.tls_handshakes_per_iteration ? config_.tls_handshakes_per_iteration : 1;
+        if (tls_pump_) tls_pump_->begin_turn();
         if (!tls_waiting_.empty()) run_waiting_handshakes();
         const bool waiting = !tls_waiting_.empty();
         const long long wait = more || waiting ? 0 : std::max(0LL, next_tick - monotonic_ms());

@@ -18,6 +18,7 @@
 #include "core/timer_wheel.hpp"
 #include "net/reactor.hpp"
 #include "net/tls.hpp"
+#include "net/tls_pump.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/detail/slab.hpp"
@@ -123,12 +124,14 @@ private:
     void answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
     void refuse(WebSocket& ws, int status, std::string_view reason);
 
-    // TLS: ciphertext in, plaintext to on_plaintext(); plaintext out, ciphertext to write_raw().
+    // TLS (net/tls_pump.hpp does the record work): ciphertext in, plaintext to on_plaintext(); plaintext out,
+    // ciphertext to write_raw(). TlsLinkFor is one connection's link, made for the length of a call.
+    class TlsLinkFor;
     bool on_tls_data(WebSocket& ws, std::span<char> ciphertext);
-    bool pump_tls(WebSocket& ws);
+    // Acts on what the pump reported for `ws`: false when the connection ended.
+    bool settle_tls(WebSocket& ws, net::TlsPumpStatus status);
     void run_waiting_handshakes();
     net::TlsSession& session(WebSocket& ws) noexcept { return extras_[ws.index_]->tls; }
-    bool encrypt(WebSocket& ws, const iovec* iov, int count) noexcept;
     // Writes (or queues) the ciphertext the session has collected.
     bool flush_tls(WebSocket& ws) noexcept;
     // Sends close_notify before the write side is shut; true when it had to be queued behind other bytes.
@@ -206,12 +209,10 @@ private:
     ByteBuffer deflate_out_;
     ByteBuffer inflate_out_;
     std::vector<std::unique_ptr<ConnectionExtras>> extras_;  // by slot index, made on first need
-    // TLS: decrypted bytes of the current read, gathered plaintext of one write, and the handshakes that wait.
-    std::unique_ptr<char[]> tls_plain_;
-    ByteBuffer tls_gather_;
+    // TLS: the pump's scratch and handshake budget, and the handshakes that wait for the next turn.
+    std::unique_ptr<net::TlsPump> tls_pump_;
     std::vector<std::uint64_t> tls_waiting_;
     std::vector<std::uint64_t> tls_running_;  // tls_waiting_'s contents while they run; swapped, so neither reallocates
-    unsigned handshake_budget_ = 0;
     std::deque<BroadcastItem> fanning_;  // taken from the ring, in its order; each holds the shard's reference
     std::size_t window_ = 0;  // the broadcasts at the front of fanning_ being fanned out together (0: none yet)
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
