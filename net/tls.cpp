@@ -131,8 +131,6 @@ bool TlsSession::feed(std::span<const char> ciphertext) noexcept {
     return true;
 }
 
-bool TlsSession::has_input() const noexcept { return BIO_ctrl_pending(in_) > 0; }
-
 bool TlsSession::handshake_done() const noexcept { return SSL_is_init_finished(ssl_.get()) == 1; }
 
 TlsStatus TlsSession::handshake() noexcept {
@@ -190,14 +188,5 @@ std::span<const char> TlsSession::pending_output() const noexcept {
 }
 
 void TlsSession::consume_output() noexcept { (void)BIO_reset(out_); }
-
-std::string_view TlsSession::alpn() const noexcept {
-    const unsigned char* protocol = nullptr;
-    unsigned int length = 0;
-    SSL_get0_alpn_selected(ssl_.get(), &protocol, &length);
-    return {reinterpret_cast<const char*>(protocol), length};
-}
-
-bool TlsSession::resumed() const noexcept { return SSL_session_reused(ssl_.get()) == 1; }
 
 }  // namespace surge::net

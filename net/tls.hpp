@@ -62,8 +62,6 @@ public:
 
     // Ciphertext that arrived from the peer. False when out of memory.
     bool feed(std::span<const char> ciphertext) noexcept;
-    // Ciphertext is waiting in the session (fed but not yet processed).
-    bool has_input() const noexcept;
     // Advances the handshake with what was fed.
     TlsStatus handshake() noexcept;
     bool handshake_done() const noexcept;
@@ -78,11 +76,6 @@ public:
     // Ciphertext to send, in order: a view valid until consume_output() or the next call that writes.
     std::span<const char> pending_output() const noexcept;
     void consume_output() noexcept;
-
-    // The protocol ALPN agreed ("http/1.1"), or empty; whether the session was resumed.
-    std::string_view alpn() const noexcept;
-    bool resumed() const noexcept;
-    SSL* native() const noexcept { return ssl_.get(); }
 
 private:
     std::unique_ptr<SSL, SslDelete> ssl_;

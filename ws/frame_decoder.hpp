@@ -65,8 +65,6 @@ public:
     void set_rsv1_allowed(bool allowed) noexcept { rsv1_allowed_ = allowed; }
     // A data message has started and not finished.
     bool in_message() const noexcept { return message_opcode_ != 0; }
-    // Part of a frame's payload is still to come.
-    bool in_frame() const noexcept { return in_frame_; }
 
 private:
     DecodeResult fail(std::size_t consumed, std::uint16_t code) noexcept;
