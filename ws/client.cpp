@@ -124,6 +124,7 @@ Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t see
 Client::~Client() {
     for (Connection& c : connections_) {
         if (c.fd >= 0) ::close(c.fd);
+        c.message.release();
     }
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
@@ -151,7 +152,7 @@ ClientWebSocket* Client::connect(const Url& url, const sockaddr_in* source) {
     c.failure_ = ClientFailure::None;
     c.failure_detail_ = 0;
     c.head_length = 0;
-    c.compressed = false;
+    c.message_bytes = 0;
     c.drain_owed = false;
     c.decoder = FrameDecoder{};
     c.subprotocol.clear();
@@ -315,6 +316,61 @@ bool Client::settle_tls(Connection& c, net::TlsPumpStatus status) {
     return false;
 }
 
+// One connection's side of the message layer: the application's callbacks, and how the client answers.
+class Client::MessageEventsFor final : public MessageEvents {
+public:
+    MessageEventsFor(Client& client, Connection& c) noexcept : client_(client), c_(c) {}
+
+    bool on_message(std::string_view message, Opcode opcode) override {
+        const ClientBehavior& b = client_.behavior_;
+        if (c_.state == State::Open) {
+            if (b.on_message_head) b.on_message_head(c_, opcode, message.size(), message);
+            else if (b.on_message) b.on_message(c_, message, opcode);
+        }
+        return c_.fd >= 0;
+    }
+    // on_message_head wants a message's size and first bytes only: uncompressed ones are not gathered.
+    bool streams_uncompressed() const noexcept override { return static_cast<bool>(client_.behavior_.on_message_head); }
+    bool on_message_piece(std::string_view piece, bool last, Opcode opcode) override {
+        if (last && c_.message_bytes == 0) return on_message(piece, opcode);  // whole, where it lies
+        if (c_.head_length < sizeof c_.head) {
+            const std::size_t take = std::min(piece.size(), sizeof c_.head - c_.head_length);
+            std::memcpy(c_.head + c_.head_length, piece.data(), take);
+            c_.head_length = static_cast<std::uint8_t>(c_.head_length + take);
+        }
+        c_.message_bytes += piece.size();
+        if (!last) return true;
+        const std::uint64_t size = c_.message_bytes;
+        const std::string_view head(c_.head, c_.head_length);
+        c_.message_bytes = 0;
+        c_.head_length = 0;
+        if (c_.state == State::Open) client_.behavior_.on_message_head(c_, opcode, size, head);
+        return c_.fd >= 0;
+    }
+    bool on_ping(std::string_view payload) override {
+        if (c_.state == State::Open && client_.behavior_.on_ping) client_.behavior_.on_ping(c_, payload);
+        return c_.fd >= 0;
+    }
+    bool on_pong(std::string_view payload) override {
+        if (c_.state == State::Open && client_.behavior_.on_pong) client_.behavior_.on_pong(c_, payload);
+        return c_.fd >= 0;
+    }
+    void on_close(std::uint16_t code, std::string_view reason, bool answered) override {
+        if (answered) client_.finish(c_, code, reason);  // the answer to our close: done
+        else client_.fail(c_, ClientFailure::ClosedByServer, code, code, reason);
+    }
+    void send_control(Opcode opcode, std::string_view payload) override { client_.send_control(c_, opcode, payload); }
+    bool close_sent() const noexcept override { return c_.state == State::Closing; }
+    Inflater* inflater(bool& keep_context) noexcept override {
+        keep_context = !c_.deflate->params.server_no_context_takeover;
+        return keep_context ? &c_.deflate->inflater : &client_.shared_inflater_;
+    }
+
+private:
+    Client& client_;
+    Connection& c_;
+};
+
 bool Client::consume(Connection& c, std::string_view bytes) {
     if (c.state == State::Handshaking) {
         c.in.append(bytes);
@@ -331,12 +387,12 @@ bool Client::consume(Connection& c, std::string_view bytes) {
         input = {const_cast<char*>(bytes.data()), bytes.size()};
     }
     if (input.empty()) return true;
-    feeding_ = &c;
-    const DecodeResult r = c.decoder.feed(decoder_config_, input, *this);
-    if (c.fd < 0) return false;  // a callback ended it
+    MessageEventsFor events(*this, c);
+    const ReadResult r = reader_.feed(decoder_config_, c.decoder, c.message, input, events);
+    if (c.fd < 0) return false;  // an event ended it
     switch (r.status) {
-    case DecodeStatus::NeedMore:
-    case DecodeStatus::Stopped:
+    case ReadStatus::NeedMore:
+    case ReadStatus::Ended:
         // What is left is at most an incomplete header or control frame; keep it, reusing c.in's space.
         if (input.data() == c.in.data()) {
             c.in.erase(0, r.consumed);
@@ -344,9 +400,9 @@ bool Client::consume(Connection& c, std::string_view bytes) {
             c.in.assign(input.data() + r.consumed, input.size() - r.consumed);
         }
         return true;
-    case DecodeStatus::Closed:
-        return false;  // on_control answered and ended it
-    case DecodeStatus::Error:
+    case ReadStatus::Closed:
+        return false;  // on_close ended it
+    case ReadStatus::Failed:
         fail_protocol(c, r.close_code);
         return false;
     }
@@ -517,7 +573,7 @@ void Client::release(Connection& c) {
     --live_;
     std::string().swap(c.in);
     std::string().swap(c.out);
-    std::string().swap(c.message);
+    c.message.release();
     c.tls.reset();
     c.deflate.reset();
     c.url.reset();
@@ -533,96 +589,6 @@ std::string_view Client::compress(Connection& c, std::string_view payload) {
     deflate_out_.clear();
     if (!deflater.compress(payload, deflate_out_, keep)) return {};
     return deflate_out_.view();
-}
-
-bool Client::deliver(Connection& c, std::string_view bytes, std::uint64_t size) {
-    if (c.compressed) {
-        const bool keep = !c.deflate->params.server_no_context_takeover;
-        Inflater& inflater = keep ? c.deflate->inflater : shared_inflater_;
-        inflate_out_.clear();
-        std::uint16_t code = close_code::kInternalError;
-        if (inflater.ready() || inflater.init()) {
-            code = close_code_for(
-                inflater.inflate({bytes.data(), bytes.size()}, inflate_out_, options_.max_message_bytes, keep));
-        }
-        if (!code && c.opcode == Opcode::Text && !is_valid_utf8(inflate_out_.view())) code = close_code::kInvalidPayload;
-        if (code) {
-            fail_protocol(c, code);
-            return false;
-        }
-        bytes = inflate_out_.view();
-        size = bytes.size();
-    }
-    if (c.state == State::Open) {
-        if (behavior_.on_message_head) {
-            behavior_.on_message_head(c, c.opcode, size, bytes);
-        } else if (behavior_.on_message) {
-            behavior_.on_message(c, bytes, c.opcode);
-        }
-    }
-    inflate_out_.trim(1 << 20);
-    return c.fd >= 0;
-}
-
-bool Client::on_message_begin(Opcode opcode, bool compressed) {
-    Connection& c = *feeding_;
-    c.opcode = opcode;
-    c.compressed = compressed;
-    c.message_bytes = 0;
-    c.head_length = 0;
-    c.message.clear();
-    return true;
-}
-
-bool Client::on_message_data(std::span<char> piece, bool last) {
-    Connection& c = *feeding_;
-    const std::string_view bytes(piece.data(), piece.size());
-    // A message in one piece is handed over where it lies; one in pieces is gathered unless on_message_head only
-    // wants its size and first bytes (a compressed one always is: it must be inflated whole).
-    if (last && c.message_bytes == 0) return deliver(c, bytes, bytes.size());
-    if (c.compressed || !behavior_.on_message_head) {
-        c.message.append(bytes);
-        c.message_bytes += piece.size();
-        if (!last) return true;
-        const bool alive = deliver(c, c.message, c.message.size());
-        if (c.message.capacity() > (1 << 20)) std::string().swap(c.message);
-        return alive;
-    }
-    if (c.head_length < sizeof c.head) {
-        const std::size_t take = std::min(piece.size(), sizeof c.head - c.head_length);
-        std::memcpy(c.head + c.head_length, piece.data(), take);
-        c.head_length = static_cast<std::uint8_t>(c.head_length + take);
-    }
-    c.message_bytes += piece.size();
-    if (!last) return true;
-    if (c.state == State::Open) behavior_.on_message_head(c, c.opcode, c.message_bytes, {c.head, c.head_length});
-    return c.fd >= 0;
-}
-
-bool Client::on_control(Opcode opcode, std::span<char> payload) {
-    Connection& c = *feeding_;
-    const std::string_view bytes(payload.data(), payload.size());
-    if (opcode == Opcode::Ping) {
-        send_control(c, Opcode::Pong, bytes);
-        if (c.state == State::Open && behavior_.on_ping) behavior_.on_ping(c, bytes);
-        return c.fd >= 0;
-    }
-    if (opcode == Opcode::Pong) {
-        if (c.state == State::Open && behavior_.on_pong) behavior_.on_pong(c, bytes);
-        return c.fd >= 0;
-    }
-    if (opcode != Opcode::Close) return true;
-    const ClosePayload close = parse_close_payload(payload);
-    if (c.state == State::Closing) {  // the answer to our close: done
-        finish(c, close.code, close.reason);
-        return false;
-    }
-    char frame[kMaxControlFrameBytes];
-    const MaskKey mask = rng_.bytes<4>();
-    const std::uint16_t echo = close.code == close_code::kNoStatus ? close_code::kNormal : close.code;
-    write(c, frame, encode_close_frame(frame, echo, {}, &mask));
-    fail(c, ClientFailure::ClosedByServer, close.code, close.code, close.reason);
-    return false;
 }
 
 }  // namespace surge

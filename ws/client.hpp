@@ -30,6 +30,7 @@
 #include "ws/client_handshake.hpp"
 #include "ws/deflate.hpp"
 #include "ws/frame_decoder.hpp"
+#include "ws/message_reader.hpp"
 #include "ws/send_status.hpp"
 #include "ws/url.hpp"
 
@@ -142,7 +143,7 @@ struct ClientBehavior {
         on_message_head{};
 };
 
-class Client : private FrameSink {
+class Client {
 public:
     // `seed` drives masking keys and handshake nonces (FastRng): 0 takes one from getrandom(), so that keys are not
     // predictable from outside; the load tools pass fixed seeds, for runs that repeat.
@@ -180,12 +181,10 @@ private:
     struct Connection : ClientWebSocket {
         int fd = -1;
         State state = State::Idle;
-        std::uint8_t head_length = 0;  // bytes in `head` of the message being received
-        Opcode opcode = Opcode::Binary;
-        bool compressed = false;  // the message being received has RSV1
+        std::uint8_t head_length = 0;  // on_message_head: bytes in `head` of the message being received
         bool drain_owed = false;  // a send answered Backpressure: on_drain when `out` empties
         std::uint64_t started_ns = 0;  // connect(), then close(): for the timeouts
-        std::uint64_t message_bytes = 0;
+        std::uint64_t message_bytes = 0;  // on_message_head: bytes of the message being received so far
         char head[32];  // the load tools read a stamp and a sequence mark here
         WebSocketKey key{};
         std::unique_ptr<Url> url;  // a copy, until the request is written: the caller's may be a temporary
@@ -193,7 +192,7 @@ private:
         std::unique_ptr<net::TlsSession> tls;
         std::unique_ptr<ConnectionDeflate> deflate;
         std::string subprotocol;
-        std::string message;  // a message being gathered (compressed, or not on_message_head)
+        PartialMessage message;  // a message being gathered (compressed, or not on_message_head); freed in release()
         std::string in;   // bytes kept between reads: the handshake head, or an incomplete frame header
         std::string out;  // bytes the socket did not take yet
     };
@@ -208,7 +207,6 @@ private:
     // Acts on what the pump reported: false when the connection ended.
     bool settle_tls(Connection& c, net::TlsPumpStatus status);
     bool write_raw(Connection& c, const char* data, std::size_t size);
-    bool deliver(Connection& c, std::string_view bytes, std::uint64_t size);
     std::string_view compress(Connection& c, std::string_view payload);
     void read(Connection& c);
     // Hands newly read bytes to the handshake or the decoder. False when the connection ended.
@@ -234,9 +232,8 @@ private:
     // Cuts closing connections whose server has not answered within close_timeout_ms.
     void expire_closing();
 
-    bool on_message_begin(Opcode opcode, bool compressed) override;
-    bool on_message_data(std::span<char> piece, bool last) override;
-    bool on_control(Opcode opcode, std::span<char> payload) override;
+    // The message layer's events for one connection (ws/message_reader.hpp).
+    class MessageEventsFor;
 
     ClientBehavior behavior_;
     ClientOptions options_;
@@ -256,10 +253,9 @@ private:
     Deflater shared_deflaters_[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];
     Inflater shared_inflater_;
     ByteBuffer deflate_out_;
-    ByteBuffer inflate_out_;
+    MessageReader reader_;
     std::size_t live_ = 0;
     std::size_t open_ = 0;
-    Connection* feeding_ = nullptr;  // the connection whose bytes the decoder is reading (for the sink callbacks)
 };
 
 }  // namespace surge

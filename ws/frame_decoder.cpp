@@ -53,8 +53,9 @@ DecodeResult FrameDecoder::feed(const DecoderConfig& config, std::span<char> byt
             }
             pos += n;
             if (frame_remaining_ == 0) in_frame_ = false;
-            if (last) message_opcode_ = 0;
-            if (!sink.on_message_data(piece, last)) return {pos, DecodeStatus::Stopped, 0};
+            const bool more = sink.on_message_data(piece, last);
+            if (last) message_opcode_ = 0;  // after the call: the sink may ask message_opcode() in it
+            if (!more) return {pos, DecodeStatus::Stopped, 0};
             continue;
         }
 
@@ -113,8 +114,9 @@ DecodeResult FrameDecoder::feed(const DecoderConfig& config, std::span<char> byt
             // An empty final frame: the message ends here with no bytes.
             const bool text = message_opcode_ == static_cast<std::uint8_t>(Opcode::Text) && !message_compressed_;
             if (text && !utf8_.complete()) return fail(pos, close_code::kInvalidPayload);
+            const bool more = sink.on_message_data({}, true);
             message_opcode_ = 0;
-            if (!sink.on_message_data({}, true)) return {pos, DecodeStatus::Stopped, 0};
+            if (!more) return {pos, DecodeStatus::Stopped, 0};
         }
     }
 }

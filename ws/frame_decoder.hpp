@@ -65,6 +65,10 @@ public:
     void set_rsv1_allowed(bool allowed) noexcept { rsv1_allowed_ = allowed; }
     // A data message has started and not finished.
     bool in_message() const noexcept { return message_opcode_ != 0; }
+    // The current data message's opcode (Text or Binary) and whether it came compressed (RSV1): valid from its
+    // on_message_begin() through its last on_message_data(), so a sink needs no copy of its own.
+    Opcode message_opcode() const noexcept { return static_cast<Opcode>(message_opcode_); }
+    bool message_compressed() const noexcept { return message_compressed_; }
 
 private:
     DecodeResult fail(std::size_t consumed, std::uint16_t code) noexcept;

@@ -18,6 +18,7 @@
 #include "core/send_queue.hpp"
 #include "core/timer_wheel.hpp"
 #include "ws/frame_decoder.hpp"
+#include "ws/message_reader.hpp"
 #include "ws/opcode.hpp"
 #include "ws/send_status.hpp"
 
@@ -74,19 +75,17 @@ private:
     TimerNode timer_;  // first member: the shard maps an expired node back to its connection
     SendQueue out_;  // bytes the socket refused, oldest first
     char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
-    char* message_ = nullptr;  // heap: a message that spans reads, up to max_message_bytes
+    PartialMessage message_;  // heap: a message that spans frames or reads, up to max_message_bytes
     detail::SubscriptionList* subscriptions_ = nullptr;  // heap, while subscribed to anything
     FrameDecoder decoder_;
     std::uint32_t held_bytes_ = 0;
-    std::uint32_t message_bytes_ = 0;
-    std::uint32_t message_capacity_ = 0;
     std::uint32_t generation_ = 0;
     std::uint32_t index_ = 0;
     int fd_ = -1;
+    std::uint32_t request_scanned_ = 0;  // in the HTTP state: how far the request parser has searched
     std::uint16_t route_ = 0;
     std::uint16_t close_code_ = 0;  // the code this side sent, once it has
     State state_ = State::Free;
-    Opcode message_opcode_ = Opcode::Binary;
     std::uint8_t flags_ = 0;
     std::uint8_t io_state_ = 0;  // the reactor's (net::ReactorHandler::io_state)
     std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none

@@ -83,6 +83,30 @@ def frame_seeds():
     write("frame_decoder", "ping-126", server + frame(0x89, b"p" * 126))
 
 
+def deflated(message):
+    import zlib
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return (compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def message_seeds():
+    # The first byte picks the configuration: bit 0 client role, bit 1 small limit, bit 2 RSV1 allowed,
+    # bit 3 streaming role, bit 4 the role's inflater keeps no context, bit 5 this side has sent its close.
+    server, client, small, rsv1, streaming, shared, closing = (bytes([b]) for b in (0, 1, 2, 4, 8, 16, 32))
+    z = deflated(b"compressed " * 40)
+    write("message_reader", "fragments", server + frame(0x01, b"Hel") + frame(0x89, b"p") + frame(0x80, b"lo"))
+    write("message_reader", "client-text", client + frame(0x81, b"Hello", masked=False))
+    write("message_reader", "compressed", rsv1 + frame(0xC1, z) + frame(0x41, z[:7]) + frame(0x80, z[7:]))
+    write("message_reader", "compressed-shared", bytes([4 | 16]) + frame(0xC2, z) + frame(0xC2, z))
+    write("message_reader", "compressed-too-big", bytes([4 | 2]) + frame(0xC2, z))
+    write("message_reader", "corrupt-deflate", rsv1 + frame(0xC2, b"\xff\xff\xff"))
+    write("message_reader", "deflated-bad-utf8", rsv1 + frame(0xC1, deflated(b"\xc3\x28")))
+    write("message_reader", "streaming", bytes([8 | 4]) + frame(0x02, b"abc") + frame(0x80, b"def") + frame(0xC1, z))
+    write("message_reader", "close-echo", server + frame(0x88, b"\x03\xe9bye") + frame(0x81, b"after"))
+    write("message_reader", "close-answer", closing + frame(0x89, b"late") + frame(0x88, b""))
+    write("message_reader", "bad-utf8", server + frame(0x81, b"\xed\xa0\x80"))
+
+
 ACCEPT = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # for RFC's key above
 
 
@@ -103,3 +127,4 @@ if __name__ == "__main__":
     upgrade_seeds()
     response_seeds()
     frame_seeds()
+    message_seeds()

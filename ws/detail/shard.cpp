@@ -38,7 +38,6 @@ constexpr std::uint8_t kDeflateOn = 1;
 constexpr std::uint8_t kServerNoContext = 2;    // each message is compressed alone: the shard's compressor serves
 constexpr std::uint8_t kClientNoContext = 4;    // the client compresses each message alone: so does the shard's
                                                 // decompressor
-constexpr std::uint8_t kCompressedMessage = 8;  // the message being received came with RSV1
 // A broadcast frame compressed by the publisher went out to a connection with its own compressor: the client's
 // window now holds bytes that compressor never saw, so it must start over before its next message.
 constexpr std::uint8_t kCompressorStale = 16;
@@ -141,7 +140,7 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.subprotocol_ = 0;
     ws.close_code_ = 0;
     ws.held_bytes_ = 0;
-    ws.message_bytes_ = 0;
+    ws.request_scanned_ = 0;
     if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
     ws.deflate_ = 0;
     if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
@@ -304,11 +303,10 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
         }
         received = {ws.held_, ws.held_bytes_};
     }
-    // While in the HTTP state, message_bytes_ keeps how far the parser searched (no message exists yet).
-    HttpRequestParser parser(config_.max_header_bytes, ws.message_bytes_);
+    HttpRequestParser parser(config_.max_header_bytes, ws.request_scanned_);
     HttpRequest request;
     const ParseResult parsed = parser.parse({received.data(), received.size()}, request);
-    ws.message_bytes_ = parser.scanned();
+    ws.request_scanned_ = parser.scanned();
     if (parsed.status == ParseStatus::Error) {
         refuse(ws, parsed.http_status, parsed.http_status == 431 ? "request head too large" : "malformed request");
         return false;
@@ -320,7 +318,7 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
         }
         return true;
     }
-    ws.message_bytes_ = 0;
+    ws.request_scanned_ = 0;
 
     const int websocket_route = routes_.find_websocket(request.path());
     bool path_known = false;
@@ -461,134 +459,62 @@ bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
     }
 }
 
+// One connection's side of the message layer: the application's callbacks, the counters, and the closing paths.
+class Shard::MessageEventsFor final : public MessageEvents {
+public:
+    MessageEventsFor(Shard& shard, WebSocket& ws) noexcept : shard_(shard), ws_(ws) {}
+
+    bool on_message(std::string_view message, Opcode opcode) override {
+        ShardCounters::add(shard_.counters_.messages_in, 1);
+        ShardCounters::add(shard_.counters_.bytes_in, message.size());
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_message) b.on_message(ws_, message, opcode);
+        return ws_.state_ == WebSocket::State::Open || ws_.state_ == WebSocket::State::Closing;
+    }
+    bool on_ping(std::string_view payload) override {
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_ping) b.on_ping(ws_, payload);
+        return alive(ws_);
+    }
+    bool on_pong(std::string_view payload) override {
+        ws_.flags_ &= static_cast<std::uint8_t>(~kPingSent);
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_pong) b.on_pong(ws_, payload);
+        return alive(ws_);
+    }
+    void on_close(std::uint16_t code, std::string_view reason, bool) override {
+        // The peer's close, first or in answer to ours: the connection ends once the echo (if any) is out.
+        ws_.flags_ |= kInputDone;
+        shard_.notify_close(ws_, code, reason);
+        shard_.finish_when_flushed(ws_);
+    }
+    void send_control(Opcode opcode, std::string_view payload) override { shard_.send_control(ws_, opcode, payload); }
+    bool close_sent() const noexcept override { return ws_.state_ != WebSocket::State::Open; }
+    Inflater* inflater(bool& keep_context) noexcept override {
+        keep_context = !(ws_.deflate_ & kClientNoContext);
+        if (!keep_context) return &shard_.shared_inflater_;
+        ConnectionExtras* own = shard_.extras(ws_);
+        return own ? &own->inflater : nullptr;
+    }
+
+private:
+    Shard& shard_;
+    WebSocket& ws_;
+};
+
 bool Shard::feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed) {
-    current_ = &ws;
-    const DecodeResult r = ws.decoder_.feed(routes_.websockets[ws.route_].decoder, bytes, *this);
-    current_ = nullptr;
+    MessageEventsFor events(*this, ws);
+    const ReadResult r = reader_.feed(routes_.websockets[ws.route_].decoder, ws.decoder_, ws.message_, bytes, events);
     consumed = r.consumed;
     switch (r.status) {
-    case DecodeStatus::NeedMore: return alive(ws);
-    case DecodeStatus::Stopped: return false;
-    case DecodeStatus::Closed:
+    case ReadStatus::NeedMore: return alive(ws);
+    case ReadStatus::Ended: return false;
+    case ReadStatus::Closed:
         ws.flags_ |= kInputDone;
         return alive(ws);
-    case DecodeStatus::Error: {
-        const char* reason = r.close_code == close_code::kInvalidPayload ? "invalid UTF-8"
-                             : r.close_code == close_code::kMessageTooBig ? "message too big"
-                                                                          : "protocol error";
-        fail(ws, r.close_code, reason);
-        return false;
-    }
+    case ReadStatus::Failed: fail(ws, r.close_code, r.reason); return false;
     }
     return false;
-}
-
-bool Shard::on_message_begin(Opcode opcode, bool compressed) {
-    current_->message_opcode_ = opcode;
-    current_->message_bytes_ = 0;
-    if (compressed) current_->deflate_ |= kCompressedMessage;
-    else current_->deflate_ &= static_cast<std::uint8_t>(~kCompressedMessage);
-    return true;
-}
-
-bool Shard::on_message_data(std::span<char> piece, bool last) {
-    WebSocket& ws = *current_;
-    const WebSocketBehavior& b = behavior(ws);
-    if (last && ws.message_bytes_ == 0) {
-        // The whole message in one piece: hand over the bytes where they lie.
-        return deliver(ws, {piece.data(), piece.size()});
-    }
-    // A message spread over frames or reads: gather it. The decoder has already checked the size limit.
-    const std::size_t needed = ws.message_bytes_ + piece.size();
-    if (needed > ws.message_capacity_) {
-        std::size_t capacity = std::max<std::size_t>(needed, std::min<std::size_t>(2 * ws.message_capacity_ + 4096,
-                                                                                    b.max_message_bytes));
-        char* grown = static_cast<char*>(std::realloc(ws.message_, capacity));
-        if (!grown) {
-            fail(ws, close_code::kInternalError, "out of memory");
-            return false;
-        }
-        ws.message_ = grown;
-        ws.message_capacity_ = static_cast<std::uint32_t>(capacity);
-    }
-    if (!piece.empty()) std::memcpy(ws.message_ + ws.message_bytes_, piece.data(), piece.size());
-    ws.message_bytes_ = static_cast<std::uint32_t>(needed);
-    if (!last) return true;
-    const bool delivered = deliver(ws, {ws.message_, ws.message_bytes_});
-    ws.message_bytes_ = 0;
-    if (alive(ws)) {
-        // Give the memory back: an idle connection holds no message buffer.
-        std::free(ws.message_);
-        ws.message_ = nullptr;
-        ws.message_capacity_ = 0;
-    }
-    return delivered;
-}
-
-bool Shard::deliver(WebSocket& ws, std::string_view payload) noexcept {
-    const WebSocketBehavior& b = behavior(ws);
-    std::string_view message = payload;
-    if (ws.deflate_ & kCompressedMessage) {
-        const bool keep_context = !(ws.deflate_ & kClientNoContext);
-        Inflater* inflater = &shared_inflater_;
-        if (keep_context) {
-            ConnectionExtras* own = extras(ws);
-            inflater = own ? &own->inflater : nullptr;
-        }
-        if (!inflater || (!inflater->ready() && !inflater->init())) {
-            fail(ws, close_code::kInternalError, "out of memory");
-            return false;
-        }
-        inflate_out_.clear();
-        // The limit applies to what the application gets, not to the compressed bytes that came in.
-        const InflateStatus status = inflater->inflate({payload.data(), payload.size()}, inflate_out_,
-                                                       b.max_message_bytes, keep_context);
-        if (status != InflateStatus::Ok) {
-            fail(ws, close_code_for(status), status == InflateStatus::TooBig    ? "message too big"
-                                             : status == InflateStatus::Corrupt ? "invalid compressed data"
-                                                                                : "out of memory");
-            return false;
-        }
-        message = inflate_out_.view();
-        if (ws.message_opcode_ == Opcode::Text && !is_valid_utf8(message)) {
-            fail(ws, close_code::kInvalidPayload, "invalid UTF-8");
-            return false;
-        }
-    }
-    ShardCounters::add(counters_.messages_in, 1);
-    ShardCounters::add(counters_.bytes_in, message.size());
-    if (b.on_message) b.on_message(ws, message, ws.message_opcode_);
-    inflate_out_.trim(kScratchKeepBytes);
-    return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
-}
-
-bool Shard::on_control(Opcode opcode, std::span<char> payload) {
-    WebSocket& ws = *current_;
-    const WebSocketBehavior& b = behavior(ws);
-    const std::string_view view(payload.data(), payload.size());
-    if (opcode == Opcode::Ping) {
-        if (ws.state_ == WebSocket::State::Open) send_control(ws, Opcode::Pong, view);
-        if (b.on_ping) b.on_ping(ws, view);
-    } else if (opcode == Opcode::Pong) {
-        ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
-        if (b.on_pong) b.on_pong(ws, view);
-    } else {
-        const ClosePayload close = parse_close_payload(payload);
-        ws.flags_ |= kInputDone;
-        if (ws.state_ == WebSocket::State::Open) {
-            // The peer starts the closing handshake: answer with its code (RFC 6455 5.5.1), then close.
-            char reply[kMaxControlPayload];
-            const std::size_t n = close.code == close_code::kNoStatus ? 0 : encode_close_payload(reply, close.code, {});
-            send_control(ws, Opcode::Close, {reply, n});
-            notify_close(ws, close.code, close.reason);
-            finish_when_flushed(ws);
-        } else if (ws.state_ == WebSocket::State::Closing) {
-            // The peer answered the close this side sent.
-            notify_close(ws, close.code, close.reason);
-            finish_when_flushed(ws);
-        }
-    }
-    return alive(ws);
 }
 
 // ---- permessage-deflate ----------------------------------------------------------------------------------
@@ -998,9 +924,7 @@ void Shard::on_closed(std::uint64_t token) {
     if (!ws) return;
     ws->out_.clear();
     drop_held(*ws);
-    std::free(ws->message_);
-    ws->message_ = nullptr;
-    ws->message_capacity_ = 0;
+    ws->message_.release();
     release_slot(*ws);
 }
 

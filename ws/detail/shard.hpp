@@ -53,7 +53,7 @@ struct ShardCounters {
     }
 };
 
-class Shard final : public net::ReactorHandler, public BroadcastConsumer, private FrameSink {
+class Shard final : public net::ReactorHandler, public BroadcastConsumer {
 public:
     // `tls`: every connection is TLS with this context (nullptr: none is).
     Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
@@ -102,11 +102,6 @@ private:
     int fd_of(std::uint64_t token) const noexcept override;
     std::uint8_t* io_state(std::uint64_t token) noexcept override;
 
-    // FrameSink, for the connection being decoded (current_)
-    bool on_message_begin(Opcode opcode, bool compressed) override;
-    bool on_message_data(std::span<char> piece, bool last) override;
-    bool on_control(Opcode opcode, std::span<char> payload) override;
-
     static bool alive(const WebSocket& ws) noexcept { return ws.state_ != WebSocket::State::Closed; }
     WebSocket* lookup(std::uint64_t token) const noexcept { return slab_.lookup(token); }
     static std::uint64_t token_of(const WebSocket& ws) noexcept { return ConnectionSlab::token_of(ws); }
@@ -117,6 +112,9 @@ private:
     bool on_plaintext(WebSocket& ws, std::span<char> bytes);
     bool handle_http(WebSocket& ws, std::span<char> bytes);
     bool handle_frames(WebSocket& ws, std::span<char> bytes);
+    // Hands frames to the message layer (ws/message_reader.hpp), whose events for `ws` MessageEventsFor
+    // carries out; `consumed`: how many bytes it took. False when the connection ended.
+    class MessageEventsFor;
     bool feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed);
     bool hold(WebSocket& ws, std::span<const char> bytes);
     void drop_held(WebSocket& ws) noexcept;
@@ -153,9 +151,6 @@ private:
     void agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<char> answer,
                        std::string_view& extensions) noexcept;
     ConnectionExtras* extras(WebSocket& ws) noexcept;
-    // The message's payload as the application sees it: inflated into inflate_out_ when it came compressed.
-    // False (the connection failed) when it cannot be.
-    bool deliver(WebSocket& ws, std::string_view payload) noexcept;
     // `message` compressed for `ws` (a view into deflate_out_), or empty to send it as it is.
     std::string_view compress_for(WebSocket& ws, std::string_view message) noexcept;
 
@@ -197,17 +192,16 @@ private:
     BufferPool pool_;
     TimerWheel wheel_;
     ConnectionSlab slab_;  // slots hold the WebSocket, then room for the largest route data
-    WebSocket* current_ = nullptr;  // the connection feed_decoder() is decoding
     bool stopping_ = false;
     long long stop_deadline_ms_ = 0;
     std::atomic<bool> stop_requested_{false};
     alignas(64) std::atomic<bool> broadcast_pending_{false};  // a wake-up for the ring is on its way
     ShardTopics topics_;
+    MessageReader reader_;
     // permessage-deflate: what connections without their own windows share, and scratch output.
     Deflater shared_deflaters_[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];
     Inflater shared_inflater_;
     ByteBuffer deflate_out_;
-    ByteBuffer inflate_out_;
     std::vector<std::unique_ptr<ConnectionExtras>> extras_;  // by slot index, made on first need
     // TLS: the pump's scratch and handshake budget, and the handshakes that wait for the next turn.
     std::unique_ptr<net::TlsPump> tls_pump_;
