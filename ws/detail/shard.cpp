@@ -48,14 +48,6 @@ unsigned server_window_bits(std::uint8_t deflate) noexcept { return (deflate >> 
 // Scratch buffers past this size are freed after use, so one large message does not pin its memory.
 constexpr std::size_t kScratchKeepBytes = 256 * 1024;
 
-// Broadcasts a shard takes from the ring ahead of its fan-out; the ring holds the rest (and its backpressure).
-constexpr std::size_t kMaxTakenBroadcasts = 256;
-// Broadcasts to one topic fanned out together, each subscriber getting all of them in one write: as many as
-// one write gathers (net::kMaxSendIovecs).
-constexpr std::size_t kMaxWindow = 64;
-// Subscribers one loop turn serves (about 5 ms of sends on loopback) before the shard's other work gets a turn.
-constexpr std::size_t kFanOutPerTurn = 1024;
-
 // The fan-out's writes go to the reactor this many connections at a time (io_uring: one submission each), with
 // room for every piece each may gather.
 constexpr std::size_t kBatchWrites = 256;
@@ -744,52 +736,10 @@ void Shard::drain_broadcasts() noexcept {
     broadcast_pending_.exchange(false, std::memory_order_acq_rel);
     // What the ring holds is taken, up to a bound: past it the ring fills and publishers meet backpressure, as
     // they should when this shard cannot keep up.
-    if (fanning_.size() < kMaxTakenBroadcasts) {
-        broadcaster_.ring().poll(index_, [this](const BroadcastItem& item) { fanning_.push_back(item); },
-                                 kMaxTakenBroadcasts - fanning_.size());
-    }
-    fan_out_turn();
-    counters_.taken_broadcasts.store(fanning_.size(), std::memory_order_relaxed);
+    fan_out_.take(broadcaster_.ring(), index_);
+    fan_out_.turn(topics_, [this](WebSocket& ws, const BroadcastItem& item) { return stage_broadcast(ws, item); });
+    counters_.taken_broadcasts.store(fan_out_.taken(), std::memory_order_relaxed);
     flush_staged();
-}
-
-void Shard::fan_out_turn() noexcept {
-    // One turn serves at most kFanOutPerTurn subscribers, so that a topic with many stays fair to the shard's
-    // other work: the loop turns (reads, publishes, timers) between one part and the next. Broadcasts that
-    // arrive meanwhile gather, and the next window sends them together, in one write per subscriber.
-    std::size_t budget = kFanOutPerTurn;
-    while (!fanning_.empty() && budget > 0) {
-        if (window_ == 0) {
-            // The window: the broadcasts at the front to the same topic; fixed until every subscriber has them.
-            const std::string_view topic = fanning_.front().topic();
-            const std::size_t most = std::min(fanning_.size(), kMaxWindow);
-            window_ = 1;
-            while (window_ < most && fanning_[window_].topic() == topic) ++window_;
-        }
-        if (Topic* topic = topics_.find(fanning_.front().topic())) {
-            std::uint32_t staged[kMaxWindow] = {};
-            std::uint32_t& cursor = topic->fan_out_cursor;
-            const std::size_t end = std::min<std::size_t>(topic->subscribers.size(), cursor + budget);
-            budget -= end - cursor;
-            // stage() calls no user code, never closes and never writes, so neither the subscriber list nor the
-            // new chunks can change or go away under this loop.
-            for (; cursor < end; ++cursor) {
-                WebSocket& ws = *topic->subscribers[cursor];
-                for (std::size_t w = 0; w < window_; ++w) staged[w] += stage_broadcast(ws, fanning_[w]);
-            }
-            // The chunks need one reference each, taken in one atomic add per broadcast rather than one per
-            // subscriber (other shards touch the same counter).
-            for (std::size_t w = 0; w < window_; ++w) {
-                if (staged[w] > 0) fanning_[w].bytes->retain(staged[w]);
-            }
-            if (cursor < topic->subscribers.size()) return;  // the rest next turn
-            cursor = 0;
-        }
-        for (; window_ > 0; --window_) {
-            fanning_.front().bytes->release();  // the shard's own reference, from the ring
-            fanning_.pop_front();
-        }
-    }
 }
 
 bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
@@ -1009,7 +959,7 @@ void Shard::run() {
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
         // A fan-out under way, or broadcasts left in the ring (published by this thread's callbacks, or more than
         // were taken): the loop turns without waiting and serves the next part.
-        const bool more = !fanning_.empty() || broadcaster_.ring().ready(index_);
+        const bool more = fan_out_.busy() || broadcaster_.ring().ready(index_);
         if (tls_pump_) tls_pump_->begin_turn();
         if (!tls_waiting_.empty()) run_waiting_handshakes();
         const bool waiting = !tls_waiting_.empty();
@@ -1025,10 +975,8 @@ void Shard::run() {
     }
     // Past the grace period: end what is left, and let the reactor report every close.
     for (std::uint32_t i = 0; i < slab_.size(); ++i) terminate(slab_.slot(i));
-    for (const BroadcastItem& item : fanning_) item.bytes->release();
-    fanning_.clear();
+    fan_out_.drop_all();
     counters_.taken_broadcasts.store(0, std::memory_order_relaxed);
-    window_ = 0;
     for (int round = 0; round < 100 && slab_.live() > 0; ++round) reactor_->run_once(0);
     if (slab_.live() > 0) {
         SURGE_LOG_WARN("shard %u: %zu connections still had operations in flight at exit", index_, slab_.live());

@@ -20,6 +20,7 @@
 #include "net/tls.hpp"
 #include "net/tls_pump.hpp"
 #include "ws/detail/broadcaster.hpp"
+#include "ws/detail/fan_out.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/detail/slab.hpp"
 #include "ws/deflate.hpp"
@@ -157,7 +158,6 @@ private:
     // Broadcast fan-out
     // Takes broadcasts from the ring, serves one turn of the fan-out, and writes what it queued.
     void drain_broadcasts() noexcept;
-    void fan_out_turn() noexcept;
     // Queues one broadcast for one subscriber (unless it is the sender, or dropped): true when it queued a
     // reference, which the caller counts.
     bool stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept;
@@ -207,8 +207,7 @@ private:
     std::unique_ptr<net::TlsPump> tls_pump_;
     std::vector<std::uint64_t> tls_waiting_;
     std::vector<std::uint64_t> tls_running_;  // tls_waiting_'s contents while they run; swapped, so neither reallocates
-    std::deque<BroadcastItem> fanning_;  // taken from the ring, in its order; each holds the shard's reference
-    std::size_t window_ = 0;  // the broadcasts at the front of fanning_ being fanned out together (0: none yet)
+    FanOut fan_out_;
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
