@@ -1,12 +1,16 @@
-// One shard: a thread's reactor, connection slab, buffer pool and timer wheel, and the connection state
-// machine (HTTP request -> upgrade -> frames -> close). Layer: ws (private to the server).
-// Everything here runs on the shard's thread, except request_stop() and defer(), which other threads call.
+// One shard: a thread's loop and its connections' lifecycle (HTTP request -> upgrade -> frames -> close).
+// Layer: ws (private to the server). Everything here runs on the shard's thread, except request_stop(), defer(),
+// notify_broadcast() and stats(), which other threads call.
+// The shard owns the units that do the work and wires them together: the slab (slab.hpp), the send queue in each
+// slot (core/send_queue.hpp), the message layer (ws/message_reader.hpp), the TLS pump (net/tls_pump.hpp), the
+// fan-out (fan_out.hpp) beside the topics (topics.hpp). Its own code is split by side: shard.cpp (the loop,
+// accepting, timers, closing), shard_intake.cpp (HTTP, upgrade, frames in), shard_output.cpp (sends, the write
+// path, the fan-out's writes), shard_tls.cpp (each TLS connection's link to the pump).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -131,6 +135,8 @@ private:
     bool settle_tls(WebSocket& ws, net::TlsPumpStatus status);
     void run_waiting_handshakes();
     net::TlsSession& session(WebSocket& ws) noexcept { return extras_[ws.index_]->tls; }
+    // Encrypts plaintext and writes (or queues) the ciphertext: write_or_queue() under TLS.
+    bool write_tls(WebSocket& ws, const iovec* iov, int count) noexcept;
     // Writes (or queues) the ciphertext the session has collected.
     bool flush_tls(WebSocket& ws) noexcept;
     // Sends close_notify before the write side is shut; true when it had to be queued behind other bytes.
@@ -169,7 +175,17 @@ private:
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
 
-    // Closing
+    // Closing. Which path does what:
+    //  - close() (the application's): sends the close frame and waits, Closing, for the peer's answer (or the
+    //    grace period); on_close runs when the answer comes (notify_close()).
+    //  - fail() (a protocol error, a limit, a timeout): sends the close frame if none was sent, runs on_close at
+    //    once, then finish_when_flushed().
+    //  - finish_when_flushed(): no more input is read; once the queue is written, sends close_notify (TLS),
+    //    shuts the write side and lingers for the peer's end of stream (or the grace period), then terminate().
+    //  - terminate(): runs on_close (1006) if it has not run, and hands the descriptor to the reactor to close.
+    //  - notify_close(): runs on_close exactly once per opened connection, then drops its subscriptions and the
+    //    route's data.
+    //  - on_closed() (from the reactor, once nothing is in flight) is the only place a slot is freed.
     void fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
     void finish_when_flushed(WebSocket& ws) noexcept;
     void terminate(WebSocket& ws) noexcept;
@@ -177,6 +193,11 @@ private:
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;
     void begin_stop() noexcept;
+
+    // The fan-out's writes go to the reactor this many connections at a time (io_uring: one submission each), with
+    // room for every piece each may gather.
+    static constexpr std::size_t kBatchWrites = 256;
+    static constexpr std::size_t kBatchIovecs = 4 * 1024;
 
     const WebSocketBehavior& behavior(const WebSocket& ws) const noexcept {
         return routes_.websockets[ws.route_].behavior;

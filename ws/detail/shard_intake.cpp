@@ -1,0 +1,286 @@
+// The shard's input side: a connection's bytes from the HTTP request through the upgrade to its frames, which
+// the message layer (ws/message_reader.hpp) turns into the application's callbacks. Layer: ws (private to the server).
+#include "ws/detail/shard.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ws/deflate_negotiation.hpp"
+#include "ws/detail/connection_state.hpp"
+#include "ws/http_body.hpp"
+#include "ws/upgrade.hpp"
+
+namespace surge::detail {
+
+bool Shard::hold(WebSocket& ws, std::span<const char> bytes) {
+    if (bytes.empty()) return true;
+    if (!ws.held_) {
+        ws.held_ = reinterpret_cast<char*>(pool_.acquire());
+        if (!ws.held_) return false;
+        ws.held_bytes_ = 0;
+    }
+    if (bytes.size() > pool_.chunk_size() - ws.held_bytes_) return false;
+    std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), bytes.size());
+    ws.held_bytes_ += static_cast<std::uint32_t>(bytes.size());
+    return true;
+}
+
+void Shard::drop_held(WebSocket& ws) noexcept {
+    pool_.release(reinterpret_cast<std::byte*>(ws.held_));
+    ws.held_ = nullptr;
+    ws.held_bytes_ = 0;
+}
+
+bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
+    // In place when the whole request came in one read; otherwise gathered in a pooled chunk.
+    std::span<char> received = bytes;
+    if (ws.held_bytes_ > 0) {
+        if (!hold(ws, bytes)) {
+            refuse(ws, 431, "request too large");
+            return false;
+        }
+        received = {ws.held_, ws.held_bytes_};
+    }
+    HttpRequestParser parser(config_.max_header_bytes, ws.request_scanned_);
+    HttpRequest request;
+    const ParseResult parsed = parser.parse({received.data(), received.size()}, request);
+    ws.request_scanned_ = parser.scanned();
+    if (parsed.status == ParseStatus::Error) {
+        refuse(ws, parsed.http_status, parsed.http_status == 431 ? "request head too large" : "malformed request");
+        return false;
+    }
+    if (parsed.status == ParseStatus::Incomplete) {
+        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
+            refuse(ws, 431, "request too large");
+            return false;
+        }
+        return true;
+    }
+    ws.request_scanned_ = 0;
+
+    const int websocket_route = routes_.find_websocket(request.path());
+    bool path_known = false;
+    const HttpRoute* http_route = routes_.find_http(request.method, request.path(), path_known);
+    const bool wants_upgrade = TokenList(request, "Upgrade").contains("websocket");
+    if (websocket_route >= 0 && (wants_upgrade || !http_route)) {
+        ws.route_ = static_cast<std::uint16_t>(websocket_route);
+        return upgrade(ws, request, parsed.head_bytes, received);
+    }
+    if (!http_route) {
+        refuse(ws, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+        return false;
+    }
+
+    // A body, if any, must be whole before the handler runs.
+    const BodyFraming body = frame_request_body(request, config_.max_body_bytes);
+    if (body.status != 0) {
+        refuse(ws, body.status, body.reason);
+        return false;
+    }
+    const std::size_t body_length = body.length;
+    if (received.size() < parsed.head_bytes + body_length) {
+        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
+            refuse(ws, 413, "request too large");
+            return false;
+        }
+        return true;
+    }
+    answer_http(ws, *http_route, request, {received.data() + parsed.head_bytes, body_length});
+    return false;
+}
+
+void Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
+    Response response;
+    route.handler(Request{request, body}, response);
+    const std::string bytes = response.serialize();
+    drop_held(ws);
+    const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    if (write_or_queue(ws, &iov, 1, bytes.size())) finish_when_flushed(ws);
+}
+
+void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
+    char response[1024];
+    const std::size_t n = write_refusal(response, status, reason);
+    drop_held(ws);
+    const iovec iov{response, n};
+    if (write_or_queue(ws, &iov, 1, n)) finish_when_flushed(ws);
+}
+
+bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received) {
+    const WebSocketRoute& route = routes_.websockets[ws.route_];
+    const WebSocketBehavior& b = route.behavior;
+    auto check_origin = [&](const HttpRequest& r) { return b.check_origin(r); };
+    std::uint8_t agreed = 0;  // 1 + index into b.subprotocols
+    auto choose = [&](const TokenList& offered) -> std::string_view {
+        for (std::size_t i = 0; i < b.subprotocols.size() && i < 255; ++i) {
+            if (offered.contains(b.subprotocols[i])) {
+                agreed = static_cast<std::uint8_t>(i + 1);
+                return b.subprotocols[i];
+            }
+        }
+        return {};
+    };
+    UpgradePolicy policy;
+    if (b.check_origin) policy.check_origin = check_origin;
+    if (!b.subprotocols.empty()) policy.choose_subprotocol = choose;
+    const UpgradeDecision decision = check_upgrade(request, policy);
+    if (decision.status != 101) {
+        refuse(ws, decision.status, decision.reason);
+        return false;
+    }
+    char deflate_answer[kDeflateHeaderReserve];
+    std::string_view extensions;
+    if (b.deflate.enabled) agree_deflate(ws, request, deflate_answer, extensions);
+    char response[kUpgradeResponseReserve];
+    const std::size_t n = write_upgrade_response(response, decision, extensions);
+    if (n == 0) {
+        refuse(ws, 500, "response too large");
+        return false;
+    }
+    const iovec iov{response, n};
+    ws.state_ = WebSocket::State::Open;
+    ws.decoder_ = FrameDecoder{};
+    ws.decoder_.set_rsv1_allowed((ws.deflate_ & kDeflateOn) != 0);
+    if (!write_or_queue(ws, &iov, 1, n)) return false;
+
+    // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
+    // chunk, move them to its front; otherwise they are still in the reactor's buffer.
+    std::span<char> rest = received.subspan(head_bytes);
+    if (ws.held_bytes_ > 0) {
+        if (!rest.empty()) std::memmove(ws.held_, rest.data(), rest.size());
+        ws.held_bytes_ = static_cast<std::uint32_t>(rest.size());
+        if (ws.held_bytes_ == 0) drop_held(ws);
+        rest = {};
+    }
+    arm_timer(ws, b.idle_timeout_seconds);
+    ws.subprotocol_ = decision.subprotocol.empty() ? 0 : agreed;
+    if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
+    ws.flags_ |= kOpened;
+    ShardCounters::add(counters_.connections, 1);
+    if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}});
+    if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
+    if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
+    return handle_frames(ws, rest);
+}
+
+// ---- frames -------------------------------------------------------------------------------------------------
+
+bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
+    if (ws.held_bytes_ == 0) {
+        // The common case: decode in the reactor's buffer, copy nothing. An incomplete header or control frame
+        // at the end (at most 139 bytes) is kept for the next read.
+        std::size_t consumed = 0;
+        if (!feed_decoder(ws, bytes, consumed)) return false;
+        if (!(ws.flags_ & kInputDone) && !hold(ws, bytes.subspan(consumed))) {
+            fail(ws, close_code::kInternalError, "out of memory");
+            return false;
+        }
+        return true;
+    }
+    // Bytes held from the previous read come first: append, decode, keep what is left, until the held part is
+    // used up; then go on in place.
+    for (;;) {
+        const std::size_t take = std::min(bytes.size(), pool_.chunk_size() - ws.held_bytes_);
+        if (take > 0) std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), take);
+        ws.held_bytes_ += static_cast<std::uint32_t>(take);
+        bytes = bytes.subspan(take);
+        std::size_t consumed = 0;
+        if (!feed_decoder(ws, {ws.held_, ws.held_bytes_}, consumed)) return false;
+        if (ws.flags_ & kInputDone) return true;
+        std::memmove(ws.held_, ws.held_ + consumed, ws.held_bytes_ - consumed);
+        ws.held_bytes_ -= static_cast<std::uint32_t>(consumed);
+        if (ws.held_bytes_ == 0) {
+            drop_held(ws);
+            return bytes.empty() || handle_frames(ws, bytes);
+        }
+        if (bytes.empty()) return true;
+    }
+}
+
+// One connection's side of the message layer: the application's callbacks, the counters, and the closing paths.
+class Shard::MessageEventsFor final : public MessageEvents {
+public:
+    MessageEventsFor(Shard& shard, WebSocket& ws) noexcept : shard_(shard), ws_(ws) {}
+
+    bool on_message(std::string_view message, Opcode opcode) override {
+        ShardCounters::add(shard_.counters_.messages_in, 1);
+        ShardCounters::add(shard_.counters_.bytes_in, message.size());
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_message) b.on_message(ws_, message, opcode);
+        return ws_.state_ == WebSocket::State::Open || ws_.state_ == WebSocket::State::Closing;
+    }
+    bool on_ping(std::string_view payload) override {
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_ping) b.on_ping(ws_, payload);
+        return alive(ws_);
+    }
+    bool on_pong(std::string_view payload) override {
+        ws_.flags_ &= static_cast<std::uint8_t>(~kPingSent);
+        const WebSocketBehavior& b = shard_.behavior(ws_);
+        if (b.on_pong) b.on_pong(ws_, payload);
+        return alive(ws_);
+    }
+    void on_close(std::uint16_t code, std::string_view reason, bool) override {
+        // The peer's close, first or in answer to ours: the connection ends once the echo (if any) is out.
+        ws_.flags_ |= kInputDone;
+        shard_.notify_close(ws_, code, reason);
+        shard_.finish_when_flushed(ws_);
+    }
+    void send_control(Opcode opcode, std::string_view payload) override { shard_.send_control(ws_, opcode, payload); }
+    bool close_sent() const noexcept override { return ws_.state_ != WebSocket::State::Open; }
+    Inflater* inflater(bool& keep_context) noexcept override {
+        keep_context = !(ws_.deflate_ & kClientNoContext);
+        if (!keep_context) return &shard_.shared_inflater_;
+        ConnectionExtras* own = shard_.extras(ws_);
+        return own ? &own->inflater : nullptr;
+    }
+
+private:
+    Shard& shard_;
+    WebSocket& ws_;
+};
+
+bool Shard::feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed) {
+    MessageEventsFor events(*this, ws);
+    const ReadResult r = reader_.feed(routes_.websockets[ws.route_].decoder, ws.decoder_, ws.message_, bytes, events);
+    consumed = r.consumed;
+    switch (r.status) {
+    case ReadStatus::NeedMore: return alive(ws);
+    case ReadStatus::Ended: return false;
+    case ReadStatus::Closed:
+        ws.flags_ |= kInputDone;
+        return alive(ws);
+    case ReadStatus::Failed: fail(ws, r.close_code, r.reason); return false;
+    }
+    return false;
+}
+
+// ---- permessage-deflate ----------------------------------------------------------------------------------
+
+void Shard::agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<char> answer,
+                          std::string_view& extensions) noexcept {
+    const DeflateOptions& options = behavior(ws).deflate;
+    const DeflateServerWishes wishes{options.dedicated_compressor, options.dedicated_decompressor,
+                                     options.server_max_window_bits, options.client_max_window_bits};
+    const DeflateAgreement agreed = negotiate_deflate(request, wishes, answer);
+    if (!agreed.accepted) return;
+    extensions = {answer.data(), agreed.response_size};
+    const DeflateParams& p = agreed.params;
+    ws.deflate_ = static_cast<std::uint8_t>(kDeflateOn | (p.server_no_context_takeover ? kServerNoContext : 0) |
+                                            (p.client_no_context_takeover ? kClientNoContext : 0) |
+                                            ((p.server_max_window_bits - 8u) << kWindowShift));
+    broadcaster_.count_deflate(p.server_max_window_bits, +1);
+}
+
+ConnectionExtras* Shard::extras(WebSocket& ws) noexcept {
+    try {
+        if (extras_.size() <= ws.index_) extras_.resize(slab_.size());
+        std::unique_ptr<ConnectionExtras>& own = extras_[ws.index_];
+        if (!own) own = std::make_unique<ConnectionExtras>();
+        return own.get();
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
+}  // namespace surge::detail

@@ -1,0 +1,283 @@
+// The shard's output side: sends and control frames, the write path (a try first, then the send queue and the
+// reactor's send), permessage-deflate for sends, and the broadcast fan-out's staging and batched writes, with the
+// pub/sub calls a connection makes. Layer: ws (private to the server).
+#include "ws/detail/shard.hpp"
+
+#include <algorithm>
+
+#include "ws/detail/connection_state.hpp"
+#include "ws/frame_encoder.hpp"
+
+namespace surge::detail {
+
+namespace {
+// Scratch buffers past this size are freed after use, so one large message does not pin its memory.
+constexpr std::size_t kScratchKeepBytes = 256 * 1024;
+}  // namespace
+
+std::string_view Shard::compress_for(WebSocket& ws, std::string_view message) noexcept {
+    const unsigned bits = server_window_bits(ws.deflate_);
+    const bool keep_context = !(ws.deflate_ & kServerNoContext);
+    Deflater* deflater = &shared_deflaters_[bits - kMinDeflateWindowBits];
+    if (keep_context) {
+        ConnectionExtras* own = extras(ws);
+        if (!own) return {};
+        deflater = &own->deflater;
+        if (ws.deflate_ & kCompressorStale) {
+            deflater->reset();
+            ws.deflate_ &= static_cast<std::uint8_t>(~kCompressorStale);
+        }
+    }
+    if (!deflater->ready()) {
+        const int mem_level = keep_context ? behavior(ws).deflate.mem_level : 8;
+        if (!deflater->init(config_.deflate_level, static_cast<int>(bits), mem_level)) return {};
+    }
+    deflate_out_.clear();
+    if (!deflater->compress(message, deflate_out_, keep_context)) return {};
+    return deflate_out_.view();
+}
+
+// ---- output --------------------------------------------------------------------------------------------------
+
+SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return SendStatus::Dropped;
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.out_.bytes() > b.max_backpressure_bytes) {
+        ShardCounters::add(counters_.dropped, 1);
+        if (b.slow_policy == SlowPolicy::Close) {
+            ShardCounters::add(counters_.slow_closed, 1);
+            fail(ws, close_code::kPolicyViolation, "slow consumer");
+        }
+        return SendStatus::Dropped;
+    }
+    std::string_view payload = message;
+    if ((ws.deflate_ & kDeflateOn) && message.size() >= config_.deflate_min_bytes) {
+        const std::string_view compressed = compress_for(ws, message);
+        if (!compressed.empty()) payload = compressed;
+    }
+    const bool rsv1 = payload.data() != message.data();
+    char header[kMaxFrameHeaderBytes];
+    const std::size_t header_length = encode_frame_header(header, opcode, payload.size(), true, rsv1);
+    const iovec iov[2] = {{header, header_length}, {const_cast<char*>(payload.data()), payload.size()}};
+    const bool written = write_or_queue(ws, iov, 2, header_length + payload.size());
+    deflate_out_.trim(kScratchKeepBytes);
+    if (!written) return SendStatus::Dropped;
+    ShardCounters::add(counters_.messages_out, 1);
+    ShardCounters::add(counters_.bytes_out, header_length + payload.size());
+    return ws.out_.empty() ? SendStatus::Success : SendStatus::Backpressure;
+}
+
+bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
+    return tls_ ? write_tls(ws, iov, count) : write_raw(ws, iov, count, total);
+}
+
+bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
+    if (ws.out_.empty() && !(ws.flags_ & kSendInFlight)) {
+        const long n = reactor_->try_write(ws.fd_, iov, count);
+        if (n < 0) {
+            terminate(ws);
+            return false;
+        }
+        if (static_cast<std::size_t>(n) == total) return true;
+        if (!queue(ws, iov, count, static_cast<std::size_t>(n))) return false;
+        start_send(ws);
+        return true;
+    }
+    if (!queue(ws, iov, count, 0)) return false;
+    if (!(ws.flags_ & kSendInFlight)) start_send(ws);
+    return true;
+}
+
+bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept {
+    if (ws.out_.push_copy(iov, count, skip)) return true;
+    terminate(ws);
+    return false;
+}
+
+void Shard::start_send(WebSocket& ws) noexcept {
+    // Everything pending leaves in one sendmsg (up to kMaxSendIovecs pieces).
+    iovec iov[net::kMaxSendIovecs];
+    const int count = ws.out_.gather(iov, net::kMaxSendIovecs);
+    ws.flags_ |= kSendInFlight;
+    reactor_->send(token_of(ws), ws.fd_, iov, count);
+}
+
+void Shard::add_to_batch(WebSocket& ws) noexcept {
+    if (batch_.size() == kBatchWrites || batch_iov_used_ + net::kMaxSendIovecs > kBatchIovecs) write_batch();
+    iovec* iov = batch_iov_.get() + batch_iov_used_;
+    const int count = ws.out_.gather(iov, net::kMaxSendIovecs);
+    batch_iov_used_ += static_cast<std::size_t>(count);
+    batch_.push_back({ws.fd_, count, iov, 0});
+    batch_owners_.push_back(&ws);
+}
+
+void Shard::write_batch() noexcept {
+    // What each connection has queued goes out now if its socket takes it; the rest through the reactor's send.
+    if (batch_.empty()) return;
+    reactor_->try_write_batch(batch_);
+    // Every result is settled before any connection is ended: terminate() runs on_close, whose code may send to
+    // a connection further down the batch, and must find its queue already free of the bytes just written.
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        WebSocket& ws = *batch_owners_[i];
+        if (batch_[i].result < 0) continue;
+        ws.out_.consume(static_cast<std::size_t>(batch_[i].result));
+        if (!ws.out_.empty()) start_send(ws);
+    }
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        if (batch_[i].result < 0) terminate(*batch_owners_[i]);
+    }
+    batch_.clear();
+    batch_owners_.clear();
+    batch_iov_used_ = 0;
+}
+
+void Shard::on_sent(std::uint64_t token, int result) {
+    WebSocket* found = lookup(token);
+    if (!found) return;
+    WebSocket& ws = *found;
+    ws.flags_ &= static_cast<std::uint8_t>(~kSendInFlight);
+    if (!alive(ws)) return;
+    if (result < 0) {
+        terminate(ws);
+        return;
+    }
+    ws.out_.consume(static_cast<std::size_t>(result));
+    if (!ws.out_.empty()) {
+        start_send(ws);
+        return;
+    }
+    if (ws.flags_ & kCloseWhenFlushed) {
+        finish_when_flushed(ws);
+        return;
+    }
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.state_ == WebSocket::State::Open && b.on_drain) b.on_drain(ws);
+}
+
+void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept {
+    char frame[kMaxControlFrameBytes];
+    const std::size_t n = encode_control_frame(frame, opcode, payload);
+    const iovec iov{frame, n};
+    write_or_queue(ws, &iov, 1, n);  // control frames are never dropped for backpressure
+}
+
+// ---- topics and broadcast fan-out --------------------------------------------------------------------------
+
+bool Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept {
+    if (ws.state_ != WebSocket::State::Open || topic.empty() || topic.size() > kMaxTopicBytes) return false;
+    try {
+        return topics_.subscribe(ws, topic);
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+}
+
+bool Shard::unsubscribe(WebSocket& ws, std::string_view topic) noexcept { return topics_.unsubscribe(ws, topic); }
+
+bool Shard::subscribed(const WebSocket& ws, std::string_view topic) const noexcept {
+    return topics_.subscribed(ws, topic);
+}
+
+PublishStatus Shard::publish(const WebSocket& ws, std::string_view topic, std::string_view message,
+                             Opcode opcode) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return PublishStatus::NotRunning;
+    return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0},
+                                {this, static_cast<std::uint16_t>(index_), token_of(ws)});
+}
+
+void Shard::notify_broadcast() noexcept {
+    if (!broadcast_pending_.exchange(true, std::memory_order_acq_rel)) reactor_->wake();
+}
+
+ShardStats Shard::stats() const noexcept {
+    ShardStats s;
+    s.connections = counters_.connections.load(std::memory_order_relaxed);
+    s.messages_in = counters_.messages_in.load(std::memory_order_relaxed);
+    s.bytes_in = counters_.bytes_in.load(std::memory_order_relaxed);
+    s.messages_out = counters_.messages_out.load(std::memory_order_relaxed);
+    s.bytes_out = counters_.bytes_out.load(std::memory_order_relaxed);
+    s.dropped = counters_.dropped.load(std::memory_order_relaxed);
+    s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
+    s.subscriptions = topics_.subscriptions();
+    // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
+    s.ring_lag = broadcaster_.ring().lag(index_) + counters_.taken_broadcasts.load(std::memory_order_relaxed);
+    s.ring_stalls = broadcaster_.ring().stalls(index_);
+    return s;
+}
+
+void Shard::drain_broadcasts() noexcept {
+    // Clear the flag before reading the ring: a publish that lands after this wakes the shard again.
+    broadcast_pending_.exchange(false, std::memory_order_acq_rel);
+    // What the ring holds is taken, up to a bound: past it the ring fills and publishers meet backpressure, as
+    // they should when this shard cannot keep up.
+    fan_out_.take(broadcaster_.ring(), index_);
+    fan_out_.turn(topics_, [this](WebSocket& ws, const BroadcastItem& item) { return stage_broadcast(ws, item); });
+    counters_.taken_broadcasts.store(fan_out_.taken(), std::memory_order_relaxed);
+    flush_staged();
+}
+
+bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
+    if (item.exclude_shard == index_ && token_of(ws) == item.exclude_token) return false;
+    const std::uint8_t deflate = ws.deflate_;
+    const bool compressed = item.deflated_size && (deflate & kDeflateOn) &&
+                            server_window_bits(deflate) >= item.deflate_bits;
+    if (compressed && !(deflate & kServerNoContext)) ws.deflate_ |= kCompressorStale;
+    return stage(ws, item.bytes, compressed ? item.deflated_frame() : item.frame());
+}
+
+bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept {
+    const auto size = static_cast<std::uint32_t>(frame.size());
+    if (ws.state_ != WebSocket::State::Open) return false;
+    const WebSocketBehavior& b = behavior(ws);
+    if (ws.out_.bytes() > b.max_backpressure_bytes) {
+        ShardCounters::add(counters_.dropped, 1);
+        if (b.slow_policy == SlowPolicy::Close) too_slow_.push_back(&ws);
+        return false;
+    }
+    if (tls_) {
+        // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
+        // at the end of the batch. No reference to the frame is kept.
+        const bool encrypted = session(ws).write({frame.data(), frame.size()});
+        if (encrypted) mark_staged(ws, size);
+        else ShardCounters::add(counters_.dropped, 1);
+        return false;
+    }
+    if (!ws.out_.push_shared(bytes, frame.data(), size)) {  // its reference is counted by fan_out_turn()
+        ShardCounters::add(counters_.dropped, 1);
+        return false;
+    }
+    mark_staged(ws, size);
+    return true;
+}
+
+void Shard::mark_staged(WebSocket& ws, std::uint32_t size) noexcept {
+    ShardCounters::add(counters_.messages_out, 1);
+    ShardCounters::add(counters_.bytes_out, size);
+    if (!(ws.flags_ & kStaged)) {
+        ws.flags_ |= kStaged;
+        staged_.push_back(&ws);
+    }
+}
+
+void Shard::flush_staged() noexcept {
+    // One write per subscriber for everything the batch queued for it, the writes of many subscribers handed to
+    // the kernel together. A connection already waiting on a send has its new frames gathered into the next one
+    // when that completes. terminate() in write_batch() frees no slot (on_closed() does, from the loop), so the
+    // listed connections stay valid until their results are in.
+    for (WebSocket* ws : staged_) {
+        ws->flags_ &= static_cast<std::uint8_t>(~kStaged);
+        if (!alive(*ws)) continue;
+        if (tls_) flush_tls(*ws);
+        else if (!(ws->flags_ & kSendInFlight) && !ws->out_.empty()) add_to_batch(*ws);
+    }
+    write_batch();
+    staged_.clear();
+    for (WebSocket* ws : too_slow_) {
+        if (ws->state_ != WebSocket::State::Open) continue;  // listed twice, or closed by a failed write
+        ShardCounters::add(counters_.slow_closed, 1);
+        fail(*ws, close_code::kPolicyViolation, "slow consumer");
+    }
+    too_slow_.clear();
+}
+
+}  // namespace surge::detail
