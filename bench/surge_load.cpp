@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/latency_histogram.hpp"
+#include "tools/loadgen/latency_histogram.hpp"
 #include "ws/client.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/sequence_check.hpp"

@@ -23,5 +23,13 @@ check core net ws tools bench tests
 check net ws tools bench tests
 check ws tools bench tests
 
-if [ $status -eq 0 ]; then echo "layers ok: core <- net <- ws <- tools, bench"; fi
+# Inside ws/, detail/ is the server's internals: the protocol code (codec, handshakes, the message layer, the
+# client) never includes it; only the server's own front, server.cpp, does.
+if hits=$(grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"ws/detail/" ws/*.hpp ws/*.cpp | grep -v '^ws/server\.cpp:'); then
+    echo "ws/ protocol code must not include the server's internals (ws/detail/):"
+    echo "$hits"
+    status=1
+fi
+
+if [ $status -eq 0 ]; then echo "layers ok: core <- net <- ws <- tools, bench; ws/detail/ only from ws/server.cpp"; fi
 exit $status

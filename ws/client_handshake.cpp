@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ws/detail/span_writer.hpp"
+#include "ws/span_writer.hpp"
 #include "ws/token_list.hpp"
 #include "ws/upgrade.hpp"
 
@@ -40,7 +40,7 @@ WebSocketKey make_websocket_key(const std::array<std::uint8_t, 16>& random) noex
 }
 
 std::size_t write_client_upgrade_request(std::span<char> out, const ClientUpgradeRequest& request) noexcept {
-    detail::SpanWriter w(out);
+    SpanWriter w(out);
     w << "GET " << (request.target.empty() ? std::string_view{"/"} : request.target) << " HTTP/1.1\r\nHost: "
       << request.host << "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " << request.key
       << "\r\nSec-WebSocket-Version: 13\r\n";

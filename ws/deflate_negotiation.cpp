@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "ws/deflate.hpp"
-#include "ws/detail/span_writer.hpp"
+#include "ws/span_writer.hpp"
 
 namespace surge {
 namespace {
@@ -120,7 +120,7 @@ bool for_each_deflate_element(const HttpHeaders& headers, Fn&& fn) {
     return true;
 }
 
-void write_bits(detail::SpanWriter& w, std::string_view name, std::uint8_t bits) {
+void write_bits(SpanWriter& w, std::string_view name, std::uint8_t bits) {
     w << "; " << name << "=" << std::size_t{bits};
 }
 
@@ -150,7 +150,7 @@ DeflateAgreement negotiate_deflate(const HttpHeaders& request, const DeflateServ
                          own_client_bits);
         }
 
-        detail::SpanWriter w(response);
+        SpanWriter w(response);
         w << kExtensionName;
         if (p.server_no_context_takeover) w << "; server_no_context_takeover";
         if (p.client_no_context_takeover) w << "; client_no_context_takeover";
@@ -169,7 +169,7 @@ DeflateAgreement negotiate_deflate(const HttpHeaders& request, const DeflateServ
 }
 
 std::size_t write_deflate_offer(std::span<char> out, const DeflateClientWishes& wishes) noexcept {
-    detail::SpanWriter w(out);
+    SpanWriter w(out);
     w << kExtensionName;
     if (wishes.server_no_context_takeover) w << "; server_no_context_takeover";
     if (wishes.client_no_context_takeover) w << "; client_no_context_takeover";

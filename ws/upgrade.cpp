@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "ws/detail/span_writer.hpp"
+#include "ws/span_writer.hpp"
 
 namespace surge {
 namespace {
@@ -21,8 +21,6 @@ constexpr bool is_base64_char(char c) noexcept {
 }
 
 UpgradeDecision refuse(int status, std::string_view reason) noexcept { return {status, {}, {}, reason}; }
-
-using detail::SpanWriter;
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // The latency histogram: bucket arithmetic at every power of two, percentiles within 1% of the exact ones for
 // several distributions, merging, and reading while another thread records (TSan checks the last).
-#include "core/latency_histogram.hpp"
+#include "tools/loadgen/latency_histogram.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,9 @@
 // A latency histogram in the style of HdrHistogram: log-linear buckets, constant memory (36 KiB), at most 1%
 // error (a bucket is at most 1/128 of its values wide, and a percentile is reported as its bucket's midpoint).
-// Layer: core. Values are nanoseconds from 0 to 2^42 (73 minutes); larger ones land in the last bucket, and
-// max() stays exact. One thread records; any thread may read or merge it at the same time (the counters are
-// relaxed atomics), which is how a load tool prints percentiles "so far" while its threads keep recording.
+// Layer: tools (the load tools' own; surge-load is its user). Values are nanoseconds from 0 to 2^42 (73
+// minutes); larger ones land in the last bucket, and max() stays exact. One thread records; any thread may read
+// or merge it at the same time (the counters are relaxed atomics), which is how a load tool prints percentiles
+// "so far" while its threads keep recording.
 #pragma once
 
 #include <array>

@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-namespace surge::detail {
+namespace surge {
 
 class SpanWriter {
 public:
@@ -36,4 +36,4 @@ private:
     bool overflow_ = false;
 };
 
-}  // namespace surge::detail
+}  // namespace surge

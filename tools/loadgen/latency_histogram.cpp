@@ -1,4 +1,4 @@
-#include "core/latency_histogram.hpp"
+#include "tools/loadgen/latency_histogram.hpp"
 
 #include <bit>
 #include <cmath>
