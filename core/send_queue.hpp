@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "core/shared_bytes.hpp"
 
@@ -41,6 +42,11 @@ public:
     void consume(std::size_t n) noexcept;
     // Drops everything queued (the connection is gone).
     void clear() noexcept;
+    // Trades contents with `other` (chunks stay where they are: a write in flight may still read them).
+    void swap(SendQueue& other) noexcept {
+        std::swap(tail_, other.tail_);
+        std::swap(bytes_, other.bytes_);
+    }
 
 private:
     struct Chunk {

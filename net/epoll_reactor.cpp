@@ -81,6 +81,30 @@ int EpollReactor::add_connection(int fd, std::uint64_t token) noexcept {
     return 0;
 }
 
+int EpollReactor::connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept {
+    if (::connect(fd, address, length) == 0) {
+        const int added = add_connection(fd, token);
+        if (added != 0) return added;
+        completions_.push_back({Completion::Connected, token, 0});
+        return 0;
+    }
+    if (errno != EINPROGRESS) return -errno;
+    // Watched as a connection from now on: the first edge (EPOLLOUT, or EPOLLERR with it) says how it went.
+    const int added = add_connection(fd, token);
+    if (added != 0) return added;
+    connecting_.insert(token);
+    return 0;
+}
+
+void EpollReactor::connect_done(std::uint64_t token) noexcept {
+    const int fd = handler_.fd_of(token);
+    if (fd < 0) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    handler_.on_connected(token, -error);
+}
+
 long EpollReactor::try_write(int fd, const iovec* iov, int count) noexcept {
     return send_without_waiting(fd, iov, count);
 }
@@ -101,6 +125,7 @@ void EpollReactor::writable(std::uint64_t token) noexcept {
 
 void EpollReactor::close(std::uint64_t token, int fd) noexcept {
     waiting_.erase(token);  // a waiting send is abandoned: its completion is not reported
+    connecting_.erase(token);
     ::close(fd);            // also removes it from the epoll set
     completions_.push_back({Completion::Closed, token, 0});
 }
@@ -176,6 +201,7 @@ void EpollReactor::deliver_completions() noexcept {
         delivering_.swap(completions_);
         for (const Completion& c : delivering_) {
             if (c.kind == Completion::Sent) handler_.on_sent(c.token, c.result);
+            else if (c.kind == Completion::Connected) handler_.on_connected(c.token, c.result);
             else handler_.on_closed(c.token);
         }
         delivering_.clear();
@@ -204,6 +230,13 @@ int EpollReactor::run_once(int timeout_ms) noexcept {
         } else if (data & kListenerTag) {
             Listener& listener = listeners_[data & ~kListenerTag];
             if (!listener.closed) accept_all(listener);
+        } else if (!connecting_.empty() && connecting_.erase(data) != 0) {
+            // The connect's first edge: connected, or failed. Bytes that came with it are read by the next
+            // edge or by this one's EPOLLIN once connected.
+            connect_done(data);
+            if ((flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && !(flags & EPOLLERR)) {
+                read_all(data, (flags & (EPOLLRDHUP | EPOLLHUP)) != 0);
+            }
         } else {
             if (flags & EPOLLOUT) writable(data);
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {

@@ -28,6 +28,7 @@ public:
     int add_listener(int fd, std::uint64_t token) noexcept override;
     void close_listener(int fd) noexcept override;
     int add_connection(int fd, std::uint64_t token) noexcept override;
+    int connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept override;
     long try_write(int fd, const iovec* iov, int count) noexcept override;
     void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
     void close(std::uint64_t token, int fd) noexcept override;
@@ -44,7 +45,7 @@ private:
         bool closed;
     };
     struct Completion {
-        enum Kind : std::uint8_t { Sent, Closed } kind;
+        enum Kind : std::uint8_t { Sent, Closed, Connected } kind;
         std::uint64_t token;
         int result;
     };
@@ -52,6 +53,7 @@ private:
     void accept_all(Listener& listener) noexcept;
     void read_all(std::uint64_t token, bool peer_closed) noexcept;
     void writable(std::uint64_t token) noexcept;
+    void connect_done(std::uint64_t token) noexcept;
     void resume_paused_listeners() noexcept;
     void deliver_completions() noexcept;
 
@@ -60,6 +62,7 @@ private:
     int wake_fd_;
     std::vector<Listener> listeners_;
     std::unordered_set<std::uint64_t> waiting_;  // sends refused for lack of room, until EPOLLOUT
+    std::unordered_set<std::uint64_t> connecting_;  // connect() under way, until its first event
     std::vector<Completion> completions_;
     std::vector<Completion> delivering_;  // completions_ swapped out while they are delivered
     std::unique_ptr<char[]> read_buffer_;

@@ -7,6 +7,9 @@
 //    complete having written nothing (result 0), and the caller then sends what is left again;
 //  - close() stops all I/O on the connection; on_closed() follows once no operation is in flight, and only
 //    then may the caller reuse the token's slot.
+//  - connect() (the client role) starts an outgoing connection; on_connected() reports it from the loop, and
+//    from then on the connection is as one given to add_connection(). A connection still connecting is closed
+//    with close() like any other (on_connected() then does not come).
 // Tokens are the caller's (a slot index plus a generation), never pointers or raw descriptors.
 #pragma once
 
@@ -15,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 namespace surge::net {
@@ -37,6 +41,9 @@ class ReactorHandler {
 public:
     // A listener accepted `fd` (non-blocking, close-on-exec). The handler owns it from here.
     virtual void on_accept(std::uint64_t listener_token, int fd) = 0;
+    // The connect() of `token` finished: 0 (connected: data now arrives through on_data) or -errno. Handlers
+    // that never connect (servers) need not override it.
+    virtual void on_connected(std::uint64_t /*token*/, int /*result*/) {}
     // Bytes received on a connection. Return false when the connection was closed inside the call, so that the
     // reactor stops reading it.
     virtual bool on_data(std::uint64_t token, std::span<char> bytes) = 0;
@@ -72,6 +79,10 @@ public:
     virtual void close_listener(int fd) noexcept = 0;
     // Starts receiving on a connected socket. 0 or -errno.
     virtual int add_connection(int fd, std::uint64_t token) noexcept = 0;
+    // Connects `fd` (a non-blocking stream socket, bound or not) to `address`, which must stay valid until
+    // on_connected(). 0: under way, on_connected() follows (never inside this call); -errno: it failed at once
+    // and nothing follows.
+    virtual int connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept = 0;
     // Writes what it can right now, without waiting, and returns the bytes written (0 when the socket is full)
     // or -errno. No callback follows. Used for the common case where the socket takes everything at once.
     virtual long try_write(int fd, const iovec* iov, int count) noexcept = 0;

@@ -1,6 +1,8 @@
-// Small socket calls both reactor backends make the same way. Layer: net.
+// Small socket calls that the reactor backends, the server and the client make the same way. Layer: net.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -27,6 +29,41 @@ inline long send_without_waiting(int fd, const iovec* iov, int count) noexcept {
     if (n >= 0) return n;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
 }
+
+// Small messages leave at once instead of waiting for more to fill a segment (a push server's traffic).
+inline void set_no_delay(int fd) noexcept {
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// A socket for an outgoing TCP connection (non-blocking, close-on-exec, no delay), bound to `source` when it is
+// not null. The descriptor, or -errno.
+inline int open_client_socket(const sockaddr_in* source) noexcept {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    set_no_delay(fd);
+    if (source) {
+        // Without this, bind() picks a port for the source address alone, and 64k ports cap every address at
+        // 64k connections across all destinations; with it the port is chosen at connect() per 4-tuple.
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (::bind(fd, reinterpret_cast<const sockaddr*>(source), sizeof *source) != 0) {
+            const int error = errno;
+            ::close(fd);
+            return -error;
+        }
+    }
+    return fd;
+}
+
+// The next close of `fd` resets the connection (RST, no TIME_WAIT on either side) instead of ending it cleanly.
+inline void reset_on_close(int fd) noexcept {
+    const linger rst{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+}
+
+// No more bytes will be written (FIN); reading goes on until the peer's end of stream.
+inline void shutdown_write(int fd) noexcept { ::shutdown(fd, SHUT_WR); }
 
 // Bumps an eventfd so that the loop waiting on it wakes; safe from any thread.
 inline void signal_eventfd(int fd) noexcept {

@@ -101,7 +101,7 @@ std::string run_probe() {
             why = "no opcode probe (kernel 5.6)";
         } else {
             for (const int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_ASYNC_CANCEL,
-                                 IORING_OP_CLOSE, IORING_OP_READ}) {
+                                 IORING_OP_CLOSE, IORING_OP_READ, IORING_OP_CONNECT}) {
                 if (!io_uring_opcode_supported(ops, op)) why = "opcode " + std::to_string(op) + " missing";
             }
             io_uring_free_probe(ops);

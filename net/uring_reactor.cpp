@@ -25,13 +25,17 @@ constexpr std::uint64_t kOtherKind = 3;
 constexpr std::uint64_t kPayloadMask = (1ULL << kKindShift) - 1;
 constexpr std::uint64_t kWakeData = (kOtherKind << kKindShift) | 1;
 constexpr std::uint64_t kIgnoredData = (kOtherKind << kKindShift) | 2;  // cancel and close: nothing to report
+// A connect: kOtherKind with bit 61 set and the token (below 2^61 for a client: id + generation) in the rest.
+constexpr std::uint64_t kConnectTag = (kOtherKind << kKindShift) | (1ULL << 61);
+constexpr std::uint64_t kConnectTokenMask = (1ULL << 61) - 1;
 
 // io_state() bits.
 constexpr std::uint8_t kRecvArmed = 1;
 constexpr std::uint8_t kSendBusy = 2;
 constexpr std::uint8_t kClosing = 4;
 constexpr std::uint8_t kCloseDue = 8;  // on_closed() is queued
-constexpr std::uint8_t kInFlight = kRecvArmed | kSendBusy;
+constexpr std::uint8_t kConnectBusy = 16;
+constexpr std::uint8_t kInFlight = kRecvArmed | kSendBusy | kConnectBusy;
 
 constexpr unsigned kSqEntries = 512;
 constexpr unsigned kCqEntries = 4096;  // a run_once() takes up to this many; a burst past it waits in the kernel (FEAT_NODROP)
@@ -154,6 +158,32 @@ int UringReactor::add_connection(int fd, std::uint64_t token) noexcept {
     if (!state) return -EINVAL;
     arm_recv(token, fd, *state);
     return 0;
+}
+
+int UringReactor::connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept {
+    std::uint8_t* state = handler_.io_state(token);
+    if (!state || token > kConnectTokenMask) return -EINVAL;
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return -EBUSY;
+    io_uring_prep_connect(sqe, fd, address, length);
+    io_uring_sqe_set_data64(sqe, kConnectTag | token);
+    *state |= kConnectBusy;
+    return 0;
+}
+
+void UringReactor::on_connect_done(std::uint64_t token, int result) noexcept {
+    std::uint8_t* state = handler_.io_state(token);
+    if (!state) return;
+    *state &= static_cast<std::uint8_t>(~kConnectBusy);
+    if (*state & kClosing) {  // closed while connecting: no report
+        finish_if_idle(token, *state);
+        return;
+    }
+    if (result == 0) {
+        const int fd = handler_.fd_of(token);
+        if (fd >= 0) arm_recv(token, fd, *state);
+    }
+    handler_.on_connected(token, result);
 }
 
 void UringReactor::arm_recv(std::uint64_t token, int fd, std::uint8_t& state) noexcept {
@@ -299,6 +329,8 @@ void UringReactor::dispatch(std::uint64_t user_data, int result, std::uint32_t f
         if (user_data == kWakeData) {
             handler_.on_wake();
             arm_wake();
+        } else if ((user_data & kConnectTag) == kConnectTag) {
+            on_connect_done(user_data & kConnectTokenMask, result);
         }
         break;
     }

@@ -11,12 +11,14 @@
 //    (the caller sends the rest when it completes). try_write() is a plain non-blocking sendmsg: most sends fit
 //    the socket at once and need no ring round trip. try_write_batch() (a broadcast's fan-out) goes through a
 //    second, private ring in one submission (uring_batch_writer.hpp).
+//  - Connect (the client role): one IORING_OP_CONNECT; once it succeeds, the multishot recv is armed.
 //  - Close: every operation on the descriptor is cancelled and the descriptor closed by the ring, linked in
 //    that order; on_closed() is delivered only once the recv and send of that connection have both completed,
 //    so a slot is never reused while the kernel may still complete an operation for it.
 // What a connection has in flight is kept in the byte ReactorHandler::io_state() lends, not in a table here.
 // user_data: a recv carries the connection's token (slot + generation); a send carries the index of the
-// reactor's send operation, which records the token; accept, wake-up and cancel have tags of their own.
+// reactor's send operation, which records the token; a connect carries the token under a tag of its own (the
+// wake-up's and cancel's kind, with the token's bit 62 free), and accept has its own kind.
 #pragma once
 
 #include <sys/uio.h>
@@ -46,6 +48,7 @@ public:
     int add_listener(int fd, std::uint64_t token) noexcept override;
     void close_listener(int fd) noexcept override;
     int add_connection(int fd, std::uint64_t token) noexcept override;
+    int connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept override;
     long try_write(int fd, const iovec* iov, int count) noexcept override;
     void try_write_batch(std::span<BatchedWrite> writes) noexcept override { batch_writer_.write(writes); }
     void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
@@ -81,6 +84,7 @@ private:
     void on_accept_done(std::uint32_t index, int result, std::uint32_t flags) noexcept;
     void on_recv_done(std::uint64_t token, int result, std::uint32_t flags) noexcept;
     void on_send_done(std::uint32_t index, int result) noexcept;
+    void on_connect_done(std::uint64_t token, int result) noexcept;
     void finish_if_idle(std::uint64_t token, std::uint8_t& state) noexcept;
     void resume_paused_listeners() noexcept;
     void deliver_closed() noexcept;

@@ -1,18 +1,16 @@
 #include "ws/client.hpp"
 
-#include <fcntl.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <system_error>
 
 #include "core/clock.hpp"
+#include "net/socket_io.hpp"
 #include "ws/frame_encoder.hpp"
 #include "ws/frame_header.hpp"
 
@@ -66,7 +64,7 @@ bool ClientWebSocket::is_open() const noexcept {
 }
 
 std::size_t ClientWebSocket::buffered_amount() const noexcept {
-    return static_cast<const Client::Connection&>(*this).out.size();
+    return static_cast<const Client::Connection&>(*this).out.bytes();
 }
 
 std::string_view ClientWebSocket::subprotocol() const noexcept {
@@ -79,6 +77,9 @@ const DeflateParams* ClientWebSocket::deflate() const noexcept {
 }
 
 namespace {
+// Keeps tokens below 2^61, which the io_uring reactor's connect tag needs.
+constexpr std::uint32_t kGenerationMask = 0x0FFFFFFF;
+
 std::uint64_t seed_or_random(std::uint64_t seed) {
     while (seed == 0) {
         if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = monotonic_ns();  // no entropy source: the clock
@@ -107,8 +108,7 @@ private:
 };
 
 Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t seed)
-    : behavior_(std::move(behavior)), options_(std::move(options)), rng_(seed_or_random(seed)),
-      read_buffer_(64 * 1024) {
+    : behavior_(std::move(behavior)), options_(std::move(options)), rng_(seed_or_random(seed)) {
     decoder_config_.role = Role::Client;
     decoder_config_.max_message_bytes = options_.max_message_bytes;
     request_headers_ = options_.extra_headers;
@@ -118,15 +118,96 @@ Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t see
         request_headers_.append("Sec-WebSocket-Extensions: ").append(offer, n).append("\r\n");
     }
     if (options_.tls) tls_pump_ = std::make_unique<net::TlsPump>();
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    net::ReactorResult made = net::make_reactor(options_.backend, *this);
+    if (!made.reactor) {
+        throw std::system_error(-made.error, std::generic_category(),
+                                "surge::Client: no " + std::string(net::backend_name(options_.backend)) +
+                                    " reactor (" + made.why + ")");
+    }
+    reactor_ = std::move(made.reactor);
 }
 
 Client::~Client() {
+    // No callbacks: the sockets are closed here and the reactor, destroyed next, cancels what it had in flight;
+    // only then are the bytes its sends pointed at freed.
     for (Connection& c : connections_) {
         if (c.fd >= 0) ::close(c.fd);
+    }
+    reactor_.reset();
+    for (Connection& c : connections_) {
+        c.out.clear();
         c.message.release();
     }
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    for (auto& [token, closing] : closing_sockets_) closing.out.clear();
+}
+
+// ---- the reactor's events ----------------------------------------------------------------------------------
+
+Client::Connection* Client::lookup(std::uint64_t token) noexcept {
+    const auto id = static_cast<std::uint32_t>(token);
+    if (id >= connections_.size()) return nullptr;
+    Connection& c = connections_[id];
+    return c.generation == (token >> 32) ? &c : nullptr;
+}
+
+int Client::fd_of(std::uint64_t token) const noexcept {
+    const auto id = static_cast<std::uint32_t>(token);
+    if (id >= connections_.size()) return -1;
+    const Connection& c = connections_[id];
+    return c.generation == (token >> 32) ? c.fd : -1;
+}
+
+std::uint8_t* Client::io_state(std::uint64_t token) noexcept {
+    if (Connection* c = lookup(token)) return &c->io_state;
+    const auto closing = closing_sockets_.find(token);
+    return closing == closing_sockets_.end() ? nullptr : &closing->second.io_state;
+}
+
+void Client::on_accept(std::uint64_t, int fd) { ::close(fd); }  // the client has no listener
+
+void Client::on_connected(std::uint64_t token, int result) {
+    Connection* c = lookup(token);
+    if (!c || c->fd < 0) return;
+    if (result < 0) return fail(*c, client_failure_from_errno(-result), -result);
+    connected(*c);
+}
+
+bool Client::on_data(std::uint64_t token, std::span<char> bytes) {
+    Connection* c = lookup(token);
+    if (!c || c->fd < 0) return false;
+    const std::string_view view(bytes.data(), bytes.size());
+    if (!(c->tls ? consume_tls(*c, view) : consume(*c, view))) return false;
+    return c->fd >= 0;
+}
+
+void Client::on_recv_end(std::uint64_t token, int result) {
+    Connection* c = lookup(token);
+    if (!c || c->fd < 0) return;
+    if (c->state == State::Closing) return finish(*c, close_code::kAbnormal, {});
+    if (result == 0) return fail(*c, ClientFailure::ClosedByServer, close_code::kAbnormal);
+    fail(*c, client_failure_from_errno(-result), -result);
+}
+
+void Client::on_sent(std::uint64_t token, int result) {
+    Connection* c = lookup(token);
+    if (!c) return;
+    c->send_in_flight = false;
+    if (c->fd < 0) return;
+    if (result < 0) return fail(*c, client_failure_from_errno(-result), -result);
+    c->out.consume(static_cast<std::size_t>(result));
+    if (!c->out.empty()) return start_send(*c);
+    if (c->drain_owed) {
+        c->drain_owed = false;
+        if (c->state == State::Open && behavior_.on_drain) behavior_.on_drain(*c);
+    }
+}
+
+void Client::on_closed(std::uint64_t token) {
+    // The socket is gone and nothing the reactor had in flight can read its bytes any more.
+    const auto closing = closing_sockets_.find(token);
+    if (closing == closing_sockets_.end()) return;
+    closing->second.out.clear();
+    closing_sockets_.erase(closing);
 }
 
 ClientWebSocket* Client::connection(std::uint32_t id) noexcept {
@@ -164,44 +245,23 @@ ClientWebSocket* Client::connect(const Url& url, const sockaddr_in* source) {
         fail(c, ClientFailure::Tls, 0);
         return nullptr;
     }
-    const sockaddr_in& address = url.address;
-    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) {
-        fail(c, client_failure_from_errno(errno), errno);
+    const int fd = net::open_client_socket(source);
+    if (fd < 0) {
+        fail(c, client_failure_from_errno(-fd), -fd);
         return nullptr;
     }
-    const int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (source) {
-        // Without this, bind() picks a port for the source address alone, and 64k ports cap every address at
-        // 64k connections across all destinations; with it the port is chosen at connect() per 4-tuple.
-        ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (::bind(c.fd, reinterpret_cast<const sockaddr*>(source), sizeof *source) != 0) {
-            fail(c, client_failure_from_errno(errno), errno);
-            return nullptr;
-        }
-    }
-    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
-        fail(c, client_failure_from_errno(errno), errno);
-        return nullptr;
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = c.id_;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
-        fail(c, client_failure_from_errno(errno), errno);
+    c.fd = fd;
+    const int started = reactor_->connect(token_of(c), c.fd, reinterpret_cast<const sockaddr*>(&c.url->address),
+                                          sizeof c.url->address);
+    if (started != 0) {
+        fail(c, client_failure_from_errno(-started), -started);
         return nullptr;
     }
     return &c;
 }
 
 int Client::poll(int timeout_ms) {
-    epoll_event events[256];
-    const int n = ::epoll_wait(epoll_fd_, events, 256, timeout_ms);
-    for (int i = 0; i < n; ++i) {
-        const auto id = static_cast<std::uint32_t>(events[i].data.u64);
-        if (id < connections_.size()) on_event(connections_[id], events[i].events);
-    }
+    const int n = reactor_->run_once(timeout_ms);
     if (!closing_ids_.empty()) expire_closing();
     recycle_ended_ids();
     return n < 0 ? 0 : n;
@@ -218,8 +278,7 @@ void Client::expire_closing() {
             closing_ids_[kept++] = closing_ids_[i];
             continue;
         }
-        const linger rst{1, 0};
-        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+        net::reset_on_close(c.fd);
         fail(c, ClientFailure::Timeout, 0);
     }
     closing_ids_.resize(kept);
@@ -231,22 +290,6 @@ void Client::recycle_ended_ids() {
         std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>{});
     }
     ended_ids_.clear();
-}
-
-void Client::on_event(Connection& c, std::uint32_t events) {
-    if (c.fd < 0) return;  // ended earlier in this batch
-    if (c.state == State::Connecting) {
-        int error = 0;
-        socklen_t length = sizeof error;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) return fail(c, client_failure_from_errno(error), error);
-        if (!(events & EPOLLOUT)) return;
-        connected(c);
-        if (c.fd < 0) return;
-    }
-    if ((events & EPOLLOUT) && !c.out.empty() && !flush(c)) return fail(c, client_failure_from_errno(errno), errno);
-    if (c.fd < 0) return;  // on_drain ended it
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c);
 }
 
 void Client::connected(Connection& c) {
@@ -267,28 +310,6 @@ void Client::start_handshake(Connection& c) {
     if (n == 0) return fail(c, ClientFailure::Other, E2BIG);
     c.state = State::Handshaking;
     if (!write(c, request, n)) fail(c, client_failure_from_errno(errno), errno);
-}
-
-void Client::read(Connection& c) {
-    for (;;) {
-        const ssize_t n = ::recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
-        if (n > 0) {
-            const std::string_view bytes(read_buffer_.data(), static_cast<std::size_t>(n));
-            if (!(c.tls ? consume_tls(c, bytes) : consume(c, bytes))) return;
-            // A short read emptied the socket: bytes arriving later raise a new edge, so the recv() that would
-            // only answer EAGAIN is skipped (it was a third of this loop's system calls in echo runs).
-            if (static_cast<std::size_t>(n) < read_buffer_.size()) return;
-            continue;
-        }
-        if (n == 0) {
-            if (c.state == State::Closing) return finish(c, close_code::kAbnormal, {});
-            return fail(c, ClientFailure::ClosedByServer, close_code::kAbnormal);
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        if (errno == EINTR) continue;
-        if (c.state == State::Closing) return finish(c, close_code::kAbnormal, {});
-        return fail(c, client_failure_from_errno(errno), errno);
-    }
 }
 
 bool Client::consume_tls(Connection& c, std::string_view ciphertext) {
@@ -450,31 +471,36 @@ bool Client::write(Connection& c, const char* data, std::size_t size) {
 }
 
 bool Client::write_raw(Connection& c, const char* data, std::size_t size) {
-    if (c.out.empty()) {
-        const ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
-        const std::size_t taken = n > 0 ? static_cast<std::size_t>(n) : 0;
-        data += taken;
-        size -= taken;
+    if (c.out.empty() && !c.send_in_flight) {
+        const iovec iov{const_cast<char*>(data), size};
+        const long n = reactor_->try_write(c.fd, &iov, 1);
+        if (n < 0) {
+            errno = static_cast<int>(-n);  // for the caller's client_failure_from_errno()
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        if (size == 0) return true;
     }
-    c.out.append(data, size);
+    const iovec rest{const_cast<char*>(data), size};
+    if (!c.out.push_copy(&rest, 1, 0)) {
+        errno = ENOMEM;
+        return false;
+    }
+    if (!c.send_in_flight) start_send(c);
     return true;
 }
 
-bool Client::flush(Connection& c) {
-    const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-    c.out.erase(0, static_cast<std::size_t>(n));
-    if (c.out.empty() && c.drain_owed) {
-        c.drain_owed = false;
-        if (c.state == State::Open && behavior_.on_drain) behavior_.on_drain(c);
-    }
-    return true;
+void Client::start_send(Connection& c) {
+    iovec iov[net::kMaxSendIovecs];
+    const int count = c.out.gather(iov, net::kMaxSendIovecs);
+    c.send_in_flight = true;
+    reactor_->send(token_of(c), c.fd, iov, count);
 }
 
 SendStatus Client::send(Connection& c, Opcode opcode, std::string_view payload) {
     if (c.state != State::Open) return SendStatus::Dropped;
-    if (c.out.size() + payload.size() > options_.max_pending_bytes && !c.out.empty()) return SendStatus::Dropped;
+    if (c.out.bytes() + payload.size() > options_.max_pending_bytes && !c.out.empty()) return SendStatus::Dropped;
     bool rsv1 = false;
     if (c.deflate && payload.size() >= options_.deflate_min_bytes) {
         const std::string_view compressed = compress(c, payload);
@@ -519,11 +545,9 @@ void Client::start_close(Connection& c, std::uint16_t code, std::string_view rea
 void Client::abort(Connection& c) {
     if (c.fd < 0) return;
     const bool owes_close = c.state == State::Open || c.state == State::Closing;
-    const linger rst{1, 0};
-    ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+    net::reset_on_close(c.fd);
     if (owes_close) return finish(c, close_code::kAbnormal, {});
     release(c);
-    ended_ids_.push_back(c.id_);
 }
 
 void Client::expire_unopened(std::uint64_t started_before_ns) {
@@ -555,24 +579,34 @@ void Client::fail(Connection& c, ClientFailure why, int detail, std::uint16_t co
     } else if (behavior_.on_connect_failed) {
         behavior_.on_connect_failed(c, why, detail);
     }
-    ended_ids_.push_back(c.id_);
 }
 
 void Client::finish(Connection& c, std::uint16_t code, std::string_view reason) {
     if (c.state == State::Idle) return;
     release(c);
     if (behavior_.on_close) behavior_.on_close(c, code, reason);
-    ended_ids_.push_back(c.id_);
 }
 
 void Client::release(Connection& c) {
     if (c.state == State::Open) --open_;
-    if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
+    if (c.fd >= 0) {
+        // The socket (and any send under way) moves to closing_sockets_ under the current token until the
+        // reactor's on_closed(); the id takes a new generation and is free for a new connection at once.
+        const std::uint64_t token = token_of(c);
+        ClosingSocket& closing = closing_sockets_[token];
+        reactor_->close(token, c.fd);
+        closing.io_state = c.io_state;
+        closing.out.swap(c.out);
+        c.generation = (c.generation + 1) & kGenerationMask;
+        c.io_state = 0;
+        c.send_in_flight = false;
+    }
+    ended_ids_.push_back(c.id_);
     c.fd = -1;
     c.state = State::Idle;
     --live_;
     std::string().swap(c.in);
-    std::string().swap(c.out);
+    c.out.clear();
     c.message.release();
     c.tls.reset();
     c.deflate.reset();

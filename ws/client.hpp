@@ -6,11 +6,12 @@
 // ClientWebSocket& with send() and close() like the server's WebSocket. What only a client has: on_connect_failed
 // for a connection that never opened (refused, timed out, upgrade refused, certificate rejected), and
 // on_message_head for load generators, which must not gather what they do not read.
-// It runs its own epoll loop (poll()), independent of the server's reactors, so that a load tool measures the
-// server and not a shared loop. Every call must come from the thread that calls poll(); callbacks run inside
-// poll() (and inside connect(), close() and abort() for what happens at once). Sending copies the payload once,
-// masking (and encrypting) it into reused scratch space; bytes the socket does not take wait in the connection's
-// queue, bounded by max_pending_bytes.
+// It runs on a reactor of its own (net/reactor.hpp: io_uring or epoll, as ClientOptions::backend says), not on
+// the server's, so that a load tool measures the server and not a shared loop. Every call must come from the
+// thread that calls poll(); callbacks run inside poll() (and inside connect(), close() and abort() for what
+// happens at once). Sending copies the payload once, masking (and encrypting) it into reused scratch space; bytes
+// the socket does not take wait in the connection's send queue (core/send_queue.hpp), bounded by
+// max_pending_bytes.
 #pragma once
 
 #include <netinet/in.h>
@@ -22,9 +23,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/fast_rng.hpp"
+#include "core/send_queue.hpp"
+#include "net/reactor.hpp"
 #include "net/tls.hpp"
 #include "net/tls_pump.hpp"
 #include "ws/client_handshake.hpp"
@@ -56,6 +60,8 @@ std::string_view client_failure_name(ClientFailure failure) noexcept;
 ClientFailure client_failure_from_errno(int error) noexcept;
 
 struct ClientOptions {
+    // The client's reactor: Auto picks io_uring where the kernel allows it, as the server does.
+    net::Backend backend = net::Backend::Auto;
     std::string subprotocols;   // offered, comma-separated
     std::string extra_headers;  // "Name: value\r\n" lines
     std::uint64_t max_message_bytes = 64ULL << 20;
@@ -143,10 +149,11 @@ struct ClientBehavior {
         on_message_head{};
 };
 
-class Client {
+class Client final : private net::ReactorHandler {
 public:
     // `seed` drives masking keys and handshake nonces (FastRng): 0 takes one from getrandom(), so that keys are not
-    // predictable from outside; the load tools pass fixed seeds, for runs that repeat.
+    // predictable from outside; the load tools pass fixed seeds, for runs that repeat. Throws std::system_error
+    // when no reactor of the asked backend can be made (io_uring asked for by name where it is blocked, say).
     Client(ClientBehavior behavior, ClientOptions options, std::uint64_t seed = 0);
     ~Client();  // ends every connection without callbacks
     Client(const Client&) = delete;
@@ -154,13 +161,16 @@ public:
 
     // Starts connecting to `url` (ws:// or wss://; copied until the request is written), from
     // `source` when not null (an address in 127.0.0.0/8; the port is picked at connect time,
-    // IP_BIND_ADDRESS_NO_PORT). The connection gets the lowest free id (ids of ended connections become free when
-    // poll() returns). Returns it, or null when it failed at once: on_connect_failed has run then.
+    // IP_BIND_ADDRESS_NO_PORT). The connection gets the lowest free id (an ended connection's id becomes free
+    // when poll() returns after its socket is closed). Returns it, or null when it failed at once:
+    // on_connect_failed has run then.
     ClientWebSocket* connect(const Url& url, const sockaddr_in* source = nullptr);
     // The connection numbered `id`, or null if no connection ever had that id.
     ClientWebSocket* connection(std::uint32_t id) noexcept;
     // Waits up to timeout_ms for events and handles them. Returns how many it handled. Not from a callback.
     int poll(int timeout_ms);
+    // The reactor's backend (io_uring or epoll).
+    net::Backend backend() const noexcept { return reactor_->backend(); }
     // Fails (Timeout) every connection still connecting or handshaking that started before `started_before`.
     // Not from a callback.
     void expire_unopened(std::uint64_t started_before_ns);
@@ -179,8 +189,11 @@ private:
         Inflater inflater;
     };
     struct Connection : ClientWebSocket {
-        int fd = -1;
+        int fd = -1;  // -1 once ended (the reactor closes the socket; see closing_sockets_)
+        std::uint32_t generation = 0;  // in the reactor's token: a token of an earlier use of this id is stale
         State state = State::Idle;
+        std::uint8_t io_state = 0;  // the reactor's (net::ReactorHandler::io_state)
+        bool send_in_flight = false;  // the reactor has a send of `out` under way
         std::uint8_t head_length = 0;  // on_message_head: bytes in `head` of the message being received
         bool drain_owed = false;  // a send answered Backpressure: on_drain when `out` empties
         std::uint64_t started_ns = 0;  // connect(), then close(): for the timeouts
@@ -194,11 +207,23 @@ private:
         std::string subprotocol;
         PartialMessage message;  // a message being gathered (compressed, or not on_message_head); freed in release()
         std::string in;   // bytes kept between reads: the handshake head, or an incomplete frame header
-        std::string out;  // bytes the socket did not take yet
+        SendQueue out;  // bytes the socket did not take yet; cleared in release()
     };
 
+    // net::ReactorHandler: the reactor's events for connections named by token (generation, id).
+    void on_accept(std::uint64_t, int fd) override;
+    void on_connected(std::uint64_t token, int result) override;
+    bool on_data(std::uint64_t token, std::span<char> bytes) override;
+    void on_recv_end(std::uint64_t token, int result) override;
+    void on_sent(std::uint64_t token, int result) override;
+    void on_closed(std::uint64_t token) override;
+    void on_wake() override {}
+    int fd_of(std::uint64_t token) const noexcept override;
+    std::uint8_t* io_state(std::uint64_t token) noexcept override;
+    Connection* lookup(std::uint64_t token) noexcept;
+    static std::uint64_t token_of(const Connection& c) noexcept { return (std::uint64_t{c.generation} << 32) | c.id_; }
+
     Connection& slot_for_new();
-    void on_event(Connection& c, std::uint32_t events);
     void connected(Connection& c);
     void start_handshake(Connection& c);
     // TLS: what the socket gave goes through the session (net::TlsPump); false when the connection ended.
@@ -208,12 +233,11 @@ private:
     bool settle_tls(Connection& c, net::TlsPumpStatus status);
     bool write_raw(Connection& c, const char* data, std::size_t size);
     std::string_view compress(Connection& c, std::string_view payload);
-    void read(Connection& c);
     // Hands newly read bytes to the handshake or the decoder. False when the connection ended.
     bool consume(Connection& c, std::string_view bytes);
     bool finish_handshake(Connection& c);
-    // Writes what waits in `out`; false on a socket error. Runs on_drain when it empties after Backpressure.
-    bool flush(Connection& c);
+    // Hands what waits in `out` to the reactor's send (one in flight per connection).
+    void start_send(Connection& c);
     bool write(Connection& c, const char* data, std::size_t size);
     void send_control(Connection& c, Opcode opcode, std::string_view payload);
     SendStatus send(Connection& c, Opcode opcode, std::string_view payload);
@@ -239,14 +263,20 @@ private:
     ClientOptions options_;
     DecoderConfig decoder_config_;
     FastRng rng_;
-    int epoll_fd_ = -1;
+    std::unique_ptr<net::Reactor> reactor_;
     std::deque<Connection> connections_;  // by id; a deque, so that handles keep their address as it grows
-    // Ids of ended connections. They wait in ended_ids_ until poll() or expire_unopened() returns, so that no
-    // connect() made inside a callback reuses a connection the code beneath that callback is still handling.
+    // Ids of ended connections. They wait here until poll() or expire_unopened() returns, so that no connect()
+    // made inside a callback reuses a connection the code beneath that callback is still handling.
     std::vector<std::uint32_t> ended_ids_;
     std::vector<std::uint32_t> free_ids_;  // a min-heap
+    // A socket outlives its connection's id until the reactor reports it closed: what the reactor keeps in
+    // flight for it (io_state) and the bytes a send under way may still read stay here, by the old token.
+    struct ClosingSocket {
+        std::uint8_t io_state = 0;
+        SendQueue out;
+    };
+    std::unordered_map<std::uint64_t, ClosingSocket> closing_sockets_;
     std::vector<std::uint32_t> closing_ids_;  // connections close() started, for close_timeout_ms (may hold stale ids)
-    std::vector<char> read_buffer_;
     std::vector<char> scratch_;  // one masked frame being written
     std::unique_ptr<net::TlsPump> tls_pump_;  // with a TLS context: scratch every wss:// connection shares
     std::string request_headers_;  // options_.extra_headers and the permessage-deflate offer

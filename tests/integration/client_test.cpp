@@ -102,7 +102,13 @@ std::vector<std::string> sample_messages() {
     return out;
 }
 
-void echo_through(std::uint16_t port, bool tls, bool deflate, const std::string& ca_file) {
+// The same client tests run on both of the client's reactor backends.
+ClientOptions on_backend(net::Backend backend, ClientOptions options = {}) {
+    options.backend = backend;
+    return options;
+}
+
+void echo_through(net::Backend backend, std::uint16_t port, bool tls, bool deflate, const std::string& ca_file) {
     std::string error;
     std::unique_ptr<net::TlsContext> context;
     if (tls) {
@@ -126,7 +132,7 @@ void echo_through(std::uint16_t port, bool tls, bool deflate, const std::string&
     options.tls = context.get();
     options.deflate = deflate;
     options.subprotocols = "chat";
-    Client client(recorder.behavior(), options, 42);
+    Client client(recorder.behavior(), on_backend(backend, options), 42);
     constexpr std::uint32_t kConnections = 4;
     for (std::uint32_t i = 0; i < kConnections; ++i) {
         ClientWebSocket* ws = client.connect(url);
@@ -257,7 +263,7 @@ TEST_CASE("surge::Client echoes through ws:// and wss:// with and without permes
                 WebSocketBehavior behavior;
                 behavior.deflate.enabled = true;
                 RunningServer running(backend, config, behavior);
-                echo_through(running.port(), tls, deflate, certificate.cert_file());
+                echo_through(backend, running.port(), tls, deflate, certificate.cert_file());
                 CHECK(RunningServer::wait_for(running.closes, 4));
                 CHECK(running.last_close_code.load() == close_code::kNormal);
             }
@@ -274,7 +280,7 @@ TEST_CASE("surge::Client reports the server's close, an abort and a refused conn
         recorder.then_open = [](ClientWebSocket& ws) {
             if (ws.id() == 0) ws.send("close-me", Opcode::Text);  // the test server closes with 4000
         };
-        Client client(recorder.behavior(), {}, 1);
+        Client client(recorder.behavior(), on_backend(backend), 1);
         ClientWebSocket* first = client.connect(url);
         ClientWebSocket* second = client.connect(url);
         REQUIRE(first);
@@ -313,157 +319,172 @@ TEST_CASE("surge::Client reports the server's close, an abort and a refused conn
 }
 
 TEST_CASE("surge::Client queues what the socket refuses, reports on_drain, and loses nothing") {
-    WebSocketBehavior patient;  // the echoes queue on the server while the client is still sending
-    patient.max_backpressure_bytes = 64 << 20;
-    RunningServer running(net::Backend::Epoll, {}, patient);
-    const Url url = url_of("ws://127.0.0.1:" + std::to_string(running.port()) + "/");
-    Recorder recorder;
-    constexpr int kMessages = 48;
-    const std::string big(256 * 1024, 'b');
-    int backpressured = 0;
-    recorder.then_open = [&](ClientWebSocket& ws) {
-        for (int i = 0; i < kMessages; ++i) {
-            const SendStatus status = ws.send(big);
-            CHECK(status != SendStatus::Dropped);
-            backpressured += status == SendStatus::Backpressure;
-        }
-        CHECK(ws.buffered_amount() > 0);
-    };
-    ClientOptions options;
-    options.max_pending_bytes = 64 << 20;
-    Client client(recorder.behavior(), options, 2);
-    REQUIRE(client.connect(url));
-    poll_until(client, [&] { return recorder.messages[0].size() == kMessages; });
-    CHECK(backpressured > 0);
-    CHECK(recorder.drains == 1);
-    CHECK(recorder.messages[0].size() == kMessages);
-    CHECK(client.connection(0)->buffered_amount() == 0);
+    for (net::Backend client_backend : test_backends()) {
+        CAPTURE(client_backend);
+        WebSocketBehavior patient;  // the echoes queue on the server while the client is still sending
+        patient.max_backpressure_bytes = 64 << 20;
+        RunningServer running(net::Backend::Epoll, {}, patient);
+        const Url url = url_of("ws://127.0.0.1:" + std::to_string(running.port()) + "/");
+        Recorder recorder;
+        constexpr int kMessages = 96;  // 24 MiB: more than the server reads while on_open writes, on a busy machine too
+        const std::string big(256 * 1024, 'b');
+        int backpressured = 0;
+        recorder.then_open = [&](ClientWebSocket& ws) {
+            for (int i = 0; i < kMessages; ++i) {
+                const SendStatus status = ws.send(big);
+                CHECK(status != SendStatus::Dropped);
+                backpressured += status == SendStatus::Backpressure;
+            }
+            CHECK(ws.buffered_amount() > 0);
+        };
+        ClientOptions options;
+        options.max_pending_bytes = 64 << 20;
+        Client client(recorder.behavior(), on_backend(client_backend, options), 2);
+        REQUIRE(client.connect(url));
+        poll_until(client, [&] { return recorder.messages[0].size() == kMessages; });
+        CHECK(backpressured > 0);
+        CHECK(recorder.drains == 1);
+        CHECK(recorder.messages[0].size() == kMessages);
+        CHECK(client.connection(0)->buffered_amount() == 0);
+    }
 }
 
 TEST_CASE("surge::Client fails a certificate it does not trust and reports a refused upgrade") {
-    const TestCertificate server_certificate;
-    const TestCertificate other_certificate;
-    ServerConfig config;
-    config.tls_cert_file = server_certificate.cert_file();
-    config.tls_key_file = server_certificate.key_file();
-    RunningServer running(net::Backend::Epoll, config);
+    for (net::Backend client_backend : test_backends()) {
+        CAPTURE(client_backend);
+        const TestCertificate server_certificate;
+        const TestCertificate other_certificate;
+        ServerConfig config;
+        config.tls_cert_file = server_certificate.cert_file();
+        config.tls_key_file = server_certificate.key_file();
+        RunningServer running(net::Backend::Epoll, config);
 
-    std::string error;
-    auto context = net::TlsContext::make_client(true, other_certificate.cert_file(), error);
-    REQUIRE(context);
-    const Url url = url_of("wss://localhost:" + std::to_string(running.port()) + "/");
-    Recorder recorder;
-    ClientOptions options;
-    options.tls = context.get();
-    Client client(recorder.behavior(), options, 7);
-    REQUIRE(client.connect(url));
-    poll_until(client, [&] { return !recorder.connect_failures.empty(); });
-    REQUIRE(recorder.connect_failures.size() == 1);
-    CHECK(recorder.connect_failures[0].first == ClientFailure::Tls);
-    CHECK(recorder.opens.empty());
+        std::string error;
+        auto context = net::TlsContext::make_client(true, other_certificate.cert_file(), error);
+        REQUIRE(context);
+        const Url url = url_of("wss://localhost:" + std::to_string(running.port()) + "/");
+        Recorder recorder;
+        ClientOptions options;
+        options.tls = context.get();
+        Client client(recorder.behavior(), on_backend(client_backend, options), 7);
+        REQUIRE(client.connect(url));
+        poll_until(client, [&] { return !recorder.connect_failures.empty(); });
+        REQUIRE(recorder.connect_failures.size() == 1);
+        CHECK(recorder.connect_failures[0].first == ClientFailure::Tls);
+        CHECK(recorder.opens.empty());
 
-    // wss:// without a TLS context fails at once.
-    Client plain(recorder.behavior(), {}, 8);
-    CHECK_FALSE(plain.connect(url));
-    REQUIRE(recorder.connect_failures.size() == 2);
-    CHECK(recorder.connect_failures[1].first == ClientFailure::Tls);
+        // wss:// without a TLS context fails at once.
+        Client plain(recorder.behavior(), on_backend(client_backend), 8);
+        CHECK_FALSE(plain.connect(url));
+        REQUIRE(recorder.connect_failures.size() == 2);
+        CHECK(recorder.connect_failures[1].first == ClientFailure::Tls);
 
-    // A refused upgrade (the test server's origin check refuses "http://evil.example") reports the status.
-    RunningServer open_server(net::Backend::Epoll);
-    ClientOptions refused_options;
-    refused_options.extra_headers = "Origin: http://evil.example\r\n";
-    Client refused(recorder.behavior(), refused_options, 9);
-    REQUIRE(refused.connect(url_of("ws://127.0.0.1:" + std::to_string(open_server.port()) + "/")));
-    poll_until(refused, [&] { return recorder.connect_failures.size() == 3; });
-    REQUIRE(recorder.connect_failures.size() == 3);
-    CHECK(recorder.connect_failures[2].first == ClientFailure::HandshakeStatus);
-    CHECK(recorder.connect_failures[2].second == 403);
-    CHECK(recorder.closes.empty());
+        // A refused upgrade (the test server's origin check refuses "http://evil.example") reports the status.
+        RunningServer open_server(net::Backend::Epoll);
+        ClientOptions refused_options;
+        refused_options.extra_headers = "Origin: http://evil.example\r\n";
+        Client refused(recorder.behavior(), on_backend(client_backend, refused_options), 9);
+        REQUIRE(refused.connect(url_of("ws://127.0.0.1:" + std::to_string(open_server.port()) + "/")));
+        poll_until(refused, [&] { return recorder.connect_failures.size() == 3; });
+        REQUIRE(recorder.connect_failures.size() == 3);
+        CHECK(recorder.connect_failures[2].first == ClientFailure::HandshakeStatus);
+        CHECK(recorder.connect_failures[2].second == 403);
+        CHECK(recorder.closes.empty());
+    }
 }
 
 TEST_CASE("surge::Client answers pings, reports pongs, and closes with 1002 when the server masks a frame") {
-    ScriptedPeer peer;
-    std::pair<int, std::string> pong_seen;
-    std::pair<int, std::string> close_seen;
-    bool upgraded = false;
-    std::thread server([&] {
-        upgraded = peer.accept_upgrade();
-        if (!upgraded) return;
-        peer.send(frame(Opcode::Ping, "are you there", true, false));
-        pong_seen = peer.read_frame();
-        peer.send(frame(Opcode::Pong, "unasked", true, false));
-        peer.send(frame(Opcode::Text, "a server must not mask", true, true));
-        close_seen = peer.read_frame();
-    });
-    Recorder recorder;
-    Client client(recorder.behavior(), {}, 3);
-    REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
-    poll_until(client, [&] { return !recorder.closes[0].empty() || !recorder.connect_failures.empty(); });
-    server.join();
-    REQUIRE(upgraded);
-    CHECK(recorder.pings == std::vector<std::string>{"are you there"});
-    CHECK(pong_seen == std::pair<int, std::string>{0xA, "are you there"});
-    CHECK(recorder.pongs == std::vector<std::string>{"unasked"});
-    CHECK(recorder.messages.empty());
-    REQUIRE(close_seen.first == 0x8);
-    REQUIRE(close_seen.second.size() >= 2);
-    CHECK(((static_cast<unsigned char>(close_seen.second[0]) << 8) | static_cast<unsigned char>(close_seen.second[1])) ==
-          close_code::kProtocolError);
-    REQUIRE(recorder.closes[0].size() == 1);
-    CHECK(recorder.closes[0][0].code == close_code::kProtocolError);
-    CHECK(recorder.closes[0][0].failure == ClientFailure::Protocol);
+    for (net::Backend client_backend : test_backends()) {
+        CAPTURE(client_backend);
+        ScriptedPeer peer;
+        std::pair<int, std::string> pong_seen;
+        std::pair<int, std::string> close_seen;
+        bool upgraded = false;
+        std::thread server([&] {
+            upgraded = peer.accept_upgrade();
+            if (!upgraded) return;
+            peer.send(frame(Opcode::Ping, "are you there", true, false));
+            pong_seen = peer.read_frame();
+            peer.send(frame(Opcode::Pong, "unasked", true, false));
+            peer.send(frame(Opcode::Text, "a server must not mask", true, true));
+            close_seen = peer.read_frame();
+        });
+        Recorder recorder;
+        Client client(recorder.behavior(), on_backend(client_backend), 3);
+        REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
+        poll_until(client, [&] { return !recorder.closes[0].empty() || !recorder.connect_failures.empty(); });
+        server.join();
+        REQUIRE(upgraded);
+        CHECK(recorder.pings == std::vector<std::string>{"are you there"});
+        CHECK(pong_seen == std::pair<int, std::string>{0xA, "are you there"});
+        CHECK(recorder.pongs == std::vector<std::string>{"unasked"});
+        CHECK(recorder.messages.empty());
+        REQUIRE(close_seen.first == 0x8);
+        REQUIRE(close_seen.second.size() >= 2);
+        CHECK(((static_cast<unsigned char>(close_seen.second[0]) << 8) | static_cast<unsigned char>(close_seen.second[1])) ==
+              close_code::kProtocolError);
+        REQUIRE(recorder.closes[0].size() == 1);
+        CHECK(recorder.closes[0][0].code == close_code::kProtocolError);
+        CHECK(recorder.closes[0][0].failure == ClientFailure::Protocol);
+    }
 }
 
 TEST_CASE("surge::Client times out a server that never answers the upgrade, and a callback may connect again") {
-    ScriptedPeer silent;  // listens, so TCP connects, but never accepts or answers
-    const Url url = url_of("ws://127.0.0.1:" + std::to_string(silent.port()) + "/");
-    Recorder recorder;
-    Client* self = nullptr;
-    // Reconnecting from inside on_connect_failed, while expire_unopened() walks the connections: the new one takes
-    // a new id (the failed one's is not free until the walk is over) and is not expired by the same walk.
-    ClientBehavior behavior = recorder.behavior();
-    behavior.on_connect_failed = [&](ClientWebSocket& ws, ClientFailure why, int detail) {
-        recorder.connect_failures.emplace_back(why, detail);
-        if (recorder.connect_failures.size() == 1) {
-            ClientWebSocket* again = self->connect(url);
-            REQUIRE(again);
-            CHECK(again->id() == ws.id() + 1);
-        }
-    };
-    Client client(behavior, {}, 4);
-    self = &client;
-    REQUIRE(client.connect(url));
-    for (int i = 0; i < 5; ++i) client.poll(10);
-    CHECK(recorder.connect_failures.empty());
-    CHECK(client.live() == 1);
-    client.expire_unopened(monotonic_ns() + 1);
-    REQUIRE(recorder.connect_failures.size() == 1);
-    CHECK(recorder.connect_failures[0].first == ClientFailure::Timeout);
-    CHECK(client.live() == 1);  // the one made in the callback
-    client.expire_unopened(monotonic_ns() + 1);
-    CHECK(recorder.connect_failures.size() == 2);
-    CHECK(client.live() == 0);
-    CHECK(client.connect(url)->id() == 0);  // both ids are free again, the lowest first
+    for (net::Backend client_backend : test_backends()) {
+        CAPTURE(client_backend);
+        ScriptedPeer silent;  // listens, so TCP connects, but never accepts or answers
+        const Url url = url_of("ws://127.0.0.1:" + std::to_string(silent.port()) + "/");
+        Recorder recorder;
+        Client* self = nullptr;
+        // Reconnecting from inside on_connect_failed, while expire_unopened() walks the connections: the new one takes
+        // a new id (the failed one's is not free until the walk is over) and is not expired by the same walk.
+        ClientBehavior behavior = recorder.behavior();
+        behavior.on_connect_failed = [&](ClientWebSocket& ws, ClientFailure why, int detail) {
+            recorder.connect_failures.emplace_back(why, detail);
+            if (recorder.connect_failures.size() == 1) {
+                ClientWebSocket* again = self->connect(url);
+                REQUIRE(again);
+                CHECK(again->id() == ws.id() + 1);
+            }
+        };
+        Client client(behavior, on_backend(client_backend), 4);
+        self = &client;
+        REQUIRE(client.connect(url));
+        for (int i = 0; i < 5; ++i) client.poll(10);
+        CHECK(recorder.connect_failures.empty());
+        CHECK(client.live() == 1);
+        client.expire_unopened(monotonic_ns() + 1);
+        REQUIRE(recorder.connect_failures.size() == 1);
+        CHECK(recorder.connect_failures[0].first == ClientFailure::Timeout);
+        CHECK(client.live() == 1);  // the one made in the callback
+        client.expire_unopened(monotonic_ns() + 1);
+        CHECK(recorder.connect_failures.size() == 2);
+        CHECK(client.live() == 0);
+        CHECK(client.connect(url)->id() == 0);  // both ids are free again, the lowest first
+    }
 }
 
 TEST_CASE("surge::Client cuts a close the server never answers after close_timeout_ms") {
-    ScriptedPeer peer;
-    std::pair<int, std::string> close_seen;
-    std::thread server([&] {
-        if (peer.accept_upgrade()) close_seen = peer.read_frame();  // and never answers it
-    });
-    Recorder recorder;
-    recorder.then_open = [](ClientWebSocket& ws) { ws.close(4321, "bye"); };
-    ClientOptions options;
-    options.close_timeout_ms = 100;
-    Client client(recorder.behavior(), options, 6);
-    REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
-    poll_until(client, [&] { return !recorder.closes[0].empty(); });
-    server.join();
-    CHECK(close_seen.first == 0x8);
-    CHECK(close_seen.second == std::string("\x10\xe1") + "bye");  // 4321
-    REQUIRE(recorder.closes[0].size() == 1);
-    CHECK(recorder.closes[0][0].code == close_code::kAbnormal);
-    CHECK(recorder.closes[0][0].failure == ClientFailure::Timeout);
-    CHECK(client.live() == 0);
+    for (net::Backend client_backend : test_backends()) {
+        CAPTURE(client_backend);
+        ScriptedPeer peer;
+        std::pair<int, std::string> close_seen;
+        std::thread server([&] {
+            if (peer.accept_upgrade()) close_seen = peer.read_frame();  // and never answers it
+        });
+        Recorder recorder;
+        recorder.then_open = [](ClientWebSocket& ws) { ws.close(4321, "bye"); };
+        ClientOptions options;
+        options.close_timeout_ms = 100;
+        Client client(recorder.behavior(), on_backend(client_backend, options), 6);
+        REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
+        poll_until(client, [&] { return !recorder.closes[0].empty(); });
+        server.join();
+        CHECK(close_seen.first == 0x8);
+        CHECK(close_seen.second == std::string("\x10\xe1") + "bye");  // 4321
+        REQUIRE(recorder.closes[0].size() == 1);
+        CHECK(recorder.closes[0][0].code == close_code::kAbnormal);
+        CHECK(recorder.closes[0][0].failure == ClientFailure::Timeout);
+        CHECK(client.live() == 0);
+    }
 }

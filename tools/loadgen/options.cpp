@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "net/uring_probe.hpp"
 #include "tools/json_string.hpp"
 
 namespace surge::loadgen {
@@ -39,7 +40,8 @@ const char* const kRequestUsage =
     "  --header 'N: V'      an extra request header (repeatable)\n"
     "  --subprotocol P      offer subprotocol P (repeatable)\n"
     "  --deflate on|off     offer permessage-deflate (default off)\n"
-    "  --ca FILE            wss://: trust the certificates in FILE instead of the system's store\n";
+    "  --ca FILE            wss://: trust the certificates in FILE instead of the system's store\n"
+    "  --client-backend B   the client's reactor: auto (io_uring where the kernel allows it), io_uring, epoll\n";
 
 namespace {
 
@@ -65,6 +67,15 @@ bool take_request_option(std::string_view flag, std::string_view value, RequestF
     if (flag == "--ca") {
         ok = !value.empty();
         out.ca_file = value;
+        return true;
+    }
+    if (flag == "--client-backend") {
+        ok = net::parse_backend(value, out.backend);
+        if (ok && out.backend == net::Backend::IoUring && !net::uring_unsupported_reason().empty()) {
+            std::fprintf(stderr, "--client-backend io_uring: unavailable here: %s\n",
+                         net::uring_unsupported_reason().c_str());
+            ok = false;
+        }
         return true;
     }
     return false;
@@ -134,6 +145,7 @@ ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* t
     options.extra_headers = flags.headers;
     options.tls = tls;
     options.deflate = flags.deflate;
+    options.backend = flags.backend;
     return options;
 }
 

@@ -24,6 +24,7 @@ struct RequestFlags {
     std::string subprotocols;  // --subprotocol P (repeatable): comma-separated
     bool deflate = false;      // --deflate on|off: offer permessage-deflate
     std::string ca_file;       // --ca FILE: trust this certificate (chain) for wss://, instead of the system's
+    net::Backend backend = net::Backend::Auto;  // --client-backend auto|io_uring|epoll: the client's reactor
 };
 extern const char* const kRequestUsage;
 // The TLS context (certificates verified) into `tls` when any of `urls` is wss://. False, with the reason on
@@ -35,7 +36,7 @@ ClientOptions client_options(const RequestFlags& flags, const net::TlsContext* t
 // What both tools' command lines share, and where parse_arguments() puts it.
 struct CommonArguments {
     std::vector<Url>& urls;  // every argument that does not start with "--"
-    RequestFlags& request;   // --header, --subprotocol, --deflate, --ca
+    RequestFlags& request;   // --header, --subprotocol, --deflate, --ca, --client-backend
     std::string& json;       // --json FILE
 };
 // Walks a tool's command line: --help prints `usage` (a printf format taking kRequestUsage) and exits; a URL is

@@ -1,8 +1,5 @@
 #include "ws/detail/shard.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +8,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "net/socket_io.hpp"
 #include "ws/detail/connection_state.hpp"
 #include "ws/frame_encoder.hpp"
 
@@ -123,8 +121,7 @@ void Shard::on_accept(std::uint64_t, int fd) {
         ::close(fd);
         return;
     }
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // pushed messages go out at once
+    net::set_no_delay(fd);  // pushed messages go out at once
     WebSocket& ws = slab_.allocate();
     ws.fd_ = fd;
     ws.state_ = WebSocket::State::Http;
@@ -204,7 +201,7 @@ void Shard::finish_when_flushed(WebSocket& ws) noexcept {
     // would reset the connection and could destroy the close frame or response before the peer reads it.
     ws.flags_ |= kLingering;
     if (ws.state_ == WebSocket::State::Http) ws.state_ = WebSocket::State::Closing;
-    ::shutdown(ws.fd_, SHUT_WR);
+    net::shutdown_write(ws.fd_);
     arm_timer(ws, kCloseGraceSeconds);
 }
 
