@@ -49,7 +49,7 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "  --mode M             echo | rate | subscribe | publish (default echo)\n"
     "  --connections N      connections in all (default 100). Publishing over HTTP makes one connection per\n"
     "                       POST, one POST at a time per thread: --threads sets how many run at once\n"
-    "  --threads N          client threads, each with its own epoll loop (default 1)\n"
+    "  --threads N          client threads, each with its own reactor (default 1)\n"
     "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp,\n"
     "                       and number their messages from 32, for the receivers' loss check)\n"
     "  --text               send text frames (default binary; the payload is ASCII either way)\n"

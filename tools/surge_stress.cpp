@@ -4,7 +4,7 @@
 // memory grew by per connection.
 //
 // One process holds at most its descriptor limit of sockets, so the work is split over --procs forked workers,
-// each with an epoll loop of its own and its share of the target, the rate and the in-flight cap. Source
+// each with a reactor of its own and its share of the target, the rate and the in-flight cap. Source
 // addresses are spread over 127.0.1.0/24 and up (IP_BIND_ADDRESS_NO_PORT: the port is picked per 4-tuple at
 // connect time), so that 64k ephemeral ports per address are not the cap either. Workers share their counters
 // with the parent through one shared mapping; the parent prints progress and the report.
@@ -109,7 +109,7 @@ sockaddr_in source_address(unsigned index) {
     return a;
 }
 
-// One worker process: its share of the connections, in one epoll loop.
+// One worker process: its share of the connections, on one reactor.
 class StressWorker {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The echo benchmark: surge-echo on each reactor backend (and optionally a peer server) against the same load
+# generator, one server at a time, and each server's messages per server-CPU-second. The server is pinned to CPU 0
+# and the generator (surge-load, one thread) to CPU 1; the server's CPU time (utime + stime, every thread) is read
+# from /proc over the measured window. Two loads: saturated (--mode echo: every connection sends its next message
+# when the echo of the last arrives) and, with --rate, a rate-limited one (--mode rate: R messages/s in all, for
+# a server that is not saturated, the normal state of a production server).
+# The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of the
+# medians. A peer COMMAND may contain {port}; it must echo every message of ws://127.0.0.1:{port}/ back.
+#
+# Usage: bench/echo.sh [--connections N[,N...]] [--size B] [--duration S] [--warmup S] [--repeat N] [--rate R]
+#                      [--peer 'COMMAND'] [--peer-name NAME] [--client-backend B] [--build DIR] [--json FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+connections=100,1000
+size=20
+duration=8
+warmup=2
+repeat=3
+rate=""
+peer=""
+peer_name=peer
+client_backend=epoll
+json=""
+build=${SURGE_BUILD:-$root/build/release}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --connections) connections=$2; shift 2 ;;
+        --size) size=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
+        --rate) rate=$2; shift 2 ;;
+        --peer) peer=$2; shift 2 ;;
+        --peer-name) peer_name=$2; shift 2 ;;
+        --client-backend) client_backend=$2; shift 2 ;;
+        --build) build=$2; shift 2 ;;
+        --json) json=$2; shift 2 ;;
+        *) echo "echo.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+echo_bin=$build/tools/surge-echo
+load=$build/bench/surge-load
+if [ ! -x "$echo_bin" ] || [ ! -x "$load" ]; then
+    echo "building (cmake --preset release) ..."
+    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
+        --target surge-echo surge-load >/dev/null)
+    build=$root/build/release
+    echo_bin=$build/tools/surge-echo load=$build/bench/surge-load
+fi
+[ "$(nproc)" -ge 2 ] || { echo "echo.sh: needs two CPUs (server and generator pinned apart)" >&2; exit 2; }
+
+source "$root/bench/lib.sh"
+
+# run NAME PORT N COMMAND...: one measured run with N connections against a server started by COMMAND.
+results=()
+run() {
+    local name=$1 port=$2 n=$3
+    shift 3
+    SURGE_LOG=warn taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
+    local server=$!
+    pids+=("$server")
+    wait_port "$port" || { echo "$name did not start:"; cat "$work/$name.log"; exit 1; }
+    local mode=(--mode echo)
+    [ -n "$rate" ] && mode=(--mode rate --rate "$rate/total")
+    taskset -c 1 "$load" "ws://127.0.0.1:$port/" "${mode[@]}" --connections "$n" --threads 1 --size "$size" \
+        --duration "$duration" --warmup "$warmup" --client-backend "$client_backend" \
+        --json "$work/$name.json" >"$work/$name.load.log" 2>&1 &
+    local generator=$!
+    pids+=("$generator")
+    # The window: from the end of the warm-up (plus the connections' ramp) to the end of the measured seconds.
+    sleep "$warmup"
+    local cpu0 t0 cpu1 t1
+    cpu0=$(cpu_seconds "$server") t0=$(now)
+    sleep "$((duration - 1))"
+    cpu1=$(cpu_seconds "$server") t1=$(now)
+    wait "$generator" || { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu0" "$cpu1" "$t0" "$t1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+name, n = sys.argv[2], int(sys.argv[3])
+cpu0, cpu1, t0, t1 = map(float, sys.argv[4:8])
+cpu = (cpu1 - cpu0) / (t1 - t0)
+rate = r["messages_per_second"]
+print(json.dumps({"server": name, "connections": n, "messages_per_second": round(rate),
+                  "server_cpu_per_second": round(cpu, 4),
+                  "messages_per_cpu_second": round(rate / cpu) if cpu > 0 else None,
+                  "latency_us": {k: r["latency_us"][k] for k in ("p50", "p99")},
+                  "errors": sum(r["errors"].values())}))
+PY
+)")
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(server)s, %(connections)d connections: %(messages_per_second)d messages/s, server CPU %(server_cpu_per_second).3f s/s, %(messages_per_cpu_second)s messages per CPU-second, p50 %(p50).0f us, p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
+}
+
+for n in ${connections//,/ }; do
+    for round in $(seq "$repeat"); do
+        echo "-- $n connections, round $round of $repeat${rate:+, $rate messages/s in all}"
+        for backend in io_uring epoll; do
+            port=$(free_port)
+            run "surge-echo-$backend" "$port" "$n" "$echo_bin" --port "$port" --threads 1 --backend "$backend" \
+                --idle-timeout 0
+        done
+        if [ -n "$peer" ]; then
+            port=$(free_port)
+            run "$peer_name" "$port" "$n" bash -c "exec ${peer//\{port\}/$port}"
+        fi
+    done
+done
+
+python3 - "$json" "$size" "${rate:-0}" "$client_backend" "${results[@]}" <<'PY'
+import json, statistics, sys
+path, size, rate, client_backend = sys.argv[1:5]
+runs = [json.loads(a) for a in sys.argv[5:]]
+servers = list(dict.fromkeys(r["server"] for r in runs))
+report = {"size": int(size), "rate": float(rate), "client_backend": client_backend, "runs": runs,
+          "by_connections": {}}
+for n in dict.fromkeys(r["connections"] for r in runs):
+    summary = {}
+    print("== %d connections, %s" % (n, "saturated" if float(rate) == 0 else "%s messages/s in all" % rate))
+    for name in servers:
+        mine = [r for r in runs if r["server"] == name and r["connections"] == n]
+        summary[name] = {
+            "messages_per_cpu_second_median": statistics.median(r["messages_per_cpu_second"] for r in mine),
+            "messages_per_second_median": statistics.median(r["messages_per_second"] for r in mine),
+            "server_cpu_per_second_median": statistics.median(r["server_cpu_per_second"] for r in mine),
+            "errors": sum(r["errors"] for r in mine),
+        }
+        s = summary[name]
+        print("%-20s median of %d: %d messages per server-CPU-second, %d messages/s, server CPU %.3f s/s"
+              % (name, len(mine), s["messages_per_cpu_second_median"], s["messages_per_second_median"],
+                 s["server_cpu_per_second_median"]))
+    ratios = {}
+    for mine in ("surge-echo-io_uring", "surge-echo-epoll"):
+        for other in servers:
+            if other.startswith("surge-echo"):
+                continue
+            key = "%s_vs_%s" % (mine, other)
+            ratios[key] = round(summary[mine]["messages_per_cpu_second_median"] /
+                                summary[other]["messages_per_cpu_second_median"], 3)
+            print("%s / %s: %.3f" % (mine, other, ratios[key]))
+    report["by_connections"][str(n)] = {"summary": summary, "ratios": ratios}
+if path:
+    json.dump(report, open(path, "w"), indent=2)
+PY
