@@ -32,12 +32,4 @@ void ConnectionSlab::release(WebSocket& ws) noexcept {
     --live_;
 }
 
-WebSocket* ConnectionSlab::lookup(std::uint64_t token) const noexcept {
-    const auto index = static_cast<std::uint32_t>(token);
-    if (index >= slot_count_) return nullptr;
-    WebSocket* ws = &slot(index);
-    if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
-    return ws;
-}
-
 }  // namespace surge::detail

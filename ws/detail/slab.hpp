@@ -28,8 +28,15 @@ public:
     // reset the connection's own fields and freed what they held.
     void release(WebSocket& ws) noexcept;
 
-    // The live slot `token` names, or nullptr when the token is stale or the slot is free.
-    WebSocket* lookup(std::uint64_t token) const noexcept;
+    // The live slot `token` names, or nullptr when the token is stale or the slot is free. Inline: the reactor
+    // asks it for every completion.
+    WebSocket* lookup(std::uint64_t token) const noexcept {
+        const auto index = static_cast<std::uint32_t>(token);
+        if (index >= slot_count_) return nullptr;
+        WebSocket* ws = &slot(index);
+        if (ws->generation_ != (token >> 32) || ws->state_ == WebSocket::State::Free) return nullptr;
+        return ws;
+    }
     static std::uint64_t token_of(const WebSocket& ws) noexcept {
         return (std::uint64_t{ws.generation_} << 32) | ws.index_;
     }
