@@ -39,18 +39,11 @@ while [ $# -gt 0 ]; do
         *) echo "echo.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+source "$root/bench/lib.sh"
+need_built tools/surge-echo bench/surge-load
 echo_bin=$build/tools/surge-echo
 load=$build/bench/surge-load
-if [ ! -x "$echo_bin" ] || [ ! -x "$load" ]; then
-    echo "building (cmake --preset release) ..."
-    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
-        --target surge-echo surge-load >/dev/null)
-    build=$root/build/release
-    echo_bin=$build/tools/surge-echo load=$build/bench/surge-load
-fi
 [ "$(nproc)" -ge 2 ] || { echo "echo.sh: needs two CPUs (server and generator pinned apart)" >&2; exit 2; }
-
-source "$root/bench/lib.sh"
 
 # run NAME PORT N COMMAND...: one measured run with N connections against a server started by COMMAND.
 results=()

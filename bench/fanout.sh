@@ -55,19 +55,13 @@ while [ $# -gt 0 ]; do
         *) echo "fanout.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+source "$root/bench/lib.sh"
+need_built tools/surge-push bench/raw-fanout bench/surge-load
 push=$build/tools/surge-push
 raw=$build/bench/raw-fanout
 load=$build/bench/surge-load
-if [ ! -x "$push" ] || [ ! -x "$raw" ] || [ ! -x "$load" ]; then
-    echo "building (cmake --preset release) ..."
-    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
-        --target surge-push raw-fanout surge-load >/dev/null)
-    build=$root/build/release
-    push=$build/tools/surge-push raw=$build/bench/raw-fanout load=$build/bench/surge-load
-fi
 
 
-source "$root/bench/lib.sh"
 
 # metric_sum PORT NAME: the sum of every sample of a Prometheus metric the server on PORT exports (empty if none).
 metric_sum() {

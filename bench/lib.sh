@@ -1,5 +1,22 @@
-# Helpers the whole-server benchmarks share (sourced, not run): free ports, waiting for a listener, a process's
-# CPU time, a monotonic clock, and a scratch directory cleaned up with every process started. Needs python3.
+# Helpers the whole-server benchmarks share (sourced, not run): the binaries they need, free ports, waiting for a
+# listener, a process's CPU time, a monotonic clock, and a scratch directory cleaned up with every process
+# started. Needs python3, and $root (the checkout) and $build (where the binaries are) set before it is sourced.
+
+# need_built PATH...: when any PATH (relative to $build) is missing, builds those targets (named as the files) in
+# the release preset and points $build at its directory.
+need_built() {
+    local path missing=0 targets=()
+    for path in "$@"; do
+        [ -x "$build/$path" ] || missing=1
+        targets+=("$(basename "$path")")
+    done
+    [ "$missing" = 0 ] && return 0
+    echo "building (cmake --preset release) ..."
+    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
+        --target "${targets[@]}" >/dev/null)
+    build=$root/build/release
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Waits (at most 5 s) until something accepts on 127.0.0.1:PORT.
 wait_port() {

@@ -37,17 +37,10 @@ while [ $# -gt 0 ]; do
         *) echo "tls-echo.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+source "$root/bench/lib.sh"
+need_built tools/surge-echo bench/surge-load
 echo_bin=$build/tools/surge-echo
 load=$build/bench/surge-load
-if [ ! -x "$echo_bin" ] || [ ! -x "$load" ]; then
-    echo "building (cmake --preset release) ..."
-    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" \
-        --target surge-echo surge-load >/dev/null)
-    build=$root/build/release
-    echo_bin=$build/tools/surge-echo load=$build/bench/surge-load
-fi
-source "$root/bench/lib.sh"
-
 bash "$root/tools/make-test-cert.sh" "$work"
 server_extra=() load_extra=()
 if [ "$deflate" = 1 ]; then server_extra=(--deflate shared) load_extra=(--deflate on --text); fi

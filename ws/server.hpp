@@ -50,6 +50,7 @@ struct ShardStats {
     std::uint64_t bytes_out = 0;      // their frame bytes
     std::uint64_t dropped = 0;        // sends and broadcast deliveries dropped for backpressure
     std::uint64_t slow_closed = 0;    // connections closed with 1008 for backpressure (SlowPolicy::Close)
+    std::uint64_t pongs_coalesced = 0;  // pings answered by a pong already queued (a peer that does not read)
     std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
     std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
 };

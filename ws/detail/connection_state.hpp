@@ -29,6 +29,12 @@ inline constexpr unsigned kWindowShift = 5;  // bits 5-7: the server's window bi
 
 inline unsigned server_window_bits(std::uint8_t deflate) noexcept { return (deflate >> kWindowShift) + 8u; }
 
+// WebSocket::output_flags_
+// A pong waits in the send queue (the peer is not reading): pings that come meanwhile are answered by it, not
+// by one more pong each (RFC 6455 5.5.3 allows answering only some), so a ping flood holds one pong, not one
+// per ping. Cleared when the queue empties.
+inline constexpr std::uint8_t kPongQueued = 1;
+
 // How long the closing handshake and the lingering close may take before the connection is cut.
 inline constexpr unsigned kCloseGraceSeconds = 2;
 

@@ -100,6 +100,7 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.request_scanned_ = 0;
     if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
     ws.deflate_ = 0;
+    ws.output_flags_ = 0;
     if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
     slab_.release(ws);
 }

@@ -51,6 +51,7 @@ struct ShardCounters {
     std::atomic<std::uint64_t> bytes_out{0};
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> slow_closed{0};
+    std::atomic<std::uint64_t> pongs_coalesced{0};
     std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -174,6 +175,10 @@ private:
     void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
+    // Answers a ping, unless a pong already waits in the queue (kPongQueued).
+    void send_pong(WebSocket& ws, std::string_view payload) noexcept;
+    // The queue has emptied: what it held no longer matters.
+    static void queue_drained(WebSocket& ws) noexcept { ws.output_flags_ = 0; }
 
     // Closing. Which path does what:
     //  - close() (the application's): sends the close frame and waits, Closing, for the peer's answer (or the

@@ -226,7 +226,10 @@ public:
         shard_.notify_close(ws_, code, reason);
         shard_.finish_when_flushed(ws_);
     }
-    void send_control(Opcode opcode, std::string_view payload) override { shard_.send_control(ws_, opcode, payload); }
+    void send_control(Opcode opcode, std::string_view payload) override {
+        if (opcode == Opcode::Pong) shard_.send_pong(ws_, payload);
+        else shard_.send_control(ws_, opcode, payload);
+    }
     bool close_sent() const noexcept override { return ws_.state_ != WebSocket::State::Open; }
     Inflater* inflater(bool& keep_context) noexcept override {
         keep_context = !(ws_.deflate_ & kClientNoContext);

@@ -122,6 +122,7 @@ void Shard::write_batch() noexcept {
         if (batch_[i].result < 0) continue;
         ws.out_.consume(static_cast<std::size_t>(batch_[i].result));
         if (!ws.out_.empty()) start_send(ws);
+        else queue_drained(ws);
     }
     for (std::size_t i = 0; i < batch_.size(); ++i) {
         if (batch_[i].result < 0) terminate(*batch_owners_[i]);
@@ -146,12 +147,22 @@ void Shard::on_sent(std::uint64_t token, int result) {
         start_send(ws);
         return;
     }
+    queue_drained(ws);
     if (ws.flags_ & kCloseWhenFlushed) {
         finish_when_flushed(ws);
         return;
     }
     const WebSocketBehavior& b = behavior(ws);
     if (ws.state_ == WebSocket::State::Open && b.on_drain) b.on_drain(ws);
+}
+
+void Shard::send_pong(WebSocket& ws, std::string_view payload) noexcept {
+    if (!ws.out_.empty() && (ws.output_flags_ & kPongQueued)) {
+        ShardCounters::add(counters_.pongs_coalesced, 1);
+        return;
+    }
+    send_control(ws, Opcode::Pong, payload);
+    if (alive(ws) && !ws.out_.empty()) ws.output_flags_ |= kPongQueued;
 }
 
 void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept {
@@ -198,6 +209,7 @@ ShardStats Shard::stats() const noexcept {
     s.bytes_out = counters_.bytes_out.load(std::memory_order_relaxed);
     s.dropped = counters_.dropped.load(std::memory_order_relaxed);
     s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
+    s.pongs_coalesced = counters_.pongs_coalesced.load(std::memory_order_relaxed);
     s.subscriptions = topics_.subscriptions();
     // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
     s.ring_lag = broadcaster_.ring().lag(index_) + counters_.taken_broadcasts.load(std::memory_order_relaxed);

@@ -1,0 +1,62 @@
+// Hostile clients against surge::Server, on both reactor backends: each test has one client do what an attacker
+// would, then checks the server's own accounting stayed within its limit and that a well-behaved client beside
+// it is still served. No timed assertions: the tests wait for counts.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "tests/support/frames.hpp"
+#include "tests/support/running_server.hpp"
+#include "tests/support/test_client.hpp"
+#include "ws/frame_encoder.hpp"
+#include "ws/server.hpp"
+
+using namespace surge;
+using namespace surge::test;
+
+namespace {
+
+// A well-behaved client on the same server: upgrades, sends one message and gets its echo.
+void check_still_served(std::uint16_t port) {
+    TestClient good(port);
+    REQUIRE(good.handshake().rfind("HTTP/1.1 101", 0) == 0);
+    CHECK(good.send_frame(Opcode::Text, "still here?"));
+    const ReceivedFrame echo = good.read_data_frame();
+    REQUIRE(echo.ok);
+    CHECK(echo.payload == "still here?");
+}
+
+}  // namespace
+
+TEST_CASE("a ping flood from a client that never reads holds one queued pong, not one per ping") {
+    constexpr int kPings = 50'000;  // 6.5 MB of pings: the old queue grew by a 127-byte pong for each
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        std::atomic<int> pings{0};
+        std::atomic<std::size_t> most_queued{0};
+        WebSocketBehavior behavior;
+        behavior.on_ping = [&](WebSocket& ws, std::string_view) {
+            pings.fetch_add(1);
+            std::size_t seen = most_queued.load();
+            while (ws.buffered_amount() > seen && !most_queued.compare_exchange_weak(seen, ws.buffered_amount())) {
+            }
+        };
+        RunningServer running(backend, {}, behavior);
+        TestClient flooder(running.port(), 4096);  // reads nothing after the upgrade: the pongs back up at once
+        REQUIRE(flooder.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        std::string burst;
+        const std::string ping = frame(Opcode::Ping, std::string(125, 'p'));
+        for (int i = 0; i < 1000; ++i) burst += ping;
+        for (int sent = 0; sent < kPings; sent += 1000) REQUIRE(flooder.send_raw(burst));
+        REQUIRE(RunningServer::wait_for(pings, kPings));
+        // One pong waits at most, behind what the socket refused: the connection's queue stays tiny.
+        CHECK(most_queued.load() <= 2 * kMaxControlFrameBytes);
+        std::uint64_t coalesced = 0;
+        for (const ShardStats& shard : running.server().stats()) coalesced += shard.pongs_coalesced;
+        CHECK(coalesced > 0);
+        CHECK(coalesced < static_cast<std::uint64_t>(kPings));
+        check_still_served(running.port());
+    }
+}
