@@ -41,6 +41,10 @@ const char* const kPushUsage =
     "  --slow-policy P      drop | close: past the bound, drop that subscriber's messages (counted) or close\n"
     "                       it with 1008 (default drop)\n"
     "  --max-message BYTES  largest message a subscriber may send, and largest POST body (default 65536)\n"
+    "  --max-subscriptions N\n"
+    "                       topics one subscriber may hold at once (default 100); past it: {\"error\":...}\n"
+    "  --max-topic-bytes N  longest topic name, 1 to 1024 (default 256); names are UTF-8 without control\n"
+    "                       characters\n"
     "  --help               this text\n"
     "\n"
     "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
@@ -61,6 +65,8 @@ struct Options {
     std::size_t max_backpressure = 1024 * 1024;
     SlowPolicy slow_policy = SlowPolicy::Drop;
     std::size_t max_message = 64 * 1024;
+    std::uint32_t max_subscriptions = 100;
+    std::size_t max_topic_bytes = 256;
 };
 
 // Compares without an early exit, so the time taken does not tell how much of a guess was right (only whether
@@ -101,10 +107,32 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     subscriber.slow_policy = options.slow_policy;
     subscriber.idle_timeout_seconds = options.server.idle_timeout_seconds;
     subscriber.deflate = options.server.deflate;
-    subscriber.on_upgrade = [](WebSocket& ws, const Request& request) {
-        for (const std::string& topic : push::topics_from_query(request.query())) ws.subscribe(topic);
+    subscriber.max_subscriptions = options.max_subscriptions;
+    // What a subscribe that did not take says; the topic is named only once it is known to be valid.
+    auto subscribe = [&options](WebSocket& ws, std::string_view topic) -> std::string {
+        if (!push::valid_topic(topic, options.max_topic_bytes)) {
+            return json_answer("error", "a topic is 1 to " + std::to_string(options.max_topic_bytes) +
+                                            " bytes of UTF-8 without control characters");
+        }
+        switch (ws.subscribe(topic)) {
+        case SubscribeStatus::Subscribed:
+        case SubscribeStatus::AlreadySubscribed: return {};
+        case SubscribeStatus::TooMany:
+            return json_answer("error", "at most " + std::to_string(options.max_subscriptions) +
+                                            " subscriptions per connection");
+        case SubscribeStatus::InvalidTopic: return json_answer("error", "invalid topic");
+        case SubscribeStatus::NotOpen:
+        case SubscribeStatus::NoMemory: break;
+        }
+        return json_answer("error", "not subscribed: the server is out of memory or closing");
     };
-    subscriber.on_message = [](WebSocket& ws, std::string_view message, Opcode) {
+    subscriber.on_upgrade = [subscribe](WebSocket& ws, const Request& request) {
+        for (const std::string& topic : push::topics_from_query(request.query())) {
+            const std::string refused = subscribe(ws, topic);
+            if (!refused.empty()) ws.send(refused, Opcode::Text);
+        }
+    };
+    subscriber.on_message = [subscribe](WebSocket& ws, std::string_view message, Opcode) {
         push::Command command;
         if (!push::parse_command(message, command)) {
             ws.send(json_answer("error", "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}"),
@@ -112,11 +140,10 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
             return;
         }
         if (command.action == push::Action::Subscribe) {
-            if (ws.subscribe(command.topic) || ws.subscribed(command.topic)) {
-                ws.send(json_answer("subscribed", command.topic), Opcode::Text);
-            } else {
-                ws.send(json_answer("error", "topics are 1 to 1024 bytes"), Opcode::Text);
-            }
+            const std::string refused = subscribe(ws, command.topic);
+            ws.send(refused.empty() ? json_answer("subscribed", command.topic) : refused, Opcode::Text);
+        } else if (!is_valid_utf8(command.topic)) {
+            ws.send(json_answer("error", "a topic is UTF-8"), Opcode::Text);
         } else {
             ws.unsubscribe(command.topic);
             ws.send(json_answer("unsubscribed", command.topic), Opcode::Text);
@@ -137,8 +164,11 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
         }
         std::string topic;
         if (!push::percent_decode(request.path().substr(std::string_view("/publish/").size()), topic, false) ||
-            topic.empty() || topic.size() > kMaxTopicBytes) {
-            response.status(400).send(json_answer("error", "the topic is 1 to 1024 bytes, percent-encoded"));
+            !push::valid_topic(topic, options.max_topic_bytes)) {
+            response.status(400).send(json_answer("error", "the topic is 1 to " +
+                                                               std::to_string(options.max_topic_bytes) +
+                                                               " bytes of UTF-8 without control characters, "
+                                                               "percent-encoded"));
             return;
         }
         const Opcode opcode = is_valid_utf8(request.body) ? Opcode::Text : Opcode::Binary;
@@ -224,6 +254,10 @@ int main(int argc, char** argv) {
                 options.slow_policy = text == "drop" ? SlowPolicy::Drop : SlowPolicy::Close;
             } else if (flag == "--max-message" && numeric && number > 0 && number <= 16 * 1024 * 1024) {
                 options.max_message = number;
+            } else if (flag == "--max-subscriptions" && numeric && number > 0 && number <= 1'000'000) {
+                options.max_subscriptions = static_cast<std::uint32_t>(number);
+            } else if (flag == "--max-topic-bytes" && numeric && number > 0 && number <= kMaxTopicBytes) {
+                options.max_topic_bytes = number;
             } else {
                 return false;
             }

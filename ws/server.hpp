@@ -40,6 +40,15 @@ enum class PublishStatus : std::uint8_t {
 
 inline constexpr std::size_t kMaxTopicBytes = 1024;
 
+enum class SubscribeStatus : std::uint8_t {
+    Subscribed,         // done: the connection gets every message published to the topic from now on
+    AlreadySubscribed,  // nothing changed
+    InvalidTopic,       // empty, or longer than kMaxTopicBytes
+    TooMany,            // the connection holds its route's max_subscriptions already (counted in ShardStats)
+    NotOpen,            // the connection is closing
+    NoMemory,
+};
+
 // One shard's counters, read from any thread (each is exact for its shard, the set is not a snapshot).
 struct ShardStats {
     std::uint64_t connections = 0;    // open WebSockets
@@ -51,6 +60,7 @@ struct ShardStats {
     std::uint64_t dropped = 0;        // sends and broadcast deliveries dropped for backpressure
     std::uint64_t slow_closed = 0;    // connections closed with 1008 for backpressure (SlowPolicy::Close)
     std::uint64_t pongs_coalesced = 0;  // pings answered by a pong already queued (a peer that does not read)
+    std::uint64_t subscriptions_refused = 0;  // subscribe() past the route's max_subscriptions
     std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
     std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
 };
@@ -99,6 +109,9 @@ struct WebSocketBehavior {
 
     std::size_t max_message_bytes = 16 * 1024 * 1024;  // past it: close with 1009
     std::size_t max_backpressure_bytes = 1024 * 1024;  // queued bytes per connection before slow_policy applies
+    // Topics one connection may hold at once; past it subscribe() answers TooMany. Each costs the server about
+    // 100 bytes plus the name, and a client could otherwise make it hold as many as it asks for.
+    std::uint32_t max_subscriptions = 1024;
     SlowPolicy slow_policy = SlowPolicy::Drop;
     unsigned idle_timeout_seconds = 120;  // 0: never. At the timeout a ping goes out; at the next, a close.
     DeflateOptions deflate{};

@@ -32,6 +32,7 @@ struct SubscriptionList;
 }  // namespace detail
 
 enum class PublishStatus : std::uint8_t;
+enum class SubscribeStatus : std::uint8_t;
 
 class WebSocket {
 public:
@@ -45,9 +46,9 @@ public:
     void close(std::uint16_t code = close_code::kNormal, std::string_view reason = {}) noexcept;
     // Topics (pub/sub). A connection receives every message published to a topic it subscribes to, from
     // Server::publish() on any thread or another connection's publish(). Subscriptions end at close.
-    // subscribe() returns false when already subscribed, when the topic is empty or longer than kMaxTopicBytes,
-    // or when the connection is not open; unsubscribe() returns false when it was not subscribed.
-    bool subscribe(std::string_view topic) noexcept;
+    // subscribe() says what happened (SubscribeStatus: already subscribed, an empty or too long topic, past the
+    // route's max_subscriptions, not open); unsubscribe() returns false when it was not subscribed.
+    SubscribeStatus subscribe(std::string_view topic) noexcept;
     bool unsubscribe(std::string_view topic) noexcept;
     bool subscribed(std::string_view topic) const noexcept;
     // Publishes to every subscriber of `topic` on every shard except this connection (see Server::publish()).

@@ -58,7 +58,7 @@ WebSocketBehavior deflate_behavior(bool dedicated = false) {
     b.max_message_bytes = 1 << 20;
     // "sub:<topic>" subscribes and answers "ok"; anything else is echoed.
     b.on_message = [](WebSocket& ws, std::string_view message, Opcode opcode) {
-        if (message.starts_with("sub:")) ws.send(ws.subscribe(message.substr(4)) ? "ok" : "no", Opcode::Text);
+        if (message.starts_with("sub:")) ws.send(ws.subscribe(message.substr(4)) == SubscribeStatus::Subscribed ? "ok" : "no", Opcode::Text);
         else ws.send(message, opcode);
     };
     return b;

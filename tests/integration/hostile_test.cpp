@@ -60,3 +60,44 @@ TEST_CASE("a ping flood from a client that never reads holds one queued pong, no
         check_still_served(running.port());
     }
 }
+
+TEST_CASE("a subscription flood stops at the route's max_subscriptions, counted, and others still subscribe") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        WebSocketBehavior behavior;
+        behavior.max_subscriptions = 50;
+        behavior.on_message = [](WebSocket& ws, std::string_view topic, Opcode) {
+            const SubscribeStatus status = ws.subscribe(topic);
+            const char* answer = status == SubscribeStatus::Subscribed ? "ok"
+                                 : status == SubscribeStatus::TooMany  ? "too many"
+                                                                       : "no";
+            ws.send(answer, Opcode::Text);
+        };
+        RunningServer running(backend, {}, behavior);
+        TestClient flooder(running.port());
+        REQUIRE(flooder.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        int subscribed = 0, refused = 0;
+        for (int i = 0; i < 2000; ++i) {
+            REQUIRE(flooder.send_frame(Opcode::Text, "topic-" + std::to_string(i) + std::string(900, 'x')));
+            const ReceivedFrame answer = flooder.read_data_frame();
+            REQUIRE(answer.ok);
+            subscribed += answer.payload == "ok";
+            refused += answer.payload == "too many";
+        }
+        CHECK(subscribed == 50);
+        CHECK(refused == 1950);
+        std::uint64_t held = 0, counted = 0;
+        for (const ShardStats& shard : running.server().stats()) {
+            held += shard.subscriptions;
+            counted += shard.subscriptions_refused;
+        }
+        CHECK(held == 50);  // the server's own count of what it holds
+        CHECK(counted == 1950);
+        TestClient good(running.port());
+        REQUIRE(good.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        CHECK(good.send_frame(Opcode::Text, "topic-0"));
+        const ReceivedFrame answer = good.read_data_frame();
+        REQUIRE(answer.ok);
+        CHECK(answer.payload == "ok");
+    }
+}

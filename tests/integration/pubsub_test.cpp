@@ -30,7 +30,7 @@ WebSocketBehavior command_behavior() {
     b.on_message = [](WebSocket& ws, std::string_view message, Opcode) {
         bool ok = false;
         if (message.starts_with("sub:")) {
-            ok = ws.subscribe(message.substr(4)) && ws.subscribed(message.substr(4));
+            ok = ws.subscribe(message.substr(4)) == SubscribeStatus::Subscribed && ws.subscribed(message.substr(4));
         } else if (message.starts_with("unsub:")) {
             ok = ws.unsubscribe(message.substr(6)) && !ws.subscribed(message.substr(6));
         } else if (message.starts_with("pub:")) {

@@ -127,6 +127,33 @@ async def single_process(port):
     check(m["surge_ring_lag"] == 0, "no lag")
 
 
+async def limits(port):
+    # Started with --max-subscriptions 3 --max-topic-bytes 16: every refusal is an error in valid JSON, in a text
+    # frame, and names no topic it could not name safely.
+    url = f"ws://127.0.0.1:{port}/ws"
+    async with websockets.connect(url + "?topics=a,b,c,d") as d:
+        answer = await recv(d)
+        check(isinstance(answer, str) and "3 subscriptions" in json.loads(answer)["error"], "URL past the limit")
+        await d.send(json.dumps({"subscribe": "e"}))
+        check("error" in json.loads(await recv(d)), "command past the limit")
+        await d.send(b'{"subscribe":"\xff\xfe"}')  # not UTF-8, in a binary frame
+        answer = await recv(d)
+        check(isinstance(answer, str) and "UTF-8" in json.loads(answer)["error"], "non-UTF-8 topic refused")
+        await d.send(json.dumps({"unsubscribe": "a"}))
+        check(json.loads(await recv(d)) == {"unsubscribed": "a"}, "unsubscribe makes room")
+        await d.send(json.dumps({"subscribe": "x" * 17}))
+        check("16 bytes" in json.loads(await recv(d))["error"], "topic past --max-topic-bytes")
+        await d.send(json.dumps({"subscribe": "line\nbreak"}))
+        check("error" in json.loads(await recv(d)), "control characters refused")
+        await d.send(json.dumps({"subscribe": "e"}))
+        check(json.loads(await recv(d)) == {"subscribed": "e"}, "a subscription within the limit")
+    status, body = post(port, "/publish/%ff%fe", b"x", token=None)
+    check(status == 400 and "error" in json.loads(body), "non-UTF-8 publish topic: 400 with JSON")
+    status, body = post(port, "/publish/" + "y" * 17, b"x", token=None)
+    check(status == 400, "publish topic past --max-topic-bytes")
+    check(metrics(port)["surge_subscriptions_refused_total"] == 2, "refused subscriptions counted")
+
+
 async def two_workers(port):
     # Enough subscribers that SO_REUSEPORT puts some on each worker (the chance it does not is 2^-15).
     subscribers = [await websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=all") for _ in range(16)]
@@ -153,6 +180,13 @@ def main():
     finally:
         stop(server)
     print("single process: ok", flush=True)
+
+    server, port = start(binary, backend, "--max-subscriptions", "3", "--max-topic-bytes", "16")
+    try:
+        asyncio.run(limits(port))
+    finally:
+        stop(server)
+    print("limits: ok", flush=True)
 
     server, port = start(binary, backend, "--workers", "2")
     try:

@@ -56,3 +56,15 @@ TEST_CASE("push answers: JSON strings are escaped") {
     surge::tools::append_json_string(out, std::string("q\"b\\s\n\x01\xc3\xa9", 9));
     CHECK(out == "\"q\\\"b\\\\s\\u000a\\u0001\xc3\xa9\"");
 }
+
+TEST_CASE("push topics: names are 1 to the limit's bytes of UTF-8 without control characters") {
+    CHECK(surge::push::valid_topic("news", 256));
+    CHECK(surge::push::valid_topic("pr\xc3\xa9sident/\xe2\x82\xac", 256));  // UTF-8 is fine
+    CHECK(surge::push::valid_topic(std::string(256, 't'), 256));
+    CHECK_FALSE(surge::push::valid_topic(std::string(257, 't'), 256));
+    CHECK_FALSE(surge::push::valid_topic("", 256));
+    CHECK_FALSE(surge::push::valid_topic("\xff\xfe", 256));                   // not UTF-8
+    CHECK_FALSE(surge::push::valid_topic(std::string("a\0b", 3), 256));        // NUL
+    CHECK_FALSE(surge::push::valid_topic("line\nbreak", 256));
+    CHECK_FALSE(surge::push::valid_topic("del\x7f", 256));
+}

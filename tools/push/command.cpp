@@ -1,6 +1,9 @@
 #include "tools/push/command.hpp"
 
+#include <algorithm>
 #include <cstdint>
+
+#include "core/utf8.hpp"
 
 namespace surge::push {
 namespace {
@@ -119,6 +122,14 @@ bool parse_command(std::string_view json, Command& out) {
     else if (key == "unsubscribe") out.action = Action::Unsubscribe;
     else return false;
     return reader.string(out.topic) && reader.take('}') && reader.at_end();
+}
+
+bool valid_topic(std::string_view topic, std::size_t max_bytes) {
+    if (topic.empty() || topic.size() > max_bytes || !is_valid_utf8(topic)) return false;
+    return std::none_of(topic.begin(), topic.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte < 0x20 || byte == 0x7f;
+    });
 }
 
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {

@@ -3,6 +3,7 @@
 // are percent-encoded. Layer: tools. Pure functions on bytes, with no sockets, so they are unit tested and fuzzed.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,10 @@ struct Command {
 // Parses one command: a JSON object with exactly one member, "subscribe" or "unsubscribe", whose value is a
 // string (JSON escapes, \u included, are decoded to UTF-8). Whitespace as JSON allows. False for anything else.
 bool parse_command(std::string_view json, Command& out);
+
+// Whether `topic` may name a topic here: 1 to `max_bytes` bytes of valid UTF-8 with no control characters, so
+// that every answer and every frame that names it is valid JSON in a valid text frame.
+bool valid_topic(std::string_view topic, std::size_t max_bytes);
 
 // Decodes %XX escapes and '+' (as a space, in query strings only). False on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);

@@ -25,6 +25,8 @@ constexpr Family kShardFamilies[] = {
     {"surge_pongs_coalesced_total", "counter",
      "Pings answered by a pong already queued for a client that is not reading (RFC 6455 5.5.3).",
      &ShardStats::pongs_coalesced},
+    {"surge_subscriptions_refused_total", "counter", "Subscriptions refused past --max-subscriptions.",
+     &ShardStats::subscriptions_refused},
     {"surge_ring_lag", "gauge", "Published messages the shard has not fanned out yet.", &ShardStats::ring_lag},
     {"surge_ring_stalls_total", "counter", "Times a publisher found the broadcast ring full because of the shard.",
      &ShardStats::ring_stalls},

@@ -362,7 +362,9 @@ unsigned WebSocket::shard_index() const noexcept { return detail::Shard::running
 
 std::string_view WebSocket::subprotocol() const noexcept { return detail::Shard::running().subprotocol_of(*this); }
 
-bool WebSocket::subscribe(std::string_view topic) noexcept { return detail::Shard::running().subscribe(*this, topic); }
+SubscribeStatus WebSocket::subscribe(std::string_view topic) noexcept {
+    return detail::Shard::running().subscribe(*this, topic);
+}
 
 bool WebSocket::unsubscribe(std::string_view topic) noexcept {
     return detail::Shard::running().unsubscribe(*this, topic);

@@ -52,6 +52,7 @@ struct ShardCounters {
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> slow_closed{0};
     std::atomic<std::uint64_t> pongs_coalesced{0};
+    std::atomic<std::uint64_t> subscriptions_refused{0};
     std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -91,7 +92,7 @@ public:
     // Called by WebSocket.
     SendStatus send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept;
     void close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
-    bool subscribe(WebSocket& ws, std::string_view topic) noexcept;
+    SubscribeStatus subscribe(WebSocket& ws, std::string_view topic) noexcept;
     bool unsubscribe(WebSocket& ws, std::string_view topic) noexcept;
     bool subscribed(const WebSocket& ws, std::string_view topic) const noexcept;
     PublishStatus publish(const WebSocket& ws, std::string_view topic, std::string_view message,

@@ -174,12 +174,18 @@ void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload)
 
 // ---- topics and broadcast fan-out --------------------------------------------------------------------------
 
-bool Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept {
-    if (ws.state_ != WebSocket::State::Open || topic.empty() || topic.size() > kMaxTopicBytes) return false;
+SubscribeStatus Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept {
+    if (ws.state_ != WebSocket::State::Open) return SubscribeStatus::NotOpen;
+    if (topic.empty() || topic.size() > kMaxTopicBytes) return SubscribeStatus::InvalidTopic;
+    if (topics_.subscribed(ws, topic)) return SubscribeStatus::AlreadySubscribed;
+    if (ShardTopics::count_of(ws) >= behavior(ws).max_subscriptions) {
+        ShardCounters::add(counters_.subscriptions_refused, 1);
+        return SubscribeStatus::TooMany;
+    }
     try {
-        return topics_.subscribe(ws, topic);
+        return topics_.subscribe(ws, topic) ? SubscribeStatus::Subscribed : SubscribeStatus::NoMemory;
     } catch (const std::bad_alloc&) {
-        return false;
+        return SubscribeStatus::NoMemory;
     }
 }
 
@@ -210,6 +216,7 @@ ShardStats Shard::stats() const noexcept {
     s.dropped = counters_.dropped.load(std::memory_order_relaxed);
     s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
     s.pongs_coalesced = counters_.pongs_coalesced.load(std::memory_order_relaxed);
+    s.subscriptions_refused = counters_.subscriptions_refused.load(std::memory_order_relaxed);
     s.subscriptions = topics_.subscriptions();
     // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
     s.ring_lag = broadcaster_.ring().lag(index_) + counters_.taken_broadcasts.load(std::memory_order_relaxed);

@@ -55,6 +55,10 @@ public:
     bool unsubscribe(WebSocket& ws, std::string_view name) noexcept;
     void unsubscribe_all(WebSocket& ws) noexcept;
     bool subscribed(const WebSocket& ws, std::string_view name) const noexcept;
+    // How many topics `ws` is subscribed to.
+    static std::uint32_t count_of(const WebSocket& ws) noexcept {
+        return ws.subscriptions_ ? ws.subscriptions_->size : 0;
+    }
 
     const Topic* find(std::string_view name) const noexcept;
     Topic* find(std::string_view name) noexcept;
