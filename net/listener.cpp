@@ -52,6 +52,22 @@ int open_listener(const ListenOptions& options) noexcept {
     return fd;
 }
 
+int check_port_free(std::string_view text, std::uint16_t port) noexcept {
+    sockaddr_storage address;
+    const socklen_t length = parse_address(text, port, address);
+    if (length == 0) return -EINVAL;
+    const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    const int one = 1;
+    int result = 0;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+        result = -errno;
+    }
+    ::close(fd);
+    return result;
+}
+
 int bound_port(int fd) noexcept {
     sockaddr_storage address{};
     socklen_t length = sizeof address;

@@ -20,6 +20,11 @@ struct ListenOptions {
 // A bound, listening socket (SOCK_CLOEXEC, and SOCK_NONBLOCK unless asked otherwise), or -errno.
 int open_listener(const ListenOptions& options) noexcept;
 
+// 0 when nothing listens on `address`:`port` yet, -EADDRINUSE when something does (a socket bound without
+// SO_REUSEPORT finds out, where one with it would silently join that listener's group), or another -errno. A
+// connection in TIME_WAIT does not count.
+int check_port_free(std::string_view address, std::uint16_t port) noexcept;
+
 // The local port a socket is bound to, or -errno.
 int bound_port(int fd) noexcept;
 

@@ -1,9 +1,12 @@
 #include "tools/server_main.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
+#include "net/listener.hpp"
 #include "tools/worker_processes.hpp"
 
 namespace surge::tools {
@@ -99,7 +102,14 @@ int run_servers(const char* name, ServerFlags& flags, const ServeOne& serve, con
             std::fprintf(stderr, "%s: cannot reserve a port on %s\n", name, flags.config.address.c_str());
             return 1;
         }
+    } else if (const int free = net::check_port_free(flags.config.address, flags.config.port); free != 0) {
+        // Checked once here: the workers join each other's SO_REUSEPORT group, and no one else's.
+        std::fprintf(stderr, "%s: cannot listen on %s:%u: %s%s\n", name, flags.config.address.c_str(),
+                     flags.config.port, std::strerror(-free),
+                     free == -EADDRINUSE ? " (another process serves this port: stop it or pick another port)" : "");
+        return 1;
     }
+    flags.config.exclusive_port = false;  // the workers share the port with each other
     return run_worker_processes(
         flags.workers,
         [&](unsigned index, const std::function<void()>& ready) {

@@ -89,6 +89,15 @@ Result<std::uint16_t> Server::listen() {
         }
     }
     std::uint16_t port = config_.port;
+    if (port != 0 && config_.exclusive_port) {
+        if (const int free = net::check_port_free(config_.address, port); free != 0) {
+            SURGE_LOG_ERROR("cannot listen on %s:%u: %s%s", config_.address.c_str(), port, std::strerror(-free),
+                            free == -EADDRINUSE ? " (another process serves this port: stop it or pick another "
+                                                  "port; several processes share one only with --workers)"
+                                                : "");
+            return errno_code(free);
+        }
+    }
     for (unsigned i = 0; i < threads_; ++i) {
         const int fd = net::open_listener({.address = config_.address, .port = port});
         if (fd < 0) {

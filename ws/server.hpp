@@ -157,6 +157,10 @@ using HttpHandler = std::function<void(const Request&, Response&)>;
 struct ServerConfig {
     std::string address = "0.0.0.0";
     std::uint16_t port = 9001;  // 0: the kernel picks one; listen() tells which
+    // listen() fails (address in use) when another process already listens on the port, instead of joining its
+    // SO_REUSEPORT group and splitting the clients with it. Processes meant to share a port (--workers) turn
+    // it off after checking once for all of them.
+    bool exclusive_port = true;
     unsigned threads = 0;       // 0: one per online CPU
     net::Backend backend = net::Backend::Auto;
     unsigned handshake_timeout_seconds = 10;

@@ -101,3 +101,25 @@ TEST_CASE("a subscription flood stops at the route's max_subscriptions, counted,
         CHECK(answer.payload == "ok");
     }
 }
+
+TEST_CASE("a second server on a port another one serves fails to listen instead of joining it") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer first(backend);
+        ServerConfig config;
+        config.port = first.port();
+        config.address = "127.0.0.1";
+        config.backend = backend;
+        config.threads = 1;
+        Server second(config);
+        const Result<std::uint16_t> listening = second.listen();
+        REQUIRE_FALSE(listening);
+        CHECK(listening.error() == std::errc::address_in_use);
+        {
+            config.exclusive_port = false;  // processes meant to share the port (--workers) may
+            Server sharing(config);
+            CHECK(sharing.listen());
+        }  // gone before the next client, which it would otherwise take half the time and never serve
+        check_still_served(first.port());
+    }
+}

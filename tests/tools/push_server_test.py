@@ -184,6 +184,11 @@ def main():
     server, port = start(binary, backend, "--max-subscriptions", "3", "--max-topic-bytes", "16")
     try:
         asyncio.run(limits(port))
+        # A second surge-push on the same port refuses to start instead of splitting the clients with the first.
+        second = subprocess.run([binary, "--port", str(port), "--backend", backend], capture_output=True,
+                                text=True, timeout=15)
+        check(second.returncode != 0 and "another process serves this port" in second.stdout + second.stderr,
+              "a second server on the port: %s %s" % (second.returncode, second.stdout + second.stderr))
     finally:
         stop(server)
     print("limits: ok", flush=True)
