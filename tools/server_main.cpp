@@ -18,7 +18,7 @@ const char* const kServerFlagsUsage =
     "  --workers N          processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1).\n"
     "                       Each process has its own descriptor limit: N processes hold N times the connections\n"
     "  --backend B          auto | io_uring | epoll (default auto)\n"
-    "  --idle-timeout S     seconds without traffic before a ping, then a close (default 120; 0: never)\n"
+    "  --idle-timeout S     seconds without traffic before a ping, then a close (default 30; 0: never)\n"
     "  --deflate MODE       permessage-deflate for clients that offer it: off (default); shared (each message\n"
     "                       compressed alone, nothing kept per connection); dedicated (a window per connection\n"
     "                       and direction kept between messages: better ratio, about 300 KiB per connection)\n"

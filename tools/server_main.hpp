@@ -15,7 +15,7 @@ namespace surge::tools {
 struct ServerFlags {
     ServerConfig config;
     unsigned workers = 1;
-    unsigned idle_timeout_seconds = 120;
+    unsigned idle_timeout_seconds = 30;
     DeflateOptions deflate;  // for the server's WebSocket routes
 };
 extern const char* const kServerFlagsUsage;

@@ -113,7 +113,9 @@ struct WebSocketBehavior {
     // 100 bytes plus the name, and a client could otherwise make it hold as many as it asks for.
     std::uint32_t max_subscriptions = 1024;
     SlowPolicy slow_policy = SlowPolicy::Drop;
-    unsigned idle_timeout_seconds = 120;  // 0: never. At the timeout a ping goes out; at the next, a close.
+    // 0: never. At the timeout a ping goes out; at the next, a close. 30 s keeps an idle subscriber alive
+    // behind proxies that cut a silent connection at 60 s (nginx's proxy_read_timeout).
+    unsigned idle_timeout_seconds = 30;
     DeflateOptions deflate{};
 };
 
