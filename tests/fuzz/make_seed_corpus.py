@@ -107,6 +107,16 @@ def message_seeds():
     write("message_reader", "bad-utf8", server + frame(0x81, b"\xed\xa0\x80"))
 
 
+def chunked_seeds():
+    # The first byte picks the body limit (times 16).
+    write("chunked_body", "two-chunks", b"\x10" + b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+    write("chunked_body", "trailers", b"\x10" + b"3\r\nabc\r\n0\r\nA: b\r\nC: d\r\n\r\n")
+    write("chunked_body", "bare-lf", b"\x10" + b"3\nabc\n0\n\n")
+    write("chunked_body", "too-big", b"\x01" + b"20\r\n" + b"x" * 32 + b"\r\n0\r\n\r\n")
+    write("chunked_body", "bad-size", b"\x10" + b"zz\r\nabc\r\n0\r\n\r\n")
+    write("chunked_body", "long-data", b"\x10" + b"2\r\nabc\r\n0\r\n\r\n")
+
+
 ACCEPT = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # for RFC's key above
 
 
@@ -128,3 +138,4 @@ if __name__ == "__main__":
     response_seeds()
     frame_seeds()
     message_seeds()
+    chunked_seeds()

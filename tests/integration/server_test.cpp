@@ -220,6 +220,36 @@ TEST_CASE("a request whose body framing is ambiguous is refused with 400, not an
     }
 }
 
+TEST_CASE("a chunked request body is decoded before the handler runs, whether it comes whole or in pieces") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.max_body_bytes = 64;
+        RunningServer running(backend, config);
+        const std::string head = "POST /echo-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const std::string body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+        for (std::size_t pieces : {1, 4, 16}) {
+            CAPTURE(pieces);
+            TestClient client(running.port());
+            const std::string all = head + body;
+            const std::size_t step = (all.size() + pieces - 1) / pieces;
+            for (std::size_t at = 0; at < all.size(); at += step) {
+                CHECK(client.send_raw(std::string_view(all).substr(at, step)));
+                if (pieces > 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // separate reads
+            }
+            const std::string response = client.read_to_end();
+            CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+            CHECK(response.substr(response.size() - 11) == "hello world");
+        }
+        TestClient too_big(running.port());
+        CHECK(too_big.send_raw(head + "41\r\n" + std::string(65, 'b') + "\r\n0\r\n\r\n"));
+        CHECK(too_big.read_to_end().rfind("HTTP/1.1 413 ", 0) == 0);
+        TestClient other_coding(running.port());
+        CHECK(other_coding.send_raw("POST /echo-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"));
+        CHECK(other_coding.read_to_end().rfind("HTTP/1.1 501 ", 0) == 0);
+    }
+}
+
 TEST_CASE("1000 concurrent connections exchange messages") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend);

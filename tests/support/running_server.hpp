@@ -44,6 +44,7 @@ public:
         behavior.subprotocols.assign(std::begin(kTableSubprotocols), std::end(kTableSubprotocols));
         server_.websocket("*", std::move(behavior));
         server_.get("/health", [](const Request&, Response& response) { response.send("ok"); });
+        server_.post("/echo-body", [](const Request& request, Response& response) { response.send(request.body); });
         port_ = server_.listen().value();
         thread_ = std::thread([this] { ran_ok_ = server_.run().ok(); });
     }

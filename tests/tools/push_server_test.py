@@ -9,6 +9,7 @@ binary, bearer authentication (401), body limit (413), the Prometheus /metrics f
 Usage: push_server_test.py SURGE_PUSH BACKEND   (exit 0 on success; every wait is bounded)
 """
 import asyncio
+import http.client
 import json
 import signal
 import subprocess
@@ -147,6 +148,14 @@ async def limits(port):
         check("error" in json.loads(await recv(d)), "control characters refused")
         await d.send(json.dumps({"subscribe": "e"}))
         check(json.loads(await recv(d)) == {"subscribed": "e"}, "a subscription within the limit")
+    # A chunked POST (what Go's and Node's HTTP clients send for a body of unknown length) publishes its body.
+    async with websockets.connect(url + "?topics=chunks") as e:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", "/publish/chunks", body=iter([b"chunked ", b"body"]), encode_chunked=True)
+        reply = connection.getresponse()
+        check(reply.status == 200 and json.loads(reply.read())["subscribers"] == 1, "chunked publish answer")
+        connection.close()
+        check(await recv(e) == "chunked body", "a chunked body is published whole")
     status, body = post(port, "/publish/%ff%fe", b"x", token=None)
     check(status == 400 and "error" in json.loads(body), "non-UTF-8 publish topic: 400 with JSON")
     status, body = post(port, "/publish/" + "y" * 17, b"x", token=None)

@@ -77,15 +77,28 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
         refuse(ws, body.status, body.reason);
         return false;
     }
-    const std::size_t body_length = body.length;
-    if (received.size() < parsed.head_bytes + body_length) {
+    char* const body_start = received.data() + parsed.head_bytes;
+    std::size_t body_length = body.length;
+    bool whole = received.size() >= parsed.head_bytes + body_length;
+    if (body.chunked) {
+        // Read from the start each time more has come; decoded in place (never ahead of what it reads) once whole.
+        const std::string_view coded(body_start, received.size() - parsed.head_bytes);
+        const ChunkedBody chunked = decode_chunked(coded, config_.max_body_bytes);
+        if (chunked.status == ChunkedStatus::Error) {
+            refuse(ws, chunked.http_status, chunked.reason);
+            return false;
+        }
+        whole = chunked.status == ChunkedStatus::Complete;
+        if (whole) body_length = decode_chunked(coded, config_.max_body_bytes, body_start).size;
+    }
+    if (!whole) {
         if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
             refuse(ws, 413, "request too large");
             return false;
         }
         return true;
     }
-    answer_http(ws, *http_route, request, {received.data() + parsed.head_bytes, body_length});
+    answer_http(ws, *http_route, request, {body_start, body_length});
     return false;
 }
 
