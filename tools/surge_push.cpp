@@ -9,14 +9,17 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/utf8.hpp"
 #include "tools/json_string.hpp"
+#include "tools/push/access.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
@@ -35,7 +38,12 @@ void on_signal(int) {
 }
 
 const char* const kPushUsage =
-    "  --token T            POST /publish needs 'Authorization: Bearer T' (401 otherwise); default: open\n"
+    "  --token T            POST /publish needs 'Authorization: Bearer T' (401 otherwise). Visible to other\n"
+    "                       users in the process list: prefer --token-file or SURGE_PUSH_TOKEN\n"
+    "  --token-file FILE    the token is the first line of FILE\n"
+    "  --allowed-origins L  comma-separated origins (https://app.example.com) browsers may subscribe and publish\n"
+    "                       from, or '*'; without it any page may subscribe and only this server's own page may\n"
+    "                       publish. Requests without an Origin header (curl, backends) are not affected\n"
     "  --max-backpressure BYTES\n"
     "                       bytes queued for one subscriber before the slow policy applies (default 1048576)\n"
     "  --slow-policy P      drop | close: past the bound, drop that subscriber's messages (counted) or close\n"
@@ -53,7 +61,11 @@ const char* const kPushUsage =
     "Publishers: POST the message as the body to /publish/<topic>; the answer is {\"topic\":...,\"subscribers\":N},\n"
     "N being the subscribers of the topic in the process that took the request when it published; 503 when the\n"
     "broadcast ring is full (retry), 413 past --max-message. With --workers, a publish taken by any worker\n"
-    "reaches the subscribers of all.\n";
+    "reaches the subscribers of all.\n"
+    "\n"
+    "Open by default: without a token (--token, --token-file or the SURGE_PUSH_TOKEN environment variable) anyone\n"
+    "who reaches the port may publish, and /metrics is public. Browsers on other sites may subscribe, but not\n"
+    "publish, unless --allowed-origins says otherwise.\n";
 
 void usage(std::FILE* to) {
     std::fprintf(to, "usage: surge-push [options]\n%s%s", tools::kServerFlagsUsage, kPushUsage);
@@ -62,22 +74,13 @@ void usage(std::FILE* to) {
 struct Options {
     tools::ServerFlags server;
     std::string token;
+    std::vector<std::string> allowed_origins;
     std::size_t max_backpressure = 1024 * 1024;
     SlowPolicy slow_policy = SlowPolicy::Drop;
     std::size_t max_message = 64 * 1024;
     std::uint32_t max_subscriptions = 100;
     std::size_t max_topic_bytes = 256;
 };
-
-// Compares without an early exit, so the time taken does not tell how much of a guess was right (only whether
-// its length was). `secret` is never empty.
-bool same_secret(std::string_view given, std::string_view secret) {
-    unsigned char diff = given.size() == secret.size() ? 0 : 1;
-    for (std::size_t i = 0; i < given.size(); ++i) {
-        diff |= static_cast<unsigned char>(given[i] ^ secret[i % secret.size()]);
-    }
-    return diff == 0;
-}
 
 std::string json_answer(std::string_view key, std::string_view value) {
     std::string out = "{";
@@ -108,6 +111,11 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     subscriber.idle_timeout_seconds = options.server.idle_timeout_seconds;
     subscriber.deflate = options.server.deflate;
     subscriber.max_subscriptions = options.max_subscriptions;
+    subscriber.check_origin = [&options](const HttpRequest& request) {
+        const HttpHeader* origin = request.find("Origin");
+        const HttpHeader* host = request.find("Host");
+        return push::may_subscribe(origin ? origin->value : "", host ? host->value : "", options.allowed_origins);
+    };
     // What a subscribe that did not take says; the topic is named only once it is known to be valid.
     auto subscribe = [&options](WebSocket& ws, std::string_view topic) -> std::string {
         if (!push::valid_topic(topic, options.max_topic_bytes)) {
@@ -153,9 +161,14 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
 
     server.post("/publish/*", [&](const Request& request, Response& response) {
         response.header("Content-Type", "application/json");
+        if (!push::may_publish(request.header("Origin"), request.header("Host"), options.allowed_origins)) {
+            counters.forbidden.fetch_add(1, std::memory_order_relaxed);
+            response.status(403).send(json_answer("error", "publishing from this origin is not allowed"));
+            return;
+        }
         if (!options.token.empty()) {
             const std::string_view given = request.header("Authorization");
-            if (!given.starts_with("Bearer ") || !same_secret(given.substr(7), options.token)) {
+            if (!given.starts_with("Bearer ") || !push::same_secret(given.substr(7), options.token)) {
                 counters.unauthorized.fetch_add(1, std::memory_order_relaxed);
                 response.status(401).header("WWW-Authenticate", "Bearer");
                 response.send(json_answer("error", "unauthorized"));
@@ -248,6 +261,18 @@ int main(int argc, char** argv) {
             const bool numeric = tools::parse_number(value, number);
             if (flag == "--token" && !text.empty()) {
                 options.token = value;
+            } else if (flag == "--token-file") {
+                std::string error;
+                if (!push::read_token_file(value, options.token, error)) {
+                    std::fprintf(stderr, "surge-push: --token-file %s: %s\n", value, error.c_str());
+                    return false;
+                }
+            } else if (flag == "--allowed-origins") {
+                if (!push::parse_origin_list(text, options.allowed_origins)) {
+                    std::fprintf(stderr, "surge-push: --allowed-origins: expected scheme://host[:port], comma "
+                                         "separated, or '*'\n");
+                    return false;
+                }
             } else if (flag == "--max-backpressure" && numeric && number > 0 && number <= (1ULL << 31)) {
                 options.max_backpressure = number;
             } else if (flag == "--slow-policy" && (text == "drop" || text == "close")) {
@@ -264,6 +289,9 @@ int main(int argc, char** argv) {
             return true;
         });
     if (status >= 0) return status;
+    if (options.token.empty()) {
+        if (const char* from_environment = std::getenv("SURGE_PUSH_TOKEN")) options.token = from_environment;
+    }
     const pid_t group = ::getpid();  // names the workers' publish sockets
     return tools::run_servers(
         "surge-push", options.server,

@@ -13,6 +13,7 @@ import http.client
 import json
 import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import urllib.error
@@ -21,6 +22,7 @@ import urllib.request
 import websockets
 
 TOKEN = "t0ken"
+FILE_TOKEN = "from-a-file"
 
 
 def check(condition, message):
@@ -57,6 +59,15 @@ def stop(server):
 
 def post(port, path, body, token=TOKEN):
     headers = {"Authorization": "Bearer " + token} if token else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def post_with(port, path, body, headers):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -162,6 +173,35 @@ async def limits(port):
     check(status == 400, "publish topic past --max-topic-bytes")
     check(metrics(port)["surge_subscriptions_refused_total"] == 2, "refused subscriptions counted")
 
+    # Browser origins, without --allowed-origins: a page elsewhere may subscribe but not publish; the server's
+    # own page (same origin) may publish.
+    evil = {"Origin": "https://evil.example"}
+    status, body = post_with(port, "/publish/news", b"csrf", evil)
+    check(status == 403 and "origin" in json.loads(body)["error"], "a cross-site publish is refused")
+    status, _ = post_with(port, "/publish/news", b"own page", {"Origin": f"http://127.0.0.1:{port}"})
+    check(status == 200, "the server's own page publishes")
+    async with websockets.connect(url + "?topics=news", origin="https://evil.example"):
+        pass
+    check(metrics(port)["surge_publish_requests_total:forbidden"] == 1, "forbidden publishes counted")
+
+
+async def locked_down(port):
+    # Started with --allowed-origins https://app.example and the token from a file.
+    url = f"ws://127.0.0.1:{port}/ws?topics=news"
+    try:
+        async with websockets.connect(url, origin="https://evil.example"):
+            check(False, "an upgrade from an origin not listed was accepted")
+    except websockets.exceptions.InvalidStatus as refused:
+        check(refused.response.status_code == 403, "an upgrade from an origin not listed gets 403")
+    except websockets.exceptions.InvalidStatusCode as refused:  # older websockets
+        check(refused.status_code == 403, "an upgrade from an origin not listed gets 403")
+    async with websockets.connect(url, origin="https://app.example") as app:
+        check(post(port, "/publish/news", b"x", token="wrong")[0] == 401, "the file's token is required")
+        status, _ = post_with(port, "/publish/news", b"from app", {"Origin": "https://app.example",
+                                                                   "Authorization": "Bearer " + FILE_TOKEN})
+        check(status == 200, "a listed origin with the token publishes")
+        check(await recv(app) == "from app", "and its subscriber hears it")
+
 
 async def two_workers(port):
     # Enough subscribers that SO_REUSEPORT puts some on each worker (the chance it does not is 2^-15).
@@ -201,6 +241,17 @@ def main():
     finally:
         stop(server)
     print("limits: ok", flush=True)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".token") as token_file:
+        token_file.write(FILE_TOKEN + "\n")
+        token_file.flush()
+        server, port = start(binary, backend, "--allowed-origins", "https://app.example", "--token-file",
+                             token_file.name)
+        try:
+            asyncio.run(locked_down(port))
+        finally:
+            stop(server)
+    print("locked down: ok", flush=True)
 
     server, port = start(binary, backend, "--workers", "2")
     try:

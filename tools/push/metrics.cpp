@@ -60,6 +60,8 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
            publishes.backpressure.load(std::memory_order_relaxed));
     sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"unauthorized\"",
            publishes.unauthorized.load(std::memory_order_relaxed));
+    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"forbidden\"",
+           publishes.forbidden.load(std::memory_order_relaxed));
     header(out, "surge_publish_forwarded_total", "counter",
            "Messages published here on behalf of a sibling worker process (--workers).");
     sample(out, "surge_publish_forwarded_total", worker_label, publishes.forwarded.load(std::memory_order_relaxed));

@@ -16,6 +16,7 @@ struct PublishCounters {
     std::atomic<std::uint64_t> accepted{0};      // POST /publish answered 200
     std::atomic<std::uint64_t> backpressure{0};  // answered 503: the ring was full
     std::atomic<std::uint64_t> unauthorized{0};  // answered 401
+    std::atomic<std::uint64_t> forbidden{0};     // answered 403: a browser page from an origin not allowed
     std::atomic<std::uint64_t> forwarded{0};     // received from sibling workers (--workers) and published here
     std::atomic<std::uint64_t> forward_missed{0};  // sent to a sibling whose queue was full: it missed the message
 };
