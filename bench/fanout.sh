@@ -142,7 +142,9 @@ for rate in ${rates//,/ }; do
         port=$(free_port)
         run raw-send-loop "$port" "$rate" "$raw" --port "$port"
         port=$(free_port)
-        run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend"
+        # All the subscribers come from 127.0.0.1: no per-address limit here.
+        run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
+            --max-per-address 0
         if [ -n "$peer" ]; then
             port=$(free_port)
             run "$peer_name" "$port" "$rate" bash -c "exec ${peer//\{port\}/$port}"

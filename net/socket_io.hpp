@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <cstdint>
 
 namespace surge::net {
@@ -64,6 +66,38 @@ inline void reset_on_close(int fd) noexcept {
 
 // No more bytes will be written (FIN); reading goes on until the peer's end of stream.
 inline void shutdown_write(int fd) noexcept { ::shutdown(fd, SHUT_WR); }
+
+// A connection's source address without its port, as a key: the family, then 4 or 16 address bytes.
+struct PeerAddress {
+    std::uint8_t family = 0;
+    std::uint8_t bytes[16] = {};
+    bool operator==(const PeerAddress& other) const noexcept {
+        return family == other.family && std::memcmp(bytes, other.bytes, sizeof bytes) == 0;
+    }
+};
+struct PeerAddressHash {
+    std::size_t operator()(const PeerAddress& a) const noexcept {
+        std::uint64_t h = 1469598103934665603ULL ^ a.family;  // FNV-1a
+        for (const std::uint8_t b : a.bytes) h = (h ^ b) * 1099511628211ULL;
+        return static_cast<std::size_t>(h);
+    }
+};
+// The peer's address of the connected socket `fd`; false when it has none (closed, or not IP).
+inline bool peer_address(int fd, PeerAddress& out) noexcept {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
+    out = {};
+    out.family = static_cast<std::uint8_t>(address.ss_family);
+    if (address.ss_family == AF_INET) {
+        std::memcpy(out.bytes, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, 4);
+    } else if (address.ss_family == AF_INET6) {
+        std::memcpy(out.bytes, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, 16);
+    } else {
+        return false;
+    }
+    return true;
+}
 
 // Bumps an eventfd so that the loop waiting on it wakes; safe from any thread.
 inline void signal_eventfd(int fd) noexcept {

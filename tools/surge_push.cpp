@@ -53,6 +53,8 @@ const char* const kPushUsage =
     "                       topics one subscriber may hold at once (default 100); past it: {\"error\":...}\n"
     "  --max-topic-bytes N  longest topic name, 1 to 1024 (default 256); names are UTF-8 without control\n"
     "                       characters\n"
+    "  --max-per-address N  connections from one source address at once, per process (default 1024; 0: no\n"
+    "                       limit, e.g. behind a proxy, where every client has the proxy's address); past it: 429\n"
     "  --help               this text\n"
     "\n"
     "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
@@ -80,6 +82,7 @@ struct Options {
     std::size_t max_message = 64 * 1024;
     std::uint32_t max_subscriptions = 100;
     std::size_t max_topic_bytes = 256;
+    std::uint32_t max_per_address = 1024;
 };
 
 std::string json_answer(std::string_view key, std::string_view value) {
@@ -95,6 +98,7 @@ std::string json_answer(std::string_view key, std::string_view value) {
 int serve(const Options& options, unsigned worker, pid_t group, const std::function<void(std::uint16_t, unsigned)>& ready) {
     ServerConfig config = options.server.config;
     config.max_body_bytes = options.max_message;
+    config.max_connections_per_address = options.max_per_address;
     Server server(config);
     push::PublishCounters counters;
 
@@ -283,6 +287,8 @@ int main(int argc, char** argv) {
                 options.max_subscriptions = static_cast<std::uint32_t>(number);
             } else if (flag == "--max-topic-bytes" && numeric && number > 0 && number <= kMaxTopicBytes) {
                 options.max_topic_bytes = number;
+            } else if (flag == "--max-per-address" && numeric && number <= 1'000'000) {
+                options.max_per_address = static_cast<std::uint32_t>(number);
             } else {
                 return false;
             }

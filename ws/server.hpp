@@ -61,6 +61,7 @@ struct ShardStats {
     std::uint64_t slow_closed = 0;    // connections closed with 1008 for backpressure (SlowPolicy::Close)
     std::uint64_t pongs_coalesced = 0;  // pings answered by a pong already queued (a peer that does not read)
     std::uint64_t subscriptions_refused = 0;  // subscribe() past the route's max_subscriptions
+    std::uint64_t refused_per_address = 0;    // connections refused past max_connections_per_address
     std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
     std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
 };
@@ -167,6 +168,10 @@ struct ServerConfig {
     net::Backend backend = net::Backend::Auto;
     unsigned handshake_timeout_seconds = 10;
     std::size_t max_connections = 0;  // per process; 0: as many as the descriptor limit allows
+    // Connections from one source address (IP, any port) at once, across the shards; past it a new connection
+    // gets 429 and is closed (counted in ShardStats::refused_per_address). 0: no limit. Behind a proxy every
+    // client shares its address, so it is off by default here; surge-push turns it on.
+    std::uint32_t max_connections_per_address = 0;
     std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
     std::size_t max_body_bytes = 8 * 1024;  // POST bodies on plain HTTP routes; past it: 413
     unsigned stop_grace_ms = 3000;  // stop(): how long closing handshakes may take
@@ -193,6 +198,7 @@ class TlsContext;
 
 namespace detail {
 class Broadcaster;
+class AddressLimit;
 class Shard;
 struct Routes;
 
@@ -272,6 +278,7 @@ private:
     unsigned threads_;
     std::unique_ptr<detail::Routes> routes_;
     std::unique_ptr<detail::Broadcaster> broadcaster_;
+    std::unique_ptr<detail::AddressLimit> address_limit_;  // with max_connections_per_address
     std::vector<int> listeners_;
     std::unique_ptr<net::TlsContext> tls_;  // with a certificate: shared by the shards
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns

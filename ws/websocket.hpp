@@ -92,6 +92,7 @@ private:
     std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none
     std::uint8_t deflate_ = 0;  // permessage-deflate: what was agreed, and the current message's state (shard.cpp)
     std::uint8_t output_flags_ = 0;  // what the send queue holds that matters (connection_state.hpp)
+    bool address_counted_ = false;   // counted in the server's per-address limit until it ends
 };
 
 // Where a route's data of type T starts in a slot: right behind the WebSocket, aligned for T.

@@ -2,10 +2,13 @@
 // would, then checks the server's own accounting stayed within its limit and that a well-behaved client beside
 // it is still served. No timed assertions: the tests wait for counts.
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/frames.hpp"
 #include "tests/support/running_server.hpp"
@@ -18,15 +21,18 @@ using namespace surge::test;
 
 namespace {
 
-// A well-behaved client on the same server: upgrades, sends one message and gets its echo.
-void check_still_served(std::uint16_t port) {
-    TestClient good(port);
+// A well-behaved client on the same server (from `source`, a loopback address, when given): upgrades, sends one
+// message and gets its echo.
+void check_still_served_from(std::uint16_t port, const char* source) {
+    TestClient good(port, 0, source);
     REQUIRE(good.handshake().rfind("HTTP/1.1 101", 0) == 0);
     CHECK(good.send_frame(Opcode::Text, "still here?"));
     const ReceivedFrame echo = good.read_data_frame();
     REQUIRE(echo.ok);
     CHECK(echo.payload == "still here?");
 }
+
+void check_still_served(std::uint16_t port) { check_still_served_from(port, nullptr); }
 
 }  // namespace
 
@@ -121,5 +127,41 @@ TEST_CASE("a second server on a port another one serves fails to listen instead 
             CHECK(sharing.listen());
         }  // gone before the next client, which it would otherwise take half the time and never serve
         check_still_served(first.port());
+    }
+}
+
+TEST_CASE("one address cannot take every slot: past max_connections_per_address it gets 429, others still connect") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.max_connections_per_address = 20;
+        RunningServer running(backend, config);
+        std::vector<std::unique_ptr<TestClient>> held;
+        for (int i = 0; i < 20; ++i) {
+            held.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(held.back()->handshake().rfind("HTTP/1.1 101", 0) == 0);
+        }
+        TestClient one_more(running.port());
+        CHECK(one_more.read_to_end().rfind("HTTP/1.1 429 ", 0) == 0);
+        std::uint64_t refused = 0;
+        for (const ShardStats& shard : running.server().stats()) refused += shard.refused_per_address;
+        CHECK(refused == 1);
+        // Another address is not affected.
+        TestClient elsewhere(running.port(), 0, "127.0.0.2");
+        REQUIRE(elsewhere.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        // Connections that end, by a reset among them, give their places back.
+        for (int i = 0; i < 5; ++i) {
+            if (i == 0) {
+                const linger rst{1, 0};
+                ::setsockopt(held.back()->fd(), SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+            }
+            held.pop_back();
+        }
+        REQUIRE(RunningServer::wait_for(running.closes, 5));
+        for (int i = 0; i < 5; ++i) {
+            held.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(held.back()->handshake().rfind("HTTP/1.1 101", 0) == 0);
+        }
+        check_still_served_from(running.port(), "127.0.0.3");
     }
 }

@@ -35,11 +35,18 @@ struct ReceivedFrame {
 class TestClient {
 public:
     // `receive_buffer` > 0 sets SO_RCVBUF before connecting: a small one makes the server's sends back up.
-    explicit TestClient(std::uint16_t port, int receive_buffer = 0) {
+    // `source`: connect from this loopback address (127.0.0.0/8) instead of 127.0.0.1.
+    explicit TestClient(std::uint16_t port, int receive_buffer = 0, const char* source = nullptr) {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         timeval timeout{10, 0};
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+        if (source) {
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source, &from.sin_addr);
+            ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+        }
         sockaddr_in to{};
         to.sin_family = AF_INET;
         to.sin_port = htons(port);

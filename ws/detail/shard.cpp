@@ -11,6 +11,7 @@
 #include "net/socket_io.hpp"
 #include "ws/detail/connection_state.hpp"
 #include "ws/frame_encoder.hpp"
+#include "ws/upgrade.hpp"
 
 namespace surge::detail {
 namespace {
@@ -39,13 +40,14 @@ Shard& Shard::running() noexcept { return *t_running_shard; }
 Shard* Shard::current() noexcept { return t_running_shard; }
 
 Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-             const net::TlsContext* tls, int listener_fd)
+             const net::TlsContext* tls, int listener_fd, AddressLimit* address_limit)
     : index_(index),
       config_(config),
       routes_(routes),
       broadcaster_(broadcaster),
       tls_(tls),
       listener_fd_(listener_fd),
+      address_limit_(address_limit),
       pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
       wheel_(4096),
       slab_(slot_stride(routes)),
@@ -101,6 +103,7 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
     ws.deflate_ = 0;
     ws.output_flags_ = 0;
+    uncount_address(ws);
     if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
     slab_.release(ws);
 }
@@ -122,23 +125,55 @@ void Shard::on_accept(std::uint64_t, int fd) {
         ::close(fd);
         return;
     }
+    net::PeerAddress peer;
+    const bool counted = address_limit_ && net::peer_address(fd, peer);
+    if (counted && !address_limit_->try_add(peer)) {
+        refuse_address(fd);
+        return;
+    }
     net::set_no_delay(fd);  // pushed messages go out at once
     WebSocket& ws = slab_.allocate();
     ws.fd_ = fd;
     ws.state_ = WebSocket::State::Http;
-    if (tls_) {
-        ConnectionExtras* own = extras(ws);
-        if (!own || !own->tls.init(*tls_)) {
-            ::close(fd);
-            release_slot(ws);
-            return;
+    bool started = true;
+    if (counted) {
+        try {
+            if (peer_by_slot_.size() <= ws.index_) peer_by_slot_.resize(slab_.size());
+            peer_by_slot_[ws.index_] = peer;
+            ws.address_counted_ = true;
+        } catch (const std::bad_alloc&) {
+            address_limit_->remove(peer);
+            started = false;
         }
     }
-    arm_timer(ws, config_.handshake_timeout_seconds);  // under TLS, the TLS handshake counts too
-    if (reactor_->add_connection(fd, token_of(ws)) != 0) {
+    if (started && tls_) {
+        ConnectionExtras* own = extras(ws);
+        started = own && own->tls.init(*tls_);
+    }
+    if (started) {
+        arm_timer(ws, config_.handshake_timeout_seconds);  // under TLS, the TLS handshake counts too
+        started = reactor_->add_connection(fd, token_of(ws)) == 0;
+    }
+    if (!started) {
+        uncount_address(ws);
         ::close(fd);
         release_slot(ws);
     }
+}
+
+void Shard::refuse_address(int fd) noexcept {
+    ShardCounters::add(counters_.refused_per_address, 1);
+    char response[256];
+    const std::size_t n = write_refusal(response, 429, "too many connections from this address");
+    const iovec iov{response, n};
+    (void)reactor_->try_write(fd, &iov, 1);  // a fresh socket takes it; if not, the close alone says enough
+    ::close(fd);
+}
+
+void Shard::uncount_address(WebSocket& ws) noexcept {
+    if (!ws.address_counted_) return;
+    ws.address_counted_ = false;
+    address_limit_->remove(peer_by_slot_[ws.index_]);
 }
 
 bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
@@ -221,6 +256,7 @@ void Shard::terminate(WebSocket& ws) noexcept {
     if (!alive(ws) || ws.state_ == WebSocket::State::Free) return;
     notify_close(ws, close_code::kAbnormal, {});
     wheel_.cancel(ws.timer_);
+    uncount_address(ws);
     ws.state_ = WebSocket::State::Closed;
     reactor_->close(token_of(ws), ws.fd_);  // on_closed() frees the rest once nothing is in flight
 }

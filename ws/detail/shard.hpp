@@ -23,6 +23,7 @@
 #include "net/reactor.hpp"
 #include "net/tls.hpp"
 #include "net/tls_pump.hpp"
+#include "ws/detail/address_limit.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/fan_out.hpp"
 #include "ws/detail/routes.hpp"
@@ -53,6 +54,7 @@ struct ShardCounters {
     std::atomic<std::uint64_t> slow_closed{0};
     std::atomic<std::uint64_t> pongs_coalesced{0};
     std::atomic<std::uint64_t> subscriptions_refused{0};
+    std::atomic<std::uint64_t> refused_per_address{0};
     std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -62,9 +64,10 @@ struct ShardCounters {
 
 class Shard final : public net::ReactorHandler, public BroadcastConsumer {
 public:
-    // `tls`: every connection is TLS with this context (nullptr: none is).
+    // `tls`: every connection is TLS with this context (nullptr: none is). `address_limit`: the server's count of
+    // connections per source address, shared by its shards (nullptr: no limit).
     Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-          const net::TlsContext* tls, int listener_fd);
+          const net::TlsContext* tls, int listener_fd, AddressLimit* address_limit);
     ~Shard();
 
     // Makes the reactor; false (with a logged reason) if it cannot be made.
@@ -196,6 +199,10 @@ private:
     void finish_when_flushed(WebSocket& ws) noexcept;
     void terminate(WebSocket& ws) noexcept;
     void notify_close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
+    // Refuses a connection just accepted from an address past its limit: 429, then the descriptor closes.
+    void refuse_address(int fd) noexcept;
+    // Takes `ws` out of the per-address count, if it is in it (before its descriptor closes).
+    void uncount_address(WebSocket& ws) noexcept;
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;
     void begin_stop() noexcept;
@@ -215,6 +222,10 @@ private:
     Broadcaster& broadcaster_;
     const net::TlsContext* tls_;
     int listener_fd_;
+    AddressLimit* address_limit_;
+    // With the per-address limit: each counted connection's address, by slot index (read at close, when the peer
+    // may have reset the connection and getpeername() no longer answers).
+    std::vector<net::PeerAddress> peer_by_slot_;
     std::unique_ptr<net::Reactor> reactor_;
     BufferPool pool_;
     TimerWheel wheel_;

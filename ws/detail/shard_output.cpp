@@ -217,6 +217,7 @@ ShardStats Shard::stats() const noexcept {
     s.slow_closed = counters_.slow_closed.load(std::memory_order_relaxed);
     s.pongs_coalesced = counters_.pongs_coalesced.load(std::memory_order_relaxed);
     s.subscriptions_refused = counters_.subscriptions_refused.load(std::memory_order_relaxed);
+    s.refused_per_address = counters_.refused_per_address.load(std::memory_order_relaxed);
     s.subscriptions = topics_.subscriptions();
     // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
     s.ring_lag = broadcaster_.ring().lag(index_) + counters_.taken_broadcasts.load(std::memory_order_relaxed);
