@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/log.hpp"
+#include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "ws/server.hpp"
 
@@ -55,6 +56,7 @@ int serve(const surge::ServerConfig& config, surge::WebSocketBehavior echo,
         return 1;
     }
     ready(port.value(), server.thread_count());
+    const surge::tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
     const surge::Result<void> ran = server.run();
     g_server = nullptr;
     if (!ran) {

@@ -24,6 +24,7 @@
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
 #include "tools/push/worker_mesh.hpp"
+#include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "ws/server.hpp"
 
@@ -236,6 +237,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
         });
     }
     ready(port.value(), server.thread_count());
+    const tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
     const Result<void> ran = server.run();
     g_server = nullptr;
     mesh.reset();  // joins the receiving thread before the server goes
