@@ -39,8 +39,14 @@ def masked(opcode, payload):
     return head + b"\0\0\0\0" + payload
 
 
-def upgrade(port, path="/ws"):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def upgrade(port, path="/ws", receive_buffer=0):
+    s = socket.socket()
+    if receive_buffer:
+        # Before connecting: shrinking it on an established connection makes Linux drop what the peer already
+        # sent into the larger window, and the connection stalls in both directions (seen here, whatever the server).
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
     s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
     got = b""
@@ -77,8 +83,7 @@ def pings(port, connections, count):
     socks = []
     frame = masked(9, b"p" * 125) * 1000
     for _ in range(connections):
-        s = upgrade(port)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s = upgrade(port, receive_buffer=4096)
         for _ in range(count // 1000):
             s.sendall(frame)
         socks.append(s)
