@@ -57,16 +57,6 @@ def stop(server):
         check(False, "surge-push did not stop")
 
 
-def post(port, path, body, token=TOKEN):
-    headers = {"Authorization": "Bearer " + token} if token else {}
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 def post_with(port, path, body, headers):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers, method="POST")
     try:
@@ -74,6 +64,10 @@ def post_with(port, path, body, headers):
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def post(port, path, body, token=TOKEN):
+    return post_with(port, path, body, {"Authorization": "Bearer " + token} if token else {})
 
 
 def metrics(port):
