@@ -19,6 +19,10 @@ const char* const kServerFlagsUsage =
     "                       Each process has its own descriptor limit: N processes hold N times the connections\n"
     "  --backend B          auto | io_uring | epoll (default auto)\n"
     "  --idle-timeout S     seconds without traffic before a ping, then a close (default 30; 0: never)\n"
+    "  --max-connections N  connections per process at once (default: the descriptor limit less 64); past it: 503\n"
+    "  --max-handshakes N   connections per shard still in their HTTP request or TLS handshake (default 4096);\n"
+    "                       past it the oldest, if older than a second, gets 408 to make room, or else the new\n"
+    "                       one gets 503. Slow clients cannot hold the server's door shut\n"
     "  --deflate MODE       permessage-deflate for clients that offer it: off (default); shared (each message\n"
     "                       compressed alone, nothing kept per connection); dedicated (a window per connection\n"
     "                       and direction kept between messages: better ratio, about 300 KiB per connection)\n"
@@ -60,6 +64,12 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
         out.config.tls_cert_file = value;
     } else if (flag == "--key") {
         out.config.tls_key_file = value;
+    } else if (flag == "--max-connections") {
+        if (!numeric || number == 0 || number > 100'000'000) return Flag::BadValue;
+        out.config.max_connections = number;
+    } else if (flag == "--max-handshakes") {
+        if (!numeric || number == 0 || number > 10'000'000) return Flag::BadValue;
+        out.config.max_handshakes_per_shard = static_cast<std::uint32_t>(number);
     } else if (flag == "--idle-timeout") {
         if (!numeric || number > 86400) return Flag::BadValue;
         out.idle_timeout_seconds = static_cast<unsigned>(number);

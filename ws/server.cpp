@@ -12,7 +12,7 @@
 #include "net/fd_limit.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
-#include "ws/detail/address_limit.hpp"
+#include "ws/detail/admission.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/routes.hpp"
 #include "ws/detail/shard.hpp"
@@ -127,12 +127,13 @@ Result<void> Server::run() {
                        static_cast<unsigned long long>(room));
     }
 
-    if (config_.max_connections_per_address && !address_limit_) {
-        address_limit_ = std::make_unique<detail::AddressLimit>(config_.max_connections_per_address);
+    admission_ = std::make_unique<detail::Admission>(config_.max_connections ? config_.max_connections : room);
+    if (config_.max_connections_per_address) {
+        admission_->per_address = std::make_unique<detail::AddressLimit>(config_.max_connections_per_address);
     }
     for (unsigned i = 0; i < threads_; ++i) {
         shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_.get(),
-                                                         listeners_[i], address_limit_.get()));
+                                                         listeners_[i], *admission_));
     }
     listeners_.clear();  // the shards own them now
     std::vector<detail::BroadcastConsumer*> wake_list;

@@ -62,6 +62,11 @@ struct ShardStats {
     std::uint64_t pongs_coalesced = 0;  // pings answered by a pong already queued (a peer that does not read)
     std::uint64_t subscriptions_refused = 0;  // subscribe() past the route's max_subscriptions
     std::uint64_t refused_per_address = 0;    // connections refused past max_connections_per_address
+    std::uint64_t refused_at_capacity = 0;    // connections refused past max_connections (the process's)
+    std::uint64_t handshakes = 0;             // connections accepted whose upgrade or request is not done yet
+    std::uint64_t handshakes_evicted = 0;     // the oldest of them, ended to make room past max_handshakes_per_shard
+    std::uint64_t handshakes_refused = 0;     // new connections refused (503) there, the oldest being too young
+    std::uint64_t input_bytes_held = 0;       // bytes of partial requests and frames waiting for the rest
     std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
     std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
 };
@@ -167,7 +172,18 @@ struct ServerConfig {
     unsigned threads = 0;       // 0: one per online CPU
     net::Backend backend = net::Backend::Auto;
     unsigned handshake_timeout_seconds = 10;
-    std::size_t max_connections = 0;  // per process; 0: as many as the descriptor limit allows
+    // Connections in the process at once, over its shards; past it a new connection gets 503 and is closed
+    // (counted in ShardStats::refused_at_capacity). 0: as many as the descriptor limit allows, less 64 kept for
+    // the process's own use; a process that runs a second server (an admin listener) should leave it room here.
+    std::size_t max_connections = 0;
+    // Connections in their handshake at once on one shard: accepted, and the HTTP request (its body too) or the
+    // TLS handshake not done yet. Past it the shard's oldest handshake, if it has taken a second or more, is ended
+    // (408 in plain HTTP, a close under TLS; counted in ShardStats::handshakes_evicted) to make room for the new
+    // one, so clients that hold handshakes open (slowloris) cannot keep others out for long: a real client's
+    // handshake takes a round trip or two. If even the oldest is younger, the new connection gets 503 (counted in
+    // ShardStats::handshakes_refused): a burst of real clients, who retry. Each handshake holds what its client
+    // has sent, at most max_header_bytes + max_body_bytes. 0: no limit.
+    std::uint32_t max_handshakes_per_shard = 4096;
     // Connections from one source address (IP, any port) at once, across the shards; past it a new connection
     // gets 429 and is closed (counted in ShardStats::refused_per_address). 0: no limit. Behind a proxy every
     // client shares its address, so it is off by default here; surge-push turns it on.
@@ -198,7 +214,7 @@ class TlsContext;
 
 namespace detail {
 class Broadcaster;
-class AddressLimit;
+struct Admission;
 class Shard;
 struct Routes;
 
@@ -278,7 +294,7 @@ private:
     unsigned threads_;
     std::unique_ptr<detail::Routes> routes_;
     std::unique_ptr<detail::Broadcaster> broadcaster_;
-    std::unique_ptr<detail::AddressLimit> address_limit_;  // with max_connections_per_address
+    std::unique_ptr<detail::Admission> admission_;  // made by run(): the limits the shards share
     std::vector<int> listeners_;
     std::unique_ptr<net::TlsContext> tls_;  // with a certificate: shared by the shards
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns

@@ -75,7 +75,7 @@ private:
 
     TimerNode timer_;  // first member: the shard maps an expired node back to its connection
     SendQueue out_;  // bytes the socket refused, oldest first
-    char* held_ = nullptr;  // pooled chunk: a partial request or frame, or a message still being assembled
+    char* held_ = nullptr;  // heap: a partial request or frame, waiting for the rest (shard_intake.cpp)
     PartialMessage message_;  // heap: a message that spans frames or reads, up to max_message_bytes
     detail::SubscriptionList* subscriptions_ = nullptr;  // heap, while subscribed to anything
     FrameDecoder decoder_;
@@ -92,7 +92,7 @@ private:
     std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none
     std::uint8_t deflate_ = 0;  // permessage-deflate: what was agreed, and the current message's state (shard.cpp)
     std::uint8_t output_flags_ = 0;  // what the send queue holds that matters (connection_state.hpp)
-    bool address_counted_ = false;   // counted in the server's per-address limit until it ends
+    std::uint8_t admission_ = 0;     // which of the shard's admission counts hold it (connection_state.hpp)
 };
 
 // Where a route's data of type T starts in a slot: right behind the WebSocket, aligned for T.

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/frames.hpp"
@@ -163,5 +165,129 @@ TEST_CASE("one address cannot take every slot: past max_connections_per_address 
             REQUIRE(held.back()->handshake().rfind("HTTP/1.1 101", 0) == 0);
         }
         check_still_served_from(running.port(), "127.0.0.3");
+    }
+}
+
+namespace {
+
+// The sum of one counter over the server's shards.
+std::uint64_t total(Server& server, std::uint64_t ShardStats::*field) {
+    std::uint64_t sum = 0;
+    for (const ShardStats& shard : server.stats()) sum += shard.*field;
+    return sum;
+}
+
+// Waits (bounded, for liveness only) until the server's `field` summed over its shards equals `value`.
+bool wait_for_total(Server& server, std::uint64_t ShardStats::*field, std::uint64_t value) {
+    for (int i = 0; i < 1000 && total(server, field) != value; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return total(server, field) == value;
+}
+
+}  // namespace
+
+TEST_CASE("slow handshakes past max_handshakes_per_shard: a new one is refused, then the oldest is ended for it") {
+    constexpr int kLimit = 8;
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.threads = 1;  // one shard: every connection counts against the same limit
+        config.max_handshakes_per_shard = kLimit;
+        RunningServer running(backend, config);
+        std::vector<std::unique_ptr<TestClient>> slow;
+        for (int i = 0; i < kLimit; ++i) {
+            slow.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(slow.back()->send_raw("GET / HTTP/1.1\r\nHost: localhost\r\n"));  // and never the rest
+        }
+        REQUIRE(wait_for_total(running.server(), &ShardStats::handshakes, kLimit));
+        {
+            // Right away, the oldest is young (unless this machine took a second to get here): one of the two
+            // ends it, and the count stays at its limit either way.
+            TestClient hurried(running.port());
+            const std::string answer = hurried.read_to_end();
+            const std::uint64_t refused = total(running.server(), &ShardStats::handshakes_refused);
+            const std::uint64_t evicted = total(running.server(), &ShardStats::handshakes_evicted);
+            CHECK(refused + evicted == 1);
+            if (refused == 1) CHECK(answer.rfind("HTTP/1.1 503 ", 0) == 0);
+            CHECK(total(running.server(), &ShardStats::handshakes) <= kLimit);
+        }
+        // Past a second, the oldest slow one makes room: 408 for it, and the next client is served.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        const std::uint64_t evicted_before = total(running.server(), &ShardStats::handshakes_evicted);
+        check_still_served(running.port());
+        CHECK(total(running.server(), &ShardStats::handshakes_evicted) == evicted_before + 1);
+        CHECK(total(running.server(), &ShardStats::handshakes) <= kLimit);
+        // The first slow client was the oldest either way.
+        CHECK(slow.front()->read_to_end().rfind("HTTP/1.1 408 ", 0) == 0);
+        slow.clear();
+        CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
+    }
+}
+
+TEST_CASE("stalled POST bodies hold what their clients sent, not a buffer each, and give it back") {
+    constexpr int kStalled = 50;
+    const std::string head = "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 60000\r\n\r\n";
+    const std::string part(100, 'b');
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.max_body_bytes = 64 * 1024;
+        RunningServer running(backend, config);
+        std::vector<std::unique_ptr<TestClient>> stalled;
+        for (int i = 0; i < kStalled; ++i) {
+            stalled.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(stalled.back()->send_raw(head + part));  // 60,000 bytes announced, 100 sent
+        }
+        // The shards hold exactly the bytes sent: before, each held a 72 KiB buffer (3.6 MB for these 50).
+        const std::uint64_t sent = kStalled * (head.size() + part.size());
+        REQUIRE(wait_for_total(running.server(), &ShardStats::input_bytes_held, sent));
+        CHECK(total(running.server(), &ShardStats::handshakes) == kStalled);
+        // A whole POST beside them is answered.
+        TestClient poster(running.port());
+        REQUIRE(poster.send_raw("POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello"));
+        const std::string answer = poster.read_to_end();
+        CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
+        CHECK(answer.ends_with("\r\n\r\nhello"));
+        // A body past max_body_bytes, sent in pieces, is refused with 413 when it crosses the limit.
+        TestClient too_much(running.port());
+        REQUIRE(too_much.send_raw("POST /echo-body HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        for (int i = 0; i < 80; ++i) {  // 80 KiB: past the 64 KiB body limit (the refused rest is read and dropped)
+            if (!too_much.send_raw("400\r\n" + std::string(1024, 'x') + "\r\n")) break;
+        }
+        CHECK(too_much.read_to_end().rfind("HTTP/1.1 413 ", 0) == 0);
+        check_still_served(running.port());
+        stalled.clear();
+        CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
+        CHECK(wait_for_total(running.server(), &ShardStats::input_bytes_held, 0));
+    }
+}
+
+TEST_CASE("max_connections holds across the shards: past it a new connection gets 503, and a closed one makes room") {
+    constexpr int kMost = 10;
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.threads = 2;
+        config.max_connections = kMost;
+        RunningServer running(backend, config);
+        std::vector<std::unique_ptr<TestClient>> held;
+        for (int i = 0; i < kMost; ++i) {
+            held.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(held.back()->handshake().rfind("HTTP/1.1 101", 0) == 0);
+        }
+        TestClient one_more(running.port());
+        CHECK(one_more.read_to_end().rfind("HTTP/1.1 503 ", 0) == 0);
+        CHECK(total(running.server(), &ShardStats::refused_at_capacity) == 1);
+        held.pop_back();
+        REQUIRE(RunningServer::wait_for(running.closes, 1));
+        // The slot is given back once the descriptor is closed, a moment after on_close: retry until it is.
+        bool served = false;
+        for (int i = 0; i < 100 && !served; ++i) {
+            TestClient again(running.port());
+            served = again.handshake().rfind("HTTP/1.1 101", 0) == 0;
+            if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        CHECK(served);
     }
 }

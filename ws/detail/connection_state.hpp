@@ -17,6 +17,10 @@ inline constexpr std::uint8_t kInputDone = 32;  // a close frame arrived or the 
 inline constexpr std::uint8_t kLingering = 64;  // shutdown(SHUT_WR) sent, waiting for the peer's end of stream
 inline constexpr std::uint8_t kStaged = 128;    // in staged_: broadcast frames queued, written at the end of the fan-out
 
+// WebSocket::admission_: the counts a connection is in until it leaves them (admission.hpp, the shard's own).
+inline constexpr std::uint8_t kAddressCounted = 1;    // in the server's per-address count
+inline constexpr std::uint8_t kHandshakeCounted = 2;  // in the shard's handshakes in progress
+
 // WebSocket::deflate_: what permessage-deflate agreed for the connection, and the state of its current message.
 inline constexpr std::uint8_t kDeflateOn = 1;
 inline constexpr std::uint8_t kServerNoContext = 2;    // each message is compressed alone: the shard's compressor serves

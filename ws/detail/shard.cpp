@@ -17,7 +17,9 @@ namespace surge::detail {
 namespace {
 
 constexpr long long kTickMs = 100;
-constexpr std::size_t kPoolCachedChunks = 256;
+// At the handshake limit, the oldest handshake is ended only if it has taken this long (a slow client holding
+// it); younger ones are a burst of real clients, and the newest is refused instead.
+constexpr std::uint64_t kEvictableHandshakeTicks = 1000 / kTickMs;
 
 thread_local Shard* t_running_shard = nullptr;
 
@@ -40,15 +42,15 @@ Shard& Shard::running() noexcept { return *t_running_shard; }
 Shard* Shard::current() noexcept { return t_running_shard; }
 
 Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-             const net::TlsContext* tls, int listener_fd, AddressLimit* address_limit)
+             const net::TlsContext* tls, int listener_fd, Admission& admission)
     : index_(index),
       config_(config),
       routes_(routes),
       broadcaster_(broadcaster),
       tls_(tls),
       listener_fd_(listener_fd),
-      address_limit_(address_limit),
-      pool_(config.max_header_bytes + config.max_body_bytes, kPoolCachedChunks),
+      admission_(admission),
+      held_limit_(config.max_header_bytes + config.max_body_bytes),
       wheel_(4096),
       slab_(slot_stride(routes)),
       topics_(broadcaster.directory()) {
@@ -104,6 +106,8 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.deflate_ = 0;
     ws.output_flags_ = 0;
     uncount_address(ws);
+    end_handshake(ws);
+    admission_.connections.remove();  // every slot in use was counted at accept
     if (ws.index_ < extras_.size()) extras_[ws.index_].reset();
     slab_.release(ws);
 }
@@ -121,30 +125,46 @@ int Shard::fd_of(std::uint64_t token) const noexcept {
 // ---- accepting and reading --------------------------------------------------------------------------------
 
 void Shard::on_accept(std::uint64_t, int fd) {
-    if (stopping_ || (config_.max_connections && slab_.live() >= config_.max_connections)) {
+    if (stopping_) {
         ::close(fd);
         return;
     }
+    if (!admission_.connections.try_add()) {
+        ShardCounters::add(counters_.refused_at_capacity, 1);
+        refuse_accepted(fd, 503, "the server is at its connection limit");
+        return;
+    }
     net::PeerAddress peer;
-    const bool counted = address_limit_ && net::peer_address(fd, peer);
-    if (counted && !address_limit_->try_add(peer)) {
-        refuse_address(fd);
+    const bool by_address = admission_.per_address && net::peer_address(fd, peer);
+    if (by_address && !admission_.per_address->try_add(peer)) {
+        admission_.connections.remove();
+        ShardCounters::add(counters_.refused_per_address, 1);
+        refuse_accepted(fd, 429, "too many connections from this address");
+        return;
+    }
+    if (config_.max_handshakes_per_shard && handshakes_ >= config_.max_handshakes_per_shard &&
+        !make_room_for_handshake()) {
+        if (by_address) admission_.per_address->remove(peer);
+        admission_.connections.remove();
+        ShardCounters::add(counters_.handshakes_refused, 1);
+        refuse_accepted(fd, 503, "the server is busy with handshakes; retry");
         return;
     }
     net::set_no_delay(fd);  // pushed messages go out at once
-    WebSocket& ws = slab_.allocate();
+    WebSocket& ws = slab_.allocate();  // counted in admission_.connections from here: release_slot() uncounts
     ws.fd_ = fd;
     ws.state_ = WebSocket::State::Http;
     bool started = true;
-    if (counted) {
-        try {
+    try {
+        if (by_address) {
             if (peer_by_slot_.size() <= ws.index_) peer_by_slot_.resize(slab_.size());
             peer_by_slot_[ws.index_] = peer;
-            ws.address_counted_ = true;
-        } catch (const std::bad_alloc&) {
-            address_limit_->remove(peer);
-            started = false;
+            ws.admission_ |= kAddressCounted;
         }
+        begin_handshake(ws);
+    } catch (const std::bad_alloc&) {
+        if (by_address && !(ws.admission_ & kAddressCounted)) admission_.per_address->remove(peer);
+        started = false;
     }
     if (started && tls_) {
         ConnectionExtras* own = extras(ws);
@@ -155,25 +175,64 @@ void Shard::on_accept(std::uint64_t, int fd) {
         started = reactor_->add_connection(fd, token_of(ws)) == 0;
     }
     if (!started) {
-        uncount_address(ws);
         ::close(fd);
         release_slot(ws);
     }
 }
 
-void Shard::refuse_address(int fd) noexcept {
-    ShardCounters::add(counters_.refused_per_address, 1);
+void Shard::refuse_accepted(int fd, int status, std::string_view reason) noexcept {
     char response[256];
-    const std::size_t n = write_refusal(response, 429, "too many connections from this address");
+    const std::size_t n = write_refusal(response, status, reason);
     const iovec iov{response, n};
-    (void)reactor_->try_write(fd, &iov, 1);  // a fresh socket takes it; if not, the close alone says enough
+    // A fresh socket takes it at once; if not (or under TLS, where it cannot be read), the close says enough.
+    if (!tls_) (void)reactor_->try_write(fd, &iov, 1);
     ::close(fd);
 }
 
 void Shard::uncount_address(WebSocket& ws) noexcept {
-    if (!ws.address_counted_) return;
-    ws.address_counted_ = false;
-    address_limit_->remove(peer_by_slot_[ws.index_]);
+    if (!(ws.admission_ & kAddressCounted)) return;
+    ws.admission_ &= static_cast<std::uint8_t>(~kAddressCounted);
+    admission_.per_address->remove(peer_by_slot_[ws.index_]);
+}
+
+void Shard::begin_handshake(WebSocket& ws) {
+    // Entries of connections no longer in their handshake are dropped once they reach the front.
+    while (!handshake_order_.empty()) {
+        const WebSocket* oldest = lookup(handshake_order_.front().token);
+        if (oldest && (oldest->admission_ & kHandshakeCounted)) break;
+        handshake_order_.pop_front();
+    }
+    handshake_order_.push_back({token_of(ws), wheel_.now()});
+    ws.admission_ |= kHandshakeCounted;
+    ++handshakes_;
+    counters_.handshakes.store(handshakes_, std::memory_order_relaxed);
+}
+
+void Shard::end_handshake(WebSocket& ws) noexcept {
+    if (!(ws.admission_ & kHandshakeCounted)) return;
+    ws.admission_ &= static_cast<std::uint8_t>(~kHandshakeCounted);
+    --handshakes_;
+    counters_.handshakes.store(handshakes_, std::memory_order_relaxed);
+}
+
+bool Shard::make_room_for_handshake() noexcept {
+    while (!handshake_order_.empty()) {
+        const HandshakeStart oldest = handshake_order_.front();
+        WebSocket* ws = lookup(oldest.token);
+        if (!ws || !(ws->admission_ & kHandshakeCounted)) {
+            handshake_order_.pop_front();
+            continue;
+        }
+        if (wheel_.now() - oldest.tick < kEvictableHandshakeTicks) return false;
+        handshake_order_.pop_front();
+        ShardCounters::add(counters_.handshakes_evicted, 1);
+        // Under TLS the handshake may not be done, so there is no channel for an answer: the close is it.
+        if (tls_) terminate(*ws);
+        else refuse(*ws, 408, "request timeout: the server needs room for new handshakes");
+        end_handshake(*ws);  // whatever path the refusal took
+        return true;
+    }
+    return false;
 }
 
 bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
@@ -224,6 +283,7 @@ void Shard::fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noe
 
 void Shard::finish_when_flushed(WebSocket& ws) noexcept {
     if (!alive(ws)) return;
+    end_handshake(ws);  // answered or refused: no longer a handshake in progress
     ws.flags_ |= kCloseWhenFlushed | kInputDone;
     if (ws.state_ == WebSocket::State::Open) ws.state_ = WebSocket::State::Closing;
     if (!ws.out_.empty() || (ws.flags_ & kSendInFlight)) {
@@ -257,6 +317,7 @@ void Shard::terminate(WebSocket& ws) noexcept {
     notify_close(ws, close_code::kAbnormal, {});
     wheel_.cancel(ws.timer_);
     uncount_address(ws);
+    end_handshake(ws);
     ws.state_ = WebSocket::State::Closed;
     reactor_->close(token_of(ws), ws.fd_);  // on_closed() frees the rest once nothing is in flight
 }
@@ -342,7 +403,6 @@ void Shard::begin_stop() noexcept {
 }
 
 void Shard::run() {
-    pool_.bind_to_current_thread();
     t_running_shard = this;
     const long long start = monotonic_ms();
     for (;;) {

@@ -11,19 +11,19 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
-#include "core/buffer_pool.hpp"
 #include "core/byte_buffer.hpp"
 #include "core/shared_bytes.hpp"
 #include "core/timer_wheel.hpp"
 #include "net/reactor.hpp"
 #include "net/tls.hpp"
 #include "net/tls_pump.hpp"
-#include "ws/detail/address_limit.hpp"
+#include "ws/detail/admission.hpp"
 #include "ws/detail/broadcaster.hpp"
 #include "ws/detail/fan_out.hpp"
 #include "ws/detail/routes.hpp"
@@ -55,6 +55,11 @@ struct ShardCounters {
     std::atomic<std::uint64_t> pongs_coalesced{0};
     std::atomic<std::uint64_t> subscriptions_refused{0};
     std::atomic<std::uint64_t> refused_per_address{0};
+    std::atomic<std::uint64_t> refused_at_capacity{0};
+    std::atomic<std::uint64_t> handshakes{0};
+    std::atomic<std::uint64_t> handshakes_evicted{0};
+    std::atomic<std::uint64_t> handshakes_refused{0};
+    std::atomic<std::uint64_t> input_bytes_held{0};
     std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -64,10 +69,10 @@ struct ShardCounters {
 
 class Shard final : public net::ReactorHandler, public BroadcastConsumer {
 public:
-    // `tls`: every connection is TLS with this context (nullptr: none is). `address_limit`: the server's count of
-    // connections per source address, shared by its shards (nullptr: no limit).
+    // `tls`: every connection is TLS with this context (nullptr: none is). `admission`: the server's counts of
+    // connections, in all and per source address, shared by its shards.
     Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-          const net::TlsContext* tls, int listener_fd, AddressLimit* address_limit);
+          const net::TlsContext* tls, int listener_fd, Admission& admission);
     ~Shard();
 
     // Makes the reactor; false (with a logged reason) if it cannot be made.
@@ -126,7 +131,10 @@ private:
     // carries out; `consumed`: how many bytes it took. False when the connection ended.
     class MessageEventsFor;
     bool feed_decoder(WebSocket& ws, std::span<char> bytes, std::size_t& consumed);
+    // Partial input waits in a heap block sized to it (doubling from 1 KiB): a stalled request holds what it
+    // sent, not a buffer of the largest request. hold() appends, false past the request limit or without memory.
     bool hold(WebSocket& ws, std::span<const char> bytes);
+    void set_held_bytes(WebSocket& ws, std::size_t bytes) noexcept;
     void drop_held(WebSocket& ws) noexcept;
     bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received);
     void answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
@@ -199,10 +207,16 @@ private:
     void finish_when_flushed(WebSocket& ws) noexcept;
     void terminate(WebSocket& ws) noexcept;
     void notify_close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
-    // Refuses a connection just accepted from an address past its limit: 429, then the descriptor closes.
-    void refuse_address(int fd) noexcept;
+    // Admission. A connection just accepted past a limit gets `status` and the descriptor closes.
+    void refuse_accepted(int fd, int status, std::string_view reason) noexcept;
     // Takes `ws` out of the per-address count, if it is in it (before its descriptor closes).
     void uncount_address(WebSocket& ws) noexcept;
+    // Handshakes in progress: counted from accept until the upgrade or the answer (end_handshake(), which any
+    // path out of the HTTP state calls). At the limit, make_room_for_handshake() ends the oldest if it is old
+    // enough (true), or says the new one must be refused (false).
+    void begin_handshake(WebSocket& ws);
+    void end_handshake(WebSocket& ws) noexcept;
+    bool make_room_for_handshake() noexcept;
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;
     void begin_stop() noexcept;
@@ -222,12 +236,21 @@ private:
     Broadcaster& broadcaster_;
     const net::TlsContext* tls_;
     int listener_fd_;
-    AddressLimit* address_limit_;
+    Admission& admission_;
     // With the per-address limit: each counted connection's address, by slot index (read at close, when the peer
     // may have reset the connection and getpeername() no longer answers).
     std::vector<net::PeerAddress> peer_by_slot_;
     std::unique_ptr<net::Reactor> reactor_;
-    BufferPool pool_;
+    std::size_t held_limit_;  // the most a partial request may hold: max_header_bytes + max_body_bytes
+    std::size_t handshakes_ = 0;  // in progress now (kHandshakeCounted)
+    // Their tokens, oldest first, for eviction. Entries of connections that have left the handshake are skipped
+    // and dropped when they reach the front, so it holds at most the connections accepted over one handshake
+    // timeout.
+    struct HandshakeStart {
+        std::uint64_t token;
+        std::uint64_t tick;  // wheel_.now() at accept
+    };
+    std::deque<HandshakeStart> handshake_order_;
     TimerWheel wheel_;
     ConnectionSlab slab_;  // slots hold the WebSocket, then room for the largest route data
     bool stopping_ = false;

@@ -3,6 +3,8 @@
 #include "ws/detail/shard.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
 #include <cstring>
 
 #include "ws/deflate_negotiation.hpp"
@@ -12,31 +14,53 @@
 
 namespace surge::detail {
 
+namespace {
+
+// A held block's size follows from the bytes it holds: it starts at kMinHeld and doubles, so the slot keeps no
+// capacity of its own. (After the front is consumed the real block may be larger than this says: never smaller.)
+constexpr std::size_t kMinHeld = 1024;
+std::size_t held_capacity(std::size_t bytes) noexcept { return bytes <= kMinHeld ? kMinHeld : std::bit_ceil(bytes); }
+
+}  // namespace
+
 bool Shard::hold(WebSocket& ws, std::span<const char> bytes) {
     if (bytes.empty()) return true;
-    if (!ws.held_) {
-        ws.held_ = reinterpret_cast<char*>(pool_.acquire());
-        if (!ws.held_) return false;
-        ws.held_bytes_ = 0;
+    const std::size_t now = ws.held_bytes_;
+    const std::size_t total = now + bytes.size();
+    if (total > held_limit_) return false;
+    if (!ws.held_ || held_capacity(total) > held_capacity(now)) {
+        void* grown = std::realloc(ws.held_, held_capacity(total));
+        if (!grown) return false;
+        ws.held_ = static_cast<char*>(grown);
     }
-    if (bytes.size() > pool_.chunk_size() - ws.held_bytes_) return false;
-    std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), bytes.size());
-    ws.held_bytes_ += static_cast<std::uint32_t>(bytes.size());
+    std::memcpy(ws.held_ + now, bytes.data(), bytes.size());
+    set_held_bytes(ws, total);
     return true;
 }
 
+void Shard::set_held_bytes(WebSocket& ws, std::size_t bytes) noexcept {
+    ShardCounters::add(counters_.input_bytes_held, bytes - ws.held_bytes_);  // unsigned: a decrease wraps back
+    ws.held_bytes_ = static_cast<std::uint32_t>(bytes);
+}
+
 void Shard::drop_held(WebSocket& ws) noexcept {
-    pool_.release(reinterpret_cast<std::byte*>(ws.held_));
+    std::free(ws.held_);
     ws.held_ = nullptr;
-    ws.held_bytes_ = 0;
+    set_held_bytes(ws, 0);
 }
 
 bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
-    // In place when the whole request came in one read; otherwise gathered in a pooled chunk.
+    // In place when the whole request came in one read; otherwise gathered in the held block.
     std::span<char> received = bytes;
     if (ws.held_bytes_ > 0) {
         if (!hold(ws, bytes)) {
-            refuse(ws, 431, "request too large");
+            // Past max_header_bytes + max_body_bytes: the head alone would have been refused already if it were
+            // incomplete, unless this read brought it past its limit.
+            HttpRequest head;
+            const bool head_whole =
+                HttpRequestParser(config_.max_header_bytes).parse({ws.held_, ws.held_bytes_}, head).status ==
+                ParseStatus::Complete;
+            refuse(ws, head_whole ? 413 : 431, head_whole ? "request body too large" : "request head too large");
             return false;
         }
         received = {ws.held_, ws.held_bytes_};
@@ -161,7 +185,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     std::span<char> rest = received.subspan(head_bytes);
     if (ws.held_bytes_ > 0) {
         if (!rest.empty()) std::memmove(ws.held_, rest.data(), rest.size());
-        ws.held_bytes_ = static_cast<std::uint32_t>(rest.size());
+        set_held_bytes(ws, rest.size());
         if (ws.held_bytes_ == 0) drop_held(ws);
         rest = {};
     }
@@ -193,15 +217,15 @@ bool Shard::handle_frames(WebSocket& ws, std::span<char> bytes) {
     // Bytes held from the previous read come first: append, decode, keep what is left, until the held part is
     // used up; then go on in place.
     for (;;) {
-        const std::size_t take = std::min(bytes.size(), pool_.chunk_size() - ws.held_bytes_);
+        const std::size_t take = std::min(bytes.size(), held_capacity(ws.held_bytes_) - ws.held_bytes_);
         if (take > 0) std::memcpy(ws.held_ + ws.held_bytes_, bytes.data(), take);
-        ws.held_bytes_ += static_cast<std::uint32_t>(take);
+        set_held_bytes(ws, ws.held_bytes_ + take);
         bytes = bytes.subspan(take);
         std::size_t consumed = 0;
         if (!feed_decoder(ws, {ws.held_, ws.held_bytes_}, consumed)) return false;
         if (ws.flags_ & kInputDone) return true;
         std::memmove(ws.held_, ws.held_ + consumed, ws.held_bytes_ - consumed);
-        ws.held_bytes_ -= static_cast<std::uint32_t>(consumed);
+        set_held_bytes(ws, ws.held_bytes_ - consumed);
         if (ws.held_bytes_ == 0) {
             drop_held(ws);
             return bytes.empty() || handle_frames(ws, bytes);
