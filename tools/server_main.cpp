@@ -1,5 +1,8 @@
 #include "tools/server_main.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +37,24 @@ bool parse_number(const char* text, unsigned long long& out) {
     char* end = nullptr;
     out = std::strtoull(text, &end, 10);
     return end && *end == '\0' && end != text;
+}
+
+bool parse_listen_address(std::string_view text, std::string& address, std::uint16_t& port) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    std::string_view host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const std::string host_text(host);
+    unsigned char bytes[sizeof(in6_addr)];
+    if (::inet_pton(AF_INET, host_text.c_str(), bytes) != 1 && ::inet_pton(AF_INET6, host_text.c_str(), bytes) != 1) {
+        return false;
+    }
+    const std::string port_text(text.substr(colon + 1));
+    unsigned long long number = 0;
+    if (!parse_number(port_text.c_str(), number) || number > 65535) return false;
+    address = host_text;
+    port = static_cast<std::uint16_t>(number);
+    return true;
 }
 
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out) {

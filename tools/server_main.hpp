@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "ws/server.hpp"
@@ -22,6 +23,10 @@ extern const char* const kServerFlagsUsage;
 
 // A decimal number and nothing else.
 bool parse_number(const char* text, unsigned long long& out);
+
+// "IP:PORT" ("127.0.0.1:9002", "[::1]:9002"): false unless the IP is a numeric IPv4 or IPv6 address and the port
+// a number up to 65535 (0: any free one).
+bool parse_listen_address(std::string_view text, std::string& address, std::uint16_t& port);
 
 enum class Flag { NotMine, Taken, BadValue };
 // Takes --port, --address, --threads, --workers, --backend, --idle-timeout, --deflate, --deflate-window, --cert

@@ -4,20 +4,27 @@
 //   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers the subscriber count
 //   GET  /metrics             Prometheus text: connections, subscriptions, traffic, drops, ring lag per shard
 //   GET  /                    a page that subscribes, shows messages as they arrive, and publishes
+// With --admin-address, /publish and /metrics are served there only, by a second server of one thread whose
+// connections are kept apart from the subscribers' (descriptors included), so publishing goes on when
+// subscribers fill the public port.
 // SIGINT or SIGTERM closes every connection with 1001 and exits. With --workers N it runs N processes on one port
 // (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp).
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/utf8.hpp"
+#include "net/fd_limit.hpp"
+#include "net/listener.hpp"
 #include "tools/json_string.hpp"
 #include "tools/push/access.hpp"
 #include "tools/push/command.hpp"
@@ -33,10 +40,16 @@ namespace {
 using namespace surge;
 
 Server* g_server = nullptr;
+Server* g_admin = nullptr;
 
 void on_signal(int) {
-    if (g_server) g_server->stop();  // stop() is async-signal-safe: an atomic store and eventfd writes
+    // stop() is async-signal-safe: an atomic store and eventfd writes.
+    if (g_server) g_server->stop();
+    if (g_admin) g_admin->stop();
 }
+
+// The admin listener's own connections (publishers, scrapers): kept out of the subscribers' descriptor budget.
+constexpr std::size_t kAdminConnections = 256;
 
 const char* const kPushUsage =
     "  --token T            POST /publish needs 'Authorization: Bearer T' (401 otherwise). Visible to other\n"
@@ -56,6 +69,10 @@ const char* const kPushUsage =
     "                       characters\n"
     "  --max-per-address N  connections from one source address at once, per process (default 1024; 0: no\n"
     "                       limit, e.g. behind a proxy, where every client has the proxy's address); past it: 429\n"
+    "  --admin-address IP:PORT\n"
+    "                       serve POST /publish and GET /metrics on this address only (plain HTTP: keep it on\n"
+    "                       a private network or loopback), not on the public port, with up to 256 connections\n"
+    "                       of its own that subscribers cannot take\n"
     "  --help               this text\n"
     "\n"
     "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
@@ -67,8 +84,8 @@ const char* const kPushUsage =
     "reaches the subscribers of all.\n"
     "\n"
     "Open by default: without a token (--token, --token-file or the SURGE_PUSH_TOKEN environment variable) anyone\n"
-    "who reaches the port may publish, and /metrics is public. Browsers on other sites may subscribe, but not\n"
-    "publish, unless --allowed-origins says otherwise.\n";
+    "who reaches the port may publish, and without --admin-address /metrics is public. Browsers on other sites\n"
+    "may subscribe, but not publish, unless --allowed-origins says otherwise.\n";
 
 void usage(std::FILE* to) {
     std::fprintf(to, "usage: surge-push [options]\n%s%s", tools::kServerFlagsUsage, kPushUsage);
@@ -84,6 +101,10 @@ struct Options {
     std::uint32_t max_subscriptions = 100;
     std::size_t max_topic_bytes = 256;
     std::uint32_t max_per_address = 1024;
+    bool admin = false;  // --admin-address given
+    std::string admin_address;
+    std::uint16_t admin_port = 0;
+    bool admin_exclusive = true;  // false with --workers: the workers share the admin port too
 };
 
 std::string json_answer(std::string_view key, std::string_view value) {
@@ -96,11 +117,33 @@ std::string json_answer(std::string_view key, std::string_view value) {
 }
 
 // One server process: the routes, the mesh to sibling workers, and the run.
-int serve(const Options& options, unsigned worker, pid_t group, const std::function<void(std::uint16_t, unsigned)>& ready) {
+// `admin_port` is set to the admin listener's port once it listens.
+int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& admin_port,
+          const std::function<void(std::uint16_t, unsigned)>& ready) {
     ServerConfig config = options.server.config;
     config.max_body_bytes = options.max_message;
     config.max_connections_per_address = options.max_per_address;
+    std::unique_ptr<Server> admin;
+    if (options.admin) {
+        if (config.max_connections == 0) {
+            // The subscribers' share of the descriptors: all but the process's own and the admin listener's.
+            const std::uint64_t limit = net::raise_fd_limit(UINT64_MAX);
+            const std::uint64_t kept = 64 + kAdminConnections + 64;
+            config.max_connections = limit > 2 * kept ? limit - kept : limit / 2;
+        }
+        ServerConfig admin_config;
+        admin_config.address = options.admin_address;
+        admin_config.port = options.admin_port;
+        admin_config.exclusive_port = options.admin_exclusive;
+        admin_config.threads = 1;
+        admin_config.pin_threads = false;
+        admin_config.backend = config.backend;
+        admin_config.max_connections = kAdminConnections;
+        admin_config.max_body_bytes = options.max_message;
+        admin = std::make_unique<Server>(admin_config);
+    }
     Server server(config);
+    Server& control = admin ? *admin : server;  // where /publish and /metrics are served
     push::PublishCounters counters;
 
     std::unique_ptr<push::WorkerMesh> mesh;
@@ -164,7 +207,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     };
     server.websocket("/ws", subscriber);
 
-    server.post("/publish/*", [&](const Request& request, Response& response) {
+    control.post("/publish/*", [&](const Request& request, Response& response) {
         response.header("Content-Type", "application/json");
         if (!push::may_publish(request.header("Origin"), request.header("Host"), options.allowed_origins)) {
             counters.forbidden.fetch_add(1, std::memory_order_relaxed);
@@ -208,7 +251,7 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
         body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");
         response.send(body);
     });
-    server.get("/metrics", [&](const Request&, Response& response) {
+    control.get("/metrics", [&](const Request&, Response& response) {
         response.header("Content-Type", "text/plain; version=0.0.4");
         response.send(push::render_metrics(server.stats(), counters, worker));
     });
@@ -217,6 +260,14 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
         response.send(push::kPage);
     });
     server.get("/health", [](const Request&, Response& response) { response.send("ok\n"); });
+    if (admin) {
+        admin->get("/health", [](const Request&, Response& response) { response.send("ok\n"); });
+        // Said plainly to whoever tries the public port (the page's publish form among them).
+        server.post("/publish/*", [](const Request&, Response& response) {
+            response.status(404).header("Content-Type", "application/json");
+            response.send(json_answer("error", "publishing is not served on this port (--admin-address)"));
+        });
+    }
 
     g_server = &server;
     std::signal(SIGINT, on_signal);
@@ -227,6 +278,24 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     if (!port) {
         std::fprintf(stderr, "surge-push: cannot listen: %s\n", port.error().message().c_str());
         return 1;
+    }
+    std::thread admin_thread;
+    if (admin) {
+        const Result<std::uint16_t> listening = admin->listen();
+        if (!listening) {
+            std::fprintf(stderr, "surge-push: --admin-address %s:%u: cannot listen: %s%s\n",
+                         options.admin_address.c_str(), options.admin_port, listening.error().message().c_str(),
+                         listening.error() == std::errc::address_in_use ? " (another process serves this port)" : "");
+            return 1;
+        }
+        admin_port = listening.value();
+        g_admin = admin.get();
+        admin_thread = std::thread([&] {
+            if (const Result<void> ran = admin->run(); !ran) {
+                std::fprintf(stderr, "surge-push: admin listener: %s\n", ran.error().message().c_str());
+                server.stop();  // publishing is gone: say so by exiting, not by serving on without it
+            }
+        });
     }
     if (mesh) {
         mesh->start([&](std::string_view topic, std::string_view message, Opcode opcode) {
@@ -240,6 +309,11 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     const tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
     const Result<void> ran = server.run();
     g_server = nullptr;
+    if (admin) {
+        admin->stop();
+        admin_thread.join();
+        g_admin = nullptr;
+    }
     mesh.reset();  // joins the receiving thread before the server goes
     if (!ran) {
         std::fprintf(stderr, "surge-push: %s\n", ran.error().message().c_str());
@@ -248,11 +322,18 @@ int serve(const Options& options, unsigned worker, pid_t group, const std::funct
     return 0;
 }
 
-void announce(bool tls, std::uint16_t port, unsigned workers, unsigned threads) {
-    const char* s = tls ? "s" : "";
+void announce(const Options& options, std::uint16_t port, std::uint16_t admin_port, unsigned workers,
+              unsigned threads) {
+    const char* s = options.server.config.tls_cert_file.empty() ? "" : "s";
+    std::string publish = "http" + std::string(s) + "://127.0.0.1:" + std::to_string(port);
+    if (options.admin) {
+        const bool v6 = options.admin_address.find(':') != std::string::npos;
+        publish = "http://" + (v6 ? "[" + options.admin_address + "]" : options.admin_address) + ":" +
+                  std::to_string(admin_port);
+    }
     std::printf("surge-push: http%s://127.0.0.1:%u/ (page), ws%s://127.0.0.1:%u/ws?topics=news (subscribe), "
-                "POST http%s://127.0.0.1:%u/publish/news (publish); %u worker%s x %u threads; Ctrl-C stops\n",
-                s, port, s, port, s, port, workers, workers == 1 ? "" : "s", threads);
+                "POST %s/publish/news (publish), %s/metrics; %u worker%s x %u threads; Ctrl-C stops\n",
+                s, port, s, port, publish.c_str(), publish.c_str(), workers, workers == 1 ? "" : "s", threads);
     std::fflush(stdout);
 }
 
@@ -291,6 +372,13 @@ int main(int argc, char** argv) {
                 options.max_topic_bytes = number;
             } else if (flag == "--max-per-address" && numeric && number <= 1'000'000) {
                 options.max_per_address = static_cast<std::uint32_t>(number);
+            } else if (flag == "--admin-address") {
+                if (!tools::parse_listen_address(text, options.admin_address, options.admin_port)) {
+                    std::fprintf(stderr, "surge-push: --admin-address: expected IP:PORT (127.0.0.1:9002, "
+                                         "[::1]:9002)\n");
+                    return false;
+                }
+                options.admin = true;
             } else {
                 return false;
             }
@@ -300,11 +388,26 @@ int main(int argc, char** argv) {
     if (options.token.empty()) {
         if (const char* from_environment = std::getenv("SURGE_PUSH_TOKEN")) options.token = from_environment;
     }
+    if (options.admin && options.server.workers > 1) {
+        // Every worker serves the admin port too (a publish taken by one reaches all): checked once here, as
+        // the public port is, then shared.
+        if (options.admin_port == 0) {
+            std::fprintf(stderr, "surge-push: --admin-address: give a port (not 0) with --workers\n");
+            return 2;
+        }
+        if (const int free = net::check_port_free(options.admin_address, options.admin_port); free != 0) {
+            std::fprintf(stderr, "surge-push: --admin-address %s:%u: cannot listen: %s\n",
+                         options.admin_address.c_str(), options.admin_port, std::strerror(-free));
+            return 1;
+        }
+        options.admin_exclusive = false;
+    }
     const pid_t group = ::getpid();  // names the workers' publish sockets
+    std::uint16_t admin_port = options.admin_port;  // the one it got, when 0 asked for any (one process only)
     return tools::run_servers(
         "surge-push", options.server,
-        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, ready); },
+        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, admin_port, ready); },
         [&](std::uint16_t port, unsigned workers, unsigned threads) {
-            announce(!options.server.config.tls_cert_file.empty(), port, workers, threads);
+            announce(options, port, admin_port, workers, threads);
         });
 }

@@ -145,9 +145,8 @@ Result<void> Server::run() {
         wake_list.push_back(shard.get());
     }
     broadcaster_->attach(std::move(wake_list));
-    SURGE_LOG_INFO("listening on %s:%u with %u shards; descriptor limit %llu (about %llu connections per process)",
-                   config_.address.c_str(), port_, threads_, static_cast<unsigned long long>(soft),
-                   static_cast<unsigned long long>(room));
+    SURGE_LOG_INFO("listening on %s:%u with %u shards; descriptor limit %llu; at most %zu connections", config_.address.c_str(),
+                   port_, threads_, static_cast<unsigned long long>(soft), admission_->connections.most());
 
     // Running from before the first shard thread starts: a shard may serve connections at once, and publish(),
     // stats() and defer() must reach it from then on (what they queue or signal waits for the thread).

@@ -3,8 +3,9 @@
 
 Checks: subscribing by URL and by JSON command (and the answers to both kinds of command), POST /publish answers
 with the subscriber count and reaches exactly the topic's subscribers, text stays text and other bytes go as
-binary, bearer authentication (401), body limit (413), the Prometheus /metrics figures after all that, and with
---workers 2 that a publish taken by either worker reaches the subscribers of both.
+binary, bearer authentication (401), body limit (413), the Prometheus /metrics figures after all that, with
+--admin-address that publishing and /metrics live there only and go on while subscribers fill the public port,
+and with --workers 2 that a publish taken by either worker reaches the subscribers of both.
 
 Usage: push_server_test.py SURGE_PUSH BACKEND   (exit 0 on success; every wait is bounded)
 """
@@ -41,7 +42,9 @@ def start(binary, backend, *extra):
         if "ws://127.0.0.1:" in line:
             # Keep reading what it logs, so that a full pipe never blocks it.
             threading.Thread(target=server.stdout.read, daemon=True).start()
-            return server, int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+            port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+            publish_port = int(line.split("POST http://127.0.0.1:")[1].split("/")[0])
+            return server, (port if publish_port == port else (port, publish_port))
         if not line:
             break
     server.kill()
@@ -68,6 +71,14 @@ def post_with(port, path, body, headers):
 
 def post(port, path, body, token=TOKEN):
     return post_with(port, path, body, {"Authorization": "Bearer " + token} if token else {})
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def metrics(port):
@@ -202,6 +213,39 @@ async def locked_down(port):
         check(await recv(app) == "from app", "and its subscriber hears it")
 
 
+async def admin_listener(port, admin):
+    # Started with --admin-address 127.0.0.1:0 --max-connections 20 --max-per-address 0.
+    status, body = post(port, "/publish/news", b"x", token="")
+    check(status == 404 and json.loads(body)["error"].startswith("publishing is not served on this port"),
+          "the public port does not publish: %s %s" % (status, body))
+    check(get(port, "/metrics")[0] == 404, "nor serve /metrics")
+    check(get(port, "/health")[0] == 200 and get(admin, "/health")[0] == 200, "both answer /health")
+    # Subscribers take every connection the public port allows; the next one is refused.
+    subscribers = [await websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=news") for _ in range(20)]
+    try:
+        try:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=news", open_timeout=10):
+                check(False, "a 21st connection was accepted past --max-connections 20")
+        except websockets.exceptions.InvalidStatusCode as refused:
+            check(refused.status_code == 503, "past --max-connections: 503, got %s" % refused.status_code)
+        except websockets.exceptions.InvalidStatus as refused:  # newer websockets
+            check(refused.response.status_code == 503, "past --max-connections: 503")
+        # Publishing goes on through the admin listener, and every subscriber hears it.
+        for ws in subscribers:  # the URL subscription is made right after the 101: be sure it is
+            await ws.send(json.dumps({"subscribe": "news"}))
+            check(json.loads(await recv(ws)) == {"subscribed": "news"}, "subscribed")
+        status, body = post(admin, "/publish/news", b"still publishing", token="")
+        check(status == 200 and json.loads(body)["subscribers"] == 20, "admin publish: %s %s" % (status, body))
+        for ws in subscribers:
+            check(await recv(ws) == "still publishing", "every subscriber got it")
+    finally:
+        for ws in subscribers:
+            await ws.close()
+    m = metrics(admin)
+    check(m["surge_refused_at_capacity_total"] == 1, "the refusal is counted: %s" % m)
+    check(m["surge_publish_requests_total:accepted"] == 1, "the publish is counted")
+
+
 async def two_workers(port):
     # Enough subscribers that SO_REUSEPORT puts some on each worker (the chance it does not is 2^-15).
     subscribers = [await websockets.connect(f"ws://127.0.0.1:{port}/ws?topics=all") for _ in range(16)]
@@ -251,6 +295,14 @@ def main():
         finally:
             stop(server)
     print("locked down: ok", flush=True)
+
+    server, (port, admin) = start(binary, backend, "--admin-address", "127.0.0.1:0", "--max-connections", "20",
+                                  "--max-per-address", "0")
+    try:
+        asyncio.run(admin_listener(port, admin))
+    finally:
+        stop(server)
+    print("admin listener: ok", flush=True)
 
     server, port = start(binary, backend, "--workers", "2")
     try:
