@@ -182,27 +182,33 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         }
         return json_answer("error", "not subscribed: the server is out of memory or closing");
     };
-    subscriber.on_upgrade = [subscribe](WebSocket& ws, const Request& request) {
+    // A reply is never dropped silently: a client would wait for it forever. One that cannot be queued (the
+    // subscriber is past --max-backpressure, not reading) ends the connection with 1008, which says why.
+    auto reply = [&counters](WebSocket& ws, const std::string& answer) {
+        if (ws.send(answer, Opcode::Text) != SendStatus::Dropped) return;
+        counters.replies_undeliverable.fetch_add(1, std::memory_order_relaxed);
+        ws.close(1008, "replies are not being read");
+    };
+    subscriber.on_upgrade = [subscribe, reply](WebSocket& ws, const Request& request) {
         for (const std::string& topic : push::topics_from_query(request.query())) {
             const std::string refused = subscribe(ws, topic);
-            if (!refused.empty()) ws.send(refused, Opcode::Text);
+            if (!refused.empty()) reply(ws, refused);
         }
     };
-    subscriber.on_message = [subscribe](WebSocket& ws, std::string_view message, Opcode) {
+    subscriber.on_message = [subscribe, reply](WebSocket& ws, std::string_view message, Opcode) {
         push::Command command;
         if (!push::parse_command(message, command)) {
-            ws.send(json_answer("error", "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}"),
-                    Opcode::Text);
+            reply(ws, json_answer("error", "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}"));
             return;
         }
         if (command.action == push::Action::Subscribe) {
             const std::string refused = subscribe(ws, command.topic);
-            ws.send(refused.empty() ? json_answer("subscribed", command.topic) : refused, Opcode::Text);
+            reply(ws, refused.empty() ? json_answer("subscribed", command.topic) : refused);
         } else if (!is_valid_utf8(command.topic)) {
-            ws.send(json_answer("error", "a topic is UTF-8"), Opcode::Text);
+            reply(ws, json_answer("error", "a topic is UTF-8"));
         } else {
             ws.unsubscribe(command.topic);
-            ws.send(json_answer("unsubscribed", command.topic), Opcode::Text);
+            reply(ws, json_answer("unsubscribed", command.topic));
         }
     };
     server.websocket("/ws", subscriber);

@@ -291,3 +291,26 @@ TEST_CASE("max_connections holds across the shards: past it a new connection get
         CHECK(served);
     }
 }
+
+TEST_CASE("a client that floods pings and never reads times out like a silent one: its pings are no sign of life") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        WebSocketBehavior behavior;
+        behavior.idle_timeout_seconds = 1;
+        RunningServer running(backend, {}, behavior);
+        TestClient flooder(running.port(), 4096);
+        REQUIRE(flooder.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        std::string burst;
+        const std::string ping = frame(Opcode::Ping, std::string(125, 'p'));
+        for (int i = 0; i < 500; ++i) burst += ping;
+        // Keeps sending (it would re-arm the idle timer before) until the server gives up on it: a ping, then
+        // a close at the next timeout. Bounded: 60 s of pings at most.
+        for (int i = 0; i < 6000 && running.closes.load() == 0; ++i) {
+            if (!flooder.send_raw(burst)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        REQUIRE(running.closes.load() == 1);
+        CHECK(running.last_close_code.load() == close_code::kGoingAway);
+        check_still_served(running.port());
+    }
+}

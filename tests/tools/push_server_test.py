@@ -13,6 +13,7 @@ import asyncio
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import tempfile
 import sys
@@ -194,6 +195,31 @@ async def limits(port):
         pass
     check(metrics(port)["surge_publish_requests_total:forbidden"] == 1, "forbidden publishes counted")
 
+    # A subscriber that stops reading (a small receive buffer, one message queued in the client) falls past
+    # --max-backpressure 65536 and its messages are dropped; a command it sends then cannot be answered, and is not
+    # left unanswered: the connection closes with 1008, which it reads after the messages it was sent.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting, or the window stays large
+    sock.connect(("127.0.0.1", port))
+    async with websockets.connect(url + "?topics=flood", sock=sock, max_queue=1, read_limit=4096) as slow:
+        await slow.send(json.dumps({"subscribe": "flood"}))
+        check(json.loads(await recv(slow)) == {"subscribed": "flood"}, "the slow subscriber subscribed")
+        dropped_before = metrics(port)["surge_dropped_total"]
+        for n in range(2000):  # up to 120 MB: the kernel's buffers on both sides take some MB first
+            check(post(port, "/publish/flood", b"f" * 60000, token=None)[0] == 200, "flood publish")
+            if n % 10 == 9 and metrics(port)["surge_dropped_total"] > dropped_before:
+                break
+        check(metrics(port)["surge_dropped_total"] > dropped_before, "the slow subscriber's messages are dropped")
+        await slow.send(json.dumps({"subscribe": "waiting-for-an-answer"}))
+        code = None
+        try:
+            for _ in range(5000):
+                check(await recv(slow) == "f" * 60000, "only published messages come before the close")
+        except websockets.exceptions.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+        check(code == 1008, "closed with 1008, got %s" % code)
+    check(metrics(port)["surge_replies_undeliverable_total"] == 1, "the undeliverable reply is counted")
+
 
 async def locked_down(port):
     # Started with --allowed-origins https://app.example and the token from a file.
@@ -273,7 +299,8 @@ def main():
         stop(server)
     print("single process: ok", flush=True)
 
-    server, port = start(binary, backend, "--max-subscriptions", "3", "--max-topic-bytes", "16")
+    server, port = start(binary, backend, "--max-subscriptions", "3", "--max-topic-bytes", "16",
+                         "--max-backpressure", "65536")
     try:
         asyncio.run(limits(port))
         # A second surge-push on the same port refuses to start instead of splitting the clients with the first.

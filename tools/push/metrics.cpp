@@ -84,6 +84,10 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
            "Publishes a sibling worker missed because its queue was full (--workers).");
     sample(out, "surge_publish_forward_missed_total", worker_label,
            publishes.forward_missed.load(std::memory_order_relaxed));
+    header(out, "surge_replies_undeliverable_total", "counter",
+           "Subscribers closed with 1008 because a reply to their command could not be queued (not reading).");
+    sample(out, "surge_replies_undeliverable_total", worker_label,
+           publishes.replies_undeliverable.load(std::memory_order_relaxed));
     return out;
 }
 

@@ -19,6 +19,7 @@ struct PublishCounters {
     std::atomic<std::uint64_t> forbidden{0};     // answered 403: a browser page from an origin not allowed
     std::atomic<std::uint64_t> forwarded{0};     // received from sibling workers (--workers) and published here
     std::atomic<std::uint64_t> forward_missed{0};  // sent to a sibling whose queue was full: it missed the message
+    std::atomic<std::uint64_t> replies_undeliverable{0};  // a reply to a subscriber past its bound: closed, 1008
 };
 
 // `worker` labels every sample (the process's index under --workers; 0 without).

@@ -245,7 +245,9 @@ bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
 bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
     if (ws.flags_ & kInputDone) return true;  // closing: read and discard until the peer's end of stream
     if (ws.state_ == WebSocket::State::Http) return handle_http(ws, bytes);
-    if (ws.state_ == WebSocket::State::Open) {
+    // Input is a sign of life only from a peer that also reads: one that sends while what it was sent piles up
+    // (a ping flood that never reads the pongs) times out like a silent one: a ping, then 1001.
+    if (ws.state_ == WebSocket::State::Open && ws.out_.empty()) {
         ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
         arm_timer(ws, behavior(ws).idle_timeout_seconds);
     }
