@@ -11,6 +11,7 @@ packages=(
     libbenchmark-dev doctest-dev
     python3 python3-websockets                    # reports, corpus generator, third-party client tests
     chromium                                      # surge-push's page, tested in a real (headless) browser
+    nginx                                         # surge-push behind a proxy: the test starts its own on loopback
 )
 
 missing=()
@@ -29,7 +30,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Installing nginx would start its service on port 80; the tests start their own. Where the machine has no
+    # policy of its own, say "do not start services" for the length of the install.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+        own_policy=1
+    fi
+    status=0
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+    if [ -n "$own_policy" ]; then $sudo rm -f "$policy"; fi
+    [ "$status" -eq 0 ] || exit "$status"
 fi
 
 # The Node client's packages, pinned by tests/clients/node/package-lock.json.

@@ -50,7 +50,9 @@ UpgradeDecision check_upgrade(const HttpRequest& request, const UpgradePolicy& p
     if (request.method != "GET") return refuse(405, "the WebSocket handshake is a GET request");
     if (request.count("Host") != 1) return refuse(400, "exactly one Host header is required");
     if (!TokenList(request, "Upgrade").contains("websocket")) return refuse(400, "missing Upgrade: websocket");
-    if (!TokenList(request, "Connection").contains("upgrade")) return refuse(400, "missing Connection: upgrade");
+    // Connection: Upgrade is not required: proxies rewrite Connection (nginx sends "close" unless told otherwise)
+    // and drop the token while passing Upgrade on. Upgrade: websocket with a valid key and version is unambiguous,
+    // and no browser script can send either header, so accepting it opens nothing to cross-site requests.
     if (TokenList(request, "Sec-WebSocket-Version").empty()) return refuse(400, "missing Sec-WebSocket-Version");
     if (!TokenList(request, "Sec-WebSocket-Version").contains("13")) {
         return refuse(426, "unsupported Sec-WebSocket-Version: this server speaks 13");

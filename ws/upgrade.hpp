@@ -1,8 +1,8 @@
 // The server side of the WebSocket opening handshake (RFC 6455 section 4.2): validate a parsed request, then
 // write the 101 response or a precise refusal into caller-provided space. Layer: ws.
 // Refusals: 505 for an HTTP major version other than 1; 400 for HTTP/1.0, a missing or repeated Host, a
-// missing `Upgrade: websocket` or `Connection: upgrade`, a missing Sec-WebSocket-Version, or a key that is not
-// base64 of 16 bytes; 405 (with `Allow: GET`) for another method; 426 (with `Sec-WebSocket-Version: 13`) for
+// missing `Upgrade: websocket`, a missing Sec-WebSocket-Version, or a key that is not base64 of 16 bytes (a
+// Connection header without `upgrade` is accepted: proxies rewrite it); 405 (with `Allow: GET`) for another method; 426 (with `Sec-WebSocket-Version: 13`) for
 // another version; 403 when the application's origin check refuses. Tolerant where clients and proxies differ
 // (see token_list.hpp); offered extensions the server does not support are ignored, never a refusal.
 // The policy callbacks run synchronously inside check_upgrade(). Nothing here allocates.
