@@ -65,7 +65,6 @@ struct ShardStats {
     std::uint64_t refused_at_capacity = 0;    // connections refused past max_connections (the process's)
     std::uint64_t handshakes = 0;             // connections accepted whose upgrade or request is not done yet
     std::uint64_t handshakes_evicted = 0;     // the oldest of them, ended to make room past max_handshakes_per_shard
-    std::uint64_t handshakes_refused = 0;     // new connections refused (503) there, the oldest being too young
     std::uint64_t input_bytes_held = 0;       // bytes of partial requests and frames waiting for the rest
     std::uint64_t ring_lag = 0;       // published messages this shard has not fanned out yet
     std::uint64_t ring_stalls = 0;    // times a publisher found the ring full because of this shard
@@ -176,13 +175,13 @@ struct ServerConfig {
     // (counted in ShardStats::refused_at_capacity). 0: as many as the descriptor limit allows, less 64 kept for
     // the process's own use; a process that runs a second server (an admin listener) should leave it room here.
     std::size_t max_connections = 0;
-    // Connections in their handshake at once on one shard: accepted, and the HTTP request (its body too) or the
-    // TLS handshake not done yet. Past it the shard's oldest handshake, if it has taken a second or more, is ended
-    // (408 in plain HTTP, a close under TLS; counted in ShardStats::handshakes_evicted) to make room for the new
-    // one, so clients that hold handshakes open (slowloris) cannot keep others out for long: a real client's
-    // handshake takes a round trip or two. If even the oldest is younger, the new connection gets 503 (counted in
-    // ShardStats::handshakes_refused): a burst of real clients, who retry. Each handshake holds what its client
-    // has sent, at most max_header_bytes + max_body_bytes. 0: no limit.
+    // Slow handshakes per shard: connections accepted whose HTTP request (its body too) or TLS handshake is not
+    // done. Past it, each new connection ends the shard's oldest handshake if that one has taken a second or more
+    // (408 in plain HTTP, a close under TLS; counted in ShardStats::handshakes_evicted), so clients that hold
+    // handshakes open (slowloris) cannot keep others out: a real client's handshake takes a round trip or two.
+    // Handshakes younger than a second are never ended for this: a burst of real clients (a reconnect storm) is
+    // let in whole, up to max_connections. Each handshake holds what its client has sent, at most
+    // max_header_bytes + max_body_bytes, for at most handshake_timeout_seconds. 0: no limit.
     std::uint32_t max_handshakes_per_shard = 4096;
     // Connections from one source address (IP, any port) at once, across the shards; past it a new connection
     // gets 429 and is closed (counted in ShardStats::refused_per_address). 0: no limit. Behind a proxy every

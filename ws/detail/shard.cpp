@@ -18,7 +18,7 @@ namespace {
 
 constexpr long long kTickMs = 100;
 // At the handshake limit, the oldest handshake is ended only if it has taken this long (a slow client holding
-// it); younger ones are a burst of real clients, and the newest is refused instead.
+// it); younger ones are a burst of real clients, all let in.
 constexpr std::uint64_t kEvictableHandshakeTicks = 1000 / kTickMs;
 
 thread_local Shard* t_running_shard = nullptr;
@@ -142,13 +142,8 @@ void Shard::on_accept(std::uint64_t, int fd) {
         refuse_accepted(fd, 429, "too many connections from this address");
         return;
     }
-    if (config_.max_handshakes_per_shard && handshakes_ >= config_.max_handshakes_per_shard &&
-        !make_room_for_handshake()) {
-        if (by_address) admission_.per_address->remove(peer);
-        admission_.connections.remove();
-        ShardCounters::add(counters_.handshakes_refused, 1);
-        refuse_accepted(fd, 503, "the server is busy with handshakes; retry");
-        return;
+    if (config_.max_handshakes_per_shard && handshakes_ >= config_.max_handshakes_per_shard) {
+        end_slow_handshake();
     }
     net::set_no_delay(fd);  // pushed messages go out at once
     WebSocket& ws = slab_.allocate();  // counted in admission_.connections from here: release_slot() uncounts
@@ -215,7 +210,7 @@ void Shard::end_handshake(WebSocket& ws) noexcept {
     counters_.handshakes.store(handshakes_, std::memory_order_relaxed);
 }
 
-bool Shard::make_room_for_handshake() noexcept {
+void Shard::end_slow_handshake() noexcept {
     while (!handshake_order_.empty()) {
         const HandshakeStart oldest = handshake_order_.front();
         WebSocket* ws = lookup(oldest.token);
@@ -223,16 +218,15 @@ bool Shard::make_room_for_handshake() noexcept {
             handshake_order_.pop_front();
             continue;
         }
-        if (wheel_.now() - oldest.tick < kEvictableHandshakeTicks) return false;
+        if (wheel_.now() - oldest.tick < kEvictableHandshakeTicks) return;  // a burst: every one is young
         handshake_order_.pop_front();
         ShardCounters::add(counters_.handshakes_evicted, 1);
         // Under TLS the handshake may not be done, so there is no channel for an answer: the close is it.
         if (tls_) terminate(*ws);
         else refuse(*ws, 408, "request timeout: the server needs room for new handshakes");
         end_handshake(*ws);  // whatever path the refusal took
-        return true;
+        return;
     }
-    return false;
 }
 
 bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {

@@ -58,7 +58,6 @@ struct ShardCounters {
     std::atomic<std::uint64_t> refused_at_capacity{0};
     std::atomic<std::uint64_t> handshakes{0};
     std::atomic<std::uint64_t> handshakes_evicted{0};
-    std::atomic<std::uint64_t> handshakes_refused{0};
     std::atomic<std::uint64_t> input_bytes_held{0};
     std::atomic<std::uint64_t> taken_broadcasts{0};  // taken from the ring and not yet fanned out to everyone
 
@@ -212,11 +211,10 @@ private:
     // Takes `ws` out of the per-address count, if it is in it (before its descriptor closes).
     void uncount_address(WebSocket& ws) noexcept;
     // Handshakes in progress: counted from accept until the upgrade or the answer (end_handshake(), which any
-    // path out of the HTTP state calls). At the limit, make_room_for_handshake() ends the oldest if it is old
-    // enough (true), or says the new one must be refused (false).
+    // path out of the HTTP state calls). At the limit, end_slow_handshake() ends the oldest if it is old enough.
     void begin_handshake(WebSocket& ws);
     void end_handshake(WebSocket& ws) noexcept;
-    bool make_room_for_handshake() noexcept;
+    void end_slow_handshake() noexcept;
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;
     void begin_stop() noexcept;

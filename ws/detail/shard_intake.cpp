@@ -176,6 +176,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     }
     const iovec iov{response, n};
     ws.state_ = WebSocket::State::Open;
+    end_handshake(ws);
     ws.decoder_ = FrameDecoder{};
     ws.decoder_.set_rsv1_allowed((ws.deflate_ & kDeflateOn) != 0);
     if (!write_or_queue(ws, &iov, 1, n)) return false;

@@ -221,7 +221,6 @@ ShardStats Shard::stats() const noexcept {
     s.refused_at_capacity = counters_.refused_at_capacity.load(std::memory_order_relaxed);
     s.handshakes = counters_.handshakes.load(std::memory_order_relaxed);
     s.handshakes_evicted = counters_.handshakes_evicted.load(std::memory_order_relaxed);
-    s.handshakes_refused = counters_.handshakes_refused.load(std::memory_order_relaxed);
     s.input_bytes_held = counters_.input_bytes_held.load(std::memory_order_relaxed);
     s.subscriptions = topics_.subscriptions();
     // Published messages not fanned out yet: those still in the ring, and those taken from it, under way.
