@@ -272,6 +272,31 @@ TEST_CASE("stalled POST bodies hold what their clients sent, not a buffer each, 
     }
 }
 
+TEST_CASE("header floods: a head past max_header_bytes, sent whole or a line at a time, gets 431 and frees what it held") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend);
+        {
+            TestClient whole(running.port());
+            REQUIRE(whole.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(20000, 'h') + "\r\n"));
+            CHECK(whole.read_to_end().rfind("HTTP/1.1 431 ", 0) == 0);
+        }
+        {
+            // Thousands of small header lines, each in its own send: the head grows by reads until its limit.
+            TestClient dribbler(running.port());
+            REQUIRE(dribbler.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\n"));
+            for (int i = 0; i < 2000; ++i) {
+                if (!dribbler.send_raw("X-" + std::to_string(i) + ": v\r\n")) break;
+            }
+            CHECK(dribbler.read_to_end().rfind("HTTP/1.1 431 ", 0) == 0);
+        }
+        // What the partial heads held is given back, and a well-behaved client is served.
+        CHECK(wait_for_total(running.server(), &ShardStats::input_bytes_held, 0));
+        CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
+        check_still_served(running.port());
+    }
+}
+
 TEST_CASE("max_connections holds across the shards: past it a new connection gets 503, and a closed one makes room") {
     constexpr int kMost = 10;
     for (net::Backend backend : test_backends()) {
