@@ -90,15 +90,19 @@ PY
 for n in ${connections//,/ }; do
     for round in $(seq "$repeat"); do
         echo "-- $n connections, round $round of $repeat${rate:+, $rate messages/s in all}"
-        for backend in io_uring epoll; do
+        # Each round starts with the next server, so that none always runs right after another (see fanout.sh).
+        servers=(io_uring epoll)
+        [ -n "$peer" ] && servers+=(peer)
+        for i in $(seq 0 $((${#servers[@]} - 1))); do
+            which=${servers[$(( (i + round - 1) % ${#servers[@]} ))]}
             port=$(free_port)
-            run "surge-echo-$backend" "$port" "$n" "$echo_bin" --port "$port" --threads 1 --backend "$backend" \
-                --idle-timeout 0
+            if [ "$which" = peer ]; then
+                run "$peer_name" "$port" "$n" bash -c "exec ${peer//\{port\}/$port}"
+            else
+                run "surge-echo-$which" "$port" "$n" "$echo_bin" --port "$port" --threads 1 --backend "$which" \
+                    --idle-timeout 0
+            fi
         done
-        if [ -n "$peer" ]; then
-            port=$(free_port)
-            run "$peer_name" "$port" "$n" bash -c "exec ${peer//\{port\}/$port}"
-        fi
     done
 done
 
