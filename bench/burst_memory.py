@@ -94,7 +94,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("surge_push")
     parser.add_argument("--connections", type=int, default=3000)
-    parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument("--settle", type=float, default=5.0)  # memory_return: up to two 2 s periods
     parser.add_argument("--json")
     args = parser.parse_args()
     port = free_port()

@@ -1,15 +1,24 @@
 // Gives memory freed after a burst back to the system, for the shipped servers. Layer: tools.
-// mimalloc (what the shipped binaries allocate with) keeps the pages a thread frees, for that thread to reuse,
-// and decommits them only when the thread allocates again after a delay; a shard that goes quiet after a burst
-// never does, and the process kept hundreds of MB with no connection left. While a MemoryReturn lives, every
-// `period` each shard runs mi_collect(true) on its own thread (Server::defer), which decommits what its heap
-// holds free. Without mimalloc (the sanitizer builds) it does nothing.
+// mimalloc (what the shipped binaries allocate with) keeps what a thread frees for that thread to reuse. Two kinds
+// stay with a shard that goes quiet after a burst (the process kept hundreds of MB with no connection left):
+//  - whole free segments (large buffers): mi_collect(true) decommits them; every `period` each shard runs it on
+//    its own thread (Server::defer);
+//  - free parts of segments still in use (the small objects of subscriptions, say): mimalloc 2.0 decommits those
+//    only when the owning thread next takes a page from that segment, or when the segment is abandoned (its thread
+//    ended) and another thread collects. So once a shard has been busy and then quiet for a whole period, it
+//    abandons its segments (mi_thread_done, then mi_thread_init to go on) before the collect, which decommits their
+//    free parts. A busy shard is left alone: abandoning costs its warm pages, and MIMALLOC_DECOMMIT_DELAY=0, the
+//    other way to get this memory back, cost the fan-out a fifth of its throughput (README).
+// Without mimalloc (the sanitizer builds) it does nothing.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "ws/server.hpp"
 
@@ -21,6 +30,11 @@ public:
     ~MemoryReturn();  // stops asking; call before the server is destroyed
     MemoryReturn(const MemoryReturn&) = delete;
     MemoryReturn& operator=(const MemoryReturn&) = delete;
+
+    // What changes when a shard does anything: its traffic, connections, handshakes, subscriptions, refusals.
+    // The same values one period apart mean the shard was quiet for that period.
+    using Activity = std::array<std::uint64_t, 10>;
+    static Activity activity(const ShardStats& stats) noexcept;
 
 private:
     Server& server_;
