@@ -165,8 +165,9 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         return push::may_subscribe(origin ? origin->value : "", host ? host->value : "", options.allowed_origins);
     };
     // What a subscribe that did not take says; the topic is named only once it is known to be valid.
-    auto subscribe = [&options](WebSocket& ws, std::string_view topic) -> std::string {
+    auto subscribe = [&options, &counters](WebSocket& ws, std::string_view topic) -> std::string {
         if (!push::valid_topic(topic, options.max_topic_bytes)) {
+            counters.topics_refused.fetch_add(1, std::memory_order_relaxed);
             return json_answer("error", "a topic is 1 to " + std::to_string(options.max_topic_bytes) +
                                             " bytes of UTF-8 without control characters");
         }
@@ -232,6 +233,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         std::string topic;
         if (!push::percent_decode(request.path().substr(std::string_view("/publish/").size()), topic, false) ||
             !push::valid_topic(topic, options.max_topic_bytes)) {
+            counters.invalid.fetch_add(1, std::memory_order_relaxed);
             response.status(400).send(json_answer("error", "the topic is 1 to " +
                                                                std::to_string(options.max_topic_bytes) +
                                                                " bytes of UTF-8 without control characters, "

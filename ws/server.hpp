@@ -63,6 +63,9 @@ struct ShardStats {
     std::uint64_t subscriptions_refused = 0;  // subscribe() past the route's max_subscriptions
     std::uint64_t refused_per_address = 0;    // connections refused past max_connections_per_address
     std::uint64_t refused_at_capacity = 0;    // connections refused past max_connections (the process's)
+    // Requests the server answered with an error status itself: malformed or too large (400, 413, 431, 501), no
+    // route (404, 405), an upgrade refused (400, 403, 426), and the 408s of evicted handshakes.
+    std::uint64_t requests_refused = 0;
     std::uint64_t handshakes = 0;             // connections accepted whose upgrade or request is not done yet
     std::uint64_t handshakes_evicted = 0;     // the oldest of them, ended to make room past max_handshakes_per_shard
     std::uint64_t input_bytes_held = 0;       // bytes of partial requests and frames waiting for the rest

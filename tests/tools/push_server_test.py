@@ -182,6 +182,12 @@ async def limits(port):
     check(status == 400 and "error" in json.loads(body), "non-UTF-8 publish topic: 400 with JSON")
     status, body = post(port, "/publish/" + "y" * 17, b"x", token=None)
     check(status == 400, "publish topic past --max-topic-bytes")
+    m = metrics(port)
+    check(m["surge_publish_requests_total:invalid"] == 2, "invalid publish topics counted %s" % m)
+    check(m["surge_topics_refused_total"] == 3, "refused topic names counted (not UTF-8, too long, control)")
+    before = m["surge_requests_refused_total"]
+    check(get(port, "/nowhere")[0] == 404, "an unknown path")
+    check(metrics(port)["surge_requests_refused_total"] == before + 1, "the server's own refusals are counted")
     check(metrics(port)["surge_subscriptions_refused_total"] == 2, "refused subscriptions counted")
 
     # Browser origins, without --allowed-origins: a page elsewhere may subscribe but not publish; the server's

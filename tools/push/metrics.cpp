@@ -32,6 +32,10 @@ constexpr Family kShardFamilies[] = {
      &ShardStats::refused_per_address},
     {"surge_refused_at_capacity_total", "counter", "Connections refused with 503 past --max-connections.",
      &ShardStats::refused_at_capacity},
+    {"surge_requests_refused_total", "counter",
+     "Requests the server refused itself: malformed or too large (400, 413, 431, 501), no route (404, 405), an "
+     "upgrade refused (403, 426), a handshake evicted (408).",
+     &ShardStats::requests_refused},
     {"surge_handshakes", "gauge", "Connections accepted whose request or upgrade is not done yet.",
      &ShardStats::handshakes},
     {"surge_handshakes_evicted_total", "counter",
@@ -74,6 +78,8 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
            publishes.unauthorized.load(std::memory_order_relaxed));
     sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"forbidden\"",
            publishes.forbidden.load(std::memory_order_relaxed));
+    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"invalid\"",
+           publishes.invalid.load(std::memory_order_relaxed));
     header(out, "surge_publish_forwarded_total", "counter",
            "Messages published here on behalf of a sibling worker process (--workers).");
     sample(out, "surge_publish_forwarded_total", worker_label, publishes.forwarded.load(std::memory_order_relaxed));
@@ -81,6 +87,9 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
            "Publishes a sibling worker missed because its queue was full (--workers).");
     sample(out, "surge_publish_forward_missed_total", worker_label,
            publishes.forward_missed.load(std::memory_order_relaxed));
+    header(out, "surge_topics_refused_total", "counter",
+           "Subscriptions refused because the topic is not 1 to --max-topic-bytes of UTF-8 without control characters.");
+    sample(out, "surge_topics_refused_total", worker_label, publishes.topics_refused.load(std::memory_order_relaxed));
     header(out, "surge_replies_undeliverable_total", "counter",
            "Subscribers closed with 1008 because a reply to their command could not be queued (not reading).");
     sample(out, "surge_replies_undeliverable_total", worker_label,

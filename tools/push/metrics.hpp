@@ -20,6 +20,8 @@ struct PublishCounters {
     std::atomic<std::uint64_t> forwarded{0};     // received from sibling workers (--workers) and published here
     std::atomic<std::uint64_t> forward_missed{0};  // sent to a sibling whose queue was full: it missed the message
     std::atomic<std::uint64_t> replies_undeliverable{0};  // a reply to a subscriber past its bound: closed, 1008
+    std::atomic<std::uint64_t> invalid{0};         // POST /publish answered 400: the topic is not a valid name
+    std::atomic<std::uint64_t> topics_refused{0};  // subscriptions refused: the topic is not a valid name
 };
 
 // `worker` labels every sample (the process's index under --workers; 0 without).

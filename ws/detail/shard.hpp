@@ -56,6 +56,7 @@ struct ShardCounters {
     std::atomic<std::uint64_t> subscriptions_refused{0};
     std::atomic<std::uint64_t> refused_per_address{0};
     std::atomic<std::uint64_t> refused_at_capacity{0};
+    std::atomic<std::uint64_t> requests_refused{0};
     std::atomic<std::uint64_t> handshakes{0};
     std::atomic<std::uint64_t> handshakes_evicted{0};
     std::atomic<std::uint64_t> input_bytes_held{0};

@@ -136,6 +136,7 @@ void Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest
 }
 
 void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
+    ShardCounters::add(counters_.requests_refused, 1);
     char response[1024];
     const std::size_t n = write_refusal(response, status, reason);
     drop_held(ws);

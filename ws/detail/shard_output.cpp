@@ -219,6 +219,7 @@ ShardStats Shard::stats() const noexcept {
     s.subscriptions_refused = counters_.subscriptions_refused.load(std::memory_order_relaxed);
     s.refused_per_address = counters_.refused_per_address.load(std::memory_order_relaxed);
     s.refused_at_capacity = counters_.refused_at_capacity.load(std::memory_order_relaxed);
+    s.requests_refused = counters_.requests_refused.load(std::memory_order_relaxed);
     s.handshakes = counters_.handshakes.load(std::memory_order_relaxed);
     s.handshakes_evicted = counters_.handshakes_evicted.load(std::memory_order_relaxed);
     s.input_bytes_held = counters_.input_bytes_held.load(std::memory_order_relaxed);
