@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +12,16 @@ namespace {
 
 LogLevel initial_level() noexcept {
     LogLevel level = LogLevel::Info;
-    if (const char* env = std::getenv("SURGE_LOG")) parse_log_level(env, level);
+    if (const char* env = std::getenv("SURGE_LOG"); env && !parse_log_level(env, level)) {
+        // Said once, at start-up, rather than ignored: a typo would otherwise silence the debug lines asked for.
+        // write(2): this runs during static initialisation, before anything else may be set up.
+        char line[256];
+        const int n = std::snprintf(line, sizeof line,
+                                    "surge: SURGE_LOG=%.64s is not a level (trace, debug, info, warn, error, off): "
+                                    "logging at info\n",
+                                    env);
+        if (n > 0) (void)!::write(2, line, static_cast<std::size_t>(std::min(n, static_cast<int>(sizeof line) - 1)));
+    }
     return level;
 }
 

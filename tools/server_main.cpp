@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +32,8 @@ const char* const kServerFlagsUsage =
     "                       and direction kept between messages: better ratio, about 300 KiB per connection)\n"
     "  --deflate-window B   the largest window the server compresses with, 2^B bytes (9..15, default 15)\n"
     "  --cert FILE          TLS: serve wss:// and https:// with this PEM certificate (chain) and --key\n"
-    "  --key FILE           TLS: the certificate's PEM private key\n";
+    "  --key FILE           TLS: the certificate's PEM private key\n"
+    "  (environment) SURGE_LOG=trace|debug|info|warn|error|off: what is logged to stderr (default info)\n";
 
 bool parse_number(const char* text, unsigned long long& out) {
     char* end = nullptr;
@@ -100,24 +102,71 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
     return Flag::Taken;
 }
 
+namespace {
+
+// The common flags, and what each expects (said when a value is refused).
+struct CommonFlag {
+    std::string_view name;
+    std::string_view expects;
+};
+constexpr CommonFlag kCommonFlags[] = {
+    {"--port", "a port, 0 to 65535"},
+    {"--address", "an IP address to listen on"},
+    {"--threads", "1 to 1024"},
+    {"--workers", "1 to 1024"},
+    {"--backend", "auto, io_uring or epoll"},
+    {"--deflate", "off, shared or dedicated"},
+    {"--deflate-window", "9 to 15"},
+    {"--cert", "a PEM file"},
+    {"--key", "a PEM file"},
+    {"--idle-timeout", "seconds, 0 to 86400"},
+    {"--max-connections", "1 to 100000000"},
+    {"--max-handshakes", "1 to 10000000"},
+};
+
+const CommonFlag* common_flag(std::string_view name) {
+    for (const CommonFlag& flag : kCommonFlags) {
+        if (flag.name == name) return &flag;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
 int parse_server_command_line(const char* name, int argc, char** argv, void (*usage)(std::FILE* to),
-                              ServerFlags& flags, const TakeOwnFlag& take_own) {
+                              ServerFlags& flags, std::span<const std::string_view> own_flags,
+                              const TakeOwnFlag& take_own) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
             usage(stdout);
             return 0;
         }
+        const CommonFlag* common = common_flag(flag);
+        const bool own = std::find(own_flags.begin(), own_flags.end(), flag) != own_flags.end();
+        if (!common && !own) {
+            std::fprintf(stderr, "%s: unknown option %s (--help lists them)\n", name, argv[i]);
+            return 2;
+        }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "%s: %s needs a value\n", name, argv[i]);
-            usage(stderr);
             return 2;
         }
         const char* value = argv[++i];
-        const Flag common = take_server_flag(flag, value, flags);
-        if (common == Flag::Taken || (common == Flag::NotMine && take_own(flag, value))) continue;
-        std::fprintf(stderr, "%s: bad option %s %s\n", name, argv[i - 1], value);
-        usage(stderr);
+        if (common) {
+            if (take_server_flag(flag, value, flags) == Flag::Taken) continue;
+            std::fprintf(stderr, "%s: bad value for %s: '%s' (expected %.*s)\n", name, argv[i - 1], value,
+                         static_cast<int>(common->expects.size()), common->expects.data());
+            return 2;
+        }
+        if (take_own(flag, value)) continue;
+        std::fprintf(stderr, "%s: bad value for %s: '%s' (--help says what it takes)\n", name, argv[i - 1], value);
+        return 2;
+    }
+    if (flags.config.tls_cert_file.empty() != flags.config.tls_key_file.empty()) {
+        std::fprintf(stderr, "%s: %s\n", name,
+                     flags.config.tls_key_file.empty() ? "--cert needs --key (the certificate's private key)"
+                                                       : "--key needs --cert (the certificate it belongs to)");
         return 2;
     }
     return -1;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,13 +34,16 @@ enum class Flag { NotMine, Taken, BadValue };
 // or --key with its value.
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out);
 
-// A server's own flags: takes one with its value, or returns false (an unknown flag or a bad value).
+// A server's own flags: takes one of `own_flags` with its value, or returns false for a bad value (after saying
+// why on stderr, when there is more to say than "bad value").
 using TakeOwnFlag = std::function<bool(std::string_view flag, const char* value)>;
 // Parses the command line: --help (or -h) prints `usage` to stdout; every other flag takes a value and is either
-// a common one or the server's own. Returns the exit status when the program should end now (0 after --help, 2
-// with the usage on stderr after a bad flag), or -1 to go on.
+// a common one or one of `own_flags`. Each mistake gets a line that names it: an unknown option, a missing value,
+// a bad value (with what was expected, for the common flags), --cert without --key or the reverse. Returns the
+// exit status when the program should end now (0 after --help, 2 after a mistake), or -1 to go on.
 int parse_server_command_line(const char* name, int argc, char** argv, void (*usage)(std::FILE* to),
-                              ServerFlags& flags, const TakeOwnFlag& take_own);
+                              ServerFlags& flags, std::span<const std::string_view> own_flags,
+                              const TakeOwnFlag& take_own);
 
 // One server process: calls `ready(port, threads)` once listening, serves, returns its exit status.
 using ServeOne = std::function<int(unsigned worker, const std::function<void(std::uint16_t port, unsigned threads)>& ready)>;

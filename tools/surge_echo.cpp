@@ -15,6 +15,8 @@
 
 namespace {
 
+constexpr std::string_view kOwnFlags[] = {"--max-message"};
+
 surge::Server* g_server = nullptr;
 
 void on_signal(int) {
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
     surge::tools::ServerFlags flags;
     surge::WebSocketBehavior echo;
     const int status = surge::tools::parse_server_command_line(
-        "surge-echo", argc, argv, usage, flags, [&](std::string_view flag, const char* value) {
+        "surge-echo", argc, argv, usage, flags, kOwnFlags, [&](std::string_view flag, const char* value) {
             unsigned long long number = 0;
             if (flag != "--max-message" || !surge::tools::parse_number(value, number) || number == 0 ||
                 number > (1ULL << 31)) {

@@ -48,6 +48,11 @@ void on_signal(int) {
     if (g_admin) g_admin->stop();
 }
 
+constexpr std::string_view kOwnFlags[] = {"--token",         "--token-file",        "--allowed-origins",
+                                          "--max-backpressure", "--slow-policy",       "--max-message",
+                                          "--max-subscriptions", "--max-topic-bytes",  "--max-per-address",
+                                          "--admin-address"};
+
 // The admin listener's own connections (publishers, scrapers): kept out of the subscribers' descriptor budget.
 constexpr std::size_t kAdminConnections = 256;
 
@@ -350,7 +355,7 @@ void announce(const Options& options, std::uint16_t port, std::uint16_t admin_po
 int main(int argc, char** argv) {
     Options options;
     const int status = tools::parse_server_command_line(
-        "surge-push", argc, argv, usage, options.server, [&](std::string_view flag, const char* value) {
+        "surge-push", argc, argv, usage, options.server, kOwnFlags, [&](std::string_view flag, const char* value) {
             const std::string_view text = value;
             unsigned long long number = 0;
             const bool numeric = tools::parse_number(value, number);

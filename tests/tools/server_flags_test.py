@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""The shipped servers' command lines: every mistake ends with status 2 and one line that names it (an unknown
+option, a missing value, a bad value with what was expected, --cert without --key), and a SURGE_LOG that is not a
+level is reported instead of ignored. Nothing here listens: each case fails before the server starts.
+
+Usage: server_flags_test.py SURGE_PUSH SURGE_ECHO   (exit 0 on success)
+"""
+import os
+import subprocess
+import sys
+
+
+def check(condition, message):
+    if not condition:
+        print("FAIL:", message, flush=True)
+        sys.exit(1)
+
+
+def run(binary, *args, env=None):
+    done = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10,
+                          env={**os.environ, **(env or {})})
+    return done.returncode, done.stderr
+
+
+def main():
+    push, echo = sys.argv[1], sys.argv[2]
+    cases = [
+        (("--frobnicate",), "unknown option --frobnicate"),
+        (("--frobnicate", "1"), "unknown option --frobnicate"),
+        (("--port",), "--port needs a value"),
+        (("--port", "70000"), "bad value for --port: '70000' (expected a port, 0 to 65535)"),
+        (("--backend", "kqueue"), "bad value for --backend: 'kqueue' (expected auto, io_uring or epoll)"),
+        (("--deflate", "maybe"), "expected off, shared or dedicated"),
+        (("--cert", "server.pem"), "--cert needs --key"),
+        (("--key", "server.key"), "--key needs --cert"),
+    ]
+    for binary in (push, echo):
+        name = os.path.basename(binary)
+        for args, expected in cases:
+            status, err = run(binary, *args)
+            check(status == 2 and expected in err, "%s %s: %s %r" % (name, " ".join(args), status, err))
+            check(err.count("\n") <= 2, "%s %s: a line or two, not the usage: %r" % (name, " ".join(args), err))
+    for args, expected in [(("--max-subscriptions", "0"), "bad value for --max-subscriptions: '0'"),
+                           (("--admin-address", "localhost"), "--admin-address: expected IP:PORT"),
+                           (("--token-file", "/nonexistent/token"), "--token-file /nonexistent/token:")]:
+        status, err = run(push, *args)
+        check(status == 2 and expected in err, "surge-push %s: %s %r" % (" ".join(args), status, err))
+    status, err = run(echo, "--max-message", "x")
+    check(status == 2 and "bad value for --max-message: 'x'" in err, "surge-echo --max-message x: %r" % err)
+    # --help still prints the usage, to stdout, with status 0.
+    done = subprocess.run([push, "--help"], capture_output=True, text=True, timeout=10)
+    check(done.returncode == 0 and "--admin-address" in done.stdout, "surge-push --help")
+    # A log level that is not one is said, once, at start-up.
+    status, err = run(echo, "--frobnicate", env={"SURGE_LOG": "verbose"})
+    check("SURGE_LOG=verbose is not a level" in err and status == 2, "SURGE_LOG=verbose: %r" % err)
+    status, err = run(echo, "--frobnicate", env={"SURGE_LOG": "debug"})
+    check("SURGE_LOG" not in err, "SURGE_LOG=debug is a level: %r" % err)
+    print("server flags: ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()
