@@ -62,8 +62,8 @@ ClientFailure client_failure_from_errno(int error) noexcept;
 struct ClientOptions {
     // The client's reactor: Auto picks io_uring where the kernel allows it, as the server does.
     net::Backend backend = net::Backend::Auto;
-    std::string subprotocols;   // offered, comma-separated
-    std::string extra_headers;  // "Name: value\r\n" lines
+    std::string subprotocols{};   // offered, comma-separated ({}: may be left out of designated initializers)
+    std::string extra_headers{};  // "Name: value\r\n" lines
     std::uint64_t max_message_bytes = 64ULL << 20;
     std::size_t max_pending_bytes = 4 << 20;  // per connection, before send() answers Dropped
     // After close(), how long the server's answer is awaited before the connection is cut (an RST, on_close(1006)

@@ -203,8 +203,8 @@ struct ServerConfig {
     // TLS (wss:// and https://): with a certificate and key (PEM files; the certificate file may hold the chain),
     // every connection on the port is TLS. ALPN answers http/1.1; sessions resume (tickets, and a session cache
     // for TLS 1.2). listen() fails when the files cannot be used.
-    std::string tls_cert_file;
-    std::string tls_key_file;
+    std::string tls_cert_file{};  // {}: designated initializers may leave them out without a warning
+    std::string tls_key_file{};
     // Handshake steps a shard runs per loop iteration; the rest wait for the next, after the established
     // connections' traffic, so a flood of new TLS clients cannot starve the connections already open.
     unsigned tls_handshakes_per_iteration = 16;
