@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/version.hpp"
 #include "net/listener.hpp"
 #include "tools/worker_processes.hpp"
 
@@ -33,6 +34,7 @@ const char* const kServerFlagsUsage =
     "  --deflate-window B   the largest window the server compresses with, 2^B bytes (9..15, default 15)\n"
     "  --cert FILE          TLS: serve wss:// and https:// with this PEM certificate (chain) and --key\n"
     "  --key FILE           TLS: the certificate's PEM private key\n"
+    "  --version            the version, then exit\n"
     "  (environment) SURGE_LOG=trace|debug|info|warn|error|off: what is logged to stderr (default info)\n";
 
 bool parse_number(const char* text, unsigned long long& out) {
@@ -140,6 +142,10 @@ int parse_server_command_line(const char* name, int argc, char** argv, void (*us
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
             usage(stdout);
+            return 0;
+        }
+        if (flag == "--version") {
+            std::printf("%s %.*s\n", name, static_cast<int>(kVersion.size()), kVersion.data());
             return 0;
         }
         const CommonFlag* common = common_flag(flag);

@@ -6,8 +6,13 @@ level is reported instead of ignored. Nothing here listens: each case fails befo
 Usage: server_flags_test.py SURGE_PUSH SURGE_ECHO   (exit 0 on success)
 """
 import os
+import pathlib
+import re
 import subprocess
 import sys
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def check(condition, message):
@@ -50,6 +55,12 @@ def main():
     # --help still prints the usage, to stdout, with status 0.
     done = subprocess.run([push, "--help"], capture_output=True, text=True, timeout=10)
     check(done.returncode == 0 and "--admin-address" in done.stdout, "surge-push --help")
+    # --version says the version core/version.hpp holds.
+    version = re.search(r'kVersion = "([0-9.]+)"', (ROOT / "core" / "version.hpp").read_text()).group(1)
+    for binary in (push, echo):
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        check(done.returncode == 0 and done.stdout == "%s %s\n" % (os.path.basename(binary), version),
+              "--version: %r" % done.stdout)
     # A log level that is not one is said, once, at start-up.
     status, err = run(echo, "--frobnicate", env={"SURGE_LOG": "verbose"})
     check("SURGE_LOG=verbose is not a level" in err and status == 2, "SURGE_LOG=verbose: %r" % err)
