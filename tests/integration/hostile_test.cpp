@@ -36,6 +36,21 @@ void check_still_served_from(std::uint16_t port, const char* source) {
 
 void check_still_served(std::uint16_t port) { check_still_served_from(port, nullptr); }
 
+// The sum of one counter over the server's shards.
+std::uint64_t total(Server& server, std::uint64_t ShardStats::*field) {
+    std::uint64_t sum = 0;
+    for (const ShardStats& shard : server.stats()) sum += shard.*field;
+    return sum;
+}
+
+// Waits (bounded, for liveness only) until the server's `field` summed over its shards equals `value`.
+bool wait_for_total(Server& server, std::uint64_t ShardStats::*field, std::uint64_t value) {
+    for (int i = 0; i < 1000 && total(server, field) != value; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return total(server, field) == value;
+}
+
 }  // namespace
 
 TEST_CASE("a ping flood from a client that never reads holds one queued pong, not one per ping") {
@@ -61,8 +76,7 @@ TEST_CASE("a ping flood from a client that never reads holds one queued pong, no
         REQUIRE(RunningServer::wait_for(pings, kPings));
         // One pong waits at most, behind what the socket refused: the connection's queue stays tiny.
         CHECK(most_queued.load() <= 2 * kMaxControlFrameBytes);
-        std::uint64_t coalesced = 0;
-        for (const ShardStats& shard : running.server().stats()) coalesced += shard.pongs_coalesced;
+        const std::uint64_t coalesced = total(running.server(), &ShardStats::pongs_coalesced);
         CHECK(coalesced > 0);
         CHECK(coalesced < static_cast<std::uint64_t>(kPings));
         check_still_served(running.port());
@@ -94,13 +108,8 @@ TEST_CASE("a subscription flood stops at the route's max_subscriptions, counted,
         }
         CHECK(subscribed == 50);
         CHECK(refused == 1950);
-        std::uint64_t held = 0, counted = 0;
-        for (const ShardStats& shard : running.server().stats()) {
-            held += shard.subscriptions;
-            counted += shard.subscriptions_refused;
-        }
-        CHECK(held == 50);  // the server's own count of what it holds
-        CHECK(counted == 1950);
+        CHECK(total(running.server(), &ShardStats::subscriptions) == 50);  // the server's own count of what it holds
+        CHECK(total(running.server(), &ShardStats::subscriptions_refused) == 1950);
         TestClient good(running.port());
         REQUIRE(good.handshake().rfind("HTTP/1.1 101", 0) == 0);
         CHECK(good.send_frame(Opcode::Text, "topic-0"));
@@ -145,9 +154,7 @@ TEST_CASE("one address cannot take every slot: past max_connections_per_address 
         }
         TestClient one_more(running.port());
         CHECK(one_more.read_to_end().rfind("HTTP/1.1 429 ", 0) == 0);
-        std::uint64_t refused = 0;
-        for (const ShardStats& shard : running.server().stats()) refused += shard.refused_per_address;
-        CHECK(refused == 1);
+        CHECK(total(running.server(), &ShardStats::refused_per_address) == 1);
         // Another address is not affected.
         TestClient elsewhere(running.port(), 0, "127.0.0.2");
         REQUIRE(elsewhere.handshake().rfind("HTTP/1.1 101", 0) == 0);
@@ -168,24 +175,6 @@ TEST_CASE("one address cannot take every slot: past max_connections_per_address 
     }
 }
 
-namespace {
-
-// The sum of one counter over the server's shards.
-std::uint64_t total(Server& server, std::uint64_t ShardStats::*field) {
-    std::uint64_t sum = 0;
-    for (const ShardStats& shard : server.stats()) sum += shard.*field;
-    return sum;
-}
-
-// Waits (bounded, for liveness only) until the server's `field` summed over its shards equals `value`.
-bool wait_for_total(Server& server, std::uint64_t ShardStats::*field, std::uint64_t value) {
-    for (int i = 0; i < 1000 && total(server, field) != value; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return total(server, field) == value;
-}
-
-}  // namespace
 
 TEST_CASE("slow handshakes past max_handshakes_per_shard: each newcomer ends the oldest one that has taken a second") {
     constexpr int kLimit = 8;

@@ -48,6 +48,38 @@ constexpr Family kShardFamilies[] = {
      &ShardStats::ring_stalls},
 };
 
+using PublishCounter = std::atomic<std::uint64_t> PublishCounters::*;
+
+// surge_publish_requests_total's outcomes.
+struct Outcome {
+    const char* name;
+    PublishCounter counter;
+};
+constexpr Outcome kOutcomes[] = {
+    {"accepted", &PublishCounters::accepted},         {"backpressure", &PublishCounters::backpressure},
+    {"unauthorized", &PublishCounters::unauthorized}, {"forbidden", &PublishCounters::forbidden},
+    {"invalid", &PublishCounters::invalid},
+};
+
+// The process's own counters, one series each.
+struct Counter {
+    const char* name;
+    const char* help;
+    PublishCounter field;
+};
+constexpr Counter kProcessCounters[] = {
+    {"surge_publish_forwarded_total", "Messages published here on behalf of a sibling worker process (--workers).",
+     &PublishCounters::forwarded},
+    {"surge_publish_forward_missed_total", "Publishes a sibling worker missed because its queue was full (--workers).",
+     &PublishCounters::forward_missed},
+    {"surge_topics_refused_total",
+     "Subscriptions refused because the topic is not 1 to --max-topic-bytes of UTF-8 without control characters.",
+     &PublishCounters::topics_refused},
+    {"surge_replies_undeliverable_total",
+     "Subscribers closed with 1008 because a reply to their command could not be queued (not reading).",
+     &PublishCounters::replies_undeliverable},
+};
+
 void header(std::string& out, const char* name, const char* type, const char* help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
@@ -70,30 +102,14 @@ std::string render_metrics(const std::vector<ShardStats>& shards, const PublishC
         }
     }
     header(out, "surge_publish_requests_total", "counter", "POST /publish requests, by outcome.");
-    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"accepted\"",
-           publishes.accepted.load(std::memory_order_relaxed));
-    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"backpressure\"",
-           publishes.backpressure.load(std::memory_order_relaxed));
-    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"unauthorized\"",
-           publishes.unauthorized.load(std::memory_order_relaxed));
-    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"forbidden\"",
-           publishes.forbidden.load(std::memory_order_relaxed));
-    sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"invalid\"",
-           publishes.invalid.load(std::memory_order_relaxed));
-    header(out, "surge_publish_forwarded_total", "counter",
-           "Messages published here on behalf of a sibling worker process (--workers).");
-    sample(out, "surge_publish_forwarded_total", worker_label, publishes.forwarded.load(std::memory_order_relaxed));
-    header(out, "surge_publish_forward_missed_total", "counter",
-           "Publishes a sibling worker missed because its queue was full (--workers).");
-    sample(out, "surge_publish_forward_missed_total", worker_label,
-           publishes.forward_missed.load(std::memory_order_relaxed));
-    header(out, "surge_topics_refused_total", "counter",
-           "Subscriptions refused because the topic is not 1 to --max-topic-bytes of UTF-8 without control characters.");
-    sample(out, "surge_topics_refused_total", worker_label, publishes.topics_refused.load(std::memory_order_relaxed));
-    header(out, "surge_replies_undeliverable_total", "counter",
-           "Subscribers closed with 1008 because a reply to their command could not be queued (not reading).");
-    sample(out, "surge_replies_undeliverable_total", worker_label,
-           publishes.replies_undeliverable.load(std::memory_order_relaxed));
+    for (const Outcome& outcome : kOutcomes) {
+        sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"" + outcome.name + "\"",
+               (publishes.*outcome.counter).load(std::memory_order_relaxed));
+    }
+    for (const Counter& counter : kProcessCounters) {
+        header(out, counter.name, "counter", counter.help);
+        sample(out, counter.name, worker_label, (publishes.*counter.field).load(std::memory_order_relaxed));
+    }
     return out;
 }
 
