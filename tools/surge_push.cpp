@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "core/utf8.hpp"
-#include "net/fd_limit.hpp"
 #include "net/listener.hpp"
 #include "tools/json_string.hpp"
 #include "tools/push/access.hpp"
@@ -130,12 +129,8 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     config.max_connections_per_address = options.max_per_address;
     std::unique_ptr<Server> admin;
     if (options.admin) {
-        if (config.max_connections == 0) {
-            // The subscribers' share of the descriptors: all but the process's own and the admin listener's.
-            const std::uint64_t limit = net::raise_fd_limit(UINT64_MAX);
-            const std::uint64_t kept = 64 + kAdminConnections + 64;
-            config.max_connections = limit > 2 * kept ? limit - kept : limit / 2;
-        }
+        // The subscribers leave the admin listener its connections, and its own shard's descriptors.
+        config.reserved_descriptors += kAdminConnections + 64;
         ServerConfig admin_config;
         admin_config.address = options.admin_address;
         admin_config.port = options.admin_port;

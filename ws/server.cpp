@@ -21,8 +21,6 @@
 namespace surge {
 namespace {
 
-// Descriptors a process keeps for itself (listeners, epoll, eventfds, logs) beyond its connections.
-constexpr std::uint64_t kReservedDescriptors = 64;
 
 unsigned default_threads() {
     const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -119,7 +117,8 @@ Result<void> Server::run() {
 
     // Say plainly how many connections the descriptor limit allows, and how to get more.
     const std::uint64_t soft = net::raise_fd_limit(UINT64_MAX);
-    const std::uint64_t room = soft > kReservedDescriptors ? soft - kReservedDescriptors : 0;
+    const std::uint64_t reserved = config_.reserved_descriptors;
+    const std::uint64_t room = soft > reserved ? soft - reserved : 0;
     if (config_.max_connections > room) {
         SURGE_LOG_WARN("max_connections is %zu but the descriptor limit (RLIMIT_NOFILE %llu) allows about %llu "
                        "per process: raise it (ulimit -n, LimitNOFILE=) or run several processes (--workers)",

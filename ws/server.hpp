@@ -175,9 +175,12 @@ struct ServerConfig {
     net::Backend backend = net::Backend::Auto;
     unsigned handshake_timeout_seconds = 10;
     // Connections in the process at once, over its shards; past it a new connection gets 503 and is closed
-    // (counted in ShardStats::refused_at_capacity). 0: as many as the descriptor limit allows, less 64 kept for
-    // the process's own use; a process that runs a second server (an admin listener) should leave it room here.
+    // (counted in ShardStats::refused_at_capacity). 0: as many as the descriptor limit allows, less
+    // reserved_descriptors.
     std::size_t max_connections = 0;
+    // Descriptors the default max_connections leaves to the rest of the process: the listeners, reactors and
+    // logs (64 is plenty), plus whatever else it opens (a second server for an admin listener, say).
+    std::size_t reserved_descriptors = 64;
     // Slow handshakes per shard: connections accepted whose HTTP request (its body too) or TLS handshake is not
     // done. Past it, each new connection ends the shard's oldest handshake if that one has taken a second or more
     // (408 in plain HTTP, a close under TLS; counted in ShardStats::handshakes_evicted), so clients that hold
