@@ -63,19 +63,16 @@ run() {
     pids+=("$generator")
     # The window: from the end of the warm-up (plus the connections' ramp) to the end of the measured seconds.
     sleep "$warmup"
-    local cpu0 t0 cpu1 t1
-    cpu0=$(cpu_seconds "$server") t0=$(now)
-    sleep "$((duration - 1))"
-    cpu1=$(cpu_seconds "$server") t1=$(now)
+    local cpu
+    cpu=$(cpu_per_second "$server" "$((duration - 1))")
     wait "$generator" || { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu0" "$cpu1" "$t0" "$t1" <<'PY'
+    results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 name, n = sys.argv[2], int(sys.argv[3])
-cpu0, cpu1, t0, t1 = map(float, sys.argv[4:8])
-cpu = (cpu1 - cpu0) / (t1 - t0)
+cpu = float(sys.argv[4])
 rate = r["messages_per_second"]
 print(json.dumps({"server": name, "connections": n, "messages_per_second": round(rate),
                   "server_cpu_per_second": round(cpu, 4),

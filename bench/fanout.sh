@@ -98,10 +98,8 @@ run() {
     local publisher=$!
     pids+=("$publisher")
     sleep "$((warmup - 1))"
-    local cpu0 t0 cpu1 t1 dropped=""
-    cpu0=$(cpu_seconds "$server") t0=$(now)
-    sleep "$duration"
-    cpu1=$(cpu_seconds "$server") t1=$(now)
+    local cpu dropped=""
+    cpu=$(cpu_per_second "$server" "$duration")
     wait "$subscriber" || { echo "$name: the subscribers failed"; cat "$work/$name.sub.log"; exit 1; }
     # What the server counted as dropped for slow subscribers (surge-push's metric; a peer may have none).
     [ "$name" = surge-push ] && dropped=$(metric_sum "$port" surge_dropped_total)
@@ -109,12 +107,11 @@ run() {
     wait "$publisher" 2>/dev/null || true
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" "$subscribers" "$rate" \
+    results+=("$(python3 - "$work/$name.sub.json" "$name" "$cpu" "$subscribers" "$rate" \
         "${dropped:--1}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-name, (cpu0, cpu1, t0, t1, subs, rate, dropped) = sys.argv[2], map(float, sys.argv[3:10])
-cpu_per_second = (cpu1 - cpu0) / (t1 - t0)
+name, (cpu_per_second, subs, rate, dropped) = sys.argv[2], map(float, sys.argv[3:7])
 deliveries = r["messages_per_second"]
 out = {
     "server": name,

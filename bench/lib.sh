@@ -33,6 +33,15 @@ cpu_seconds() {
     python3 -c "print($ticks / $(getconf CLK_TCK))"
 }
 now() { python3 -c 'import time; print(time.monotonic())'; }
+# cpu_per_second PID SECONDS: sleeps SECONDS and prints the CPU seconds PID used per wall-clock second meanwhile
+# (the benchmarks' server-CPU figure; read from /proc on both ends).
+cpu_per_second() {
+    local cpu0 t0 cpu1 t1
+    cpu0=$(cpu_seconds "$1") t0=$(now)
+    sleep "$2"
+    cpu1=$(cpu_seconds "$1") t1=$(now)
+    python3 -c "print(($cpu1 - $cpu0) / ($t1 - $t0))"
+}
 # A scratch directory in $work, and $pids: every process started is added there, and all are ended (and the
 # directory removed) when the script exits.
 work=$(mktemp -d)

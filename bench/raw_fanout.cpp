@@ -20,9 +20,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ws/frame_header.hpp"
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/frame_header.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace {
 

@@ -39,6 +39,8 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "  --mode M             echo | rate | subscribe | publish (default echo)\n"
     "  --connections N      connections in all (default 100). Publishing over HTTP makes one connection per\n"
     "                       POST, one POST at a time per thread: --threads sets how many run at once\n"
+    "  --keep-alive         publishing over HTTP: each thread keeps one connection per URL open (HTTP/1.1\n"
+    "                       keep-alive) for all its POSTs instead of one per POST\n"
     "  --threads N          client threads, each with its own reactor (default 1)\n"
     "  --size BYTES         payload size (default 32; rate and publish need at least 16, for the send stamp,\n"
     "                       and number their messages from 32, for the receivers' loss check)\n"
@@ -55,8 +57,9 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
 
 bool parse_options(int argc, char** argv, Options& o) {
     auto take_switch = [&](std::string_view flag) {
-        if (flag != "--text") return false;
-        o.text = true;
+        if (flag == "--text") o.text = true;
+        else if (flag == "--keep-alive") o.keep_alive = true;
+        else return false;
         return true;
     };
     auto take_value = [&](std::string_view flag, std::string_view value) {
@@ -107,6 +110,10 @@ bool parse_options(int argc, char** argv, Options& o) {
     const bool ws = std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.websocket(); });
     if (http && (o.mode != Mode::Publish || ws)) {
         std::fprintf(stderr, "surge-load: http:// URLs are for publish mode only, and not mixed with ws://\n");
+        return false;
+    }
+    if (o.keep_alive && !http) {
+        std::fprintf(stderr, "surge-load: --keep-alive is for publishing over http:// URLs\n");
         return false;
     }
     if (std::any_of(o.urls.begin(), o.urls.end(), [](const Url& u) { return u.scheme == Url::Scheme::Https; })) {

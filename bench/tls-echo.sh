@@ -62,18 +62,15 @@ run() {
     local client=$!
     pids+=("$client")
     sleep "$warmup"
-    local cpu0 t0 cpu1 t1
-    cpu0=$(cpu_seconds "$server") t0=$(now)
-    sleep "$duration"
-    cpu1=$(cpu_seconds "$server") t1=$(now)
+    local cpu
+    cpu=$(cpu_per_second "$server" "$duration")
     wait "$client" || { echo "$name: surge-load failed"; cat "$work/$name.load.log"; exit 1; }
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    results+=("$(python3 - "$work/$name.json" "$name" "$cpu0" "$cpu1" "$t0" "$t1" <<'PY'
+    results+=("$(python3 - "$work/$name.json" "$name" "$cpu" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-cpu0, cpu1, t0, t1 = map(float, sys.argv[3:7])
-cpu = (cpu1 - cpu0) / (t1 - t0)
+cpu = float(sys.argv[3])
 rate = r["messages_per_second"]
 print(json.dumps({"variant": sys.argv[2], "messages_per_second": round(rate),
                   "server_cpu_per_second": round(cpu, 4),

@@ -1,4 +1,4 @@
-#include "core/log.hpp"
+#include "surge/core/log.hpp"
 
 #include <algorithm>
 #include <cstdarg>

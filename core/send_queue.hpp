@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "core/shared_bytes.hpp"
+#include "surge/core/shared_bytes.hpp"
 
 namespace surge {
 

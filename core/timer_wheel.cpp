@@ -1,4 +1,4 @@
-#include "core/timer_wheel.hpp"
+#include "surge/core/timer_wheel.hpp"
 
 #include <bit>
 

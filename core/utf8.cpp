@@ -1,4 +1,4 @@
-#include "core/utf8.hpp"
+#include "surge/core/utf8.hpp"
 
 #include <array>
 #include <cstring>

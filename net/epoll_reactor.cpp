@@ -1,4 +1,4 @@
-#include "net/epoll_reactor.hpp"
+#include "surge/net/epoll_reactor.hpp"
 
 #include <cerrno>
 #include <sys/epoll.h>
@@ -8,9 +8,9 @@
 
 #include <algorithm>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
-#include "net/socket_io.hpp"
+#include "surge/core/clock.hpp"
+#include "surge/core/log.hpp"
+#include "surge/net/socket_io.hpp"
 
 namespace surge::net {
 namespace {

@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "net/reactor.hpp"
+#include "surge/net/reactor.hpp"
 
 namespace surge::net {
 

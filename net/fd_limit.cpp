@@ -1,4 +1,4 @@
-#include "net/fd_limit.hpp"
+#include "surge/net/fd_limit.hpp"
 
 #include <sys/resource.h>
 

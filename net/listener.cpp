@@ -1,4 +1,4 @@
-#include "net/listener.hpp"
+#include "surge/net/listener.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>

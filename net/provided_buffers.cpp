@@ -1,10 +1,10 @@
-#include "net/provided_buffers.hpp"
+#include "surge/net/provided_buffers.hpp"
 
 #include <sys/mman.h>
 
 #include <cerrno>
 
-#include "net/uring_compat.hpp"
+#include "surge/net/uring_compat.hpp"
 
 namespace surge::net {
 

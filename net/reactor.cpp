@@ -1,10 +1,10 @@
-#include "net/reactor.hpp"
+#include "surge/net/reactor.hpp"
 
 #include <cerrno>
 
-#include "net/epoll_reactor.hpp"
-#include "net/uring_probe.hpp"
-#include "net/uring_reactor.hpp"
+#include "surge/net/epoll_reactor.hpp"
+#include "surge/net/uring_probe.hpp"
+#include "surge/net/uring_reactor.hpp"
 
 namespace surge::net {
 

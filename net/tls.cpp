@@ -1,4 +1,4 @@
-#include "net/tls.hpp"
+#include "surge/net/tls.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>

@@ -1,4 +1,4 @@
-#include "net/tls_pump.hpp"
+#include "surge/net/tls_pump.hpp"
 
 #include <cstring>
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <span>
 
-#include "net/tls.hpp"
+#include "surge/net/tls.hpp"
 
 namespace surge::net {
 

@@ -1,13 +1,13 @@
-#include "net/uring_batch_writer.hpp"
+#include "surge/net/uring_batch_writer.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 
-#include "core/log.hpp"
-#include "net/fd_limit.hpp"
-#include "net/socket_io.hpp"
+#include "surge/core/log.hpp"
+#include "surge/net/fd_limit.hpp"
+#include "surge/net/socket_io.hpp"
 
 namespace surge::net {
 namespace {

@@ -16,8 +16,8 @@
 #include <span>
 #include <vector>
 
-#include "net/reactor.hpp"
-#include "net/uring_compat.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/net/uring_compat.hpp"
 
 namespace surge::net {
 

@@ -1,4 +1,4 @@
-#include "net/uring_probe.hpp"
+#include "surge/net/uring_probe.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net/provided_buffers.hpp"
-#include "net/uring_compat.hpp"
+#include "surge/net/provided_buffers.hpp"
+#include "surge/net/uring_compat.hpp"
 
 namespace surge::net {
 namespace {

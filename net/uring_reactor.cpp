@@ -1,4 +1,4 @@
-#include "net/uring_reactor.hpp"
+#include "surge/net/uring_reactor.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
-#include "net/socket_io.hpp"
+#include "surge/core/clock.hpp"
+#include "surge/core/log.hpp"
+#include "surge/net/socket_io.hpp"
 
 namespace surge::net {
 namespace {

@@ -28,10 +28,10 @@
 #include <string>
 #include <vector>
 
-#include "net/provided_buffers.hpp"
-#include "net/reactor.hpp"
-#include "net/uring_batch_writer.hpp"
-#include "net/uring_compat.hpp"
+#include "surge/net/provided_buffers.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/net/uring_batch_writer.hpp"
+#include "surge/net/uring_compat.hpp"
 
 namespace surge::net {
 

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::tools {
 

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <thread>
 
-#include "core/version.hpp"
-#include "net/listener.hpp"
+#include "surge/version.hpp"
+#include "surge/net/listener.hpp"
 #include "tools/worker_processes.hpp"
 
 namespace surge::tools {

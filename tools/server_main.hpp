@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::tools {
 

@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Installs, from Debian's packages (and the Node test client's from npm), everything surge needs to build, test,
-# fuzz and benchmark, and only what is missing. Run by tools/demo.sh and tools/test.sh, so a fresh Debian 12 machine needs nothing by hand.
+# Installs from Debian's packages, and only what is missing, what surge needs:
+#   setup-deps.sh --build   to build the library and the servers (tools/demo.sh; the `dist` preset)
+#   setup-deps.sh           everything to build, test, fuzz and benchmark, and the Node test client's npm packages
+#                           (tools/test.sh)
+# so a fresh Debian 12 machine needs nothing by hand.
 set -euo pipefail
 
+case ${1:-} in
+    --build) everything="" ;;
+    "") everything=1 ;;
+    *) echo "setup-deps.sh: unknown option '$1' (expected --build, or nothing for everything)" >&2; exit 2 ;;
+esac
+
 packages=(
-    g++ cmake ninja-build pkg-config git          # the build
-    clang libclang-rt-14-dev                      # the fuzz preset: libFuzzer and clang's sanitizer runtimes
+    g++ cmake ninja-build pkg-config              # the build
     liburing-dev libssl-dev libmimalloc-dev zlib1g-dev
-    openssl                                       # tests make their own TLS certificates
-    libbenchmark-dev doctest-dev
-    python3 python3-websockets                    # reports, corpus generator, third-party client tests
-    chromium                                      # surge-push's page, tested in a real (headless) browser
-    nginx                                         # surge-push behind a proxy: the test starts its own on loopback
 )
+if [ -n "$everything" ]; then
+    packages+=(
+        git
+        clang libclang-rt-14-dev                  # the fuzz preset: libFuzzer and clang's sanitizer runtimes
+        openssl                                   # tests make their own TLS certificates
+        libbenchmark-dev doctest-dev
+        python3 python3-websockets                # reports, corpus generator, third-party client tests
+        chromium                                  # surge-push's page, tested in a real (headless) browser
+        nginx                                     # surge-push behind a proxy: the test starts its own on loopback
+    )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Node.js and npm run the Node `ws` client test; a machine that already has them (any version >= 18) keeps its own.
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ -n "$everything" ]; then
+    command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "surge: installing ${missing[*]}"
@@ -47,6 +63,6 @@ fi
 
 # The Node client's packages, pinned by tests/clients/node/package-lock.json.
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/tests/clients/node/node_modules/ws" ]; then
+if [ -n "$everything" ] && [ ! -d "$root/tests/clients/node/node_modules/ws" ]; then
     (cd "$root/tests/clients/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/log.hpp"
+#include "surge/core/log.hpp"
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace {
 

@@ -22,17 +22,18 @@
 #include <thread>
 #include <vector>
 
-#include "core/utf8.hpp"
-#include "net/listener.hpp"
+#include "surge/core/utf8.hpp"
+#include "surge/net/listener.hpp"
 #include "tools/json_string.hpp"
 #include "tools/push/access.hpp"
+#include "tools/push/body_kind.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
 #include "tools/push/worker_mesh.hpp"
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace {
 
@@ -240,7 +241,18 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
                                                                "percent-encoded"));
             return;
         }
-        const Opcode opcode = is_valid_utf8(request.body) ? Opcode::Text : Opcode::Binary;
+        const push::BodyKind kind = push::body_kind(request.header("Content-Type"), request.body);
+        if (kind == push::BodyKind::NotUtf8 || kind == push::BodyKind::UnsupportedCharset) {
+            counters.invalid.fetch_add(1, std::memory_order_relaxed);
+            response.status(kind == push::BodyKind::NotUtf8 ? 400 : 415)
+                .send(json_answer("error", kind == push::BodyKind::NotUtf8
+                                               ? "the body is not UTF-8, but its Content-Type says text; send "
+                                                 "binary as application/octet-stream"
+                                               : "a text body's charset must be utf-8; send other bytes as "
+                                                 "application/octet-stream"));
+            return;
+        }
+        const Opcode opcode = kind == push::BodyKind::Text ? Opcode::Text : Opcode::Binary;
         const std::uint64_t subscribers = server.subscribers(topic);
         const PublishStatus status = server.publish(topic, request.body, opcode);
         if (status != PublishStatus::Success) {

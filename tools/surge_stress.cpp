@@ -27,12 +27,12 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/client.hpp"
+#include "surge/ws/client.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/process_stats.hpp"
 #include "tools/loadgen/stamp.hpp"
-#include "ws/url.hpp"
-#include "ws/http_request.hpp"
+#include "surge/ws/url.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "ws/client.hpp"
+#include "surge/ws/client.hpp"
 
 #include <sys/random.h>
 #include <unistd.h>
@@ -9,10 +9,10 @@
 #include <functional>
 #include <system_error>
 
-#include "core/clock.hpp"
-#include "net/socket_io.hpp"
-#include "ws/frame_encoder.hpp"
-#include "ws/frame_header.hpp"
+#include "surge/core/clock.hpp"
+#include "surge/net/socket_io.hpp"
+#include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge {
 

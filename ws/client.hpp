@@ -26,17 +26,17 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/fast_rng.hpp"
-#include "core/send_queue.hpp"
-#include "net/reactor.hpp"
-#include "net/tls.hpp"
-#include "net/tls_pump.hpp"
-#include "ws/client_handshake.hpp"
-#include "ws/deflate.hpp"
-#include "ws/frame_decoder.hpp"
-#include "ws/message_reader.hpp"
-#include "ws/send_status.hpp"
-#include "ws/url.hpp"
+#include "surge/core/fast_rng.hpp"
+#include "surge/core/send_queue.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/net/tls.hpp"
+#include "surge/net/tls_pump.hpp"
+#include "surge/ws/client_handshake.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/frame_decoder.hpp"
+#include "surge/ws/message_reader.hpp"
+#include "surge/ws/send_status.hpp"
+#include "surge/ws/url.hpp"
 
 namespace surge {
 

@@ -1,10 +1,10 @@
-#include "ws/client_handshake.hpp"
+#include "surge/ws/client_handshake.hpp"
 
 #include <cstring>
 
-#include "ws/span_writer.hpp"
-#include "ws/token_list.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/span_writer.hpp"
+#include "surge/ws/token_list.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge {
 namespace {

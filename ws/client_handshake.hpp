@@ -9,8 +9,8 @@
 #include <span>
 #include <string_view>
 
-#include "ws/deflate_negotiation.hpp"
-#include "ws/http_request.hpp"
+#include "surge/ws/deflate_negotiation.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge {
 

@@ -1,14 +1,14 @@
 // surge::Client's byte streams: for one connection, the TLS link, the upgrade request and response, the message
 // layer's events (ws/message_reader.hpp), and what goes out (masked frames, compressed when agreed, through the
 // send queue and the reactor). Layer: ws. client.cpp keeps the connections' lifecycle and the reactor's events.
-#include "ws/client.hpp"
+#include "surge/ws/client.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "ws/frame_encoder.hpp"
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge {
 

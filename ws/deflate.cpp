@@ -1,11 +1,11 @@
-#include "ws/deflate.hpp"
+#include "surge/ws/deflate.hpp"
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "ws/opcode.hpp"
+#include "surge/ws/opcode.hpp"
 
 namespace surge {
 namespace {

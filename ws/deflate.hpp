@@ -13,7 +13,7 @@
 #include <span>
 #include <string_view>
 
-#include "core/byte_buffer.hpp"
+#include "surge/core/byte_buffer.hpp"
 
 struct z_stream_s;
 

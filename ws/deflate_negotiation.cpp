@@ -1,9 +1,9 @@
-#include "ws/deflate_negotiation.hpp"
+#include "surge/ws/deflate_negotiation.hpp"
 
 #include <algorithm>
 
-#include "ws/deflate.hpp"
-#include "ws/span_writer.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/span_writer.hpp"
 
 namespace surge {
 namespace {

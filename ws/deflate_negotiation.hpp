@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge {
 

@@ -13,9 +13,9 @@
 #include <span>
 #include <string_view>
 
-#include "core/utf8.hpp"
-#include "ws/frame_header.hpp"
-#include "ws/opcode.hpp"
+#include "surge/core/utf8.hpp"
+#include "surge/ws/frame_header.hpp"
+#include "surge/ws/opcode.hpp"
 
 namespace surge {
 

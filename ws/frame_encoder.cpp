@@ -1,4 +1,4 @@
-#include "ws/frame_encoder.hpp"
+#include "surge/ws/frame_encoder.hpp"
 
 #include <cstring>
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge {
 

@@ -1,4 +1,4 @@
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge {
 

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ws/mask.hpp"
-#include "ws/opcode.hpp"
+#include "surge/ws/mask.hpp"
+#include "surge/ws/opcode.hpp"
 
 namespace surge {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge {
 

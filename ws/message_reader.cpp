@@ -1,11 +1,11 @@
-#include "ws/message_reader.hpp"
+#include "surge/ws/message_reader.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
-#include "core/utf8.hpp"
-#include "ws/frame_encoder.hpp"
+#include "surge/core/utf8.hpp"
+#include "surge/ws/frame_encoder.hpp"
 
 namespace surge {
 namespace {

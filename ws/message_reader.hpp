@@ -12,10 +12,10 @@
 #include <span>
 #include <string_view>
 
-#include "core/byte_buffer.hpp"
-#include "ws/deflate.hpp"
-#include "ws/frame_decoder.hpp"
-#include "ws/opcode.hpp"
+#include "surge/core/byte_buffer.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/frame_decoder.hpp"
+#include "surge/ws/opcode.hpp"
 
 namespace surge {
 

@@ -1,4 +1,4 @@
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -8,15 +8,15 @@
 #include <cstring>
 #include <thread>
 
-#include "core/log.hpp"
-#include "net/fd_limit.hpp"
-#include "net/listener.hpp"
-#include "net/tls.hpp"
-#include "ws/detail/admission.hpp"
-#include "ws/detail/broadcaster.hpp"
-#include "ws/detail/routes.hpp"
-#include "ws/detail/shard.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/core/log.hpp"
+#include "surge/net/fd_limit.hpp"
+#include "surge/net/listener.hpp"
+#include "surge/net/tls.hpp"
+#include "surge/ws/detail/admission.hpp"
+#include "surge/ws/detail/broadcaster.hpp"
+#include "surge/ws/detail/routes.hpp"
+#include "surge/ws/detail/shard.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge {
 namespace {
@@ -41,10 +41,12 @@ Response& Response::header(std::string_view name, std::string_view value) {
     return *this;
 }
 
-std::string Response::serialize() const {
+std::string Response::serialize(KeepAlive keep_alive) const {
     std::string out = "HTTP/1.1 " + std::to_string(status_) + " ";
     out.append(status_text(status_)).append("\r\nContent-Length: ").append(std::to_string(body_.size()));
-    out.append("\r\nConnection: close\r\n").append(headers_).append("\r\n").append(body_);
+    if (keep_alive == KeepAlive::No) out.append("\r\nConnection: close");
+    if (keep_alive == KeepAlive::Said) out.append("\r\nConnection: keep-alive");
+    out.append("\r\n").append(headers_).append("\r\n").append(body_);
     return out;
 }
 

@@ -18,11 +18,11 @@
 #include <string_view>
 #include <vector>
 
-#include "core/result.hpp"
-#include "net/reactor.hpp"
-#include "ws/http_request.hpp"
-#include "ws/token_list.hpp"
-#include "ws/websocket.hpp"
+#include "surge/core/result.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/token_list.hpp"
+#include "surge/ws/websocket.hpp"
 
 namespace surge {
 
@@ -153,8 +153,11 @@ public:
     void send(std::string_view body) { body_.assign(body); }
 
     int status_code() const noexcept { return status_; }
+    // Whether the connection stays open after this response, and how that is said: No ("Connection: close"),
+    // Implied (HTTP/1.1's default, nothing said) or Said ("Connection: keep-alive", for an HTTP/1.0 client).
+    enum class KeepAlive : std::uint8_t { No, Implied, Said };
     // The whole response, as written to the socket.
-    std::string serialize() const;
+    std::string serialize(KeepAlive keep_alive = KeepAlive::No) const;
 
 private:
     int status_ = 200;
@@ -173,6 +176,9 @@ struct ServerConfig {
     bool exclusive_port = true;
     unsigned threads = 0;       // 0: one per online CPU
     net::Backend backend = net::Backend::Auto;
+    // A request (head and body, or the TLS handshake before it) must arrive whole within this; so must the next
+    // one on a keep-alive connection, counted from the last answer (and such a connection counts as a handshake
+    // in progress meanwhile, for max_handshakes_per_shard).
     unsigned handshake_timeout_seconds = 10;
     // Connections in the process at once, over its shards; past it a new connection gets 503 and is closed
     // (counted in ShardStats::refused_at_capacity). 0: as many as the descriptor limit allows, less

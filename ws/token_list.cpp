@@ -1,4 +1,4 @@
-#include "ws/token_list.hpp"
+#include "surge/ws/token_list.hpp"
 
 namespace surge {
 

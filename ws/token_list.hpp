@@ -7,7 +7,7 @@
 
 #include <string_view>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge {
 

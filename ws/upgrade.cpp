@@ -1,4 +1,4 @@
-#include "ws/upgrade.hpp"
+#include "surge/ws/upgrade.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "ws/span_writer.hpp"
+#include "surge/ws/span_writer.hpp"
 
 namespace surge {
 namespace {
@@ -103,6 +103,7 @@ std::string_view status_text(int status) noexcept {
     case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";

@@ -12,9 +12,9 @@
 #include <span>
 #include <string_view>
 
-#include "core/function_ref.hpp"
-#include "ws/http_request.hpp"
-#include "ws/token_list.hpp"
+#include "surge/core/function_ref.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/token_list.hpp"
 
 namespace surge {
 

@@ -1,4 +1,4 @@
-#include "ws/url.hpp"
+#include "surge/ws/url.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>

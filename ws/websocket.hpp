@@ -15,12 +15,12 @@
 #include <string_view>
 #include <type_traits>
 
-#include "core/send_queue.hpp"
-#include "core/timer_wheel.hpp"
-#include "ws/frame_decoder.hpp"
-#include "ws/message_reader.hpp"
-#include "ws/opcode.hpp"
-#include "ws/send_status.hpp"
+#include "surge/core/send_queue.hpp"
+#include "surge/core/timer_wheel.hpp"
+#include "surge/ws/frame_decoder.hpp"
+#include "surge/ws/message_reader.hpp"
+#include "surge/ws/opcode.hpp"
+#include "surge/ws/send_status.hpp"
 
 namespace surge {
 

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "net/tls.hpp"
+#include "surge/net/tls.hpp"
 #include "tools/loadgen/latency_histogram.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/stamp.hpp"
-#include "ws/client.hpp"
-#include "ws/url.hpp"
+#include "surge/ws/client.hpp"
+#include "surge/ws/url.hpp"
 
 namespace surge::loadgen {
 
@@ -31,6 +31,7 @@ struct Options {
     unsigned threads = 1;
     std::size_t size = 32;
     bool text = false;
+    bool keep_alive = false;  // publish over http://: one connection per URL per thread for every POST
     double rate = 0;
     bool rate_total = false;
     double duration = 10;

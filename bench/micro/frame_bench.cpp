@@ -6,8 +6,8 @@
 #include <string>
 
 #include "bench/micro/bench_support.hpp"
-#include "ws/frame_decoder.hpp"
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_decoder.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "bench/micro/bench_support.hpp"
-#include "ws/mask.hpp"
+#include "surge/ws/mask.hpp"
 
 namespace {
 

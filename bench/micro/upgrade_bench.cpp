@@ -7,8 +7,8 @@
 #include <string>
 
 #include "bench/micro/bench_support.hpp"
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace {
 

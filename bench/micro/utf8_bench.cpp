@@ -5,7 +5,7 @@
 #include <string>
 
 #include "bench/micro/bench_support.hpp"
-#include "core/utf8.hpp"
+#include "surge/core/utf8.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "ws/http_body.hpp"
+#include "surge/ws/http_body.hpp"
 
 using namespace surge;
 

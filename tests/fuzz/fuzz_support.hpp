@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge::fuzz {
 

@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "tests/fuzz/fuzz_support.hpp"
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 using namespace surge;
 using namespace surge::fuzz;

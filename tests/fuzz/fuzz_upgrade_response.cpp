@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "tests/fuzz/fuzz_support.hpp"
-#include "ws/client_handshake.hpp"
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/client_handshake.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 using namespace surge;
 using namespace surge::fuzz;

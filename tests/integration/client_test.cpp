@@ -10,7 +10,7 @@
 //   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002);
 // - a server that never answers the upgrade: expire_unopened() fails it with Timeout, and a connect() from inside
 //   that callback is safe and takes a fresh id; a close the server never answers is cut after close_timeout_ms.
-#include "ws/client.hpp"
+#include "surge/ws/client.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -23,13 +23,13 @@
 #include <thread>
 #include <vector>
 
-#include "core/clock.hpp"
-#include "net/tls.hpp"
+#include "surge/core/clock.hpp"
+#include "surge/net/tls.hpp"
 #include "tests/support/frames.hpp"
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_certificate.hpp"
-#include "ws/upgrade.hpp"
-#include "ws/url.hpp"
+#include "surge/ws/upgrade.hpp"
+#include "surge/ws/url.hpp"
 
 using namespace surge;
 using namespace surge::test;

@@ -12,8 +12,8 @@
 
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_client.hpp"
-#include "ws/deflate.hpp"
-#include "ws/server.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/server.hpp"
 
 using namespace surge;
 using namespace surge::test;

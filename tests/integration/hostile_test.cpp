@@ -15,8 +15,8 @@
 #include "tests/support/frames.hpp"
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_client.hpp"
-#include "ws/frame_encoder.hpp"
-#include "ws/server.hpp"
+#include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/server.hpp"
 
 using namespace surge;
 using namespace surge::test;
@@ -35,21 +35,6 @@ void check_still_served_from(std::uint16_t port, const char* source) {
 }
 
 void check_still_served(std::uint16_t port) { check_still_served_from(port, nullptr); }
-
-// The sum of one counter over the server's shards.
-std::uint64_t total(Server& server, std::uint64_t ShardStats::*field) {
-    std::uint64_t sum = 0;
-    for (const ShardStats& shard : server.stats()) sum += shard.*field;
-    return sum;
-}
-
-// Waits (bounded, for liveness only) until the server's `field` summed over its shards equals `value`.
-bool wait_for_total(Server& server, std::uint64_t ShardStats::*field, std::uint64_t value) {
-    for (int i = 0; i < 1000 && total(server, field) != value; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return total(server, field) == value;
-}
 
 }  // namespace
 
@@ -243,7 +228,8 @@ TEST_CASE("stalled POST bodies hold what their clients sent, not a buffer each, 
         CHECK(total(running.server(), &ShardStats::handshakes) == kStalled);
         // A whole POST beside them is answered.
         TestClient poster(running.port());
-        REQUIRE(poster.send_raw("POST /echo-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello"));
+        REQUIRE(poster.send_raw(
+            "POST /echo-body HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"));
         const std::string answer = poster.read_to_end();
         CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
         CHECK(answer.ends_with("\r\n\r\nhello"));
@@ -282,6 +268,36 @@ TEST_CASE("header floods: a head past max_header_bytes, sent whole or a line at 
         // What the partial heads held is given back, and a well-behaved client is served.
         CHECK(wait_for_total(running.server(), &ShardStats::input_bytes_held, 0));
         CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
+        check_still_served(running.port());
+    }
+}
+
+TEST_CASE("a keep-alive client that pipelines requests and never reads its answers is cut off, not queued for") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend);
+        TestClient flooder(running.port(), /*receive_buffer=*/4096);
+        std::string batch;
+        for (int i = 0; i < 1000; ++i) batch += "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        int sent = 0;
+        // 37 MB at most: past what the kernel buffers (4 MB of answers here), until the server stops reading.
+        for (int i = 0; i < 1000 && flooder.send_raw(batch); ++i) sent += 1000;
+        const std::string answers = flooder.read_to_end();
+        int answered = 0;
+        for (std::size_t at = answers.find("HTTP/1.1 200 OK"); at != std::string::npos;
+             at = answers.find("HTTP/1.1 200 OK", at + 1)) {
+            ++answered;
+        }
+        CAPTURE(sent);
+        CAPTURE(answered);
+        // Answered until about kMaxPipelinedOutputBytes (64 KiB) waited unread, the last saying it is the last.
+        CHECK(answered > 0);
+        CHECK(answered < sent);
+        CHECK(answers.rfind("Connection: close") > answers.rfind("HTTP/1.1 200 OK"));
+        CAPTURE(answers.substr(answers.size() > 80 ? answers.size() - 80 : 0));
+        CHECK(answers.ends_with("\r\n\r\nok"));
+        CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
+        CHECK(wait_for_total(running.server(), &ShardStats::input_bytes_held, 0));
         check_still_served(running.port());
     }
 }

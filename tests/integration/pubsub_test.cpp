@@ -14,7 +14,7 @@
 
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_client.hpp"
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 using namespace surge;
 using namespace surge::test;

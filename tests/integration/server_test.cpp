@@ -1,4 +1,4 @@
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -198,10 +198,60 @@ TEST_CASE("plain HTTP routes answer next to WebSocket routes") {
     for (net::Backend backend : test_backends()) {
         RunningServer running(backend);
         TestClient client(running.port());
-        CHECK(client.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        CHECK(client.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
         const std::string response = client.read_to_end();
         CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(response.find("\r\nConnection: close\r\n") != std::string::npos);
         CHECK(response.substr(response.size() - 2) == "ok");
+    }
+}
+
+TEST_CASE("HTTP/1.1 connections stay open for further requests, pipelined or one by one, until the client ends them") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.handshake_timeout_seconds = 1;
+        RunningServer running(backend, config);
+        const std::string post = "POST /echo-body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n";
+        TestClient client(running.port());
+        // One after another on the same connection: each answered, none closing it.
+        for (int i = 0; i < 3; ++i) {
+            CAPTURE(i);
+            REQUIRE(client.send_raw(post + "hello"));
+            const std::string response = client.read_response();
+            CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+            CHECK(response.find("Connection:") == std::string::npos);  // HTTP/1.1's default: open
+            CHECK(response.ends_with("\r\n\r\nhello"));
+        }
+        // Pipelined in one write, a chunked body among them, the last split mid-head: answered in order.
+        const std::string chunked = "POST /echo-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "3\r\ntwo\r\n0\r\n\r\n";
+        REQUIRE(client.send_raw(post + "one!!" + chunked + "GET /health HTTP/1.1\r\nHo"));
+        CHECK(client.read_response().ends_with("one!!"));
+        CHECK(client.read_response().ends_with("\r\n\r\ntwo"));
+        REQUIRE(client.send_raw("st: x\r\n\r\n"));
+        CHECK(client.read_response().ends_with("\r\n\r\nok"));
+        // Connection: close gets its answer, then the end of the connection; nothing after it is read.
+        REQUIRE(client.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + post + "hello"));
+        const std::string last = client.read_to_end();
+        CHECK(last.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(last.find("\r\nConnection: close\r\n") != std::string::npos);
+        CHECK(last.ends_with("\r\n\r\nok"));
+        // HTTP/1.0 closes unless it asks for keep-alive, which is then said.
+        TestClient old(running.port());
+        REQUIRE(old.send_raw("GET /health HTTP/1.0\r\n\r\n"));
+        CHECK(old.read_to_end().ends_with("\r\n\r\nok"));
+        TestClient old_kept(running.port());
+        REQUIRE(old_kept.send_raw("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+        CHECK(old_kept.read_response().find("\r\nConnection: keep-alive\r\n") != std::string::npos);
+        REQUIRE(old_kept.send_raw("GET /health HTTP/1.0\r\n\r\n"));
+        CHECK(old_kept.read_to_end().ends_with("\r\n\r\nok"));
+        // A kept connection that sends nothing more is closed at the handshake timeout, and uncounted.
+        TestClient idle(running.port());
+        REQUIRE(idle.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        CHECK(idle.read_response().ends_with("ok"));
+        CHECK(idle.read_to_end().empty());
+        CHECK(wait_for_total(running.server(), &ShardStats::handshakes, 0));
     }
 }
 
@@ -226,7 +276,8 @@ TEST_CASE("a chunked request body is decoded before the handler runs, whether it
         ServerConfig config;
         config.max_body_bytes = 64;
         RunningServer running(backend, config);
-        const std::string head = "POST /echo-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const std::string head =
+            "POST /echo-body HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
         const std::string body = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
         for (std::size_t pieces : {1, 4, 16}) {
             CAPTURE(pieces);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ws/frame_decoder.hpp"
+#include "surge/ws/frame_decoder.hpp"
 
 namespace surge::test {
 

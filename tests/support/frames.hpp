@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge::test {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge::test {
 

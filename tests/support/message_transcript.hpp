@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "ws/message_reader.hpp"
+#include "surge/ws/message_reader.hpp"
 
 namespace surge::test {
 

@@ -4,14 +4,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <iterator>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include "net/reactor.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/ws/server.hpp"
 #include "tests/support/upgrade_cases.hpp"
-#include "ws/server.hpp"
 
 namespace surge::test {
 
@@ -83,5 +84,20 @@ private:
     std::thread thread_;
     bool ran_ok_ = false;
 };
+
+// The sum of one counter over the server's shards.
+inline std::uint64_t total(Server& server, std::uint64_t ShardStats::*field) {
+    std::uint64_t sum = 0;
+    for (const ShardStats& shard : server.stats()) sum += shard.*field;
+    return sum;
+}
+
+// Waits (bounded, for liveness only) until the server's `field` summed over its shards equals `value`.
+inline bool wait_for_total(Server& server, std::uint64_t ShardStats::*field, std::uint64_t value) {
+    for (int i = 0; i < 1000 && total(server, field) != value; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return total(server, field) == value;
+}
 
 }  // namespace surge::test

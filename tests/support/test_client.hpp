@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "ws/frame_encoder.hpp"
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge::test {
 
@@ -93,6 +93,21 @@ public:
             }
             if (!fill()) return {};
         }
+    }
+
+    // One whole HTTP response (head and its Content-Length of body), leaving what follows buffered: for
+    // keep-alive connections. Empty when the connection ended first.
+    std::string read_response() {
+        std::string response = read_head();
+        const std::size_t at = response.find("\r\nContent-Length: ");
+        if (response.empty() || at == std::string::npos) return response;
+        const std::size_t length = std::stoul(response.substr(at + 18));
+        while (buffer_.size() < length) {
+            if (!fill()) return {};
+        }
+        response.append(buffer_, 0, length);
+        buffer_.erase(0, length);
+        return response;
     }
 
     // Everything until the server closes the connection.

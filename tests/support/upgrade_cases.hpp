@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "ws/upgrade.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge::test {
 

@@ -178,12 +178,37 @@ async def limits(port):
               "chunked publish answer: %s %s" % (reply.status, answer))
         connection.close()
         check(await recv(e) == "chunked body", "a chunked body is published whole")
+        # One keep-alive connection publishes one POST after another; Content-Type says text or binary, and a
+        # text type's body must be UTF-8 in UTF-8's charset (refusals leave the connection open too).
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.connect()
+        kept = connection.sock
+        for body, content_type, status, delivered in [
+                (b"plain words", "application/octet-stream", 200, b"plain words"),
+                ("h\u00e9llo".encode(), "text/plain; charset=utf-8", 200, "h\u00e9llo"),
+                (b"{\"a\":1}", "application/json", 200, "{\"a\":1}"),
+                (b"\xff\xfe", "text/plain", 400, None),
+                (b"caf\xe9", "text/plain; charset=iso-8859-1", 415, None),
+                (b"\xff\xfe", "", 200, b"\xff\xfe")]:
+            headers = {"Content-Type": content_type} if content_type else {}
+            connection.request("POST", "/publish/chunks", body=body, headers=headers)
+            reply = connection.getresponse()
+            answer = json.loads(reply.read())
+            check(reply.status == status, "%s %r: %s %s" % (content_type, body, reply.status, answer))
+            check(connection.sock is kept, "the publisher's connection stays open after a %d" % status)
+            if delivered is not None:
+                got = await recv(e)
+                check(got == delivered and type(got) is type(delivered),
+                      "%s is delivered as %s: %r" % (content_type or "no Content-Type", type(delivered), got))
+            else:
+                check("error" in answer and "application/octet-stream" in answer["error"], "the refusal says why")
+        connection.close()
     status, body = post(port, "/publish/%ff%fe", b"x", token=None)
     check(status == 400 and "error" in json.loads(body), "non-UTF-8 publish topic: 400 with JSON")
     status, body = post(port, "/publish/" + "y" * 17, b"x", token=None)
     check(status == 400, "publish topic past --max-topic-bytes")
     m = metrics(port)
-    check(m["surge_publish_requests_total:invalid"] == 2, "invalid publish topics counted %s" % m)
+    check(m["surge_publish_requests_total:invalid"] == 4, "invalid publish topics and bodies counted %s" % m)
     check(m["surge_topics_refused_total"] == 3, "refused topic names counted (not UTF-8, too long, control)")
     before = m["surge_requests_refused_total"]
     check(get(port, "/nowhere")[0] == 404, "an unknown path")

@@ -5,7 +5,7 @@ function that gives it what the text around it assumes (`server`; the bytes `rec
 to write back), with its #include lines moved to the top. The body is a block of its own, so a snippet may declare
 its own `server`.
 
-Usage: readme_snippets_test.py CXX SOURCE_ROOT   (exit 0 on success)
+Usage: readme_snippets_test.py CXX SOURCE_ROOT INCLUDE_ROOT   (exit 0 on success; INCLUDE_ROOT holds surge/)
 """
 import pathlib
 import re
@@ -18,7 +18,7 @@ PRELUDE = """#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 """
 
 
@@ -35,7 +35,7 @@ def translation_unit(block):
 
 
 def main():
-    cxx, root = sys.argv[1], pathlib.Path(sys.argv[2])
+    cxx, root, include_root = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
     blocks = re.findall(r"```cpp\n(.*?)```", (root / "README.md").read_text(), re.S)
     if not blocks:
         print("FAIL: no C++ snippet found in README.md")
@@ -45,7 +45,7 @@ def main():
         for n, block in enumerate(blocks, 1):
             source = pathlib.Path(directory) / ("snippet%d.cpp" % n)
             source.write_text(translation_unit(block))
-            done = subprocess.run([cxx, *FLAGS, "-I", str(root), str(source)], capture_output=True, text=True)
+            done = subprocess.run([cxx, *FLAGS, "-I", include_root, str(source)], capture_output=True, text=True)
             first = block.strip().splitlines()[0]
             if done.returncode != 0:
                 failed += 1

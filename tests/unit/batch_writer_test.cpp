@@ -1,7 +1,7 @@
 // The io_uring batch writer (net/uring_batch_writer.hpp): every entry of a batch gets the result a send() of
 // its own would have got, with the bytes on the wire in order, across several submissions; and a descriptor's
 // file-table slot never outlives the socket it named.
-#include "net/uring_batch_writer.hpp"
+#include "surge/net/uring_batch_writer.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "net/uring_probe.hpp"
+#include "surge/net/uring_probe.hpp"
 
 using namespace surge::net;
 

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/broadcast_ring.hpp"
-#include "core/shared_bytes.hpp"
+#include "surge/core/broadcast_ring.hpp"
+#include "surge/core/shared_bytes.hpp"
 
 namespace {
 

@@ -1,13 +1,13 @@
 // The client side of the opening handshake: the key, the request, the response parser (whole, byte by byte and
 // split at every offset) and the checks a client must make of the server's answer.
-#include "ws/client_handshake.hpp"
+#include "surge/ws/client_handshake.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "ws/http_request.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/http_request.hpp"
+#include "surge/ws/upgrade.hpp"
 
 using namespace surge;
 

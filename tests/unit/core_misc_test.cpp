@@ -1,12 +1,12 @@
-#include "core/result.hpp"
+#include "surge/core/result.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cerrno>
 #include <string>
 
-#include "core/function_ref.hpp"
-#include "core/log.hpp"
+#include "surge/core/function_ref.hpp"
+#include "surge/core/log.hpp"
 
 using namespace surge;
 

@@ -1,14 +1,14 @@
 // permessage-deflate negotiation, both sides: what the server answers to each kind of offer (parameters with and
 // without values, several offers, offers it must decline, other extensions beside it), across the server's own
 // wishes; what a client accepts as an answer and what must fail its connection.
-#include "ws/deflate_negotiation.hpp"
+#include "surge/ws/deflate_negotiation.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 using namespace surge;
 

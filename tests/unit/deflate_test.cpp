@@ -2,7 +2,7 @@
 // takeover; what a peer's compressor (zlib with other settings) sends inflates; inflation stops at the limit
 // however far the data would expand (a zip bomb); corrupt data is reported, not trusted; and the stream is usable
 // again after every failure.
-#include "ws/deflate.hpp"
+#include "surge/ws/deflate.hpp"
 
 #include <doctest/doctest.h>
 

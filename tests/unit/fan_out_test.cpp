@@ -1,4 +1,4 @@
-#include "ws/detail/fan_out.hpp"
+#include "surge/ws/detail/fan_out.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ws/detail/slab.hpp"
+#include "surge/ws/detail/slab.hpp"
 
 using namespace surge;
 using namespace surge::detail;

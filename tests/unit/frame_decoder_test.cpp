@@ -1,4 +1,4 @@
-#include "ws/frame_decoder.hpp"
+#include "surge/ws/frame_decoder.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,11 +1,11 @@
-#include "ws/frame_header.hpp"
+#include "surge/ws/frame_header.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "core/utf8.hpp"
-#include "ws/frame_encoder.hpp"
+#include "surge/core/utf8.hpp"
+#include "surge/ws/frame_encoder.hpp"
 
 using namespace surge;
 

@@ -1,4 +1,4 @@
-#include "ws/http_body.hpp"
+#include "surge/ws/http_body.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 #include <doctest/doctest.h>
 

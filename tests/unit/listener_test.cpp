@@ -1,4 +1,4 @@
-#include "net/listener.hpp"
+#include "surge/net/listener.hpp"
 
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/fd_limit.hpp"
+#include "surge/net/fd_limit.hpp"
 
 using namespace surge::net;
 

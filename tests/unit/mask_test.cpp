@@ -1,4 +1,4 @@
-#include "ws/mask.hpp"
+#include "surge/ws/mask.hpp"
 
 #include <doctest/doctest.h>
 

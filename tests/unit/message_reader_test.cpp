@@ -1,4 +1,4 @@
-#include "ws/message_reader.hpp"
+#include "surge/ws/message_reader.hpp"
 
 #include <doctest/doctest.h>
 

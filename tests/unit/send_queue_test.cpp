@@ -1,4 +1,4 @@
-#include "core/send_queue.hpp"
+#include "surge/core/send_queue.hpp"
 
 #include <doctest/doctest.h>
 

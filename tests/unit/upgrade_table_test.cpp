@@ -1,4 +1,4 @@
-#include "ws/upgrade.hpp"
+#include "surge/ws/upgrade.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "net/uring_probe.hpp"
+#include "surge/net/uring_probe.hpp"
 #include "tools/json_string.hpp"
 
 namespace surge::loadgen {

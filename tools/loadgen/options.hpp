@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "net/tls.hpp"
-#include "ws/client.hpp"
+#include "surge/net/tls.hpp"
+#include "surge/ws/client.hpp"
 
 namespace surge::loadgen {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/clock.hpp"
+#include "surge/core/clock.hpp"
 
 namespace surge::loadgen {
 

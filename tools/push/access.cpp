@@ -4,7 +4,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "ws/http_request.hpp"
+#include "surge/ws/http_request.hpp"
 
 namespace surge::push {
 

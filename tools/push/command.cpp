@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/utf8.hpp"
+#include "surge/core/utf8.hpp"
 
 namespace surge::push {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::push {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/log.hpp"
-#include "ws/server.hpp"
+#include "surge/core/log.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::push {
 namespace {

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <thread>
 
-#include "ws/opcode.hpp"
+#include "surge/ws/opcode.hpp"
 
 namespace surge::push {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "net/socket_io.hpp"
+#include "surge/net/socket_io.hpp"
 
 namespace surge::detail {
 

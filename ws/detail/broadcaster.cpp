@@ -1,11 +1,11 @@
-#include "ws/detail/broadcaster.hpp"
+#include "surge/ws/detail/broadcaster.hpp"
 
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 
-#include "ws/deflate.hpp"
-#include "ws/frame_header.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge::detail {
 

@@ -15,10 +15,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/broadcast_ring.hpp"
-#include "core/shared_bytes.hpp"
-#include "ws/opcode.hpp"
-#include "ws/server.hpp"
+#include "surge/core/broadcast_ring.hpp"
+#include "surge/core/shared_bytes.hpp"
+#include "surge/ws/opcode.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::detail {
 

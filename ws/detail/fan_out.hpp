@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <deque>
 
-#include "core/broadcast_ring.hpp"
-#include "ws/detail/broadcaster.hpp"
-#include "ws/detail/topics.hpp"
+#include "surge/core/broadcast_ring.hpp"
+#include "surge/ws/detail/broadcaster.hpp"
+#include "surge/ws/detail/topics.hpp"
 
 namespace surge::detail {
 

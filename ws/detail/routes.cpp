@@ -1,4 +1,4 @@
-#include "ws/detail/routes.hpp"
+#include "surge/ws/detail/routes.hpp"
 
 namespace surge::detail {
 namespace {

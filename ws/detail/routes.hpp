@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "ws/server.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::detail {
 

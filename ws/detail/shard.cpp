@@ -1,4 +1,4 @@
-#include "ws/detail/shard.hpp"
+#include "surge/ws/detail/shard.hpp"
 
 #include <unistd.h>
 
@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/clock.hpp"
-#include "core/log.hpp"
-#include "net/socket_io.hpp"
-#include "ws/detail/connection_state.hpp"
-#include "ws/frame_encoder.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/core/clock.hpp"
+#include "surge/core/log.hpp"
+#include "surge/net/socket_io.hpp"
+#include "surge/ws/detail/connection_state.hpp"
+#include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge::detail {
 namespace {
@@ -208,6 +208,16 @@ void Shard::end_handshake(WebSocket& ws) noexcept {
     ws.admission_ &= static_cast<std::uint8_t>(~kHandshakeCounted);
     --handshakes_;
     counters_.handshakes.store(handshakes_, std::memory_order_relaxed);
+}
+
+bool Shard::restart_handshake(WebSocket& ws) noexcept {
+    end_handshake(ws);
+    try {
+        begin_handshake(ws);
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+    return true;
 }
 
 void Shard::end_slow_handshake() noexcept {

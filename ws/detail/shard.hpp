@@ -17,20 +17,20 @@
 #include <mutex>
 #include <vector>
 
-#include "core/byte_buffer.hpp"
-#include "core/shared_bytes.hpp"
-#include "core/timer_wheel.hpp"
-#include "net/reactor.hpp"
-#include "net/tls.hpp"
-#include "net/tls_pump.hpp"
-#include "ws/detail/admission.hpp"
-#include "ws/detail/broadcaster.hpp"
-#include "ws/detail/fan_out.hpp"
-#include "ws/detail/routes.hpp"
-#include "ws/detail/slab.hpp"
-#include "ws/deflate.hpp"
-#include "ws/detail/topics.hpp"
-#include "ws/server.hpp"
+#include "surge/core/byte_buffer.hpp"
+#include "surge/core/shared_bytes.hpp"
+#include "surge/core/timer_wheel.hpp"
+#include "surge/net/reactor.hpp"
+#include "surge/net/tls.hpp"
+#include "surge/net/tls_pump.hpp"
+#include "surge/ws/detail/admission.hpp"
+#include "surge/ws/detail/broadcaster.hpp"
+#include "surge/ws/detail/fan_out.hpp"
+#include "surge/ws/detail/routes.hpp"
+#include "surge/ws/detail/slab.hpp"
+#include "surge/ws/deflate.hpp"
+#include "surge/ws/detail/topics.hpp"
+#include "surge/ws/server.hpp"
 
 namespace surge::detail {
 
@@ -125,7 +125,17 @@ private:
 
     // Input
     bool on_plaintext(WebSocket& ws, std::span<char> bytes);
+    // HTTP: requests until an upgrade, a refusal or an answer that ends the connection; keep-alive connections
+    // take one request after another (pipelined ones too).
     bool handle_http(WebSocket& ws, std::span<char> bytes);
+    // One request, from `bytes` or from the held block with `bytes` added. `result` is on_data()'s answer;
+    // answered_keep_alive: the request, `consumed` bytes of it, was answered and the connection awaits the next.
+    struct RequestStep {
+        bool answered_keep_alive = false;
+        bool result = false;
+        std::size_t consumed = 0;
+    };
+    RequestStep handle_request(WebSocket& ws, std::span<char> bytes);
     bool handle_frames(WebSocket& ws, std::span<char> bytes);
     // Hands frames to the message layer (ws/message_reader.hpp), whose events for `ws` MessageEventsFor
     // carries out; `consumed`: how many bytes it took. False when the connection ended.
@@ -136,8 +146,15 @@ private:
     bool hold(WebSocket& ws, std::span<const char> bytes);
     void set_held_bytes(WebSocket& ws, std::size_t bytes) noexcept;
     void drop_held(WebSocket& ws) noexcept;
-    bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received);
-    void answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
+    // `received`: the request and what followed it; `unread`: the rest of the read, when `received` is the held
+    // block and could not take all of it.
+    bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received,
+                 std::span<char> unread);
+    // Runs the route's handler and writes its answer; true when the connection stays open for another request.
+    bool answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
+    // A client that pipelines requests without reading the answers is cut off here: the answer that finds this
+    // much already queued is its last.
+    static constexpr std::size_t kMaxPipelinedOutputBytes = 64 * 1024;
     void refuse(WebSocket& ws, int status, std::string_view reason);
 
     // TLS (net/tls_pump.hpp does the record work): ciphertext in, plaintext to on_plaintext(); plaintext out,
@@ -213,8 +230,11 @@ private:
     void uncount_address(WebSocket& ws) noexcept;
     // Handshakes in progress: counted from accept until the upgrade or the answer (end_handshake(), which any
     // path out of the HTTP state calls). At the limit, end_slow_handshake() ends the oldest if it is old enough.
+    // A keep-alive connection between requests counts as one too, from its last answer (restart_handshake()):
+    // false without memory to count it, and then it is not kept.
     void begin_handshake(WebSocket& ws);
     void end_handshake(WebSocket& ws) noexcept;
+    bool restart_handshake(WebSocket& ws) noexcept;
     void end_slow_handshake() noexcept;
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;

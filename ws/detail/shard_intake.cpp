@@ -1,16 +1,16 @@
 // The shard's input side: a connection's bytes from the HTTP request through the upgrade to its frames, which
 // the message layer (ws/message_reader.hpp) turns into the application's callbacks. Layer: ws (private to the server).
-#include "ws/detail/shard.hpp"
+#include "surge/ws/detail/shard.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 
-#include "ws/deflate_negotiation.hpp"
-#include "ws/detail/connection_state.hpp"
-#include "ws/http_body.hpp"
-#include "ws/upgrade.hpp"
+#include "surge/ws/deflate_negotiation.hpp"
+#include "surge/ws/detail/connection_state.hpp"
+#include "surge/ws/http_body.hpp"
+#include "surge/ws/upgrade.hpp"
 
 namespace surge::detail {
 
@@ -50,36 +50,51 @@ void Shard::drop_held(WebSocket& ws) noexcept {
 }
 
 bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
-    // In place when the whole request came in one read; otherwise gathered in the held block.
+    // Requests one after another on a keep-alive connection, the ones pipelined behind it in the same read too.
+    // A loop, not recursion: one read may bring thousands of small requests. Only an incomplete request is ever
+    // held; the requests after one are read in place from the reactor's buffer.
+    for (;;) {
+        const RequestStep step = handle_request(ws, bytes);
+        if (!step.answered_keep_alive) return step.result;
+        bytes = bytes.subspan(step.consumed);
+        if (bytes.empty()) return true;
+    }
+}
+
+Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
+    // In place when the whole request came in one read; otherwise gathered in the held block. What follows the
+    // request in this read stays where it is: only as much is added as the held block may still take.
     std::span<char> received = bytes;
-    if (ws.held_bytes_ > 0) {
-        if (!hold(ws, bytes)) {
-            // Past max_header_bytes + max_body_bytes: the head alone would have been refused already if it were
-            // incomplete, unless this read brought it past its limit.
-            HttpRequest head;
-            const bool head_whole =
-                HttpRequestParser(config_.max_header_bytes).parse({ws.held_, ws.held_bytes_}, head).status ==
-                ParseStatus::Complete;
-            refuse(ws, head_whole ? 413 : 431, head_whole ? "request body too large" : "request head too large");
-            return false;
+    const std::size_t held_before = ws.held_bytes_;
+    bool cut_short = false;  // the read brought more than the held request may grow by
+    if (held_before > 0) {
+        const std::size_t room = held_limit_ > held_before ? held_limit_ - held_before : 0;
+        cut_short = bytes.size() > room;
+        if (!hold(ws, bytes.first(std::min(bytes.size(), room)))) {
+            refuse(ws, 503, "out of memory");
+            return {};
         }
         received = {ws.held_, ws.held_bytes_};
     }
+    // The request is not whole yet: hold it for the next read, unless it would grow past its limit.
+    const auto wait_for_more = [&](bool head_whole) -> RequestStep {
+        if (cut_short || (ws.held_bytes_ == 0 && !hold(ws, bytes))) {
+            refuse(ws, head_whole ? 413 : 431, head_whole ? "request body too large" : "request head too large");
+            return {};
+        }
+        return {.result = true};
+    };
+    // What of this read is left once the request's `request_bytes` (from the start of `received`) are taken.
+    const auto consumed_of_read = [&](std::size_t request_bytes) { return request_bytes - held_before; };
     HttpRequestParser parser(config_.max_header_bytes, ws.request_scanned_);
     HttpRequest request;
     const ParseResult parsed = parser.parse({received.data(), received.size()}, request);
     ws.request_scanned_ = parser.scanned();
     if (parsed.status == ParseStatus::Error) {
         refuse(ws, parsed.http_status, parsed.http_status == 431 ? "request head too large" : "malformed request");
-        return false;
+        return {};
     }
-    if (parsed.status == ParseStatus::Incomplete) {
-        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
-            refuse(ws, 431, "request too large");
-            return false;
-        }
-        return true;
-    }
+    if (parsed.status == ParseStatus::Incomplete) return wait_for_more(false);
     ws.request_scanned_ = 0;
 
     const int websocket_route = routes_.find_websocket(request.path());
@@ -88,21 +103,24 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
     const bool wants_upgrade = TokenList(request, "Upgrade").contains("websocket");
     if (websocket_route >= 0 && (wants_upgrade || !http_route)) {
         ws.route_ = static_cast<std::uint16_t>(websocket_route);
-        return upgrade(ws, request, parsed.head_bytes, received);
+        // Frames behind the request: in `received` after the head, then what of this read was not held.
+        const std::span<char> unread = held_before > 0 ? bytes.subspan(received.size() - held_before) : std::span<char>{};
+        return {.result = upgrade(ws, request, parsed.head_bytes, received, unread)};
     }
     if (!http_route) {
         refuse(ws, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
-        return false;
+        return {};
     }
 
     // A body, if any, must be whole before the handler runs.
     const BodyFraming body = frame_request_body(request, config_.max_body_bytes);
     if (body.status != 0) {
         refuse(ws, body.status, body.reason);
-        return false;
+        return {};
     }
     char* const body_start = received.data() + parsed.head_bytes;
     std::size_t body_length = body.length;
+    std::size_t coded_length = body.length;
     bool whole = received.size() >= parsed.head_bytes + body_length;
     if (body.chunked) {
         // Read from the start each time more has come; decoded in place (never ahead of what it reads) once whole.
@@ -110,29 +128,43 @@ bool Shard::handle_http(WebSocket& ws, std::span<char> bytes) {
         const ChunkedBody chunked = decode_chunked(coded, config_.max_body_bytes);
         if (chunked.status == ChunkedStatus::Error) {
             refuse(ws, chunked.http_status, chunked.reason);
-            return false;
+            return {};
         }
         whole = chunked.status == ChunkedStatus::Complete;
-        if (whole) body_length = decode_chunked(coded, config_.max_body_bytes, body_start).size;
-    }
-    if (!whole) {
-        if (ws.held_bytes_ == 0 && !hold(ws, bytes)) {
-            refuse(ws, 413, "request too large");
-            return false;
+        if (whole) {
+            body_length = decode_chunked(coded, config_.max_body_bytes, body_start).size;
+            coded_length = chunked.consumed;
         }
-        return true;
     }
-    answer_http(ws, *http_route, request, {body_start, body_length});
-    return false;
+    if (!whole) return wait_for_more(true);
+    const bool keep_alive = answer_http(ws, *http_route, request, {body_start, body_length});
+    if (!keep_alive) return {};
+    // The next request starts right after this one, in this read (answer_http() let a held request go).
+    return {.answered_keep_alive = true, .result = true, .consumed = consumed_of_read(parsed.head_bytes + coded_length)};
 }
 
-void Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
+bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
     Response response;
     route.handler(Request{request, body}, response);
-    const std::string bytes = response.serialize();
-    drop_held(ws);
+    // Kept open when the client asks (HTTP/1.1 unless "Connection: close"; 1.0 with "keep-alive") and reads
+    // its answers: one that pipelines requests without reading them gets this answer as its last.
+    const TokenList connection(request, "Connection");
+    bool keep_alive = (request.version_minor >= 1 ? !connection.contains("close") : connection.contains("keep-alive"))
+                      && !stopping_ && ws.out_.bytes() <= kMaxPipelinedOutputBytes;
+    if (keep_alive) keep_alive = restart_handshake(ws);
+    const std::string bytes = response.serialize(keep_alive ? (request.version_minor >= 1 ? Response::KeepAlive::Implied
+                                                                                       : Response::KeepAlive::Said)
+                                                            : Response::KeepAlive::No);
+    drop_held(ws);  // the request is answered: what follows it is in the reactor's buffer
     const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-    if (write_or_queue(ws, &iov, 1, bytes.size())) finish_when_flushed(ws);
+    if (!write_or_queue(ws, &iov, 1, bytes.size())) return false;
+    if (!keep_alive) {
+        finish_when_flushed(ws);
+        return false;
+    }
+    // The next request has handshake_timeout_seconds from now to arrive whole.
+    arm_timer(ws, config_.handshake_timeout_seconds);
+    return true;
 }
 
 void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
@@ -144,7 +176,8 @@ void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
     if (write_or_queue(ws, &iov, 1, n)) finish_when_flushed(ws);
 }
 
-bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received) {
+bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received,
+                    std::span<char> unread) {
     const WebSocketRoute& route = routes_.websockets[ws.route_];
     const WebSocketBehavior& b = route.behavior;
     auto check_origin = [&](const HttpRequest& r) { return b.check_origin(r); };
@@ -183,13 +216,14 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     if (!write_or_queue(ws, &iov, 1, n)) return false;
 
     // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
-    // chunk, move them to its front; otherwise they are still in the reactor's buffer.
+    // chunk, move them to its front (and what of the read was not held follows them); otherwise they are still
+    // in the reactor's buffer.
     std::span<char> rest = received.subspan(head_bytes);
     if (ws.held_bytes_ > 0) {
         if (!rest.empty()) std::memmove(ws.held_, rest.data(), rest.size());
         set_held_bytes(ws, rest.size());
         if (ws.held_bytes_ == 0) drop_held(ws);
-        rest = {};
+        rest = unread;
     }
     arm_timer(ws, b.idle_timeout_seconds);
     ws.subprotocol_ = decision.subprotocol.empty() ? 0 : agreed;

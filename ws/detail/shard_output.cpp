@@ -1,12 +1,12 @@
 // The shard's output side: sends and control frames, the write path (a try first, then the send queue and the
 // reactor's send), permessage-deflate for sends, and the broadcast fan-out's staging and batched writes, with the
 // pub/sub calls a connection makes. Layer: ws (private to the server).
-#include "ws/detail/shard.hpp"
+#include "surge/ws/detail/shard.hpp"
 
 #include <algorithm>
 
-#include "ws/detail/connection_state.hpp"
-#include "ws/frame_encoder.hpp"
+#include "surge/ws/detail/connection_state.hpp"
+#include "surge/ws/frame_encoder.hpp"
 
 namespace surge::detail {
 

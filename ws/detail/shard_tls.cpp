@@ -1,8 +1,8 @@
 // The shard's TLS connections: each one's link to the TLS pump (net/tls_pump.hpp), deferred handshakes and
 // close_notify. Layer: ws (private to the server).
-#include "ws/detail/shard.hpp"
+#include "surge/ws/detail/shard.hpp"
 
-#include "ws/detail/connection_state.hpp"
+#include "surge/ws/detail/connection_state.hpp"
 
 namespace surge::detail {
 

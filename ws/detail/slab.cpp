@@ -1,4 +1,4 @@
-#include "ws/detail/slab.hpp"
+#include "surge/ws/detail/slab.hpp"
 
 namespace surge::detail {
 

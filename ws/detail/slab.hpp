@@ -10,7 +10,7 @@
 #include <new>
 #include <vector>
 
-#include "ws/websocket.hpp"
+#include "surge/ws/websocket.hpp"
 
 namespace surge::detail {
 

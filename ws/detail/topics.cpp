@@ -1,4 +1,4 @@
-#include "ws/detail/topics.hpp"
+#include "surge/ws/detail/topics.hpp"
 
 #include <cstdlib>
 

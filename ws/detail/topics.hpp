@@ -15,8 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ws/detail/broadcaster.hpp"
-#include "ws/websocket.hpp"
+#include "surge/ws/detail/broadcaster.hpp"
+#include "surge/ws/websocket.hpp"
 
 namespace surge::detail {
 
