@@ -38,10 +38,11 @@ inline void set_no_delay(int fd) noexcept {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// A socket for an outgoing TCP connection (non-blocking, close-on-exec, no delay), bound to `source` when it is
-// not null. The descriptor, or -errno.
-inline int open_client_socket(const sockaddr_in* source) noexcept {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+// A socket of `family` (AF_INET or AF_INET6) for an outgoing TCP connection (non-blocking, close-on-exec, no
+// delay), bound to `source` (IPv4 only) when it is not null. The descriptor, or -errno.
+inline int open_client_socket(int family, const sockaddr_in* source) noexcept {
+    if (source && family != AF_INET) return -EAFNOSUPPORT;
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     set_no_delay(fd);
     if (source) {
@@ -66,38 +67,6 @@ inline void reset_on_close(int fd) noexcept {
 
 // No more bytes will be written (FIN); reading goes on until the peer's end of stream.
 inline void shutdown_write(int fd) noexcept { ::shutdown(fd, SHUT_WR); }
-
-// A connection's source address without its port, as a key: the family, then 4 or 16 address bytes.
-struct PeerAddress {
-    std::uint8_t family = 0;
-    std::uint8_t bytes[16] = {};
-    bool operator==(const PeerAddress& other) const noexcept {
-        return family == other.family && std::memcmp(bytes, other.bytes, sizeof bytes) == 0;
-    }
-};
-struct PeerAddressHash {
-    std::size_t operator()(const PeerAddress& a) const noexcept {
-        std::uint64_t h = 1469598103934665603ULL ^ a.family;  // FNV-1a
-        for (const std::uint8_t b : a.bytes) h = (h ^ b) * 1099511628211ULL;
-        return static_cast<std::size_t>(h);
-    }
-};
-// The peer's address of the connected socket `fd`; false when it has none (closed, or not IP).
-inline bool peer_address(int fd, PeerAddress& out) noexcept {
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
-    out = {};
-    out.family = static_cast<std::uint8_t>(address.ss_family);
-    if (address.ss_family == AF_INET) {
-        std::memcpy(out.bytes, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, 4);
-    } else if (address.ss_family == AF_INET6) {
-        std::memcpy(out.bytes, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, 16);
-    } else {
-        return false;
-    }
-    return true;
-}
 
 // Bumps an eventfd so that the loop waiting on it wakes; safe from any thread.
 inline void signal_eventfd(int fd) noexcept {

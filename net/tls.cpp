@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstring>
 
+#include "surge/net/address.hpp"
+
 namespace surge::net {
 namespace {
 
@@ -114,7 +116,10 @@ bool TlsSession::init(const TlsContext& context, std::string_view host) noexcept
         SSL_set_connect_state(ssl_.get());
         if (!host.empty()) {
             const std::string name(host);
-            SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
+            // SNI names hosts only (RFC 6066); an address literal is checked against the certificate's IP
+            // addresses instead (SSL_set1_host takes both since OpenSSL 3.0).
+            IpAddress literal;
+            if (!IpAddress::parse(name, literal)) SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
             SSL_set1_host(ssl_.get(), name.c_str());
         }
     }

@@ -1,8 +1,5 @@
 #include "tools/server_main.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -10,15 +7,20 @@
 #include <cstring>
 #include <thread>
 
-#include "surge/version.hpp"
+#include "surge/net/address.hpp"
 #include "surge/net/listener.hpp"
+#include "surge/version.hpp"
 #include "tools/worker_processes.hpp"
 
 namespace surge::tools {
 
 const char* const kServerFlagsUsage =
     "  --port N             port to listen on (default 9001; 0 picks a free one)\n"
-    "  --address IP         address to listen on (default 0.0.0.0)\n"
+    "  --address IP         address to listen on (default 0.0.0.0; :: for IPv6 and IPv4 both)\n"
+    "  --access-log FILE    a line per HTTP answer, upgrade and refusal: time, client, request, status, bytes\n"
+    "                       (- for standard output; default none)\n"
+    "  --trusted-proxies L  proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For or Forwarded\n"
+    "                       headers name the client; nobody else's are believed (default: none)\n"
     "  --threads N          shards, one thread each (default: online CPUs)\n"
     "  --workers N          processes sharing the port (SO_REUSEPORT), each with --threads shards (default 1).\n"
     "                       Each process has its own descriptor limit: N processes hold N times the connections\n"
@@ -46,19 +48,21 @@ bool parse_number(const char* text, unsigned long long& out) {
 bool parse_listen_address(std::string_view text, std::string& address, std::uint16_t& port) {
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return false;
-    std::string_view host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    const std::string host_text(host);
-    unsigned char bytes[sizeof(in6_addr)];
-    if (::inet_pton(AF_INET, host_text.c_str(), bytes) != 1 && ::inet_pton(AF_INET6, host_text.c_str(), bytes) != 1) {
-        return false;
-    }
+    net::IpAddress ip;
+    if (!net::IpAddress::parse(text.substr(0, colon), ip)) return false;
     const std::string port_text(text.substr(colon + 1));
     unsigned long long number = 0;
     if (!parse_number(port_text.c_str(), number) || number > 65535) return false;
-    address = host_text;
+    address = ip.text();
     port = static_cast<std::uint16_t>(number);
     return true;
+}
+
+std::string url_host(std::string_view listen_address) {
+    if (listen_address == "0.0.0.0") return "127.0.0.1";
+    if (listen_address == "::") return "[::1]";
+    if (listen_address.find(':') != std::string_view::npos) return "[" + std::string(listen_address) + "]";
+    return std::string(listen_address);
 }
 
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out) {
@@ -68,7 +72,27 @@ Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out
         if (!numeric || number > 65535) return Flag::BadValue;
         out.config.port = static_cast<std::uint16_t>(number);
     } else if (flag == "--address") {
-        out.config.address = value;
+        net::IpAddress ip;
+        if (!net::IpAddress::parse(value, ip)) return Flag::BadValue;
+        out.config.address = ip.text();  // without brackets, as the listener takes it
+    } else if (flag == "--access-log") {
+        auto log = std::make_shared<AccessLog>();
+        std::string error;
+        if (!log->open(value, error)) return Flag::BadValue;
+        out.access_log = log;
+        out.config.on_access = [log](const AccessRecord& record) { log->write(record); };
+    } else if (flag == "--trusted-proxies") {
+        out.config.trusted_proxies.clear();
+        std::string_view list = value;
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            const std::string_view entry = list.substr(0, comma);
+            net::AddressRange range;
+            if (!net::AddressRange::parse(entry, range)) return Flag::BadValue;
+            out.config.trusted_proxies.emplace_back(entry);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
+        if (out.config.trusted_proxies.empty()) return Flag::BadValue;
     } else if (flag == "--threads") {
         if (!numeric || number == 0 || number > 1024) return Flag::BadValue;
         out.config.threads = static_cast<unsigned>(number);
@@ -113,7 +137,9 @@ struct CommonFlag {
 };
 constexpr CommonFlag kCommonFlags[] = {
     {"--port", "a port, 0 to 65535"},
-    {"--address", "an IP address to listen on"},
+    {"--address", "an IPv4 or IPv6 address to listen on: 0.0.0.0, ::, 127.0.0.1, ::1"},
+    {"--access-log", "a file the server may append to, or - for standard output"},
+    {"--trusted-proxies", "comma-separated IP addresses or CIDR ranges: 127.0.0.1,10.0.0.0/8,::1"},
     {"--threads", "1 to 1024"},
     {"--workers", "1 to 1024"},
     {"--backend", "auto, io_uring or epoll"},

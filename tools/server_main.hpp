@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "surge/ws/server.hpp"
+#include "tools/access_log.hpp"
 
 namespace surge::tools {
 
@@ -19,6 +21,7 @@ struct ServerFlags {
     unsigned workers = 1;
     unsigned idle_timeout_seconds = 30;
     DeflateOptions deflate;  // for the server's WebSocket routes
+    std::shared_ptr<AccessLog> access_log;  // --access-log: config.on_access writes to it
 };
 extern const char* const kServerFlagsUsage;
 
@@ -28,6 +31,10 @@ bool parse_number(const char* text, unsigned long long& out);
 // "IP:PORT" ("127.0.0.1:9002", "[::1]:9002"): false unless the IP is a numeric IPv4 or IPv6 address and the port
 // a number up to 65535 (0: any free one).
 bool parse_listen_address(std::string_view text, std::string& address, std::uint16_t& port);
+
+// How a URL names the host a server listens on, for its start-up line: the loopback address of the listening
+// family for a wildcard ("0.0.0.0" -> 127.0.0.1, "::" -> [::1]), an IPv6 literal in brackets, anything else as is.
+std::string url_host(std::string_view listen_address);
 
 enum class Flag { NotMine, Taken, BadValue };
 // Takes --port, --address, --threads, --workers, --backend, --idle-timeout, --deflate, --deflate-window, --cert

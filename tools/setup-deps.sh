@@ -25,6 +25,7 @@ if [ -n "$everything" ]; then
         python3 python3-websockets                # reports, corpus generator, third-party client tests
         chromium                                  # surge-push's page, tested in a real (headless) browser
         nginx                                     # surge-push behind a proxy: the test starts its own on loopback
+        systemd                                   # systemd-analyze verifies surge-push's unit file
     )
 fi
 

@@ -30,9 +30,9 @@ void usage(std::FILE* to) {
                  surge::tools::kServerFlagsUsage);
 }
 
-void announce(bool tls, std::uint16_t port, unsigned workers, unsigned threads) {
-    std::printf("surge-echo: %s://127.0.0.1:%u/ (any path), %u worker%s x %u threads; Ctrl-C stops\n",
-                tls ? "wss" : "ws", port, workers, workers == 1 ? "" : "s", threads);
+void announce(const std::string& host, bool tls, std::uint16_t port, unsigned workers, unsigned threads) {
+    std::printf("surge-echo: %s://%s:%u/ (any path), %u worker%s x %u threads; Ctrl-C stops\n", tls ? "wss" : "ws",
+                host.c_str(), port, workers, workers == 1 ? "" : "s", threads);
     std::fflush(stdout);
 }
 
@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
     return surge::tools::run_servers(
         "surge-echo", flags, [&](unsigned, const auto& ready) { return serve(flags.config, echo, ready); },
         [&](std::uint16_t port, unsigned workers, unsigned threads) {
-            announce(!flags.config.tls_cert_file.empty(), port, workers, threads);
+            announce(surge::tools::url_host(flags.config.address), !flags.config.tls_cert_file.empty(), port, workers,
+                     threads);
         });
 }

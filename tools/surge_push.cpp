@@ -141,6 +141,8 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         admin_config.backend = config.backend;
         admin_config.max_connections = kAdminConnections;
         admin_config.max_body_bytes = options.max_message;
+        admin_config.on_access = config.on_access;  // one access log for both listeners
+        admin_config.trusted_proxies = config.trusted_proxies;
         admin = std::make_unique<Server>(admin_config);
     }
     Server server(config);
@@ -345,15 +347,15 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
 void announce(const Options& options, std::uint16_t port, std::uint16_t admin_port, unsigned workers,
               unsigned threads) {
     const char* s = options.server.config.tls_cert_file.empty() ? "" : "s";
-    std::string publish = "http" + std::string(s) + "://127.0.0.1:" + std::to_string(port);
+    const std::string host = tools::url_host(options.server.config.address);
+    std::string publish = "http" + std::string(s) + "://" + host + ":" + std::to_string(port);
     if (options.admin) {
-        const bool v6 = options.admin_address.find(':') != std::string::npos;
-        publish = "http://" + (v6 ? "[" + options.admin_address + "]" : options.admin_address) + ":" +
-                  std::to_string(admin_port);
+        publish = "http://" + tools::url_host(options.admin_address) + ":" + std::to_string(admin_port);
     }
-    std::printf("surge-push: http%s://127.0.0.1:%u/ (page), ws%s://127.0.0.1:%u/ws?topics=news (subscribe), "
+    std::printf("surge-push: http%s://%s:%u/ (page), ws%s://%s:%u/ws?topics=news (subscribe), "
                 "POST %s/publish/news (publish), %s/metrics; %u worker%s x %u threads; Ctrl-C stops\n",
-                s, port, s, port, publish.c_str(), publish.c_str(), workers, workers == 1 ? "" : "s", threads);
+                s, host.c_str(), port, s, host.c_str(), port, publish.c_str(), publish.c_str(), workers,
+                workers == 1 ? "" : "s", threads);
     std::fflush(stdout);
 }
 

@@ -310,9 +310,9 @@ bool parse_options(int argc, char** argv, Options& o) {
     if (port_low) {
         const Url first = o.urls.front();
         for (std::uint32_t port = port_low; port <= port_high; ++port) {
-            if (port == ntohs(first.address.sin_port)) continue;
+            if (port == first.port()) continue;
             Url more = first;
-            more.address.sin_port = htons(static_cast<std::uint16_t>(port));
+            more.set_port(static_cast<std::uint16_t>(port));
             more.host = first.host.substr(0, first.host.rfind(':')) + ":" + std::to_string(port);
             o.urls.push_back(std::move(more));
         }
@@ -344,14 +344,14 @@ void publish_once(const std::string& url_text) {
     Url url;
     std::string error;
     if (!parse_url(url_text, url, error)) return;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(url.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     timeval limit{2, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     const std::string body = "surge-stress verify";
     const std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host +
                                 "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&url.address), sizeof url.address) == 0 &&
+    if (::connect(fd, url.socket_address(), url.address_length) == 0 &&
         ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) > 0) {
         char answer[512];
         [[maybe_unused]] const ssize_t n = ::recv(fd, answer, sizeof answer, 0);

@@ -226,14 +226,13 @@ ClientWebSocket* Client::connect(const Url& url, const sockaddr_in* source) {
         fail(c, ClientFailure::Tls, 0);
         return nullptr;
     }
-    const int fd = net::open_client_socket(source);
+    const int fd = net::open_client_socket(url.family(), source);
     if (fd < 0) {
         fail(c, client_failure_from_errno(-fd), -fd);
         return nullptr;
     }
     c.fd = fd;
-    const int started = reactor_->connect(token_of(c), c.fd, reinterpret_cast<const sockaddr*>(&c.url->address),
-                                          sizeof c.url->address);
+    const int started = reactor_->connect(token_of(c), c.fd, c.url->socket_address(), c.url->address_length);
     if (started != 0) {
         fail(c, client_failure_from_errno(-started), -started);
         return nullptr;

@@ -16,6 +16,7 @@
 #include "surge/ws/detail/broadcaster.hpp"
 #include "surge/ws/detail/routes.hpp"
 #include "surge/ws/detail/shard.hpp"
+#include "surge/ws/forwarded.hpp"
 #include "surge/ws/upgrade.hpp"
 
 namespace surge {
@@ -79,8 +80,24 @@ void Server::post(std::string path, HttpHandler handler) {
     routes_->http.push_back({"POST", std::move(path), std::move(handler)});
 }
 
+net::Endpoint Request::remote_address() const {
+    net::Endpoint peer;
+    if (fd < 0 || !net::peer_address(fd, peer)) return {};
+    return forwarded_client(peer, head, trusted_proxies);
+}
+
 Result<std::uint16_t> Server::listen() {
     if (!listeners_.empty()) return port_;
+    trusted_proxies_.clear();
+    for (const std::string& entry : config_.trusted_proxies) {
+        net::AddressRange range;
+        if (!net::AddressRange::parse(entry, range)) {
+            SURGE_LOG_ERROR("trusted_proxies: '%s' is not an IP address or a CIDR range (10.0.0.0/8, ::1)",
+                            entry.c_str());
+            return std::make_error_code(std::errc::invalid_argument);
+        }
+        trusted_proxies_.push_back(range);
+    }
     if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
         std::string why;
         tls_ = net::TlsContext::make_server(config_.tls_cert_file, config_.tls_key_file, why);
@@ -132,6 +149,7 @@ Result<void> Server::run() {
     if (config_.max_connections_per_address) {
         admission_->per_address = std::make_unique<detail::AddressLimit>(config_.max_connections_per_address);
     }
+    admission_->trusted_proxies = trusted_proxies_;
     for (unsigned i = 0; i < threads_; ++i) {
         shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_.get(),
                                                          listeners_[i], *admission_));
@@ -160,6 +178,7 @@ Result<void> Server::run() {
     }
     for (auto& thread : threads) thread.join();
     running_.store(false, std::memory_order_release);
+    SURGE_LOG_INFO("stopped: every shard has finished (port %u)", port_);
     return {};
 }
 

@@ -13,12 +13,14 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <string_view>
 #include <vector>
 
 #include "surge/core/result.hpp"
+#include "surge/net/address.hpp"
 #include "surge/net/reactor.hpp"
 #include "surge/ws/http_request.hpp"
 #include "surge/ws/token_list.hpp"
@@ -131,6 +133,13 @@ struct WebSocketBehavior {
 struct Request {
     const HttpRequest& head;
     std::string_view body;
+    // Where the request came from: the client's address and port, or, when the connection comes from one of
+    // ServerConfig::trusted_proxies, the client they name in Forwarded / X-Forwarded-For (ws/forwarded.hpp; the
+    // port is 0 when they give none). Asked of the kernel when called, so it costs nothing unless used.
+    net::Endpoint remote_address() const;
+    // What remote_address() needs, set by the server.
+    int fd = -1;
+    std::span<const net::AddressRange> trusted_proxies{};
 
     std::string_view method() const noexcept { return head.method; }
     std::string_view path() const noexcept { return head.path(); }
@@ -153,6 +162,7 @@ public:
     void send(std::string_view body) { body_.assign(body); }
 
     int status_code() const noexcept { return status_; }
+    std::size_t body_size() const noexcept { return body_.size(); }
     // Whether the connection stays open after this response, and how that is said: No ("Connection: close"),
     // Implied (HTTP/1.1's default, nothing said) or Said ("Connection: keep-alive", for an HTTP/1.0 client).
     enum class KeepAlive : std::uint8_t { No, Implied, Said };
@@ -166,6 +176,16 @@ private:
 };
 
 using HttpHandler = std::function<void(const Request&, Response&)>;
+
+// One HTTP answer the server wrote, for an access log (ServerConfig::on_access). The views are valid during the
+// call only. A request refused before its head could be read has no method or target.
+struct AccessRecord {
+    net::Endpoint client;     // Request::remote_address(): the peer, or the client trusted proxies named
+    std::string_view method;  // "GET", or empty
+    std::string_view target;  // the path and query as sent, or empty
+    int status = 0;           // 101 for an upgrade, a route's status, or the server's own refusal (4xx, 5xx)
+    std::size_t body_bytes = 0;
+};
 
 struct ServerConfig {
     std::string address = "0.0.0.0";
@@ -199,6 +219,14 @@ struct ServerConfig {
     // gets 429 and is closed (counted in ShardStats::refused_per_address). 0: no limit. Behind a proxy every
     // client shares its address, so it is off by default here; surge-push turns it on.
     std::uint32_t max_connections_per_address = 0;
+    // Proxies (addresses, or CIDR ranges such as "10.0.0.0/8" and "::1") whose Forwarded or X-Forwarded-For
+    // headers say who the client is, for Request::remote_address() and WebSocket::remote_address(). Only these:
+    // anyone can send the headers. listen() fails on an entry that is not an address or a range. Limits per
+    // address (above) still count the connection's own peer.
+    std::vector<std::string> trusted_proxies{};
+    // Called on the shard's thread after each HTTP answer: every route's response, every upgrade (101) and every
+    // refusal the server writes itself (404, 413, 429, ...). Empty: nothing is recorded, and nothing is paid.
+    std::function<void(const AccessRecord&)> on_access{};
     std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
     std::size_t max_body_bytes = 8 * 1024;  // POST bodies on plain HTTP routes; past it: 413
     unsigned stop_grace_ms = 3000;  // stop(): how long closing handshakes may take
@@ -306,6 +334,7 @@ private:
     std::unique_ptr<detail::Routes> routes_;
     std::unique_ptr<detail::Broadcaster> broadcaster_;
     std::unique_ptr<detail::Admission> admission_;  // made by run(): the limits the shards share
+    std::vector<net::AddressRange> trusted_proxies_;  // parsed by listen(), given to admission_ by run()
     std::vector<int> listeners_;
     std::unique_ptr<net::TlsContext> tls_;  // with a certificate: shared by the shards
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns

@@ -34,11 +34,28 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
     out.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
     out.host = std::string(authority);
 
+    // host, host:port, [IPv6], [IPv6]:port
     std::string_view name = authority;
-    std::uint16_t port = default_port;
-    if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    std::string_view after_name;
+    if (authority.starts_with('[')) {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) {
+            error = "no ']' after the IPv6 address in " + std::string(authority);
+            return false;
+        }
+        name = authority.substr(1, close - 1);
+        after_name = authority.substr(close + 1);
+        if (!after_name.empty() && after_name.front() != ':') {
+            error = "bad port in " + std::string(authority);
+            return false;
+        }
+    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
         name = authority.substr(0, colon);
-        const std::string_view digits = authority.substr(colon + 1);
+        after_name = authority.substr(colon);
+    }
+    std::uint16_t port = default_port;
+    if (!after_name.empty()) {
+        const std::string_view digits = after_name.substr(1);
         const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
         if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0) {
             error = "bad port in " + std::string(authority);
@@ -51,7 +68,7 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
     }
     out.server_name = std::string(name);
     addrinfo hints{};
-    hints.ai_family = AF_INET;
+    hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     const std::string host(name);
@@ -59,10 +76,22 @@ bool parse_url(std::string_view text, Url& out, std::string& error) {
         error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
         return false;
     }
-    std::memcpy(&out.address, found->ai_addr, sizeof out.address);
+    out.address = {};
+    std::memcpy(&out.address, found->ai_addr, found->ai_addrlen);
+    out.address_length = found->ai_addrlen;
     ::freeaddrinfo(found);
-    out.address.sin_port = htons(port);
+    out.set_port(port);
     return true;
+}
+
+std::uint16_t Url::port() const noexcept {
+    if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+}
+
+void Url::set_port(std::uint16_t port) noexcept {
+    if (address.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
+    else reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
 }
 
 std::string Url::text() const {

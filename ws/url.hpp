@@ -4,6 +4,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <string>
@@ -16,7 +17,13 @@ struct Url {
     std::string host;         // as written, for the Host field (with ":port" when the URL gave one)
     std::string server_name;  // the host alone: SNI and the name the certificate must carry
     std::string target;       // path and query, "/" when empty
-    sockaddr_in address{};
+    sockaddr_storage address{};  // resolved (IPv4 or IPv6, as getaddrinfo() ranks them), with the port
+    socklen_t address_length = 0;
+
+    const sockaddr* socket_address() const noexcept { return reinterpret_cast<const sockaddr*>(&address); }
+    int family() const noexcept { return address.ss_family; }
+    std::uint16_t port() const noexcept;
+    void set_port(std::uint16_t port) noexcept;
 
     bool tls() const noexcept { return scheme == Scheme::Wss || scheme == Scheme::Https; }
     bool websocket() const noexcept { return scheme == Scheme::Ws || scheme == Scheme::Wss; }

@@ -17,6 +17,7 @@
 
 #include "surge/core/send_queue.hpp"
 #include "surge/core/timer_wheel.hpp"
+#include "surge/net/address.hpp"
 #include "surge/ws/frame_decoder.hpp"
 #include "surge/ws/message_reader.hpp"
 #include "surge/ws/opcode.hpp"
@@ -64,6 +65,9 @@ public:
     T& data() noexcept;
     // The subprotocol agreed at the upgrade (one of the route's WebSocketBehavior::subprotocols), or empty.
     std::string_view subprotocol() const noexcept;
+    // Where the connection comes from: the client's address and port, or the client that trusted proxies named
+    // at the upgrade (see Request::remote_address()). An empty address once the socket is gone.
+    net::Endpoint remote_address() const noexcept;
 
 private:
     friend class detail::ConnectionSlab;

@@ -68,13 +68,13 @@ public:
 
 private:
     int open(const Url& url) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const int fd = ::socket(url.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
         timeval limit{static_cast<time_t>(options_.timeout), 0};
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
         ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&url.address), sizeof url.address) != 0) {
+        if (::connect(fd, url.socket_address(), url.address_length) != 0) {
             const int error = errno;
             ::close(fd);
             errno = error;

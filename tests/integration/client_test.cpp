@@ -292,6 +292,38 @@ TEST_CASE("surge::Client echoes through ws:// and wss:// with and without permes
     }
 }
 
+TEST_CASE("IPv6: a '::' listener serves [::1] and 127.0.0.1 alike, the client connects to [::1] (TLS checks the IP)") {
+    const TestCertificate certificate;
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.address = "::";
+        config.tls_cert_file = certificate.cert_file();
+        config.tls_key_file = certificate.key_file();
+        RunningServer running(backend, config);
+        std::string error;
+        const auto tls = net::TlsContext::make_client(true, certificate.cert_file(), error);
+        REQUIRE(tls);
+        Recorder recorder;
+        recorder.then_open = [](ClientWebSocket& ws) { CHECK(ws.send("whoami", Opcode::Text) == SendStatus::Success); };
+        Client client(recorder.behavior(), on_backend(backend, {.tls = tls.get()}), 7);
+        const Url v6 = url_of("wss://[::1]:" + std::to_string(running.port()) + "/");
+        CHECK(v6.family() == AF_INET6);
+        CHECK(v6.host == "[::1]:" + std::to_string(running.port()));  // the Host header, as written
+        const Url v4 = url_of("wss://127.0.0.1:" + std::to_string(running.port()) + "/");
+        REQUIRE(client.connect(v6));
+        REQUIRE(client.connect(v4));
+        poll_until(client, [&] { return recorder.messages[0].size() + recorder.messages[1].size() == 2 ||
+                                        !recorder.connect_failures.empty(); });
+        CHECK(recorder.connect_failures.empty());
+        // The server saw each client from its own family (an IPv4 client of a dual-stack socket as IPv4).
+        REQUIRE(recorder.messages[0].size() == 1);
+        REQUIRE(recorder.messages[1].size() == 1);
+        CHECK(recorder.messages[0][0].rfind("[::1]:", 0) == 0);
+        CHECK(recorder.messages[1][0].rfind("127.0.0.1:", 0) == 0);
+    }
+}
+
 TEST_CASE("surge::Client reports the server's close, an abort and a refused connection, and reuses ids") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);

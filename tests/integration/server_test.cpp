@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -203,6 +204,98 @@ TEST_CASE("plain HTTP routes answer next to WebSocket routes") {
         CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
         CHECK(response.find("\r\nConnection: close\r\n") != std::string::npos);
         CHECK(response.substr(response.size() - 2) == "ok");
+    }
+}
+
+namespace {
+
+// What the server says the client's address is: over HTTP (GET /whoami) and over a WebSocket ("whoami").
+std::string whoami_http(std::uint16_t port, const std::string& headers, const char* source = nullptr) {
+    TestClient client(port, 0, source);
+    if (!client.send_raw("GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n")) return {};
+    const std::string response = client.read_to_end();
+    const std::size_t body = response.find("\r\n\r\n");
+    return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+std::string whoami_websocket(std::uint16_t port, const std::string& headers) {
+    TestClient client(port);
+    if (client.handshake("/", headers).rfind("HTTP/1.1 101", 0) != 0 || !client.send_frame(Opcode::Text, "whoami")) {
+        return {};
+    }
+    const ReceivedFrame answer = client.read_data_frame();
+    return answer.ok ? answer.payload : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("remote_address(): the peer, or the client that a trusted proxy names in X-Forwarded-For or Forwarded") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        {
+            // No trusted proxies: the headers are anyone's words, and ignored.
+            RunningServer running(backend);
+            CHECK(whoami_http(running.port(), "").rfind("127.0.0.1:", 0) == 0);
+            CHECK(whoami_http(running.port(), "X-Forwarded-For: 203.0.113.5\r\n").rfind("127.0.0.1:", 0) == 0);
+            CHECK(whoami_websocket(running.port(), "X-Forwarded-For: 203.0.113.5\r\n").rfind("127.0.0.1:", 0) == 0);
+        }
+        ServerConfig config;
+        config.trusted_proxies = {"127.0.0.1", "10.0.0.0/8"};
+        RunningServer running(backend, config);
+        CHECK(whoami_http(running.port(), "").rfind("127.0.0.1:", 0) == 0);  // the proxy itself, with no header
+        CHECK(whoami_http(running.port(), "X-Forwarded-For: 6.6.6.6, 203.0.113.5, 10.2.3.4\r\n") == "203.0.113.5");
+        CHECK(whoami_http(running.port(), "Forwarded: for=\"[2001:db8::7]:4711\"\r\n") == "[2001:db8::7]:4711");
+        CHECK(whoami_websocket(running.port(), "X-Forwarded-For: 198.51.100.7\r\n") == "198.51.100.7");
+        CHECK(whoami_websocket(running.port(), "").rfind("127.0.0.1:", 0) == 0);
+        // From an address that is not a trusted proxy (127.0.0.2), the header is not believed.
+        CHECK(whoami_http(running.port(), "X-Forwarded-For: 203.0.113.5\r\n", "127.0.0.2").rfind("127.0.0.2:", 0) == 0);
+    }
+}
+
+TEST_CASE("on_access records every HTTP answer: responses, upgrades and the server's own refusals") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        std::mutex lock;
+        std::vector<std::string> seen;  // "client method target status bytes"
+        ServerConfig config;
+        config.trusted_proxies = {"127.0.0.1"};
+        config.on_access = [&](const AccessRecord& r) {
+            const std::lock_guard<std::mutex> hold(lock);
+            seen.push_back(r.client.text() + " " + std::string(r.method) + " " + std::string(r.target) + " " +
+                           std::to_string(r.status) + " " + std::to_string(r.body_bytes));
+        };
+        RunningServer running(backend, config);
+        CHECK(whoami_http(running.port(), "X-Forwarded-For: 203.0.113.5\r\n") == "203.0.113.5");
+        CHECK(whoami_websocket(running.port(), "X-Forwarded-For: 198.51.100.7\r\n") == "198.51.100.7");
+        {
+            TestClient lost(running.port());
+            REQUIRE(lost.send_raw("GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"));
+            CHECK(lost.read_to_end().rfind("HTTP/1.1 400 ", 0) == 0);  // a WebSocket path ("*"), no upgrade
+            TestClient garbled(running.port());
+            REQUIRE(garbled.send_raw("NOT HTTP\r\n\r\n"));
+            CHECK(garbled.read_to_end().rfind("HTTP/1.1 400 ", 0) == 0);
+        }
+        const std::lock_guard<std::mutex> hold(lock);
+        REQUIRE(seen.size() == 4);
+        CHECK(seen[0] == "203.0.113.5 GET /whoami 200 11");
+        CHECK(seen[1] == "198.51.100.7 GET / 101 0");
+        CHECK(seen[2].rfind("192.0.2.1 GET /nowhere?x=1 400 ", 0) == 0);
+        CHECK(seen[3].rfind("127.0.0.1:", 0) == 0);            // unread head: the peer, no method or target
+        CHECK(seen[3].ends_with("  400 18"));                     // "malformed request\n"
+    }
+}
+
+TEST_CASE("listen() refuses a trusted proxy that is not an address or a range") {
+    for (const char* bad : {"10.0.0.1/8", "proxy.example", "10.0.0.0/40"}) {
+        CAPTURE(bad);
+        ServerConfig config;
+        config.address = "127.0.0.1";
+        config.port = 0;
+        config.trusted_proxies = {"127.0.0.1", bad};
+        Server server(config);
+        const auto port = server.listen();
+        REQUIRE_FALSE(port.ok());
+        CHECK(port.error() == std::errc::invalid_argument);
     }
 }
 

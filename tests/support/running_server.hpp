@@ -38,6 +38,7 @@ public:
             behavior.on_message = [this](WebSocket& ws, std::string_view message, Opcode opcode) {
                 messages.fetch_add(1);
                 if (message == "close-me") ws.close(4000, "asked to");
+                else if (message == "whoami") ws.send(ws.remote_address().text(), Opcode::Text);
                 else ws.send(message, opcode);
             };
         }
@@ -46,6 +47,9 @@ public:
         server_.websocket("*", std::move(behavior));
         server_.get("/health", [](const Request&, Response& response) { response.send("ok"); });
         server_.post("/echo-body", [](const Request& request, Response& response) { response.send(request.body); });
+        server_.get("/whoami", [](const Request& request, Response& response) {
+            response.send(request.remote_address().text());
+        });
         port_ = server_.listen().value();
         thread_ = std::thread([this] { ran_ok_ = server_.run().ok(); });
     }
@@ -71,7 +75,7 @@ public:
 
 private:
     static ServerConfig with_defaults(net::Backend backend, ServerConfig config) {
-        config.address = "127.0.0.1";
+        if (config.address == ServerConfig{}.address) config.address = "127.0.0.1";  // loopback unless told
         config.port = 0;
         config.backend = backend;
         if (config.threads == 0) config.threads = 2;

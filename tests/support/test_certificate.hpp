@@ -35,7 +35,7 @@ public:
         X509V3_set_ctx_nodb(&ctx);
         X509V3_set_ctx(&ctx, x509, x509, nullptr, nullptr, 0);
         if (X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name,
-                                                      "DNS:localhost,IP:127.0.0.1")) {
+                                                      "DNS:localhost,IP:127.0.0.1,IP:::1")) {
             X509_add_ext(x509, san, -1);
             X509_EXTENSION_free(san);
         }

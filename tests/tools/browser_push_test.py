@@ -6,9 +6,10 @@ started with) and reads the message back from the page's DOM. Then the page publ
 Python `websockets` subscriber must receive that. A POST without the token must get 401.
 With --tls the same runs over https:// and wss://: a certificate is made for the run (openssl), surge-push gets
 --cert/--key and --deflate shared (Chromium offers permessage-deflate), and Chromium is told to accept the
-certificate.
+certificate. With --prefix NGINX the page is opened through nginx under /push/, with README's "path prefix"
+location (read from README.md), so the page's own URLs must be relative to it.
 
-Usage: browser_push_test.py [--tls] SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
+Usage: browser_push_test.py [--tls | --prefix NGINX] SURGE_PUSH [CHROMIUM]   (exit 0 on success; waits bounded)
 """
 import asyncio
 import json
@@ -26,6 +27,8 @@ import urllib.parse
 import urllib.request
 
 import websockets
+
+from nginx_runner import Nginx, NginxError, free_port, readme_blocks
 
 TOKEN = "browser-test-token"
 TOPIC = "browser test/é"  # a space, a slash and a non-ASCII letter: the page and the server must encode alike
@@ -127,8 +130,19 @@ class DevTools:
              str(await self.evaluate("document.body.innerText")))
 
 
-async def run(port, devtools_port):
-    page = f"{scheme('http')}://127.0.0.1:{port}/?topic=" + urllib.parse.quote(TOPIC, safe="")
+def prefix_server_block(push_port, nginx_port):
+    """README's map and its /push/ location, in a server of their own on nginx_port."""
+    blocks = readme_blocks()
+    first, location = blocks[0], next((b for b in blocks if b.lstrip().startswith("location /push/")), None)
+    if location is None:
+        fail("README's 'Behind nginx' section has no 'location /push/' block")
+    the_map = first[:first.index("server {")]
+    return (the_map + "server {\n    listen 127.0.0.1:%d;\n%s}\n" % (nginx_port, location)).replace(
+        "127.0.0.1:9001", "127.0.0.1:%d" % push_port)
+
+
+async def run(devtools_port, base):
+    page = base + "?topic=" + urllib.parse.quote(TOPIC, safe="")
     _, targets = http(f"http://127.0.0.1:{devtools_port}/json/list")
     pages = [t for t in json.loads(targets) if t.get("type") == "page"]
     if not pages:
@@ -141,7 +155,7 @@ async def run(port, devtools_port):
                              json.dumps("subscribed to " + TOPIC), "that it subscribed")
 
         # The test publishes; the page shows it.
-        publish_url = f"{scheme('http')}://127.0.0.1:{port}/publish/" + urllib.parse.quote(TOPIC, safe="")
+        publish_url = base + "publish/" + urllib.parse.quote(TOPIC, safe="")
         status, _ = http(publish_url, b"nobody may", {})
         if status != 401:
             fail("a POST without the token got %d, not 401" % status)
@@ -154,7 +168,7 @@ async def run(port, devtools_port):
         print("page showed:", message, flush=True)
 
         # The page publishes through its form; another subscriber gets it.
-        other_url = f"{scheme('ws')}://127.0.0.1:{port}/ws?topics=" + urllib.parse.quote(TOPIC, safe="")
+        other_url = base.replace("http", "ws", 1) + "ws?topics=" + urllib.parse.quote(TOPIC, safe="")
         async with websockets.connect(other_url, ssl=TLS) as other:
             from_page = "sent by the page, %d" % os.getpid()
             await tools.evaluate("document.getElementById('message').value = %s;"
@@ -177,6 +191,9 @@ def main():
     tls = args and args[0] == "--tls"
     if tls:
         args = args[1:]
+    nginx_binary = None
+    if args and args[0] == "--prefix":
+        nginx_binary, args = args[1], args[2:]
     push_binary = args[0]
     chromium = args[1] if len(args) > 1 else (shutil.which("chromium") or "chromium")
     profile = tempfile.mkdtemp(prefix="surge-chromium-")
@@ -188,7 +205,16 @@ def main():
     browser = None
     try:
         browser, devtools_port = start_chromium(chromium, profile)
-        asyncio.run(run(port, devtools_port))
+        if nginx_binary:
+            nginx_port = free_port()
+            base = "http://127.0.0.1:%d/push/" % nginx_port
+            try:
+                with Nginx(nginx_binary, prefix_server_block(port, nginx_port), [base + "metrics"]):
+                    asyncio.run(run(devtools_port, base))
+            except NginxError as error:
+                fail(str(error))
+        else:
+            asyncio.run(run(devtools_port, f"{scheme('http')}://127.0.0.1:{port}/"))
     finally:
         if browser:
             browser.terminate()

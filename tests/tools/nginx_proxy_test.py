@@ -12,22 +12,18 @@ Usage: nginx_proxy_test.py SURGE_PUSH [NGINX]   (exit 0 on success; every wait i
 """
 import asyncio
 import json
-import os
-import pathlib
 import re
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import websockets
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from nginx_runner import Nginx, NginxError, free_port, readme_blocks
+
 IDLE_SECONDS = 65  # past nginx's default proxy_read_timeout (60 s)
 
 
@@ -35,39 +31,6 @@ def check(condition, message):
     if not condition:
         print("FAIL:", message, flush=True)
         sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def readme_config():
-    """The ```nginx block of README's "Behind nginx" section."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Behind nginx", 1)
-    check(len(section) == 2, "README has a 'Behind nginx' section")
-    block = re.search(r"```nginx\n(.*?)```", section[1], re.S)
-    check(block is not None, "the section has an nginx block")
-    return block.group(1)
-
-
-def nginx_config(directory, server_block):
-    # What a distribution's nginx.conf would wrap around README's block, kept inside the temporary directory.
-    temp = "\n".join(f"    {kind}_temp_path {directory}/{kind};" for kind in
-                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""daemon off;
-master_process off;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-{temp}
-{server_block}
-}}
-"""
 
 
 def start_surge(binary):
@@ -131,11 +94,9 @@ async def idle_subscribers(ports):
 def main():
     binary = sys.argv[1]
     nginx_binary = sys.argv[2] if len(sys.argv) > 2 else "/usr/sbin/nginx"
-    check(os.access(nginx_binary, os.X_OK), "nginx at " + nginx_binary + " (tools/setup-deps.sh installs it)")
     surge, surge_port = start_surge(binary)
-    nginx = None
     try:
-        readme = readme_config()
+        readme = readme_blocks()[0]
         check("listen 80;" in readme and "127.0.0.1:9001" in readme, "README's block listens on 80 for 9001")
         as_given, everywhere, forgotten = free_port(), free_port(), free_port()
         given_block = readme.replace("listen 80;", f"listen 127.0.0.1:{as_given};")
@@ -150,23 +111,13 @@ def main():
         forgotten_block = re.sub(r"map \$http_upgrade.*?\}\n", "", forgotten_block, flags=re.S)
         check("Connection" not in forgotten_block, "the third variant has no Connection line")
         blocks = (given_block + everywhere_block + forgotten_block).replace("127.0.0.1:9001", f"127.0.0.1:{surge_port}")
-        with tempfile.TemporaryDirectory() as directory:
-            os.chmod(directory, 0o755)  # nginx's worker may run as another user
-            conf = pathlib.Path(directory) / "nginx.conf"
-            conf.write_text(nginx_config(directory, blocks))
-            nginx = subprocess.Popen([nginx_binary, "-p", directory, "-c", str(conf), "-e", f"{directory}/error.log"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + 10
-            while any(http(port, "/health")[0] != 200 for port in (as_given, everywhere, forgotten)):
-                check(nginx.poll() is None, "nginx exited: " + nginx.stderr.read())
-                check(time.monotonic() < deadline, "nginx did not answer within 10 s")
-                time.sleep(0.05)
-            asyncio.run(idle_subscribers([as_given, everywhere, forgotten]))
-            stop(nginx, "nginx")
-            nginx = None
+        ports = (as_given, everywhere, forgotten)
+        try:
+            with Nginx(nginx_binary, blocks, [f"http://127.0.0.1:{port}/health" for port in ports]):
+                asyncio.run(idle_subscribers(list(ports)))
+        except NginxError as error:
+            check(False, str(error))
     finally:
-        if nginx is not None:
-            nginx.kill()
         stop(surge, "surge-push")
     print("behind nginx: ok (idle subscribers held %d s: README's config, a hard-coded Connection line, none)" %
           IDLE_SECONDS, flush=True)

@@ -12,6 +12,8 @@ Usage: push_server_test.py SURGE_PUSH BACKEND   (exit 0 on success; every wait i
 import asyncio
 import http.client
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -349,6 +351,29 @@ async def admin_listener(port, admin):
     m = metrics(admin)
     check(m["surge_refused_at_capacity_total"] == 1, "the refusal is counted: %s" % m)
     check(m["surge_publish_requests_total:accepted"] == 1, "the publish is counted")
+    # Through a trusted proxy (127.0.0.1 here), the access log names the client it forwards for.
+    status, _ = post_with(admin, "/publish/news", b"forwarded", {"X-Forwarded-For": "203.0.113.9"})
+    check(status == 200, "a forwarded publish")
+
+
+def check_access_log(path):
+    # Started with --access-log PATH --trusted-proxies 127.0.0.1 for admin_listener().
+    lines = open(path).read().splitlines()
+    pattern = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) "([^"]*)" (\d{3}) (\d+)$')
+    records = []
+    for line in lines:
+        match = pattern.match(line)
+        check(match is not None, "an access log line: %r" % line)
+        records.append(match.groups())
+    def count(request, status):
+        return sum(1 for r in records if r[1] == request and r[2] == status)
+    check(count("POST /publish/news", "404") == 1, "the public port's 404 is logged: %s" % lines)
+    check(count("GET /ws?topics=news", "101") == 20, "every upgrade is logged")
+    check(count("-", "503") == 1, "the refusal at capacity is logged")
+    check(count("POST /publish/news", "200") == 2, "both publishes on the admin listener are logged")
+    forwarded = [r for r in records if r[0] == "203.0.113.9"]
+    check(len(forwarded) == 1 and forwarded[0][1:] == ("POST /publish/news", "200", "32"),
+          "the forwarded client is named: %s" % forwarded)
 
 
 async def two_workers(port):
@@ -402,13 +427,17 @@ def main():
             stop(server)
     print("locked down: ok", flush=True)
 
-    server, (port, admin) = start(binary, backend, "--admin-address", "127.0.0.1:0", "--max-connections", "20",
-                                  "--max-per-address", "0")
-    try:
-        asyncio.run(admin_listener(port, admin))
-    finally:
-        stop(server)
-    print("admin listener: ok", flush=True)
+    with tempfile.TemporaryDirectory() as directory:
+        access_log = os.path.join(directory, "access.log")
+        server, (port, admin) = start(binary, backend, "--admin-address", "127.0.0.1:0", "--max-connections", "20",
+                                      "--max-per-address", "0", "--access-log", access_log,
+                                      "--trusted-proxies", "127.0.0.1")
+        try:
+            asyncio.run(admin_listener(port, admin))
+        finally:
+            stop(server)
+        check_access_log(access_log)
+    print("admin listener and access log: ok", flush=True)
 
     server, port = start(binary, backend, "--workers", "2")
     try:

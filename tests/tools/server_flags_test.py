@@ -33,6 +33,9 @@ def main():
         (("--deflate", "maybe"), "expected off, shared or dedicated"),
         (("--cert", "server.pem"), "--cert needs --key"),
         (("--key", "server.key"), "--key needs --cert"),
+        (("--address", "localhost"), "bad value for --address: 'localhost' (expected an IPv4 or IPv6 address"),
+        (("--trusted-proxies", "10.0.0.1/8"), "bad value for --trusted-proxies: '10.0.0.1/8' (expected comma-"),
+        (("--trusted-proxies", "127.0.0.1,,::1"), "bad value for --trusted-proxies"),
     ]
     for binary in (push, echo):
         name = os.path.basename(binary)

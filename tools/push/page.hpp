@@ -59,8 +59,10 @@ function show(text) {
 function subscribe() {
   if (socket) socket.close();
   const topic = $("topic").value.trim();
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(scheme + "//" + location.host + "/ws?topics=" + encodeURIComponent(topic));
+  // Relative to the page, so that it works under a proxy's path prefix (/push/ -> /push/ws) as well as at /.
+  const url = new URL("ws?topics=" + encodeURIComponent(topic), location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url.href);
   socket = ws;
   $("status").textContent = "connecting";
   ws.binaryType = "arraybuffer";
@@ -79,7 +81,7 @@ $("publish-form").addEventListener("submit", async (event) => {
   const headers = {};
   if ($("token").value) headers["Authorization"] = "Bearer " + $("token").value;
   try {
-    const response = await fetch("/publish/" + encodeURIComponent($("topic").value.trim()),
+    const response = await fetch("publish/" + encodeURIComponent($("topic").value.trim()),
                                  { method: "POST", headers, body: $("message").value });
     $("result").textContent = response.status + " " + await response.text();
   } catch (error) {

@@ -9,8 +9,9 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
-#include "surge/net/socket_io.hpp"
+#include "surge/net/address.hpp"
 
 namespace surge::detail {
 
@@ -44,21 +45,21 @@ public:
     explicit AddressLimit(std::uint32_t per_address) noexcept : per_address_(per_address) {}
 
     // Counts one more connection from `address`; false (nothing counted) when it has its limit already.
-    bool try_add(const net::PeerAddress& address) {
+    bool try_add(const net::IpAddress& address) {
         std::lock_guard lock(mutex_);
         std::uint32_t& count = counts_[address];
         if (count >= per_address_) return false;
         ++count;
         return true;
     }
-    void remove(const net::PeerAddress& address) noexcept {
+    void remove(const net::IpAddress& address) noexcept {
         std::lock_guard lock(mutex_);
         const auto found = counts_.find(address);
         if (found == counts_.end()) return;
         if (--found->second == 0) counts_.erase(found);
     }
     // Connections counted from `address` now.
-    std::uint32_t count(const net::PeerAddress& address) const {
+    std::uint32_t count(const net::IpAddress& address) const {
         std::lock_guard lock(mutex_);
         const auto found = counts_.find(address);
         return found == counts_.end() ? 0 : found->second;
@@ -67,7 +68,7 @@ public:
 private:
     const std::uint32_t per_address_;
     mutable std::mutex mutex_;
-    std::unordered_map<net::PeerAddress, std::uint32_t, net::PeerAddressHash> counts_;
+    std::unordered_map<net::IpAddress, std::uint32_t, net::IpAddressHash> counts_;
 };
 
 struct Admission {
@@ -75,6 +76,8 @@ struct Admission {
 
     ConnectionLimit connections;
     std::unique_ptr<AddressLimit> per_address;  // with max_connections_per_address
+    // ServerConfig::trusted_proxies, parsed: peers whose Forwarded / X-Forwarded-For name the client.
+    std::vector<net::AddressRange> trusted_proxies;
 };
 
 }  // namespace surge::detail

@@ -134,8 +134,9 @@ void Shard::on_accept(std::uint64_t, int fd) {
         refuse_accepted(fd, 503, "the server is at its connection limit");
         return;
     }
-    net::PeerAddress peer;
-    const bool by_address = admission_.per_address && net::peer_address(fd, peer);
+    net::Endpoint from;
+    const bool by_address = admission_.per_address && net::peer_address(fd, from);
+    const net::IpAddress& peer = from.ip;
     if (by_address && !admission_.per_address->try_add(peer)) {
         admission_.connections.remove();
         ShardCounters::add(counters_.refused_per_address, 1);
@@ -176,6 +177,14 @@ void Shard::on_accept(std::uint64_t, int fd) {
 }
 
 void Shard::refuse_accepted(int fd, int status, std::string_view reason) noexcept {
+    if (config_.on_access) {
+        AccessRecord record;  // no request yet: the peer, and no method or target
+        record.status = status;
+        record.body_bytes = reason.size() + 1;
+        (void)net::peer_address(fd, record.client);
+        config_.on_access(record);  // like every callback, noexcept (ws/server.hpp)
+    }
+    SURGE_LOG_DEBUG("refused a connection at accept: %d %.*s", status, static_cast<int>(reason.size()), reason.data());
     char response[256];
     const std::size_t n = write_refusal(response, status, reason);
     const iovec iov{response, n};
@@ -276,6 +285,10 @@ void Shard::close(WebSocket& ws, std::uint16_t code, std::string_view reason) no
 }
 
 void Shard::fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept {
+    if (log_enabled(LogLevel::Debug) && ws.state_ == WebSocket::State::Open) {
+        SURGE_LOG_DEBUG("closing %s: %u %.*s", remote_address_of(ws).text().c_str(), code,
+                        static_cast<int>(reason.size()), reason.data());
+    }
     if (ws.state_ == WebSocket::State::Open) {
         char payload[kMaxControlPayload];
         const std::size_t n = encode_close_payload(payload, code, reason);
@@ -396,6 +409,8 @@ void Shard::on_wake() {
 
 void Shard::begin_stop() noexcept {
     stopping_ = true;
+    SURGE_LOG_INFO("shard %u stopping: %zu connections to close (grace %u ms)", index_, slab_.live(),
+                   config_.stop_grace_ms);
     stop_deadline_ms_ = monotonic_ms() + config_.stop_grace_ms;
     if (listener_fd_ >= 0) {
         reactor_->close_listener(listener_fd_);  // no new connections
@@ -463,6 +478,8 @@ void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept {
 unsigned WebSocket::shard_index() const noexcept { return detail::Shard::running().index(); }
 
 std::string_view WebSocket::subprotocol() const noexcept { return detail::Shard::running().subprotocol_of(*this); }
+
+net::Endpoint WebSocket::remote_address() const noexcept { return detail::Shard::running().remote_address_of(*this); }
 
 SubscribeStatus WebSocket::subscribe(std::string_view topic) noexcept {
     return detail::Shard::running().subscribe(*this, topic);

@@ -41,6 +41,7 @@ struct ConnectionExtras {
     bool waiting_handshake = false;  // in the shard's tls_waiting_: its handshake waits for the next iteration
     Deflater deflater;
     Inflater inflater;
+    net::Endpoint forwarded_client;  // set when trusted proxies named a client other than the peer at the upgrade
 };
 
 // A shard's counters: written by the shard's thread only (load + store, no locked instruction), read by any.
@@ -89,6 +90,7 @@ public:
     // The shard whose run() is on this thread, or nullptr on any other thread.
     static Shard* current() noexcept;
     std::string_view subprotocol_of(const WebSocket& ws) const noexcept;
+    net::Endpoint remote_address_of(const WebSocket& ws) const noexcept;
     net::Backend backend() const noexcept { return reactor_ ? reactor_->backend() : net::Backend::Auto; }
 
     // A publisher put a message in the broadcast ring: drain it soon. Safe from any thread; wakes the reactor
@@ -150,12 +152,17 @@ private:
     // block and could not take all of it.
     bool upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_bytes, std::span<char> received,
                  std::span<char> unread);
+    // WebSocket::remote_address(): a client trusted proxies named at the upgrade is kept (in the connection's
+    // extras, so only such connections pay for it); any other is the socket's peer, asked when wanted.
+    void remember_forwarded_client(WebSocket& ws, const HttpRequest& request) noexcept;
     // Runs the route's handler and writes its answer; true when the connection stays open for another request.
     bool answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
     // A client that pipelines requests without reading the answers is cut off here: the answer that finds this
     // much already queued is its last.
     static constexpr std::size_t kMaxPipelinedOutputBytes = 64 * 1024;
-    void refuse(WebSocket& ws, int status, std::string_view reason);
+    // The server's own answer to a request it will not serve; `request` when its head was read (the access log).
+    void refuse(WebSocket& ws, int status, std::string_view reason, const HttpRequest* request = nullptr);
+    void record_access(const WebSocket& ws, const HttpRequest* request, int status, std::size_t body_bytes);
 
     // TLS (net/tls_pump.hpp does the record work): ciphertext in, plaintext to on_plaintext(); plaintext out,
     // ciphertext to write_raw(). TlsLinkFor is one connection's link, made for the length of a call.
@@ -258,7 +265,7 @@ private:
     Admission& admission_;
     // With the per-address limit: each counted connection's address, by slot index (read at close, when the peer
     // may have reset the connection and getpeername() no longer answers).
-    std::vector<net::PeerAddress> peer_by_slot_;
+    std::vector<net::IpAddress> peer_by_slot_;
     std::unique_ptr<net::Reactor> reactor_;
     std::size_t held_limit_;  // the most a partial request may hold: max_header_bytes + max_body_bytes
     std::size_t handshakes_ = 0;  // in progress now (kHandshakeCounted)

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "surge/core/log.hpp"
 #include "surge/ws/deflate_negotiation.hpp"
+#include "surge/ws/forwarded.hpp"
 #include "surge/ws/detail/connection_state.hpp"
 #include "surge/ws/http_body.hpp"
 #include "surge/ws/upgrade.hpp"
@@ -108,14 +110,14 @@ Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
         return {.result = upgrade(ws, request, parsed.head_bytes, received, unread)};
     }
     if (!http_route) {
-        refuse(ws, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+        refuse(ws, path_known ? 405 : 404, path_known ? "method not allowed" : "not found", &request);
         return {};
     }
 
     // A body, if any, must be whole before the handler runs.
     const BodyFraming body = frame_request_body(request, config_.max_body_bytes);
     if (body.status != 0) {
-        refuse(ws, body.status, body.reason);
+        refuse(ws, body.status, body.reason, &request);
         return {};
     }
     char* const body_start = received.data() + parsed.head_bytes;
@@ -127,7 +129,7 @@ Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
         const std::string_view coded(body_start, received.size() - parsed.head_bytes);
         const ChunkedBody chunked = decode_chunked(coded, config_.max_body_bytes);
         if (chunked.status == ChunkedStatus::Error) {
-            refuse(ws, chunked.http_status, chunked.reason);
+            refuse(ws, chunked.http_status, chunked.reason, &request);
             return {};
         }
         whole = chunked.status == ChunkedStatus::Complete;
@@ -145,7 +147,7 @@ Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
 
 bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
     Response response;
-    route.handler(Request{request, body}, response);
+    route.handler(Request{request, body, ws.fd_, admission_.trusted_proxies}, response);
     // Kept open when the client asks (HTTP/1.1 unless "Connection: close"; 1.0 with "keep-alive") and reads
     // its answers: one that pipelines requests without reading them gets this answer as its last.
     const TokenList connection(request, "Connection");
@@ -155,6 +157,7 @@ bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest
     const std::string bytes = response.serialize(keep_alive ? (request.version_minor >= 1 ? Response::KeepAlive::Implied
                                                                                        : Response::KeepAlive::Said)
                                                             : Response::KeepAlive::No);
+    if (config_.on_access) record_access(ws, &request, response.status_code(), response.body_size());
     drop_held(ws);  // the request is answered: what follows it is in the reactor's buffer
     const iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
     if (!write_or_queue(ws, &iov, 1, bytes.size())) return false;
@@ -167,8 +170,28 @@ bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest
     return true;
 }
 
-void Shard::refuse(WebSocket& ws, int status, std::string_view reason) {
+void Shard::record_access(const WebSocket& ws, const HttpRequest* request, int status, std::size_t body_bytes) {
+    AccessRecord record;
+    record.status = status;
+    record.body_bytes = body_bytes;
+    net::Endpoint peer;
+    if (net::peer_address(ws.fd_, peer)) {
+        record.client = request ? forwarded_client(peer, *request, admission_.trusted_proxies) : peer;
+    }
+    if (request) {
+        record.method = request->method;
+        record.target = request->target;
+    }
+    config_.on_access(record);
+}
+
+void Shard::refuse(WebSocket& ws, int status, std::string_view reason, const HttpRequest* request) {
     ShardCounters::add(counters_.requests_refused, 1);
+    if (log_enabled(LogLevel::Debug)) {
+        SURGE_LOG_DEBUG("refused %s: %d %.*s", remote_address_of(ws).text().c_str(), status,
+                        static_cast<int>(reason.size()), reason.data());
+    }
+    if (config_.on_access) record_access(ws, request, status, reason.size() + 1);
     char response[1024];
     const std::size_t n = write_refusal(response, status, reason);
     drop_held(ws);
@@ -196,7 +219,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     if (!b.subprotocols.empty()) policy.choose_subprotocol = choose;
     const UpgradeDecision decision = check_upgrade(request, policy);
     if (decision.status != 101) {
-        refuse(ws, decision.status, decision.reason);
+        refuse(ws, decision.status, decision.reason, &request);
         return false;
     }
     char deflate_answer[kDeflateHeaderReserve];
@@ -205,7 +228,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     char response[kUpgradeResponseReserve];
     const std::size_t n = write_upgrade_response(response, decision, extensions);
     if (n == 0) {
-        refuse(ws, 500, "response too large");
+        refuse(ws, 500, "response too large", &request);
         return false;
     }
     const iovec iov{response, n};
@@ -214,6 +237,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     ws.decoder_ = FrameDecoder{};
     ws.decoder_.set_rsv1_allowed((ws.deflate_ & kDeflateOn) != 0);
     if (!write_or_queue(ws, &iov, 1, n)) return false;
+    if (config_.on_access) record_access(ws, &request, 101, 0);
 
     // Frames the client sent right behind its request are decoded after on_open. If they sit in the held
     // chunk, move them to its front (and what of the read was not held follows them); otherwise they are still
@@ -230,7 +254,8 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
     ws.flags_ |= kOpened;
     ShardCounters::add(counters_.connections, 1);
-    if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}});
+    if (!admission_.trusted_proxies.empty()) remember_forwarded_client(ws, request);
+    if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}, ws.fd_, admission_.trusted_proxies});
     if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
     if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
     return handle_frames(ws, rest);
@@ -346,6 +371,23 @@ void Shard::agree_deflate(WebSocket& ws, const HttpRequest& request, std::span<c
                                             (p.client_no_context_takeover ? kClientNoContext : 0) |
                                             ((p.server_max_window_bits - 8u) << kWindowShift));
     broadcaster_.count_deflate(p.server_max_window_bits, +1);
+}
+
+void Shard::remember_forwarded_client(WebSocket& ws, const HttpRequest& request) noexcept {
+    net::Endpoint peer;
+    if (!net::peer_address(ws.fd_, peer)) return;
+    const net::Endpoint client = forwarded_client(peer, request, admission_.trusted_proxies);
+    if (client.ip == peer.ip && client.port == peer.port) return;  // asked of the kernel again when wanted
+    if (ConnectionExtras* own = extras(ws)) own->forwarded_client = client;
+}
+
+net::Endpoint Shard::remote_address_of(const WebSocket& ws) const noexcept {
+    if (ws.index_ < extras_.size() && extras_[ws.index_] && !extras_[ws.index_]->forwarded_client.ip.empty()) {
+        return extras_[ws.index_]->forwarded_client;
+    }
+    net::Endpoint peer;
+    if (ws.fd_ < 0 || !net::peer_address(ws.fd_, peer)) return {};
+    return peer;
 }
 
 ConnectionExtras* Shard::extras(WebSocket& ws) noexcept {
