@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a self-signed P-256 certificate for localhost and 127.0.0.1, valid two days, as DIR/cert.pem and
+# Makes a self-signed P-256 certificate for localhost, 127.0.0.1 and ::1, valid two days, as DIR/cert.pem and
 # DIR/key.pem: what the TLS tests and bench/tls-echo.sh serve with. Needs the openssl command (setup-deps.sh).
 # Usage: tools/make-test-cert.sh DIR
 set -euo pipefail

@@ -1,6 +1,7 @@
 // surge-echo: a WebSocket echo server on every path, built on surge::Server. Each message comes back to its
 // sender with the same opcode. The demo the README starts, the server the conformance runs and load tools are
-// pointed at. SIGINT or SIGTERM closes every connection with 1001 and exits. With --workers N it runs N such
+// pointed at. SIGINT or SIGTERM closes every connection with 1001 and exits; SIGHUP reloads the TLS certificate
+// and key. With --workers N it runs N such
 // processes on one port (tools/worker_processes.hpp).
 #include <csignal>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "surge/core/log.hpp"
+#include "tools/hangup_reload.hpp"
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "surge/ws/server.hpp"
@@ -39,6 +41,7 @@ void announce(const std::string& host, bool tls, std::uint16_t port, unsigned wo
 // One server process: listens, calls `ready` with the port once listening, serves until SIGINT or SIGTERM.
 int serve(const surge::ServerConfig& config, surge::WebSocketBehavior echo,
           const std::function<void(std::uint16_t port, unsigned threads)>& ready) {
+    surge::tools::block_hangup();  // before any thread: SIGHUP is for the reload thread below
     // Echo even when the socket pushes back: the message is queued up to max_backpressure, then dropped.
     echo.on_message = [](surge::WebSocket& ws, std::string_view message, surge::Opcode opcode) {
         ws.send(message, opcode);
@@ -59,6 +62,7 @@ int serve(const surge::ServerConfig& config, surge::WebSocketBehavior echo,
     }
     ready(port.value(), server.thread_count());
     const surge::tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
+    const surge::tools::ReloadTlsOnHangup reload(server);     // SIGHUP: the certificate and key read again
     const surge::Result<void> ran = server.run();
     g_server = nullptr;
     if (!ran) {

@@ -7,7 +7,8 @@
 // With --admin-address, /publish and /metrics are served there only, by a second server of one thread whose
 // connections are kept apart from the subscribers' (descriptors included), so publishing goes on when
 // subscribers fill the public port.
-// SIGINT or SIGTERM closes every connection with 1001 and exits. With --workers N it runs N processes on one port
+// SIGINT or SIGTERM closes every connection with 1001 and exits; SIGHUP reloads the TLS certificate and key
+// (tools/hangup_reload.hpp). With --workers N it runs N processes on one port
 // (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp).
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "tools/push/metrics.hpp"
 #include "tools/push/page.hpp"
 #include "tools/push/worker_mesh.hpp"
+#include "tools/hangup_reload.hpp"
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "surge/ws/server.hpp"
@@ -125,6 +127,7 @@ std::string json_answer(std::string_view key, std::string_view value) {
 // `admin_port` is set to the admin listener's port once it listens.
 int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& admin_port,
           const std::function<void(std::uint16_t, unsigned)>& ready) {
+    tools::block_hangup();  // before any thread: SIGHUP is for the reload thread made below
     ServerConfig config = options.server.config;
     config.max_body_bytes = options.max_message;
     config.max_connections_per_address = options.max_per_address;
@@ -329,6 +332,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     }
     ready(port.value(), server.thread_count());
     const tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
+    const tools::ReloadTlsOnHangup reload(server);     // SIGHUP: the certificate and key read again
     const Result<void> ran = server.run();
     g_server = nullptr;
     if (admin) {

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "tools/hangup_reload.hpp"
+
 namespace surge::tools {
 namespace {
 
@@ -38,6 +40,7 @@ int run_worker_processes(unsigned workers, const WorkerBody& body, const std::fu
     forward.sa_handler = forward_signal;
     ::sigaction(SIGINT, &forward, nullptr);
     ::sigaction(SIGTERM, &forward, nullptr);
+    ::sigaction(SIGHUP, &forward, nullptr);  // a reload, for every worker
 
     for (unsigned i = 0; i < workers; ++i) {
         const pid_t pid = ::fork();
@@ -52,6 +55,7 @@ int run_worker_processes(unsigned workers, const WorkerBody& body, const std::fu
             g_worker_count = 0;  // the body installs its own handlers; until then, a signal is the default's
             ::signal(SIGINT, SIG_DFL);
             ::signal(SIGTERM, SIG_DFL);
+            block_hangup();  // taken by the worker's reload thread (tools/hangup_reload.hpp), never by a handler
             ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the parent
             if (::getppid() == 1) ::_exit(1);    // the parent died before prctl took effect
             const int write_end = ready_pipe[1];

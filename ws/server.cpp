@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <thread>
 
@@ -151,7 +153,7 @@ Result<void> Server::run() {
     }
     admission_->trusted_proxies = trusted_proxies_;
     for (unsigned i = 0; i < threads_; ++i) {
-        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_.get(),
+        shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_,
                                                          listeners_[i], *admission_));
     }
     listeners_.clear();  // the shards own them now
@@ -186,6 +188,49 @@ void Server::stop() noexcept {
     stop_requested_.store(true, std::memory_order_release);
     if (!running_.load(std::memory_order_acquire)) return;
     for (auto& shard : shards_) shard->request_stop();
+}
+
+Result<void> Server::reload_tls() {
+    const std::lock_guard<std::mutex> one_at_a_time(reload_lock_);
+    if (!tls_) {
+        SURGE_LOG_WARN("TLS reload: this server has no certificate (tls_cert_file): nothing to reload");
+        return std::make_error_code(std::errc::operation_not_supported);
+    }
+    std::string why;
+    std::shared_ptr<const net::TlsContext> fresh =
+        net::TlsContext::make_server(config_.tls_cert_file, config_.tls_key_file, why);
+    if (!fresh) {
+        SURGE_LOG_ERROR("TLS reload failed, the certificate loaded before stays in use: %s", why.c_str());
+        return std::make_error_code(std::errc::invalid_argument);
+    }
+    tls_ = fresh;  // for a run() still to come
+    // Each running shard takes it on its own thread; the call returns once they all have (or after a second, for
+    // a shard too busy to say), so a client that connects after it is served the new certificate.
+    struct Handover {
+        std::mutex lock;
+        std::condition_variable done;
+        unsigned waiting = 0;
+    };
+    const auto handover = std::make_shared<Handover>();
+    const auto handed = [handover] {
+        const std::lock_guard<std::mutex> hold(handover->lock);
+        if (--handover->waiting == 0) handover->done.notify_all();
+    };
+    handover->waiting = threads_;
+    for (unsigned i = 0; i < threads_; ++i) {
+        const bool queued = defer(i, [fresh, handed, i, this] {
+            shards_[i]->replace_tls(fresh);
+            handed();
+        });
+        if (!queued) handed();  // not running: run() starts with tls_
+    }
+    {
+        std::unique_lock<std::mutex> hold(handover->lock);
+        handover->done.wait_for(hold, std::chrono::seconds(1), [&] { return handover->waiting == 0; });
+    }
+    SURGE_LOG_INFO("TLS: certificate %s and key %s reloaded; new connections use them", config_.tls_cert_file.c_str(),
+                   config_.tls_key_file.c_str());
+    return {};
 }
 
 bool Server::defer(unsigned shard, std::function<void()> fn) {

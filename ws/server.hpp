@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <span>
 #include <string>
@@ -308,6 +309,11 @@ public:
     // Runs `fn` on shard `shard` (from its thread, between events). Safe from any thread; returns false if
     // the server is not running.
     bool defer(unsigned shard, std::function<void()> fn);
+    // Reads tls_cert_file and tls_key_file again and gives the new certificate and key to connections accepted
+    // from then on; those already open keep theirs, so nothing is dropped (SIGHUP in surge-push and surge-echo).
+    // Fails, changing nothing, when the server has no certificate or the files cannot be used (logged). Safe from
+    // any thread but a signal handler.
+    Result<void> reload_tls();
 
     // Publishes `message` to every subscriber of `topic` on every shard. The frame is encoded once and shared
     // by every subscriber's queue. Safe from any thread while run() runs. When the ring is full, waits up to
@@ -336,7 +342,8 @@ private:
     std::unique_ptr<detail::Admission> admission_;  // made by run(): the limits the shards share
     std::vector<net::AddressRange> trusted_proxies_;  // parsed by listen(), given to admission_ by run()
     std::vector<int> listeners_;
-    std::unique_ptr<net::TlsContext> tls_;  // with a certificate: shared by the shards
+    std::shared_ptr<const net::TlsContext> tls_;  // with a certificate: shared by the shards
+    std::mutex reload_lock_;                      // reload_tls() calls, one at a time
     std::vector<std::unique_ptr<detail::Shard>> shards_;  // made by run(), then fixed until it returns
     std::uint16_t port_ = 0;
     std::atomic<bool> running_{false};

@@ -42,12 +42,12 @@ Shard& Shard::running() noexcept { return *t_running_shard; }
 Shard* Shard::current() noexcept { return t_running_shard; }
 
 Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-             const net::TlsContext* tls, int listener_fd, Admission& admission)
+             std::shared_ptr<const net::TlsContext> tls, int listener_fd, Admission& admission)
     : index_(index),
       config_(config),
       routes_(routes),
       broadcaster_(broadcaster),
-      tls_(tls),
+      tls_(std::move(tls)),
       listener_fd_(listener_fd),
       admission_(admission),
       held_limit_(config.max_header_bytes + config.max_body_bytes),

@@ -73,7 +73,7 @@ public:
     // `tls`: every connection is TLS with this context (nullptr: none is). `admission`: the server's counts of
     // connections, in all and per source address, shared by its shards.
     Shard(unsigned index, const ServerConfig& config, const Routes& routes, Broadcaster& broadcaster,
-          const net::TlsContext* tls, int listener_fd, Admission& admission);
+          std::shared_ptr<const net::TlsContext> tls, int listener_fd, Admission& admission);
     ~Shard();
 
     // Makes the reactor; false (with a logged reason) if it cannot be made.
@@ -91,6 +91,8 @@ public:
     static Shard* current() noexcept;
     std::string_view subprotocol_of(const WebSocket& ws) const noexcept;
     net::Endpoint remote_address_of(const WebSocket& ws) const noexcept;
+    // Server::reload_tls(), on this shard's thread: connections accepted from now on use `fresh`.
+    void replace_tls(std::shared_ptr<const net::TlsContext> fresh) noexcept { tls_ = std::move(fresh); }
     net::Backend backend() const noexcept { return reactor_ ? reactor_->backend() : net::Backend::Auto; }
 
     // A publisher put a message in the broadcast ring: drain it soon. Safe from any thread; wakes the reactor
@@ -260,7 +262,9 @@ private:
     const ServerConfig& config_;
     const Routes& routes_;
     Broadcaster& broadcaster_;
-    const net::TlsContext* tls_;
+    // The TLS context new connections start with (null: plain TCP). Replaced by replace_tls() on this thread;
+    // sessions already running keep the context they began with (OpenSSL counts its references).
+    std::shared_ptr<const net::TlsContext> tls_;
     int listener_fd_;
     Admission& admission_;
     // With the per-address limit: each counted connection's address, by slot index (read at close, when the peer
