@@ -12,10 +12,13 @@
 // (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
-#include <cstring>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +33,7 @@
 #include "tools/push/body_kind.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
+#include "tools/push/metrics_share.hpp"
 #include "tools/push/page.hpp"
 #include "tools/push/worker_mesh.hpp"
 #include "tools/hangup_reload.hpp"
@@ -125,9 +129,10 @@ std::string json_answer(std::string_view key, std::string_view value) {
 
 // One server process: the routes, the mesh to sibling workers, and the run.
 // `admin_port` is set to the admin listener's port once it listens.
-int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& admin_port,
+int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& admin_port, push::MetricsShare* share,
           const std::function<void(std::uint16_t, unsigned)>& ready) {
     tools::block_hangup();  // before any thread: SIGHUP is for the reload thread made below
+    const auto started = static_cast<std::uint64_t>(std::time(nullptr));
     ServerConfig config = options.server.config;
     config.max_body_bytes = options.max_message;
     config.max_connections_per_address = options.max_per_address;
@@ -150,7 +155,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     }
     Server server(config);
     Server& control = admin ? *admin : server;  // where /publish and /metrics are served
-    push::PublishCounters counters;
+    push::PushCounters counters;
 
     std::unique_ptr<push::WorkerMesh> mesh;
     if (options.server.workers > 1) {
@@ -173,7 +178,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     // What a subscribe that did not take says; the topic is named only once it is known to be valid.
     auto subscribe = [&options, &counters](WebSocket& ws, std::string_view topic) -> std::string {
         if (!push::valid_topic(topic, options.max_topic_bytes)) {
-            counters.topics_refused.fetch_add(1, std::memory_order_relaxed);
+            counters.add(push::PushCount::TopicsRefused);
             return json_answer("error", "a topic is 1 to " + std::to_string(options.max_topic_bytes) +
                                             " bytes of UTF-8 without control characters");
         }
@@ -193,7 +198,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     // subscriber is past --max-backpressure, not reading) ends the connection with 1008, which says why.
     auto reply = [&counters](WebSocket& ws, const std::string& answer) {
         if (ws.send(answer, Opcode::Text) != SendStatus::Dropped) return;
-        counters.replies_undeliverable.fetch_add(1, std::memory_order_relaxed);
+        counters.add(push::PushCount::RepliesUndeliverable);
         ws.close(1008, "replies are not being read");
     };
     subscriber.on_upgrade = [subscribe, reply](WebSocket& ws, const Request& request) {
@@ -223,14 +228,14 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     control.post("/publish/*", [&](const Request& request, Response& response) {
         response.header("Content-Type", "application/json");
         if (!push::may_publish(request.header("Origin"), request.header("Host"), options.allowed_origins)) {
-            counters.forbidden.fetch_add(1, std::memory_order_relaxed);
+            counters.add(push::PushCount::Forbidden);
             response.status(403).send(json_answer("error", "publishing from this origin is not allowed"));
             return;
         }
         if (!options.token.empty()) {
             const std::string_view given = request.header("Authorization");
             if (!given.starts_with("Bearer ") || !push::same_secret(given.substr(7), options.token)) {
-                counters.unauthorized.fetch_add(1, std::memory_order_relaxed);
+                counters.add(push::PushCount::Unauthorized);
                 response.status(401).header("WWW-Authenticate", "Bearer");
                 response.send(json_answer("error", "unauthorized"));
                 return;
@@ -239,7 +244,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         std::string topic;
         if (!push::percent_decode(request.path().substr(std::string_view("/publish/").size()), topic, false) ||
             !push::valid_topic(topic, options.max_topic_bytes)) {
-            counters.invalid.fetch_add(1, std::memory_order_relaxed);
+            counters.add(push::PushCount::Invalid);
             response.status(400).send(json_answer("error", "the topic is 1 to " +
                                                                std::to_string(options.max_topic_bytes) +
                                                                " bytes of UTF-8 without control characters, "
@@ -248,7 +253,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         }
         const push::BodyKind kind = push::body_kind(request.header("Content-Type"), request.body);
         if (kind == push::BodyKind::NotUtf8 || kind == push::BodyKind::UnsupportedCharset) {
-            counters.invalid.fetch_add(1, std::memory_order_relaxed);
+            counters.add(push::PushCount::Invalid);
             response.status(kind == push::BodyKind::NotUtf8 ? 400 : 415)
                 .send(json_answer("error", kind == push::BodyKind::NotUtf8
                                                ? "the body is not UTF-8, but its Content-Type says text; send "
@@ -261,15 +266,15 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         const std::uint64_t subscribers = server.subscribers(topic);
         const PublishStatus status = server.publish(topic, request.body, opcode);
         if (status != PublishStatus::Success) {
-            counters.backpressure.fetch_add(1, std::memory_order_relaxed);
+            counters.add(push::PushCount::Backpressure);
             response.status(503).header("Retry-After", "1");
             response.send(json_answer("error", "the broadcast ring is full; retry"));
             return;
         }
-        counters.accepted.fetch_add(1, std::memory_order_relaxed);
+        counters.add(push::PushCount::Accepted);
         if (mesh) {
             const unsigned reached = mesh->forward(topic, request.body, opcode);
-            counters.forward_missed.fetch_add(mesh->siblings() - reached, std::memory_order_relaxed);
+            counters.add(push::PushCount::ForwardMissed, mesh->siblings() - reached);
         }
         std::string body = "{\"topic\":";
         tools::append_json_string(body, topic);
@@ -278,7 +283,13 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     });
     control.get("/metrics", [&](const Request&, Response& response) {
         response.header("Content-Type", "text/plain; version=0.0.4");
-        response.send(push::render_metrics(server.stats(), counters, worker));
+        const push::WorkerFigures own = push::snapshot(worker, server, counters, started);
+        if (!share) {
+            response.send(push::render_metrics({&own, 1}));
+            return;
+        }
+        share->write(own);  // itself as of now, its siblings as of their last second
+        response.send(push::render_metrics(share->read_all()));
     });
     server.get("/", [](const Request&, Response& response) {
         response.header("Content-Type", "text/html; charset=utf-8");
@@ -326,13 +337,18 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         mesh->start([&](std::string_view topic, std::string_view message, Opcode opcode) {
             // From a sibling: wait a little for room rather than lose it (this thread serves no one else).
             if (server.publish(topic, message, opcode, std::chrono::milliseconds(100)) == PublishStatus::Success) {
-                counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+                counters.add(push::PushCount::Forwarded);
             }
         });
     }
     ready(port.value(), server.thread_count());
     const tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
     const tools::ReloadTlsOnHangup reload(server);     // SIGHUP: the certificate and key read again
+    std::unique_ptr<push::MetricsShareWriter> share_writer;  // --workers: this worker's figures, every second
+    if (share) {
+        share_writer = std::make_unique<push::MetricsShareWriter>(
+            *share, [&] { return push::snapshot(worker, server, counters, started); });
+    }
     const Result<void> ran = server.run();
     g_server = nullptr;
     if (admin) {
@@ -430,9 +446,22 @@ int main(int argc, char** argv) {
     }
     const pid_t group = ::getpid();  // names the workers' publish sockets
     std::uint16_t admin_port = options.admin_port;  // the one it got, when 0 asked for any (one process only)
+    // With --workers, every worker's figures in one scrape: the region is mapped here, before the fork.
+    std::unique_ptr<push::MetricsShare> share;
+    if (options.server.workers > 1) {
+        const unsigned threads = options.server.config.threads ? options.server.config.threads
+                                                               : std::max(1u, std::thread::hardware_concurrency());
+        share = push::MetricsShare::create(options.server.workers, threads);
+        if (!share) {
+            std::fprintf(stderr, "surge-push: cannot map the workers' shared metrics: %s\n", std::strerror(errno));
+            return 1;
+        }
+    }
     return tools::run_servers(
         "surge-push", options.server,
-        [&](unsigned worker, const auto& ready) { return serve(options, worker, group, admin_port, ready); },
+        [&](unsigned worker, const auto& ready) {
+            return serve(options, worker, group, admin_port, share.get(), ready);
+        },
         [&](std::uint16_t port, unsigned workers, unsigned threads) {
             announce(options, port, admin_port, workers, threads);
         });

@@ -7,10 +7,12 @@
 // from a signal handler too).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -53,8 +55,18 @@ enum class SubscribeStatus : std::uint8_t {
 };
 
 // One shard's counters, read from any thread (each is exact for its shard, the set is not a snapshot).
+// The close codes ShardStats::closes counts one by one (RFC 6455 7.4.1); any other code is counted in the last
+// slot. 1006 is a connection that ended without a closing handshake.
+inline constexpr std::uint16_t kCountedCloseCodes[] = {1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011};
+inline constexpr std::size_t kCloseCodeSlots = std::size(kCountedCloseCodes) + 1;
+// The statuses ShardStats::requests_refused_by_status counts one by one; any other in the last slot.
+inline constexpr int kCountedRefusalStatuses[] = {400, 403, 404, 405, 408, 413, 426, 431, 500, 501, 503};
+inline constexpr std::size_t kRefusalStatusSlots = std::size(kCountedRefusalStatuses) + 1;
+
 struct ShardStats {
     std::uint64_t connections = 0;    // open WebSockets
+    std::uint64_t connections_opened = 0;  // upgrades completed, in all
+    std::uint64_t http_requests = 0;       // requests answered by a plain HTTP route
     std::uint64_t subscriptions = 0;  // (connection, topic) pairs
     std::uint64_t messages_in = 0;    // whole messages received
     std::uint64_t bytes_in = 0;       // their payload bytes
@@ -69,6 +81,8 @@ struct ShardStats {
     // Requests the server answered with an error status itself: malformed or too large (400, 413, 431, 501), no
     // route (404, 405), an upgrade refused (400, 403, 426), and the 408s of evicted handshakes.
     std::uint64_t requests_refused = 0;
+    std::array<std::uint64_t, kRefusalStatusSlots> requests_refused_by_status{};  // the same, by status
+    std::array<std::uint64_t, kCloseCodeSlots> closes{};  // WebSockets ended, by the code on_close reported
     std::uint64_t handshakes = 0;             // connections accepted whose upgrade or request is not done yet
     std::uint64_t handshakes_evicted = 0;     // the oldest of them, ended to make room past max_handshakes_per_shard
     std::uint64_t input_bytes_held = 0;       // bytes of partial requests and frames waiting for the rest

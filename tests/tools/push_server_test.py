@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -84,7 +85,9 @@ def get(port, path):
         return error.code, error.read()
 
 
-def metrics(port):
+def metrics(port, workers=None):
+    """Each family summed over its series (over every worker and shard), under its name; the families labelled by
+    outcome, status or code also under NAME:VALUE. With a `workers` set, the worker labels seen are added to it."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         check(response.headers["Content-Type"].startswith("text/plain"), "metrics content type")
         totals = {}
@@ -93,8 +96,15 @@ def metrics(port):
                 continue
             name_labels, value = line.rsplit(" ", 1)
             name = name_labels.split("{")[0]
-            key = name if "outcome" not in name_labels else name + ":" + name_labels.split('outcome="')[1].split('"')[0]
-            totals[key] = totals.get(key, 0) + int(value)
+            labels = dict(pair.split("=", 1) for pair in name_labels[len(name) + 1:-1].split(","))
+            number = float(value) if "." in value else int(value)
+            totals[name] = totals.get(name, 0) + number
+            for label in ("outcome", "status", "code"):
+                if label in labels:
+                    key = name + ":" + labels[label].strip('"')
+                    totals[key] = totals.get(key, 0) + number
+            if workers is not None:
+                workers.add(labels["worker"].strip('"'))
         return totals
 
 
@@ -212,9 +222,11 @@ async def limits(port):
     m = metrics(port)
     check(m["surge_publish_requests_total:invalid"] == 4, "invalid publish topics and bodies counted %s" % m)
     check(m["surge_topics_refused_total"] == 3, "refused topic names counted (not UTF-8, too long, control)")
-    before = m["surge_requests_refused_total"]
+    before, before_404 = m["surge_requests_refused_total"], m["surge_requests_refused_total:404"]
     check(get(port, "/nowhere")[0] == 404, "an unknown path")
-    check(metrics(port)["surge_requests_refused_total"] == before + 1, "the server's own refusals are counted")
+    after = metrics(port)
+    check(after["surge_requests_refused_total"] == before + 1 and after["surge_requests_refused_total:404"] ==
+          before_404 + 1, "the server's own refusals are counted, by status")
     check(metrics(port)["surge_subscriptions_refused_total"] == 2, "refused subscriptions counted")
 
     # Browser origins, without --allowed-origins: a page elsewhere may subscribe but not publish; the server's
@@ -388,10 +400,22 @@ async def two_workers(port):
     finally:
         for ws in subscribers:
             await ws.close()
-    m = metrics(port)  # one worker's view: of the 4 publishes, it took some and was forwarded the others
-    check(m["surge_publish_requests_total:accepted"] + m["surge_publish_forwarded_total"] == 4,
-          "every publish was taken or forwarded here %s" % m)
+    # Any worker answers for both: every scrape has both workers' series (the answering one as of now, its
+    # sibling as of its last second), and the sums are the whole server's.
+    deadline = time.monotonic() + 5
+    while True:
+        seen = set()
+        m = metrics(port, seen)
+        check(seen == {"0", "1"}, "one scrape reports both workers: %s" % seen)
+        settled = (m["surge_publish_requests_total:accepted"] == 4 and m["surge_publish_forwarded_total"] == 4 and
+                   m["surge_connections_opened_total"] == 16 and m["surge_closes_total:1000"] == 16)
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    check(settled, "4 publishes taken, each forwarded to the other worker, 16 subscribers opened and closed "
+          "with 1000, over both workers: %s" % m)
     check(m["surge_publish_forward_missed_total"] == 0, "no sibling missed a publish")
+    check(m["process_max_fds"] > 0 and m["process_resident_memory_bytes"] > 0, "process figures per worker")
 
 
 def main():

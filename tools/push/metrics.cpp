@@ -1,6 +1,11 @@
 #include "tools/push/metrics.hpp"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstring>
 
 namespace surge::push {
 namespace {
@@ -14,6 +19,9 @@ struct Family {
 
 constexpr Family kShardFamilies[] = {
     {"surge_connections", "gauge", "Open WebSocket connections.", &ShardStats::connections},
+    {"surge_connections_opened_total", "counter", "WebSocket upgrades completed.", &ShardStats::connections_opened},
+    {"surge_http_requests_total", "counter", "Requests answered by a plain HTTP route (publish, metrics, page).",
+     &ShardStats::http_requests},
     {"surge_subscriptions", "gauge", "Subscriptions (connection, topic).", &ShardStats::subscriptions},
     {"surge_messages_in_total", "counter", "Messages received from clients.", &ShardStats::messages_in},
     {"surge_bytes_in_total", "counter", "Payload bytes received from clients.", &ShardStats::bytes_in},
@@ -32,10 +40,6 @@ constexpr Family kShardFamilies[] = {
      &ShardStats::refused_per_address},
     {"surge_refused_at_capacity_total", "counter", "Connections refused with 503 past --max-connections.",
      &ShardStats::refused_at_capacity},
-    {"surge_requests_refused_total", "counter",
-     "Requests the server refused itself: malformed or too large (400, 413, 431, 501), no route (404, 405), an "
-     "upgrade refused (403, 426), a handshake evicted (408).",
-     &ShardStats::requests_refused},
     {"surge_handshakes", "gauge", "Connections accepted whose request or upgrade is not done yet.",
      &ShardStats::handshakes},
     {"surge_handshakes_evicted_total", "counter",
@@ -48,36 +52,34 @@ constexpr Family kShardFamilies[] = {
      &ShardStats::ring_stalls},
 };
 
-using PublishCounter = std::atomic<std::uint64_t> PublishCounters::*;
-
 // surge_publish_requests_total's outcomes.
 struct Outcome {
     const char* name;
-    PublishCounter counter;
+    PushCount count;
 };
 constexpr Outcome kOutcomes[] = {
-    {"accepted", &PublishCounters::accepted},         {"backpressure", &PublishCounters::backpressure},
-    {"unauthorized", &PublishCounters::unauthorized}, {"forbidden", &PublishCounters::forbidden},
-    {"invalid", &PublishCounters::invalid},
+    {"accepted", PushCount::Accepted},   {"backpressure", PushCount::Backpressure},
+    {"unauthorized", PushCount::Unauthorized}, {"forbidden", PushCount::Forbidden},
+    {"invalid", PushCount::Invalid},
 };
 
 // The process's own counters, one series each.
 struct Counter {
     const char* name;
     const char* help;
-    PublishCounter field;
+    PushCount count;
 };
 constexpr Counter kProcessCounters[] = {
     {"surge_publish_forwarded_total", "Messages published here on behalf of a sibling worker process (--workers).",
-     &PublishCounters::forwarded},
+     PushCount::Forwarded},
     {"surge_publish_forward_missed_total", "Publishes a sibling worker missed because its queue was full (--workers).",
-     &PublishCounters::forward_missed},
+     PushCount::ForwardMissed},
     {"surge_topics_refused_total",
      "Subscriptions refused because the topic is not 1 to --max-topic-bytes of UTF-8 without control characters.",
-     &PublishCounters::topics_refused},
+     PushCount::TopicsRefused},
     {"surge_replies_undeliverable_total",
      "Subscribers closed with 1008 because a reply to their command could not be queued (not reading).",
-     &PublishCounters::replies_undeliverable},
+     PushCount::RepliesUndeliverable},
 };
 
 void header(std::string& out, const char* name, const char* type, const char* help) {
@@ -89,26 +91,126 @@ void sample(std::string& out, const char* name, const std::string& labels, std::
     out.append(name).append("{").append(labels).append("} ").append(std::to_string(value)).append("\n");
 }
 
+void sample(std::string& out, const char* name, const std::string& labels, double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6f", value);
+    out.append(name).append("{").append(labels).append("} ").append(text).append("\n");
+}
+
+std::string worker_label(const WorkerFigures& w) { return "worker=\"" + std::to_string(w.worker) + "\""; }
+std::string shard_labels(const WorkerFigures& w, std::size_t shard) {
+    return worker_label(w) + ",shard=\"" + std::to_string(shard) + "\"";
+}
+
+std::uint64_t count_open_fds() {
+    DIR* fds = ::opendir("/proc/self/fd");
+    if (!fds) return 0;
+    std::uint64_t n = 0;
+    while (const dirent* entry = ::readdir(fds)) {
+        if (entry->d_name[0] != '.') ++n;
+    }
+    ::closedir(fds);
+    return n > 0 ? n - 1 : 0;  // less the directory's own descriptor
+}
+
+ProcessFigures read_process(std::uint64_t start_unix_seconds) {
+    ProcessFigures p;
+    p.start_unix_seconds = start_unix_seconds;
+    if (std::FILE* stat = std::fopen("/proc/self/stat", "r")) {
+        char text[1024];
+        const std::size_t n = std::fread(text, 1, sizeof text - 1, stat);
+        std::fclose(stat);
+        text[n] = '\0';
+        // After "(comm)": state is field 3; utime and stime are fields 14 and 15, rss (pages) field 24.
+        if (const char* after = std::strrchr(text, ')')) {
+            unsigned long long utime = 0, stime = 0;
+            long long rss = 0;
+            if (std::sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+                                       "%*d %*u %*u %lld",
+                            &utime, &stime, &rss) == 3) {
+                const long ticks = ::sysconf(_SC_CLK_TCK);
+                p.cpu_microseconds = (utime + stime) * 1'000'000ULL / static_cast<unsigned long long>(ticks);
+                p.resident_bytes = static_cast<std::uint64_t>(rss) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+            }
+        }
+    }
+    p.open_fds = count_open_fds();
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) p.max_fds = limit.rlim_cur;
+    return p;
+}
+
 }  // namespace
 
-std::string render_metrics(const std::vector<ShardStats>& shards, const PublishCounters& publishes, unsigned worker) {
+WorkerFigures snapshot(unsigned worker, const Server& server, const PushCounters& counters,
+                       std::uint64_t start_unix_seconds) {
+    WorkerFigures figures;
+    figures.worker = worker;
+    figures.shards = server.stats();
+    for (std::size_t i = 0; i < kPushCounts; ++i) figures.pushes[i] = counters.values[i].load(std::memory_order_relaxed);
+    figures.process = read_process(start_unix_seconds);
+    return figures;
+}
+
+std::string render_metrics(std::span<const WorkerFigures> workers) {
     std::string out;
-    out.reserve(4096);
-    const std::string worker_label = "worker=\"" + std::to_string(worker) + "\"";
+    out.reserve(8192);
     for (const Family& family : kShardFamilies) {
         header(out, family.name, family.type, family.help);
-        for (std::size_t i = 0; i < shards.size(); ++i) {
-            sample(out, family.name, worker_label + ",shard=\"" + std::to_string(i) + "\"", shards[i].*family.field);
+        for (const WorkerFigures& w : workers) {
+            for (std::size_t i = 0; i < w.shards.size(); ++i) sample(out, family.name, shard_labels(w, i), w.shards[i].*family.field);
+        }
+    }
+    header(out, "surge_requests_refused_total", "counter",
+           "Requests the server refused itself, by status: malformed or too large (400, 413, 431, 501), no route "
+           "(404, 405), an upgrade refused (400, 403, 426), a handshake evicted (408); status=\"other\" for the rest.");
+    for (const WorkerFigures& w : workers) {
+        for (std::size_t i = 0; i < w.shards.size(); ++i) {
+            for (std::size_t s = 0; s < kRefusalStatusSlots; ++s) {
+                const std::string status = s < std::size(kCountedRefusalStatuses)
+                                               ? std::to_string(kCountedRefusalStatuses[s]) : std::string("other");
+                sample(out, "surge_requests_refused_total", shard_labels(w, i) + ",status=\"" + status + "\"",
+                       w.shards[i].requests_refused_by_status[s]);
+            }
+        }
+    }
+    header(out, "surge_closes_total", "counter",
+           "WebSocket connections ended, by close code (1006: no closing handshake; code=\"other\" for the rest).");
+    for (const WorkerFigures& w : workers) {
+        for (std::size_t i = 0; i < w.shards.size(); ++i) {
+            for (std::size_t c = 0; c < kCloseCodeSlots; ++c) {
+                const std::string code = c < std::size(kCountedCloseCodes) ? std::to_string(kCountedCloseCodes[c])
+                                                                            : std::string("other");
+                sample(out, "surge_closes_total", shard_labels(w, i) + ",code=\"" + code + "\"", w.shards[i].closes[c]);
+            }
         }
     }
     header(out, "surge_publish_requests_total", "counter", "POST /publish requests, by outcome.");
-    for (const Outcome& outcome : kOutcomes) {
-        sample(out, "surge_publish_requests_total", worker_label + ",outcome=\"" + outcome.name + "\"",
-               (publishes.*outcome.counter).load(std::memory_order_relaxed));
+    for (const WorkerFigures& w : workers) {
+        for (const Outcome& outcome : kOutcomes) {
+            sample(out, "surge_publish_requests_total", worker_label(w) + ",outcome=\"" + outcome.name + "\"",
+                   w.pushes[static_cast<std::size_t>(outcome.count)]);
+        }
     }
     for (const Counter& counter : kProcessCounters) {
         header(out, counter.name, "counter", counter.help);
-        sample(out, counter.name, worker_label, (publishes.*counter.field).load(std::memory_order_relaxed));
+        for (const WorkerFigures& w : workers) {
+            sample(out, counter.name, worker_label(w), w.pushes[static_cast<std::size_t>(counter.count)]);
+        }
+    }
+    header(out, "process_resident_memory_bytes", "gauge", "Resident memory of the worker process, in bytes.");
+    for (const WorkerFigures& w : workers) sample(out, "process_resident_memory_bytes", worker_label(w), w.process.resident_bytes);
+    header(out, "process_cpu_seconds_total", "counter", "User and system CPU time of the worker process, in seconds.");
+    for (const WorkerFigures& w : workers) {
+        sample(out, "process_cpu_seconds_total", worker_label(w), static_cast<double>(w.process.cpu_microseconds) / 1e6);
+    }
+    header(out, "process_open_fds", "gauge", "Open file descriptors of the worker process.");
+    for (const WorkerFigures& w : workers) sample(out, "process_open_fds", worker_label(w), w.process.open_fds);
+    header(out, "process_max_fds", "gauge", "The worker process's descriptor limit (connections are descriptors).");
+    for (const WorkerFigures& w : workers) sample(out, "process_max_fds", worker_label(w), w.process.max_fds);
+    header(out, "process_start_time_seconds", "gauge", "When the worker process started, in Unix seconds.");
+    for (const WorkerFigures& w : workers) {
+        sample(out, "process_start_time_seconds", worker_label(w), w.process.start_unix_seconds);
     }
     return out;
 }

@@ -47,6 +47,8 @@ struct ConnectionExtras {
 // A shard's counters: written by the shard's thread only (load + store, no locked instruction), read by any.
 struct ShardCounters {
     std::atomic<std::uint64_t> connections{0};
+    std::atomic<std::uint64_t> connections_opened{0};
+    std::atomic<std::uint64_t> http_requests{0};
     std::atomic<std::uint64_t> messages_in{0};
     std::atomic<std::uint64_t> bytes_in{0};
     std::atomic<std::uint64_t> messages_out{0};
@@ -58,6 +60,8 @@ struct ShardCounters {
     std::atomic<std::uint64_t> refused_per_address{0};
     std::atomic<std::uint64_t> refused_at_capacity{0};
     std::atomic<std::uint64_t> requests_refused{0};
+    std::array<std::atomic<std::uint64_t>, kRefusalStatusSlots> requests_refused_by_status{};
+    std::array<std::atomic<std::uint64_t>, kCloseCodeSlots> closes{};
     std::atomic<std::uint64_t> handshakes{0};
     std::atomic<std::uint64_t> handshakes_evicted{0};
     std::atomic<std::uint64_t> input_bytes_held{0};

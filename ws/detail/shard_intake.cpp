@@ -146,6 +146,7 @@ Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
 }
 
 bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body) {
+    ShardCounters::add(counters_.http_requests, 1);
     Response response;
     route.handler(Request{request, body, ws.fd_, admission_.trusted_proxies}, response);
     // Kept open when the client asks (HTTP/1.1 unless "Connection: close"; 1.0 with "keep-alive") and reads
@@ -187,6 +188,9 @@ void Shard::record_access(const WebSocket& ws, const HttpRequest* request, int s
 
 void Shard::refuse(WebSocket& ws, int status, std::string_view reason, const HttpRequest* request) {
     ShardCounters::add(counters_.requests_refused, 1);
+    const auto* counted = std::find(std::begin(kCountedRefusalStatuses), std::end(kCountedRefusalStatuses), status);
+    ShardCounters::add(
+        counters_.requests_refused_by_status[static_cast<std::size_t>(counted - std::begin(kCountedRefusalStatuses))], 1);
     if (log_enabled(LogLevel::Debug)) {
         SURGE_LOG_DEBUG("refused %s: %d %.*s", remote_address_of(ws).text().c_str(), status,
                         static_cast<int>(reason.size()), reason.data());
@@ -254,6 +258,7 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
     ws.flags_ |= kOpened;
     ShardCounters::add(counters_.connections, 1);
+    ShardCounters::add(counters_.connections_opened, 1);
     if (!admission_.trusted_proxies.empty()) remember_forwarded_client(ws, request);
     if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}, ws.fd_, admission_.trusted_proxies});
     if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);

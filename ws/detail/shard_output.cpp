@@ -209,6 +209,12 @@ void Shard::notify_broadcast() noexcept {
 ShardStats Shard::stats() const noexcept {
     ShardStats s;
     s.connections = counters_.connections.load(std::memory_order_relaxed);
+    s.connections_opened = counters_.connections_opened.load(std::memory_order_relaxed);
+    s.http_requests = counters_.http_requests.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kRefusalStatusSlots; ++i) {
+        s.requests_refused_by_status[i] = counters_.requests_refused_by_status[i].load(std::memory_order_relaxed);
+    }
+    for (std::size_t i = 0; i < kCloseCodeSlots; ++i) s.closes[i] = counters_.closes[i].load(std::memory_order_relaxed);
     s.messages_in = counters_.messages_in.load(std::memory_order_relaxed);
     s.bytes_in = counters_.bytes_in.load(std::memory_order_relaxed);
     s.messages_out = counters_.messages_out.load(std::memory_order_relaxed);
