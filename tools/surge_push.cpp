@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "surge/core/log.hpp"
 #include "surge/core/utf8.hpp"
 #include "surge/net/listener.hpp"
 #include "tools/json_string.hpp"
@@ -272,6 +273,9 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
             return;
         }
         counters.add(push::PushCount::Accepted);
+        SURGE_LOG_DEBUG("published %zu bytes (%s) to '%s': %llu subscribers here", request.body.size(),
+                        opcode == Opcode::Text ? "text" : "binary", topic.c_str(),
+                        static_cast<unsigned long long>(subscribers));
         if (mesh) {
             const unsigned reached = mesh->forward(topic, request.body, opcode);
             counters.add(push::PushCount::ForwardMissed, mesh->siblings() - reached);

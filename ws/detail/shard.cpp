@@ -325,6 +325,7 @@ void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view rea
     if (!(ws.flags_ & kOpened) || (ws.flags_ & kCloseNotified)) return;
     ws.flags_ |= kCloseNotified;
     ShardCounters::add(counters_.connections, static_cast<std::uint64_t>(-1));
+    SURGE_LOG_TRACE("shard %u: closed %s: %u", index_, remote_address_of(ws).text().c_str(), code);
     const auto* counted = std::find(std::begin(kCountedCloseCodes), std::end(kCountedCloseCodes), code);
     ShardCounters::add(counters_.closes[static_cast<std::size_t>(counted - std::begin(kCountedCloseCodes))], 1);
     const WebSocketRoute& route = routes_.websockets[ws.route_];

@@ -259,6 +259,10 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     ws.flags_ |= kOpened;
     ShardCounters::add(counters_.connections, 1);
     ShardCounters::add(counters_.connections_opened, 1);
+    if (log_enabled(LogLevel::Trace)) {
+        SURGE_LOG_TRACE("shard %u: upgraded %s on %.*s", index_, remote_address_of(ws).text().c_str(),
+                        static_cast<int>(request.target.size()), request.target.data());
+    }
     if (!admission_.trusted_proxies.empty()) remember_forwarded_client(ws, request);
     if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}, ws.fd_, admission_.trusted_proxies});
     if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
