@@ -21,6 +21,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -29,7 +30,7 @@
 #include "surge/core/log.hpp"
 #include "surge/core/utf8.hpp"
 #include "surge/net/listener.hpp"
-#include "tools/json_string.hpp"
+#include "surge/core/json_string.hpp"
 #include "tools/push/access.hpp"
 #include "tools/push/body_kind.hpp"
 #include "tools/push/command.hpp"
@@ -121,10 +122,29 @@ struct Options {
 
 std::string json_answer(std::string_view key, std::string_view value) {
     std::string out = "{";
-    tools::append_json_string(out, key);
+    append_json_string(out, key);
     out.push_back(':');
-    tools::append_json_string(out, value);
+    append_json_string(out, value);
     out.push_back('}');
+    return out;
+}
+
+// `answer` with the command's "id" (JSON text; "" for none) added, so a client can match replies to commands.
+std::string with_id(std::string answer, const std::string& id_json) {
+    if (id_json.empty()) return answer;
+    answer.pop_back();  // the closing brace
+    answer.append(",\"id\":").append(id_json).push_back('}');
+    return answer;
+}
+
+// {"subscribed":"t","offset":17,"epoch":"...","recovered":true}: where the topic stands, and whether everything
+// after the position asked for came from history.
+std::string subscribed_answer(std::string_view topic, const SubscribeResult& result) {
+    std::string out = json_answer("subscribed", topic);
+    out.pop_back();
+    out.append(",\"offset\":").append(std::to_string(result.offset)).append(",\"epoch\":");
+    append_json_string(out, result.epoch);
+    out.append(",\"recovered\":").append(result.recovered ? "true" : "false").push_back('}');
     return out;
 }
 
@@ -176,16 +196,19 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         const HttpHeader* host = request.find("Host");
         return push::may_subscribe(origin ? origin->value : "", host ? host->value : "", options.allowed_origins);
     };
-    // What a subscribe that did not take says; the topic is named only once it is known to be valid.
-    auto subscribe = [&options, &counters](WebSocket& ws, std::string_view topic) -> std::string {
+    // What a subscribe answers: where the topic stands (subscribed_answer()), or an error; the topic is named only
+    // once it is known to be valid. With a position, what history holds after it is queued before the answer.
+    auto subscribe = [&options, &counters](WebSocket& ws, std::string_view topic,
+                                           const std::optional<StreamPosition>& since) -> std::string {
         if (!push::valid_topic(topic, options.max_topic_bytes)) {
             counters.add(push::PushCount::TopicsRefused);
             return json_answer("error", "a topic is 1 to " + std::to_string(options.max_topic_bytes) +
                                             " bytes of UTF-8 without control characters");
         }
-        switch (ws.subscribe(topic)) {
+        const SubscribeResult result = ws.subscribe(topic, SubscribeOptions{since});
+        switch (result.status) {
         case SubscribeStatus::Subscribed:
-        case SubscribeStatus::AlreadySubscribed: return {};
+        case SubscribeStatus::AlreadySubscribed: return subscribed_answer(topic, result);
         case SubscribeStatus::TooMany:
             return json_answer("error", "at most " + std::to_string(options.max_subscriptions) +
                                             " subscriptions per connection");
@@ -202,26 +225,40 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         counters.add(push::PushCount::RepliesUndeliverable);
         ws.close(1008, "replies are not being read");
     };
+    // /ws?topics=a,b[&since=a:17][&epoch=E][&format=json|raw]: the URL's topics are subscribed at once; each
+    // gets an answer when the URL resumes it (since=) or it is refused, and none otherwise.
     subscriber.on_upgrade = [subscribe, reply](WebSocket& ws, const Request& request) {
+        const std::string format = push::query_parameter(request.query(), "format");
+        if (format == "json") ws.set_delivery(Delivery::Envelope);
+        else if (!format.empty() && format != "raw") reply(ws, json_answer("error", "format is json or raw"));
+        push::QueryPositions positions;
+        std::string error;
+        if (!push::positions_from_query(request.query(), positions, error)) reply(ws, json_answer("error", error));
         for (const std::string& topic : push::topics_from_query(request.query())) {
-            const std::string refused = subscribe(ws, topic);
-            if (!refused.empty()) reply(ws, refused);
+            std::optional<StreamPosition> since;
+            for (const auto& [named, offset] : positions.since) {
+                if (named == topic) since = StreamPosition{offset, positions.epoch};
+            }
+            const std::string answer = subscribe(ws, topic, since);
+            if (since || answer.starts_with("{\"error\"")) reply(ws, answer);
         }
     };
     subscriber.on_message = [subscribe, reply](WebSocket& ws, std::string_view message, Opcode) {
         push::Command command;
-        if (!push::parse_command(message, command)) {
-            reply(ws, json_answer("error", "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}"));
+        std::string error;
+        if (!push::parse_command(message, command, error)) {
+            reply(ws, json_answer("error", error));
             return;
         }
         if (command.action == push::Action::Subscribe) {
-            const std::string refused = subscribe(ws, command.topic);
-            reply(ws, refused.empty() ? json_answer("subscribed", command.topic) : refused);
+            std::optional<StreamPosition> since;
+            if (command.since) since = StreamPosition{*command.since, command.epoch};
+            reply(ws, with_id(subscribe(ws, command.topic, since), command.id_json));
         } else if (!is_valid_utf8(command.topic)) {
-            reply(ws, json_answer("error", "a topic is UTF-8"));
+            reply(ws, with_id(json_answer("error", "a topic is UTF-8"), command.id_json));
         } else {
             ws.unsubscribe(command.topic);
-            reply(ws, json_answer("unsubscribed", command.topic));
+            reply(ws, with_id(json_answer("unsubscribed", command.topic), command.id_json));
         }
     };
     server.websocket("/ws", subscriber);
@@ -281,7 +318,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
             counters.add(push::PushCount::ForwardMissed, mesh->siblings() - reached);
         }
         std::string body = "{\"topic\":";
-        tools::append_json_string(body, topic);
+        append_json_string(body, topic);
         body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");
         response.send(body);
     });

@@ -239,11 +239,15 @@ bool Server::defer(unsigned shard, std::function<void()> fn) {
     return true;
 }
 
-PublishStatus Server::publish(std::string_view topic, std::string_view message, Opcode opcode,
+PublishResult Server::publish(std::string_view topic, std::string_view message, Opcode opcode,
                              std::chrono::milliseconds wait) noexcept {
-    if (!running_.load(std::memory_order_acquire)) return PublishStatus::NotRunning;
+    if (!running_.load(std::memory_order_acquire)) return {PublishStatus::NotRunning};
     return broadcaster_->publish(topic, message, opcode, wait, {.shard = detail::Shard::current()});
 }
+
+const std::string& Server::epoch() const noexcept { return broadcaster_->logs().epoch(); }
+
+HistoryStats Server::history_stats() const noexcept { return broadcaster_->logs().stats(); }
 
 std::uint64_t Server::subscribers(std::string_view topic) const { return broadcaster_->directory().subscribers(topic); }
 

@@ -26,6 +26,7 @@
 #include "surge/net/address.hpp"
 #include "surge/net/reactor.hpp"
 #include "surge/ws/http_request.hpp"
+#include "surge/ws/pubsub.hpp"
 #include "surge/ws/token_list.hpp"
 #include "surge/ws/websocket.hpp"
 
@@ -36,23 +37,6 @@ enum class SlowPolicy : std::uint8_t {
     Close,  // the connection is closed with 1008
 };
 
-enum class PublishStatus : std::uint8_t {
-    Success,       // in the broadcast ring: every shard will fan it out to its subscribers of the topic
-    Backpressure,  // the ring is full (a shard is a lap behind, see ShardStats::ring_stalls): not published
-    NotRunning,    // the server is not running: not published
-    Invalid,       // the topic is empty or longer than kMaxTopicBytes: not published
-};
-
-inline constexpr std::size_t kMaxTopicBytes = 1024;
-
-enum class SubscribeStatus : std::uint8_t {
-    Subscribed,         // done: the connection gets every message published to the topic from now on
-    AlreadySubscribed,  // nothing changed
-    InvalidTopic,       // empty, or longer than kMaxTopicBytes
-    TooMany,            // the connection holds its route's max_subscriptions already (counted in ShardStats)
-    NotOpen,            // the connection is closing
-    NoMemory,
-};
 
 // One shard's counters, read from any thread (each is exact for its shard, the set is not a snapshot).
 // The close codes ShardStats::closes counts one by one (RFC 6455 7.4.1); any other code is counted in the last
@@ -249,6 +233,12 @@ struct ServerConfig {
     // Messages published but not yet fanned out by every shard; past it publish() returns Backpressure.
     // Rounded up to a power of two; each slot is 32 bytes.
     std::size_t broadcast_ring_slots = 1024;
+    // Each topic's history, for subscribers that resume (ws/pubsub.hpp): at most this many publications per
+    // topic, none older than history_seconds, and at most history_max_bytes over every topic (past it a
+    // publish makes room in its own topic first). 0 publications: no history, and no resume.
+    std::size_t history_per_topic = 1000;
+    unsigned history_seconds = 300;
+    std::size_t history_max_bytes = 64 * 1024 * 1024;
     // permessage-deflate, for the routes that enable it (WebSocketBehavior::deflate) and for broadcasts.
     int deflate_level = 6;               // 1 (fastest) .. 9 (smallest)
     std::size_t deflate_min_bytes = 64;  // shorter messages are not worth compressing: sent as they are
@@ -335,8 +325,14 @@ public:
     // Subscribers past their max_backpressure_bytes get the slow policy, not the message. While any connection
     // has negotiated permessage-deflate, a message of deflate_min_bytes or more is also compressed once, here,
     // with the smallest window any of them agreed to, and every such subscriber gets that frame.
-    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary,
+    // The result carries the offset the publication got in its topic (ws/pubsub.hpp), and the publication is
+    // kept in the topic's history (history_per_topic, history_seconds, history_max_bytes).
+    PublishResult publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary,
                           std::chrono::milliseconds wait = std::chrono::milliseconds{0}) noexcept;
+    // The epoch of this server's offsets (ws/pubsub.hpp): random per run. Safe from any thread.
+    const std::string& epoch() const noexcept;
+    // The history every topic keeps, over the process. Safe from any thread.
+    HistoryStats history_stats() const noexcept;
     // Connections subscribed to `topic` now, over every shard. Safe from any thread.
     std::uint64_t subscribers(std::string_view topic) const;
     // Each shard's counters, indexed by shard; empty before run(). Safe from any thread.

@@ -21,6 +21,7 @@
 #include "surge/ws/frame_decoder.hpp"
 #include "surge/ws/message_reader.hpp"
 #include "surge/ws/opcode.hpp"
+#include "surge/ws/pubsub.hpp"
 #include "surge/ws/send_status.hpp"
 
 namespace surge {
@@ -32,8 +33,6 @@ class ShardTopics;
 struct SubscriptionList;
 }  // namespace detail
 
-enum class PublishStatus : std::uint8_t;
-enum class SubscribeStatus : std::uint8_t;
 
 class WebSocket {
 public:
@@ -50,10 +49,18 @@ public:
     // subscribe() says what happened (SubscribeStatus: already subscribed, an empty or too long topic, past the
     // route's max_subscriptions, not open); unsubscribe() returns false when it was not subscribed.
     SubscribeStatus subscribe(std::string_view topic) noexcept;
+    // The same, from a position (ws/pubsub.hpp): the publications after options.since that the topic's history
+    // still holds are queued to this connection at once, in order, and the live stream follows them with no gap
+    // and no duplicate, however publishers on other threads interleave. Also says where the topic stands.
+    SubscribeResult subscribe(std::string_view topic, const SubscribeOptions& options);
     bool unsubscribe(std::string_view topic) noexcept;
     bool subscribed(std::string_view topic) const noexcept;
+    // How publications reach this connection, for every topic (Raw unless set; ws/pubsub.hpp). Set it before
+    // subscribing: what was already queued stays as it was.
+    void set_delivery(Delivery delivery) noexcept;
+    Delivery delivery() const noexcept { return delivery_ & kEnvelopeDelivery ? Delivery::Envelope : Delivery::Raw; }
     // Publishes to every subscriber of `topic` on every shard except this connection (see Server::publish()).
-    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
+    PublishResult publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary) noexcept;
     // Bytes queued for sending that the socket has not taken yet.
     std::size_t buffered_amount() const noexcept { return out_.bytes(); }
     // The index of the shard (thread) that owns this connection.
@@ -97,6 +104,10 @@ private:
     std::uint8_t deflate_ = 0;  // permessage-deflate: what was agreed, and the current message's state (shard.cpp)
     std::uint8_t output_flags_ = 0;  // what the send queue holds that matters (connection_state.hpp)
     std::uint8_t admission_ = 0;     // which of the shard's admission counts hold it (connection_state.hpp)
+    // Pub/sub: the delivery asked for, and whether a subscription is still skipping what history already gave.
+    static constexpr std::uint8_t kEnvelopeDelivery = 1;
+    static constexpr std::uint8_t kJoining = 2;
+    std::uint8_t delivery_ = 0;
 };
 
 // Where a route's data of type T starts in a slot: right behind the WebSocket, aligned for T.

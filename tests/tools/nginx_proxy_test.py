@@ -76,7 +76,7 @@ async def idle_subscribers(ports):
     for port in ports:
         ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws", ping_interval=None, open_timeout=10)
         await ws.send(json.dumps({"subscribe": "idle"}))
-        check(json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"subscribed": "idle"}, "subscribed via nginx")
+        check(json.loads(await asyncio.wait_for(ws.recv(), 10))["subscribed"] == "idle", "subscribed via nginx")
         subscribers.append(ws)
     await asyncio.sleep(IDLE_SECONDS)
     for n, port in enumerate(ports):

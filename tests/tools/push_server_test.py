@@ -112,14 +112,23 @@ async def recv(ws):
     return await asyncio.wait_for(ws.recv(), 10)
 
 
+def subscribed(answer, topic, recovered=False):
+    """A subscribe's answer: {"subscribed":topic,"offset":N,"epoch":E,"recovered":B}; returns it, parsed."""
+    reply = json.loads(answer)
+    check(reply.get("subscribed") == topic and isinstance(reply.get("offset"), int) and
+          len(reply.get("epoch", "")) == 16 and reply.get("recovered") is recovered,
+          "the answer to subscribing to %r: %r" % (topic, answer))
+    return reply
+
+
 async def single_process(port):
     url = f"ws://127.0.0.1:{port}/ws"
     async with websockets.connect(url + "?topics=news,prices%2Feu") as a, \
             websockets.connect(url) as b, websockets.connect(url + "?topics=sport") as c:
         await b.send(json.dumps({"subscribe": "news"}))
-        check(json.loads(await recv(b)) == {"subscribed": "news"}, "subscribe answer")
+        subscribed(await recv(b), "news")
         await b.send('{ "subscribe" : "caf\\u00e9" }')
-        check(json.loads(await recv(b)) == {"subscribed": "café"}, "escaped topic")
+        subscribed(await recv(b), "café")
         await b.send("not json")
         check("error" in json.loads(await recv(b)), "bad command answer")
 
@@ -141,7 +150,7 @@ async def single_process(port):
         check(await recv(c) == "goal", "sport")
         # b got nothing since: the next thing it hears is the answer to this command.
         await b.send(json.dumps({"subscribe": "x"}))
-        check(json.loads(await recv(b)) == {"subscribed": "x"}, "b heard nothing it had not asked for")
+        subscribed(await recv(b), "x")  # b heard nothing it had not asked for
 
         check(post(port, "/publish/news", b"x", token="wrong")[0] == 401, "wrong token")
         check(post(port, "/publish/news", b"x", token=None)[0] == 401, "no token")
@@ -155,6 +164,51 @@ async def single_process(port):
     check(m["surge_messages_in_total"] == 5, "commands counted")
     check(m["surge_dropped_total"] == 0 and m["surge_slow_closed_total"] == 0, "nothing dropped")
     check(m["surge_ring_lag"] == 0, "no lag")
+
+
+async def resume(port):
+    # Offsets, envelopes (format=json) and resume, by URL and by command; raw delivery resumes too.
+    url = f"ws://127.0.0.1:{port}/ws"
+    async with websockets.connect(url + "?topics=feed&format=json") as a:
+        for n in range(1, 6):
+            status, _ = post(port, "/publish/feed", b"m%d" % n)
+            check(status == 200, "publish m%d" % n)
+        for n in range(1, 6):
+            check(json.loads(await recv(a)) == {"topic": "feed", "offset": n, "data": "m%d" % n}, "envelope %d" % n)
+    for n in range(6, 9):
+        post(port, "/publish/feed", b"m%d" % n)
+    async with websockets.connect(url + "?topics=feed&format=json") as probe:
+        await probe.send(json.dumps({"subscribe": "feed", "id": 1}))
+        epoch = json.loads(await recv(probe))["epoch"]  # already subscribed by the URL: where the topic stands
+    # By URL: what was missed, in order, then the answer, then live.
+    async with websockets.connect(url + "?topics=feed&since=feed:5&epoch=%s&format=json" % epoch) as b:
+        for n in (6, 7, 8):
+            check(json.loads(await recv(b))["offset"] == n, "resumed by URL: %d" % n)
+        answer = subscribed(await recv(b), "feed", recovered=True)
+        check(answer["offset"] == 8 and answer["epoch"] == epoch, "the answer says where the topic stands")
+        post(port, "/publish/feed", b"m9")
+        check(json.loads(await recv(b)) == {"topic": "feed", "offset": 9, "data": "m9"}, "then live")
+    # By command, with an id; and raw delivery (the default) resumes the same way.
+    async with websockets.connect(url + "?format=json") as c, websockets.connect(url) as d:
+        await c.send(json.dumps({"subscribe": "feed", "since": 7, "epoch": epoch, "id": "r1"}))
+        check([json.loads(await recv(c))["offset"] for _ in range(2)] == [8, 9], "resumed by command")
+        answer = subscribed(await recv(c), "feed", recovered=True)
+        check(answer["id"] == "r1", "the answer carries the command's id")
+        await d.send(json.dumps({"subscribe": "feed", "since": 8}))
+        check(await recv(d) == "m9", "raw delivery resumes with the bytes as published")
+        subscribed(await recv(d), "feed", recovered=True)
+        # Another epoch, or a position history no longer holds, is said plainly: live only.
+        await d.send(json.dumps({"unsubscribe": "feed"}))
+        check(json.loads(await recv(d)) == {"unsubscribed": "feed"}, "unsubscribed")
+        await d.send(json.dumps({"subscribe": "feed", "since": 3, "epoch": "0000000000000000"}))
+        subscribed(await recv(d), "feed", recovered=False)
+    # Mistakes get an error that names them.
+    async with websockets.connect(url + "?topics=feed&since=feed:x") as e:
+        check(json.loads(await recv(e))["error"].startswith("since: expected topic:offset"), "a bad since in the URL")
+        await e.send(json.dumps({"subscribe": "feed", "colour": "red"}))
+        check("unknown member" in json.loads(await recv(e))["error"], "an unknown member")
+    async with websockets.connect(url + "?topics=feed&format=xml") as f:
+        check(json.loads(await recv(f)) == {"error": "format is json or raw"}, "an unknown format")
 
 
 async def limits(port):
@@ -176,12 +230,12 @@ async def limits(port):
         await d.send(json.dumps({"subscribe": "line\nbreak"}))
         check("error" in json.loads(await recv(d)), "control characters refused")
         await d.send(json.dumps({"subscribe": "e"}))
-        check(json.loads(await recv(d)) == {"subscribed": "e"}, "a subscription within the limit")
+        subscribed(await recv(d), "e")  # a subscription within the limit
     # A chunked POST (what Go's and Node's HTTP clients send for a body of unknown length) publishes its body.
     async with websockets.connect(url) as e:
         # Subscribed by command, so the answer says the server holds the subscription before anything is published.
         await e.send(json.dumps({"subscribe": "chunks"}))
-        check(json.loads(await recv(e)) == {"subscribed": "chunks"}, "subscribed to chunks")
+        subscribed(await recv(e), "chunks")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("POST", "/publish/chunks", body=iter([b"chunked ", b"body"]), encode_chunked=True)
         reply = connection.getresponse()
@@ -257,7 +311,9 @@ async def limits(port):
     check(head.startswith(b"HTTP/1.1 101"), "the raw subscriber upgraded: %r" % head)
     # Subscribed by the URL; a command's answer says the subscription is in place before the flood starts.
     slow.sendall(client_frame(1, json.dumps({"subscribe": "flood"}).encode()))
-    check(read_frame(slow) == (1, b'{"subscribed":"flood"}'), "the slow subscriber subscribed")
+    opcode, payload = read_frame(slow)
+    check(opcode == 1, "the slow subscriber's answer is text")
+    subscribed(payload, "flood")
     # A command's reply is dropped only while the queue is past its bound when the command arrives; the kernel may
     # still take a little of the queue after the drops were seen, and then the reply is queued and comes, which
     # is right too. So: flood until drops, send a command, read up to its reply or the close; again until the
@@ -280,8 +336,8 @@ async def limits(port):
         if opcode == 8:
             closed = int.from_bytes(payload[:2], "big"), payload[2:]
             break
-        check((opcode, json.loads(payload)) == (1, {"subscribed": topic}), "the reply, or else the close: %r" %
-              payload[:80])
+        check(opcode == 1, "the reply, or else the close: %r" % payload[:80])
+        subscribed(payload, topic)
     check(closed == (1008, b"replies are not being read"), "closed with 1008 and a reason: %s" % (closed,))
     slow.close()
     check(metrics(port)["surge_replies_undeliverable_total"] == 1, "the undeliverable reply is counted")
@@ -352,7 +408,7 @@ async def admin_listener(port, admin):
         # Publishing goes on through the admin listener, and every subscriber hears it.
         for ws in subscribers:  # the URL subscription is made right after the 101: be sure it is
             await ws.send(json.dumps({"subscribe": "news"}))
-            check(json.loads(await recv(ws)) == {"subscribed": "news"}, "subscribed")
+            subscribed(await recv(ws), "news")
         status, body = post(admin, "/publish/news", b"still publishing", token="")
         check(status == 200 and json.loads(body)["subscribers"] == 20, "admin publish: %s %s" % (status, body))
         for ws in subscribers:
@@ -423,6 +479,7 @@ def main():
     server, port = start(binary, backend, "--token", TOKEN)
     try:
         asyncio.run(single_process(port))
+        asyncio.run(resume(port))
     finally:
         stop(server)
     print("single process: ok", flush=True)

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "surge/net/uring_probe.hpp"
-#include "tools/json_string.hpp"
+#include "surge/core/json_string.hpp"
 
 namespace surge::loadgen {
 namespace {
@@ -191,7 +191,7 @@ void JsonWriter::separate(std::string_view key) {
 
 void JsonWriter::quoted(std::string_view text) {
     std::string literal;
-    tools::append_json_string(literal, text);
+    append_json_string(literal, text);
     std::fwrite(literal.data(), 1, literal.size(), out_);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "surge/core/json_string.hpp"
 #include "surge/core/utf8.hpp"
 
 namespace surge::push {
@@ -79,6 +80,25 @@ public:
         return false;  // no closing quote
     }
 
+    char peek() {
+        skip_space();
+        return at_ < text_.size() ? text_[at_] : '\0';
+    }
+    // A non-negative JSON integer that fits 64 bits (no sign, fraction or exponent).
+    bool unsigned_integer(std::uint64_t& out) {
+        skip_space();
+        const std::size_t start = at_;
+        out = 0;
+        while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') {
+            const auto digit = static_cast<std::uint64_t>(text_[at_] - '0');
+            if (out > (UINT64_MAX - digit) / 10) return false;
+            out = out * 10 + digit;
+            ++at_;
+        }
+        if (at_ == start || (at_ - start > 1 && text_[start] == '0')) return false;  // none, or a leading zero
+        return at_ >= text_.size() || (text_[at_] != '.' && text_[at_] != 'e' && text_[at_] != 'E');
+    }
+
 private:
     bool hex4(std::uint32_t& out) {
         if (at_ + 4 > text_.size()) return false;
@@ -114,14 +134,81 @@ private:
 
 }  // namespace
 
-bool parse_command(std::string_view json, Command& out) {
+bool parse_command(std::string_view json, Command& out, std::string& error) {
     JsonReader reader(json);
-    std::string key;
-    if (!reader.take('{') || !reader.string(key) || !reader.take(':')) return false;
-    if (key == "subscribe") out.action = Action::Subscribe;
-    else if (key == "unsubscribe") out.action = Action::Unsubscribe;
-    else return false;
-    return reader.string(out.topic) && reader.take('}') && reader.at_end();
+    out = Command{};
+    bool has_action = false, has_since = false, has_epoch = false, has_id = false;
+    if (!reader.take('{')) {
+        error = "a command is a JSON object";
+        return false;
+    }
+    bool first = true;
+    while (!reader.take('}')) {
+        std::string key;
+        if ((!first && !reader.take(',')) || !reader.string(key) || !reader.take(':')) {
+            error = "a command is a JSON object of \"key\": value members";
+            return false;
+        }
+        first = false;
+        if (key == "subscribe" || key == "unsubscribe") {
+            if (has_action || !reader.string(out.topic)) {
+                error = "one \"subscribe\" or \"unsubscribe\", with a topic string";
+                return false;
+            }
+            out.action = key == "subscribe" ? Action::Subscribe : Action::Unsubscribe;
+            has_action = true;
+        } else if (key == "since") {
+            std::uint64_t offset = 0;
+            if (has_since || !reader.unsigned_integer(offset)) {
+                error = "\"since\" is an offset: an integer from 0";
+                return false;
+            }
+            out.since = offset;
+            has_since = true;
+        } else if (key == "epoch") {
+            if (has_epoch || !reader.string(out.epoch)) {
+                error = "\"epoch\" is a string";
+                return false;
+            }
+            has_epoch = true;
+        } else if (key == "id") {
+            std::string text;
+            std::uint64_t number = 0;
+            if (has_id) {
+                error = "one \"id\"";
+                return false;
+            }
+            if (reader.peek() == '"') {
+                if (!reader.string(text)) {
+                    error = "\"id\" is a string or an integer";
+                    return false;
+                }
+                append_json_string(out.id_json, text);
+            } else if (reader.unsigned_integer(number)) {
+                out.id_json = std::to_string(number);
+            } else {
+                error = "\"id\" is a string or an integer";
+                return false;
+            }
+            has_id = true;
+        } else {
+            error = "unknown member \"" + key.substr(0, 64) + "\" (subscribe, unsubscribe, since, epoch, id)";
+            return false;
+        }
+    }
+    if (!reader.at_end()) {
+        error = "one JSON object per message";
+        return false;
+    }
+    if (!has_action) {
+        error = "expected {\"subscribe\":\"topic\"} or {\"unsubscribe\":\"topic\"}";
+        return false;
+    }
+    if (out.action == Action::Unsubscribe && (has_since || has_epoch)) {
+        error = "\"since\" and \"epoch\" go with \"subscribe\"";
+        return false;
+    }
+    return true;
 }
 
 bool valid_topic(std::string_view topic, std::size_t max_bytes) {
@@ -147,6 +234,46 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
             out.push_back(' ');
         } else {
             out.push_back(c);
+        }
+    }
+    return true;
+}
+
+std::string query_parameter(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.size() <= name.size() || !pair.starts_with(name) || pair[name.size()] != '=') continue;
+        std::string value;
+        return percent_decode(pair.substr(name.size() + 1), value, true) ? value : std::string();
+    }
+    return {};
+}
+
+bool positions_from_query(std::string_view query, QueryPositions& out, std::string& error) {
+    out = {};
+    out.epoch = query_parameter(query, "epoch");
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (!pair.starts_with("since=")) continue;
+        std::string_view list = pair.substr(6);
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            const std::string_view entry = list.substr(0, comma);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            const std::size_t colon = entry.rfind(':');
+            std::string topic;
+            std::uint64_t offset = 0;
+            JsonReader digits(colon == std::string_view::npos ? std::string_view{} : entry.substr(colon + 1));
+            if (colon == std::string_view::npos || !percent_decode(entry.substr(0, colon), topic, true) ||
+                topic.empty() || !digits.unsigned_integer(offset) || !digits.at_end()) {
+                error = "since: expected topic:offset[,topic:offset...], got '" + std::string(entry.substr(0, 64)) + "'";
+                return false;
+            }
+            out.since.emplace_back(std::move(topic), offset);
         }
     }
     return true;

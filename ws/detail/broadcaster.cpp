@@ -4,7 +4,9 @@
 #include <cstring>
 #include <optional>
 
+#include "surge/core/clock.hpp"
 #include "surge/ws/deflate.hpp"
+#include "surge/ws/envelope.hpp"
 #include "surge/ws/frame_header.hpp"
 
 namespace surge::detail {
@@ -33,7 +35,8 @@ std::uint64_t TopicDirectory::subscribers(std::string_view topic) const {
 Broadcaster::Broadcaster(unsigned shards, const ServerConfig& config)
     : ring_(config.broadcast_ring_slots, shards),
       deflate_level_(config.deflate_level),
-      deflate_min_bytes_(config.deflate_min_bytes) {}
+      deflate_min_bytes_(config.deflate_min_bytes),
+      logs_({config.history_per_topic, std::int64_t{config.history_seconds} * 1000, config.history_max_bytes}) {}
 
 void Broadcaster::count_deflate(unsigned bits, int delta) noexcept {
     deflate_connections_[bits - 8].fetch_add(static_cast<std::uint32_t>(delta), std::memory_order_relaxed);
@@ -69,6 +72,7 @@ std::string_view compress_for_broadcast(std::string_view message, unsigned bits,
 // The largest frame an item can point to: deflated_size has 28 bits.
 constexpr std::size_t kMaxDeflatedFrame = (std::size_t{1} << 28) - 1;
 
+
 }  // namespace
 
 Broadcaster::~Broadcaster() {
@@ -77,15 +81,57 @@ Broadcaster::~Broadcaster() {
     }
 }
 
-PublishStatus Broadcaster::publish(std::string_view topic, std::string_view message, Opcode opcode,
+PublishResult Broadcaster::publish(std::string_view topic, std::string_view message, Opcode opcode,
                                    std::chrono::milliseconds wait, const Publisher& publisher) noexcept {
-    if (topic.empty() || topic.size() > kMaxTopicBytes) return PublishStatus::Invalid;
-    // Claim first: a full ring costs no allocation and no encoding.
-    std::optional<std::uint64_t> sequence;
-    if (wait.count() > 0 && !publisher.shard) sequence = ring_.claim_until(std::chrono::steady_clock::now() + wait);
-    else sequence = ring_.try_claim();
-    if (!sequence) return PublishStatus::Backpressure;
+    if (topic.empty() || topic.size() > kMaxTopicBytes) return {PublishStatus::Invalid};
+    const std::int64_t now = monotonic_ms();
+    PublishResult result;
+    try {
+        // The topic's stripe is held from the offset to the ring slot: a topic's offsets follow the ring's order.
+        result = logs_.with(topic, [&](TopicLog& log) -> PublishResult {
+            const std::uint64_t offset = log.next_offset;
+            // Before the claim: what can fail (allocation) must fail while no slot waits for it.
+            std::string envelope;
+            if (envelopes_.load(std::memory_order_relaxed) > 0) {
+                const std::string payload = encode_envelope(topic, offset, message, opcode);
+                envelope.resize(frame_header_length(payload.size(), false) + payload.size());
+                const std::size_t header = encode_frame_header(envelope.data(), Opcode::Text, payload.size());
+                std::memcpy(envelope.data() + header, payload.data(), payload.size());
+            }
+            // Claim next: a full ring costs no allocation and no compression.
+            std::optional<std::uint64_t> sequence;
+            if (wait.count() > 0 && !publisher.shard) {
+                sequence = ring_.claim_until(std::chrono::steady_clock::now() + wait);
+            } else {
+                sequence = ring_.try_claim();
+            }
+            if (!sequence) return {PublishStatus::Backpressure};
+            BroadcastItem item = encode(topic, message, opcode, envelope, publisher);
+            if (!item.bytes) {
+                // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
+                SharedBytes* nothing = SharedBytes::make(0, ring_.consumers());
+                if (!nothing) std::abort();  // not even 16 bytes: nothing sensible is left to do
+                ring_.publish(*sequence, {nothing, 0, kNoShard, 0, 0, 0});
+                return {PublishStatus::Backpressure};
+            }
+            item.offset = offset;
+            ++log.next_offset;
+            logs_.append(log, item, now);
+            ring_.publish(*sequence, item);
+            return {PublishStatus::Success, offset};
+        });
+    } catch (const std::bad_alloc&) {
+        return {PublishStatus::Backpressure};  // no memory for the topic's log or the envelope: nothing published
+    }
+    if (!result.ok()) return result;
+    for (BroadcastConsumer* consumer : consumers_) {
+        if (consumer != publisher.shard) consumer->notify_broadcast();  // a publishing shard drains after its callbacks
+    }
+    return result;
+}
 
+BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view message, Opcode opcode,
+                                  std::string_view envelope, const Publisher& publisher) noexcept {
     // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far
     // suits them all (a connection that agreed to a smaller one since gets the plain frame).
     const unsigned bits = message.size() >= deflate_min_bytes_ ? deflate_bits() : 0;
@@ -95,16 +141,11 @@ PublishStatus Broadcaster::publish(std::string_view topic, std::string_view mess
     if (deflated_frame > kMaxDeflatedFrame) deflated = {};
 
     const std::size_t header_size = frame_header_length(message.size(), false);
+    // One reference per shard, and one more for the topic's history (TopicLogs::append() takes it).
     SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size() +
-                                               (deflated.empty() ? 0 : deflated_frame),
+                                               (deflated.empty() ? 0 : deflated_frame) + envelope.size(),
                                            ring_.consumers());
-    if (!bytes) {
-        // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
-        bytes = SharedBytes::make(0, ring_.consumers());
-        if (!bytes) std::abort();  // not even 16 bytes: nothing sensible is left to do
-        ring_.publish(*sequence, {bytes, 0, kNoShard, 0, 0, 0});
-        return PublishStatus::Backpressure;
-    }
+    if (!bytes) return {nullptr, 0, kNoShard, 0, 0, 0};
     char* at = bytes->data();
     std::memcpy(at, topic.data(), topic.size());
     at += topic.size();
@@ -114,19 +155,17 @@ PublishStatus Broadcaster::publish(std::string_view topic, std::string_view mess
     if (!deflated.empty()) {
         at += encode_frame_header(at, opcode, deflated.size(), true, true);
         std::memcpy(at, deflated.data(), deflated.size());
+        at += deflated.size();
     }
+    if (!envelope.empty()) std::memcpy(at, envelope.data(), envelope.size());
     BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), publisher.exclude_shard, 0, 0,
                        publisher.exclude_token};
     if (!deflated.empty()) {
         item.deflated_size = static_cast<std::uint32_t>(deflated_frame);
         item.deflate_bits = bits;
     }
-    ring_.publish(*sequence, item);
-
-    for (BroadcastConsumer* consumer : consumers_) {
-        if (consumer != publisher.shard) consumer->notify_broadcast();  // a publishing shard drains after its callbacks
-    }
-    return PublishStatus::Success;
+    item.envelope_size = static_cast<std::uint32_t>(envelope.size());
+    return item;
 }
 
 }  // namespace surge::detail

@@ -1,8 +1,9 @@
 // The server's publish path: the broadcast ring in front of the shards, and the process-wide subscriber counts
 // per topic. Layer: ws (private to the server).
-// publish() encodes the frame once into a SharedBytes (the topic, then the frame), holding one reference per
-// shard, claims a ring slot and wakes the shards; each shard fans it out to its local subscribers and drops its
-// reference. Any thread may publish, shard threads included.
+// publish() numbers the publication in its topic (topic_log.hpp), encodes its frames once into a SharedBytes
+// (broadcast_item.hpp), holding one reference per shard and one for the topic's history, claims a ring slot
+// and wakes the shards; each shard fans it out to its local subscribers and drops its reference. Any thread may
+// publish, shard threads included.
 #pragma once
 
 #include <atomic>
@@ -17,35 +18,13 @@
 
 #include "surge/core/broadcast_ring.hpp"
 #include "surge/core/shared_bytes.hpp"
+#include "surge/ws/detail/broadcast_item.hpp"
+#include "surge/ws/detail/topic_log.hpp"
 #include "surge/ws/opcode.hpp"
 #include "surge/ws/server.hpp"
 
 namespace surge::detail {
 
-inline constexpr std::uint16_t kNoShard = UINT16_MAX;
-
-// One published message, as the ring carries it (24 bytes: with its stamp, a slot is 32). Its bytes are laid
-// out as the topic, the frame, then the permessage-deflate frame if any; the accessors below are the only code
-// that knows this layout (Broadcaster::publish() writes it).
-struct BroadcastItem {
-    SharedBytes* bytes;  // one reference per shard
-    std::uint16_t topic_size;
-    std::uint16_t exclude_shard;  // the sender's shard when a connection published (kNoShard otherwise)
-    std::uint32_t deflated_size : 28;  // the permessage-deflate frame at the end of `bytes`, or 0
-    std::uint32_t deflate_bits : 4;    // the window it was compressed with: for connections that agreed to it
-    std::uint64_t exclude_token;  // and the sender's token there: it does not get its own message
-
-    std::string_view topic() const noexcept { return {bytes->data(), topic_size}; }
-    // The frame as it goes to a connection without compression.
-    std::string_view frame() const noexcept {
-        return {bytes->data() + topic_size, bytes->size() - topic_size - deflated_size};
-    }
-    // The compressed frame (RSV1) for connections whose window is at least 2^deflate_bits, or empty.
-    std::string_view deflated_frame() const noexcept {
-        return {bytes->data() + bytes->size() - deflated_size, deflated_size};
-    }
-};
-static_assert(sizeof(BroadcastItem) == 24);
 
 // A reader of the ring (a shard): told when a publication is waiting for it. notify_broadcast() runs on the
 // publishing thread, any thread, and must only signal.
@@ -99,8 +78,14 @@ public:
     void attach(std::vector<BroadcastConsumer*> consumers) noexcept { consumers_ = std::move(consumers); }
 
     // `wait`: how long to wait for room when the ring is full; ignored when a shard publishes.
-    PublishStatus publish(std::string_view topic, std::string_view message, Opcode opcode,
+    PublishResult publish(std::string_view topic, std::string_view message, Opcode opcode,
                           std::chrono::milliseconds wait, const Publisher& publisher) noexcept;
+
+    // A connection asked for Delivery::Envelope (+1), or one that had stopped (-1). While any has, publish()
+    // encodes the envelope frame too.
+    void count_envelope(int delta) noexcept { envelopes_.fetch_add(delta, std::memory_order_relaxed); }
+    TopicLogs& logs() noexcept { return logs_; }
+    const TopicLogs& logs() const noexcept { return logs_; }
 
     // A connection agreed to permessage-deflate with a server window of 2^bits (delta +1), or closed (-1).
     // While any has, publish() compresses with the smallest window among them.
@@ -112,6 +97,9 @@ public:
     const TopicDirectory& directory() const noexcept { return directory_; }
 
 private:
+    // The publication's bytes (broadcast_item.hpp), one reference per shard; bytes is null without memory.
+    BroadcastItem encode(std::string_view topic, std::string_view message, Opcode opcode, std::string_view envelope,
+                         const Publisher& publisher) noexcept;
     // The smallest server window of any permessage-deflate connection now, or 0 for none.
     unsigned deflate_bits() const noexcept;
 
@@ -121,6 +109,8 @@ private:
     std::atomic<std::uint32_t> deflate_connections_[8]{};  // by window bits - 8
     TopicDirectory directory_;
     std::vector<BroadcastConsumer*> consumers_;
+    std::atomic<int> envelopes_{0};
+    TopicLogs logs_;
 };
 
 }  // namespace surge::detail

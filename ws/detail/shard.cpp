@@ -105,6 +105,8 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     if (ws.deflate_ & kDeflateOn) broadcaster_.count_deflate(server_window_bits(ws.deflate_), -1);
     ws.deflate_ = 0;
     ws.output_flags_ = 0;
+    forget_joining(ws, {});
+    set_delivery(ws, Delivery::Raw);
     uncount_address(ws);
     end_handshake(ws);
     admission_.connections.remove();  // every slot in use was counted at accept
@@ -330,6 +332,7 @@ void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view rea
     ShardCounters::add(counters_.closes[static_cast<std::size_t>(counted - std::begin(kCountedCloseCodes))], 1);
     const WebSocketRoute& route = routes_.websockets[ws.route_];
     if (route.behavior.on_close) route.behavior.on_close(ws, code, reason);
+    forget_joining(ws, {});
     topics_.unsubscribe_all(ws);  // after on_close, which may still look at them
     if (route.data.destroy) route.data.destroy(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
 }
@@ -435,7 +438,7 @@ void Shard::run() {
         const long long next_tick = start + static_cast<long long>(wheel_.now() + 1) * kTickMs;
         // A fan-out under way, or broadcasts left in the ring (published by this thread's callbacks, or more than
         // were taken): the loop turns without waiting and serves the next part.
-        const bool more = fan_out_.busy() || broadcaster_.ring().ready(index_);
+        const bool more = fan_out_.busy() || broadcaster_.ring().ready(index_) || !staged_.empty();
         if (tls_pump_) tls_pump_->begin_turn();
         if (!tls_waiting_.empty()) run_waiting_handshakes();
         const bool waiting = !tls_waiting_.empty();
@@ -488,6 +491,12 @@ SubscribeStatus WebSocket::subscribe(std::string_view topic) noexcept {
     return detail::Shard::running().subscribe(*this, topic);
 }
 
+SubscribeResult WebSocket::subscribe(std::string_view topic, const SubscribeOptions& options) {
+    return detail::Shard::running().subscribe(*this, topic, options);
+}
+
+void WebSocket::set_delivery(Delivery delivery) noexcept { detail::Shard::running().set_delivery(*this, delivery); }
+
 bool WebSocket::unsubscribe(std::string_view topic) noexcept {
     return detail::Shard::running().unsubscribe(*this, topic);
 }
@@ -496,7 +505,7 @@ bool WebSocket::subscribed(std::string_view topic) const noexcept {
     return detail::Shard::running().subscribed(*this, topic);
 }
 
-PublishStatus WebSocket::publish(std::string_view topic, std::string_view message, Opcode opcode) noexcept {
+PublishResult WebSocket::publish(std::string_view topic, std::string_view message, Opcode opcode) noexcept {
     return detail::Shard::running().publish(*this, topic, message, opcode);
 }
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "surge/core/byte_buffer.hpp"
@@ -109,9 +110,12 @@ public:
     SendStatus send(WebSocket& ws, std::string_view message, Opcode opcode) noexcept;
     void close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept;
     SubscribeStatus subscribe(WebSocket& ws, std::string_view topic) noexcept;
+    // From a position: history first (staged at once), then the live stream from Joined::live_from on.
+    SubscribeResult subscribe(WebSocket& ws, std::string_view topic, const SubscribeOptions& options);
+    void set_delivery(WebSocket& ws, Delivery delivery) noexcept;
     bool unsubscribe(WebSocket& ws, std::string_view topic) noexcept;
     bool subscribed(const WebSocket& ws, std::string_view topic) const noexcept;
-    PublishStatus publish(const WebSocket& ws, std::string_view topic, std::string_view message,
+    PublishResult publish(const WebSocket& ws, std::string_view topic, std::string_view message,
                           Opcode opcode) noexcept;
 
 private:
@@ -213,6 +217,11 @@ private:
     // Queues the frame for `ws`: true when it queued a reference (which the caller counts; stage() takes none
     // itself). False when dropped or not open, and under TLS, where the frame is encrypted for `ws` at once.
     bool stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept;
+    // A publication as `ws` takes it (its delivery, its compression); false when it kept no reference.
+    bool stage_item(WebSocket& ws, const BroadcastItem& item) noexcept;
+    // Whether the live stream must skip `item` for `ws` (history gave it); ends the joining when it need not.
+    bool skip_joined(WebSocket& ws, const BroadcastItem& item) noexcept;
+    void forget_joining(WebSocket& ws, std::string_view topic) noexcept;  // "" for every topic of ws
     // Counts a frame queued for `ws` and lists `ws` for the write at the end of the batch.
     void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
     void flush_staged() noexcept;
@@ -305,6 +314,22 @@ private:
     FanOut fan_out_;
     std::vector<WebSocket*> staged_;    // connections with broadcast frames queued but not yet written
     std::vector<WebSocket*> too_slow_;  // past their bound under SlowPolicy::Close: closed after the fan-out
+    // Subscriptions that joined while their topic's publications before `live_from` may still be on their way
+    // through the ring to this shard: history gave those, so the live stream skips them for this subscriber.
+    // Keyed by the connection's slot and the topic (a view of Topic::name, kept while subscribed). Connections
+    // with an entry carry WebSocket::kJoining; joining_count_ says how many each has.
+    struct JoinKey {
+        std::uint32_t index;
+        std::string_view topic;
+        bool operator==(const JoinKey&) const noexcept = default;
+    };
+    struct JoinKeyHash {
+        std::size_t operator()(const JoinKey& k) const noexcept {
+            return std::hash<std::string_view>{}(k.topic) * 31 + k.index;
+        }
+    };
+    std::unordered_map<JoinKey, std::uint64_t, JoinKeyHash> joining_;
+    std::unordered_map<std::uint32_t, std::uint32_t> joining_count_;
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
     std::vector<WebSocket*> batch_owners_;  // whose each of them is
     // Their pieces (kBatchIovecs, 64 KiB): made with the shard, not at the first fan-out, whose noexcept path

@@ -4,9 +4,14 @@
 #include "surge/ws/detail/shard.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 
+#include "surge/core/clock.hpp"
 #include "surge/ws/detail/connection_state.hpp"
+#include "surge/ws/envelope.hpp"
 #include "surge/ws/frame_encoder.hpp"
+#include "surge/ws/frame_header.hpp"
 
 namespace surge::detail {
 
@@ -189,15 +194,65 @@ SubscribeStatus Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept
     }
 }
 
-bool Shard::unsubscribe(WebSocket& ws, std::string_view topic) noexcept { return topics_.unsubscribe(ws, topic); }
+bool Shard::unsubscribe(WebSocket& ws, std::string_view topic) noexcept {
+    if (const Topic* t = topics_.find(topic)) forget_joining(ws, t->name);
+    return topics_.unsubscribe(ws, topic);
+}
+
+SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const SubscribeOptions& options) {
+    SubscribeResult result;
+    result.status = subscribe(ws, topic);
+    if (result.status != SubscribeStatus::Subscribed && result.status != SubscribeStatus::AlreadySubscribed) {
+        return result;
+    }
+    result.epoch = broadcaster_.logs().epoch();
+    if (result.status == SubscribeStatus::AlreadySubscribed) {
+        result.offset = broadcaster_.logs().last_offset(topic);
+        return result;
+    }
+    Joined joined;
+    try {
+        joined = broadcaster_.logs().join(topic, options.since, monotonic_ms());
+    } catch (const std::bad_alloc&) {
+        topics_.unsubscribe(ws, topic);
+        result.status = SubscribeStatus::NoMemory;
+        return result;
+    }
+    result.offset = joined.live_from - 1;
+    result.recovered = joined.recovered;
+    // What history gave goes out first, in order; the live stream skips whatever of it may still be on its way.
+    for (const BroadcastItem& item : joined.missed) {
+        if (stage_item(ws, item)) item.bytes->retain();
+        item.bytes->release();  // join()'s reference
+    }
+    if (joined.live_from > 1) {
+        const Topic* subscribed = topics_.find(topic);
+        try {
+            joining_[{ws.index_, subscribed->name}] = joined.live_from;
+            ++joining_count_[ws.index_];
+            ws.delivery_ |= WebSocket::kJoining;
+        } catch (const std::bad_alloc&) {
+            // Without room to remember it, a publication on its way may reach this subscriber twice.
+        }
+    }
+    return result;
+}
+
+void Shard::set_delivery(WebSocket& ws, Delivery delivery) noexcept {
+    const bool envelope = delivery == Delivery::Envelope;
+    if (envelope == ((ws.delivery_ & WebSocket::kEnvelopeDelivery) != 0)) return;
+    broadcaster_.count_envelope(envelope ? 1 : -1);
+    if (envelope) ws.delivery_ |= WebSocket::kEnvelopeDelivery;
+    else ws.delivery_ &= static_cast<std::uint8_t>(~WebSocket::kEnvelopeDelivery);
+}
 
 bool Shard::subscribed(const WebSocket& ws, std::string_view topic) const noexcept {
     return topics_.subscribed(ws, topic);
 }
 
-PublishStatus Shard::publish(const WebSocket& ws, std::string_view topic, std::string_view message,
+PublishResult Shard::publish(const WebSocket& ws, std::string_view topic, std::string_view message,
                              Opcode opcode) noexcept {
-    if (ws.state_ != WebSocket::State::Open) return PublishStatus::NotRunning;
+    if (ws.state_ != WebSocket::State::Open) return {PublishStatus::NotRunning};
     return broadcaster_.publish(topic, message, opcode, std::chrono::milliseconds{0},
                                 {this, static_cast<std::uint16_t>(index_), token_of(ws)});
 }
@@ -249,6 +304,68 @@ void Shard::drain_broadcasts() noexcept {
 
 bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
     if (item.exclude_shard == index_ && token_of(ws) == item.exclude_token) return false;
+    if ((ws.delivery_ & WebSocket::kJoining) && skip_joined(ws, item)) return false;
+    return stage_item(ws, item);
+}
+
+bool Shard::skip_joined(WebSocket& ws, const BroadcastItem& item) noexcept {
+    const auto found = joining_.find({ws.index_, item.topic()});
+    if (found == joining_.end()) return false;
+    if (item.offset < found->second) return true;  // before live_from: history gave it
+    // The live stream has caught up with what history gave: this subscription is like any other from now on.
+    forget_joining(ws, item.topic());
+    return false;
+}
+
+void Shard::forget_joining(WebSocket& ws, std::string_view topic) noexcept {
+    if (!(ws.delivery_ & WebSocket::kJoining)) return;
+    const auto count = joining_count_.find(ws.index_);
+    std::uint32_t left = count == joining_count_.end() ? 0 : count->second;
+    if (topic.empty()) {
+        for (auto it = joining_.begin(); it != joining_.end() && left > 0;) {
+            if (it->first.index == ws.index_) {
+                it = joining_.erase(it);
+                --left;
+            } else {
+                ++it;
+            }
+        }
+        left = 0;
+    } else if (joining_.erase({ws.index_, topic}) > 0 && left > 0) {
+        --left;
+    }
+    if (left > 0) {
+        count->second = left;
+        return;
+    }
+    if (count != joining_count_.end()) joining_count_.erase(count);
+    ws.delivery_ &= static_cast<std::uint8_t>(~WebSocket::kJoining);
+}
+
+bool Shard::stage_item(WebSocket& ws, const BroadcastItem& item) noexcept {
+    if (ws.delivery_ & WebSocket::kEnvelopeDelivery) {
+        if (item.envelope_size) return stage(ws, item.bytes, item.envelope_frame());
+        // Published while no connection asked for envelopes (from history, or just before this one asked): made
+        // for this one, and queued like any shared frame (staging writes nothing: the fan-out's contract).
+        SharedBytes* own = nullptr;
+        try {
+            const std::string payload = encode_envelope(item.topic(), item.offset, item.message(), item.opcode());
+            own = SharedBytes::make(frame_header_length(payload.size(), false) + payload.size(), 1);
+            if (own) {
+                const std::size_t header = encode_frame_header(own->data(), Opcode::Text, payload.size());
+                std::memcpy(own->data() + header, payload.data(), payload.size());
+            }
+        } catch (const std::bad_alloc&) {
+            own = nullptr;
+        }
+        if (!own) {
+            ShardCounters::add(counters_.dropped, 1);
+            return false;
+        }
+        if (stage(ws, own, {own->data(), own->size()})) own->retain();
+        own->release();
+        return false;  // no reference to item.bytes kept
+    }
     const std::uint8_t deflate = ws.deflate_;
     const bool compressed = item.deflated_size && (deflate & kDeflateOn) &&
                             server_window_bits(deflate) >= item.deflate_bits;

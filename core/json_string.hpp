@@ -1,10 +1,11 @@
-// JSON string literals for what the tools write (load-tool reports, surge-push's answers). Layer: tools.
+// JSON string literals: for the envelopes pub/sub delivers (ws/), and what the tools write (load-tool reports,
+// surge-push's answers). Layer: core.
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace surge::tools {
+namespace surge {
 
 // Appends `text` as a JSON string literal, quotes included: '"' and '\' are escaped, control characters become
 // \u00XX, and every other byte is copied as it is (so UTF-8 stays UTF-8).
@@ -27,4 +28,4 @@ inline void append_json_string(std::string& out, std::string_view text) {
     out.push_back('"');
 }
 
-}  // namespace surge::tools
+}  // namespace surge

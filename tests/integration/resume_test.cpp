@@ -1,0 +1,239 @@
+// Delivery guarantees through real sockets, on both backends: offsets per topic, the envelope, and subscribers
+// that resume from a position get exactly what they missed, then the live stream, while a publisher on another
+// thread keeps publishing; a position history no longer reaches, or of another epoch, is said not recovered.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "surge/ws/server.hpp"
+#include "tests/support/running_server.hpp"
+#include "tests/support/test_client.hpp"
+
+using namespace surge;
+using namespace surge::test;
+
+namespace {
+
+// "sub <topic>" or "sub <topic> <since> [epoch]": subscribes with the envelope delivery and answers
+// "subscribed <offset> <epoch> <recovered 0|1>" (or "refused").
+WebSocketBehavior resume_behavior() {
+    WebSocketBehavior b;
+    b.max_backpressure_bytes = 64 * 1024 * 1024;  // a resume may queue much at once: none is dropped here
+    b.on_message = [](WebSocket& ws, std::string_view message, Opcode) {
+        std::vector<std::string> words;
+        for (std::size_t at = 0; at <= message.size();) {
+            const std::size_t space = std::min(message.find(' ', at), message.size());
+            words.emplace_back(message.substr(at, space - at));
+            at = space + 1;
+        }
+        if (words.size() < 2 || words[0] != "sub") return;
+        ws.set_delivery(Delivery::Envelope);
+        SubscribeOptions options;
+        if (words.size() >= 3) options.since = StreamPosition{std::stoull(words[2]), words.size() >= 4 ? words[3] : ""};
+        const SubscribeResult r = ws.subscribe(words[1], options);
+        if (r.status != SubscribeStatus::Subscribed) {
+            ws.send("refused", Opcode::Text);
+            return;
+        }
+        ws.send("subscribed " + std::to_string(r.offset) + " " + r.epoch + " " + (r.recovered ? "1" : "0"),
+                Opcode::Text);
+    };
+    return b;
+}
+
+std::unique_ptr<TestClient> open_client(std::uint16_t port) {
+    auto client = std::make_unique<TestClient>(port);
+    REQUIRE(client->connected());
+    REQUIRE(client->handshake().rfind("HTTP/1.1 101", 0) == 0);
+    return client;
+}
+
+struct Subscribed {
+    std::uint64_t offset = 0;
+    std::string epoch;
+    bool recovered = false;
+};
+
+// Subscribes and reads the answer; envelopes that arrive before it (history is queued before the answer) are
+// kept in `early`.
+Subscribed subscribe(TestClient& client, const std::string& command, std::vector<std::string>& early) {
+    REQUIRE(client.send_frame(Opcode::Text, command));
+    for (;;) {
+        const ReceivedFrame frame = client.read_data_frame();
+        REQUIRE(frame.ok);
+        if (frame.payload.rfind("subscribed ", 0) != 0) {
+            early.push_back(frame.payload);
+            continue;
+        }
+        Subscribed s;
+        const std::size_t a = frame.payload.find(' ', 11);
+        s.offset = std::stoull(frame.payload.substr(11, a - 11));
+        const std::size_t b = frame.payload.find(' ', a + 1);
+        s.epoch = frame.payload.substr(a + 1, b - a - 1);
+        s.recovered = frame.payload.substr(b + 1) == "1";
+        return s;
+    }
+}
+
+// The offset in an envelope {"topic":"t","offset":N,"data":"..."}.
+std::uint64_t offset_of(const std::string& envelope) {
+    const std::size_t at = envelope.find("\"offset\":");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(envelope.substr(at + 9));
+}
+
+}  // namespace
+
+TEST_CASE("publish numbers each topic's publications 1, 2, 3 and subscribers get envelopes that say so") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend, {}, resume_behavior());
+        auto client = open_client(running.port());
+        std::vector<std::string> early;
+        const Subscribed s = subscribe(*client, "sub news", early);
+        CHECK(s.offset == 0);
+        CHECK(s.epoch == running.server().epoch());
+        CHECK(s.epoch.size() == 16);
+        CHECK(early.empty());
+        for (std::uint64_t n = 1; n <= 3; ++n) {
+            const PublishResult r = running.server().publish("news", "n" + std::to_string(n), Opcode::Text,
+                                                             std::chrono::seconds(5));
+            CHECK(r == PublishStatus::Success);
+            CHECK(r.offset == n);
+        }
+        CHECK(running.server().publish("sport", "x", Opcode::Text).offset == 1);  // offsets are per topic
+        CHECK(running.server().publish("news", std::string("\x00\xff", 2), Opcode::Binary).offset == 4);
+        for (int n = 1; n <= 3; ++n) {
+            const ReceivedFrame f = client->read_data_frame();
+            REQUIRE(f.ok);
+            CHECK(f.opcode == Opcode::Text);
+            CHECK(f.payload == "{\"topic\":\"news\",\"offset\":" + std::to_string(n) + ",\"data\":\"n" +
+                                   std::to_string(n) + "\"}");
+        }
+        const ReceivedFrame binary = client->read_data_frame();
+        CHECK(binary.payload == "{\"topic\":\"news\",\"offset\":4,\"data\":\"AP8=\",\"encoding\":\"base64\"}");
+        const HistoryStats h = running.server().history_stats();
+        CHECK(h.topics == 2);
+        CHECK(h.entries == 5);
+        CHECK(h.bytes > 0);
+    }
+}
+
+TEST_CASE("a subscriber that resumes gets exactly what it missed, then live, while another thread publishes") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.broadcast_ring_slots = 4096;
+        RunningServer running(backend, config, resume_behavior());
+        constexpr std::uint64_t kTotal = 3000;
+        std::atomic<std::uint64_t> published{0};
+        auto first = open_client(running.port());
+        std::vector<std::string> early;
+        REQUIRE(subscribe(*first, "sub feed", early).offset == 0);
+        std::thread publisher([&] {
+            for (std::uint64_t n = 1; n <= kTotal; ++n) {
+                const PublishResult r = running.server().publish("feed", "m" + std::to_string(n), Opcode::Text,
+                                                                 std::chrono::seconds(10));
+                if (!r.ok() || r.offset != n) return;
+                published.store(n);
+                if (n % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        });
+        // The first subscriber reads a while, then drops; several others resume from where it stopped, each at
+        // a different moment of the stream, while the publisher goes on.
+        std::uint64_t last = 0;
+        for (int i = 0; i < 200; ++i) {
+            const ReceivedFrame f = first->read_data_frame();
+            REQUIRE(f.ok);
+            CHECK(offset_of(f.payload) == last + 1);
+            last = offset_of(f.payload);
+        }
+        first.reset();
+        for (int round = 0; round < 4; ++round) {
+            CAPTURE(round);
+            auto again = open_client(running.port());
+            std::vector<std::string> missed;
+            const Subscribed s = subscribe(*again, "sub feed " + std::to_string(last) + " " +
+                                                       running.server().epoch(), missed);
+            CHECK(s.recovered);
+            CHECK(s.offset >= last);
+            // History first: everything after `last`, up to where the topic stood, in order.
+            std::uint64_t expect = last + 1;
+            for (const std::string& m : missed) CHECK(offset_of(m) == expect++);
+            CHECK(expect == s.offset + 1);
+            // Then live, with no gap and no repeat at the switch.
+            const std::uint64_t until = std::min(kTotal, s.offset + 300);
+            while (expect <= until) {
+                const ReceivedFrame f = again->read_data_frame();
+                REQUIRE(f.ok);
+                REQUIRE(offset_of(f.payload) == expect);
+                CHECK(f.payload.find("\"data\":\"m" + std::to_string(expect) + "\"") != std::string::npos);
+                ++expect;
+            }
+            last = expect - 1;
+        }
+        publisher.join();
+        CHECK(published.load() == kTotal);
+    }
+}
+
+TEST_CASE("a position history no longer reaches, ahead of the topic, or of another epoch is not recovered") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.history_per_topic = 10;
+        RunningServer running(backend, config, resume_behavior());
+        open_client(running.port());  // the server is running once a client is served
+        const std::string epoch = running.server().epoch();
+        struct Case {
+            std::string since;  // what follows "sub <topic> "
+            bool recovered;
+            std::size_t missed;
+        };
+        const Case cases[] = {
+            {"5 " + epoch, false, 0},                // history holds 21..30: 6..20 are gone
+            {"19 " + epoch, false, 0},               // 20 is gone
+            {"20 " + epoch, true, 10},               // 21..30
+            {"20", true, 10},                        // no epoch: taken as this run's
+            {"27 0123456789abcdef", false, 0},       // another run's offsets
+            {"31 " + epoch, false, 0},               // ahead of the topic: from another run
+            {"30 " + epoch, true, 0},                // up to date
+        };
+        int index = 0;
+        for (const Case& c : cases) {
+            CAPTURE(c.since);
+            const std::string topic = "t" + std::to_string(index++);
+            for (int n = 1; n <= 30; ++n) {
+                REQUIRE(running.server().publish(topic, "x", Opcode::Text, std::chrono::seconds(5)).ok());
+            }
+            auto client = open_client(running.port());
+            std::vector<std::string> missed;
+            const Subscribed s = subscribe(*client, "sub " + topic + " " + c.since, missed);
+            CHECK(s.recovered == c.recovered);
+            CHECK(s.offset == 30);
+            CHECK(missed.size() == c.missed);
+            if (!missed.empty()) CHECK(offset_of(missed.front()) == 21);
+            // Recovered or not, the live stream follows from now.
+            REQUIRE(running.server().publish(topic, "live", Opcode::Text, std::chrono::seconds(5)).ok());
+            const ReceivedFrame live = client->read_data_frame();
+            REQUIRE(live.ok);
+            CHECK(offset_of(live.payload) == 31);
+        }
+        {
+            // A topic never published: nothing was missed, from 0.
+            auto client = open_client(running.port());
+            std::vector<std::string> missed;
+            const Subscribed s = subscribe(*client, "sub never 0 " + epoch, missed);
+            CHECK(s.recovered);
+            CHECK(s.offset == 0);
+            CHECK(missed.empty());
+        }
+        CHECK(running.server().history_stats().entries <= 7 * 10);
+        CHECK(running.server().history_stats().evicted >= 7 * 21);
+    }
+}

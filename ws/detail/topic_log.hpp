@@ -1,0 +1,104 @@
+// Each topic's offsets and recent history: what publish() numbers and keeps, and what a subscriber that resumes
+// is given. Layer: ws (private to the server). Any thread (publishers, shards resuming subscribers).
+// Topics are spread over kStripes locks by hash; a publish holds its topic's stripe while it claims a ring slot,
+// takes the next offset and appends to the history, so a topic's offsets follow the ring's order and a shard
+// sees each topic's publications in offset order. Logs are kept for the life of the server (an offset, once
+// given, is never given again in this epoch); their history is bounded.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/ws/detail/broadcast_item.hpp"
+#include "surge/ws/pubsub.hpp"
+
+namespace surge::detail {
+
+struct HistoryLimits {
+    std::size_t per_topic = 0;
+    std::int64_t max_age_ms = 0;
+    std::size_t total_bytes = 0;
+};
+
+struct HistoryEntry {
+    BroadcastItem item;  // holds one reference to item.bytes
+    std::int64_t at_ms;  // when it was published (steady clock)
+};
+
+struct TopicLog {
+    std::uint64_t next_offset = 1;
+    std::deque<HistoryEntry> history;
+};
+
+// A subscriber joining a topic: from which offset the live stream reaches it, and what history gave it (each
+// item holding a reference for the caller to release).
+struct Joined {
+    std::uint64_t live_from = 1;  // publications before this offset are not for the live stream
+    bool recovered = false;
+    std::vector<BroadcastItem> missed;
+};
+
+class TopicLogs {
+public:
+    explicit TopicLogs(HistoryLimits limits);
+    ~TopicLogs();
+    TopicLogs(const TopicLogs&) = delete;
+    TopicLogs& operator=(const TopicLogs&) = delete;
+
+    // Runs fn(TopicLog&) with the topic's stripe locked, the log made when new; returns what fn returns.
+    // Throws std::bad_alloc when a new log cannot be made.
+    template <class Fn>
+    auto with(std::string_view topic, Fn&& fn) {
+        Stripe& stripe = stripe_of(topic);
+        const std::lock_guard<std::mutex> hold(stripe.lock);
+        auto found = stripe.logs.find(topic);
+        if (found == stripe.logs.end()) {
+            found = stripe.logs.emplace(std::string(topic), std::make_unique<TopicLog>()).first;
+            topics_.fetch_add(1, std::memory_order_relaxed);
+        }
+        return fn(*found->second);
+    }
+    // Keeps `item` (one more reference) as `log`'s newest publication, then evicts what the limits say must go.
+    // The stripe must be held (call inside with()).
+    void append(TopicLog& log, const BroadcastItem& item, std::int64_t now_ms) noexcept;
+    // Where a subscriber to `topic` joins, and, with `since`, what history gives it.
+    Joined join(std::string_view topic, const std::optional<StreamPosition>& since, std::int64_t now_ms);
+    // The offset of `topic`'s last publication (0: none).
+    std::uint64_t last_offset(std::string_view topic);
+
+    const std::string& epoch() const noexcept { return epoch_; }
+    HistoryStats stats() const noexcept;
+
+private:
+    static constexpr std::size_t kStripes = 16;
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    struct Stripe {
+        std::mutex lock;
+        std::unordered_map<std::string, std::unique_ptr<TopicLog>, StringHash, std::equal_to<>> logs;
+    };
+    Stripe& stripe_of(std::string_view topic) noexcept { return stripes_[StringHash{}(topic) % kStripes]; }
+    void evict_front(TopicLog& log) noexcept;
+    void expire(TopicLog& log, std::int64_t now_ms) noexcept;
+
+    HistoryLimits limits_;
+    std::string epoch_;
+    std::array<Stripe, kStripes> stripes_;
+    std::atomic<std::uint64_t> topics_{0};
+    std::atomic<std::uint64_t> entries_{0};
+    std::atomic<std::uint64_t> bytes_{0};
+    std::atomic<std::uint64_t> evicted_{0};
+};
+
+}  // namespace surge::detail

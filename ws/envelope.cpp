@@ -1,0 +1,33 @@
+#include "surge/ws/envelope.hpp"
+
+#include <openssl/evp.h>
+
+#include "surge/core/json_string.hpp"
+#include "surge/core/utf8.hpp"
+
+namespace surge {
+
+std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode) {
+    const bool text = opcode == Opcode::Text && is_valid_utf8(message);
+    std::string out;
+    out.reserve(message.size() * (text ? 1 : 4) / (text ? 1 : 3) + topic.size() + 64);
+    out.append("{\"topic\":");
+    append_json_string(out, topic);
+    out.append(",\"offset\":").append(std::to_string(offset)).append(",\"data\":");
+    if (text) {
+        append_json_string(out, message);
+    } else {
+        const std::size_t at = out.size() + 1;
+        out.append(2 + (message.size() + 2) / 3 * 4, '"');  // the quotes, and room for the base64 between them
+        const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
+                                            reinterpret_cast<const unsigned char*>(message.data()),
+                                            static_cast<int>(message.size()));
+        out.resize(at + static_cast<std::size_t>(written) + 1);  // EVP_EncodeBlock wrote a NUL: the closing quote
+        out.back() = '"';
+        out.append(",\"encoding\":\"base64\"");
+    }
+    out.push_back('}');
+    return out;
+}
+
+}  // namespace surge
