@@ -88,7 +88,7 @@ run() {
     pids+=("$server")
     wait_port "$port" || true
     echo "== $name: $subscribers subscribers, $rate messages/s of $size bytes, ${duration}s measured"
-    "$load" "ws://127.0.0.1:$port/ws?topics=fan" --mode subscribe --connections "$subscribers" --threads 2 \
+    "$load" "ws://127.0.0.1:$port/ws?topics=fan&format=raw" --mode subscribe --connections "$subscribers" --threads 2 \
         --duration "$duration" --warmup "$warmup" --json "$work/$name.sub.json" >"$work/$name.sub.log" 2>&1 &
     local subscriber=$!
     pids+=("$subscriber")

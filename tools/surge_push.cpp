@@ -225,12 +225,15 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         counters.add(push::PushCount::RepliesUndeliverable);
         ws.close(1008, "replies are not being read");
     };
-    // /ws?topics=a,b[&since=a:17][&epoch=E][&format=json|raw]: the URL's topics are subscribed at once; each
-    // gets an answer when the URL resumes it (since=) or it is refused, and none otherwise.
+    // /ws?topics=a,b[&since=a:17][&epoch=E][&format=json|raw]: every publication comes as an envelope (JSON:
+    // topic, offset, data) unless format=raw asks for the bytes as published. The URL's topics are subscribed at
+    // once; each gets an answer when the URL resumes it (since=) or it is refused, and none otherwise.
     subscriber.on_upgrade = [subscribe, reply](WebSocket& ws, const Request& request) {
         const std::string format = push::query_parameter(request.query(), "format");
-        if (format == "json") ws.set_delivery(Delivery::Envelope);
-        else if (!format.empty() && format != "raw") reply(ws, json_answer("error", "format is json or raw"));
+        if (format != "raw") ws.set_delivery(Delivery::Envelope);
+        if (!format.empty() && format != "raw" && format != "json") {
+            reply(ws, json_answer("error", "format is json (the default) or raw"));
+        }
         push::QueryPositions positions;
         std::string error;
         if (!push::positions_from_query(request.query(), positions, error)) reply(ws, json_answer("error", error));

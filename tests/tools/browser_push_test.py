@@ -165,6 +165,9 @@ async def run(devtools_port, base):
             fail("publish answered %d %s" % (status, answer))
         await tools.wait_for("document.getElementById('messages').textContent.includes(%s)" % json.dumps(message),
                              "the published message")
+        # Each message is listed with its topic and offset (the envelope's), and the time it came.
+        await tools.wait_for("document.querySelector('#messages .where')?.textContent === %s" %
+                             json.dumps(TOPIC + " #1"), "the message's topic and offset")
         print("page showed:", message, flush=True)
 
         # The page publishes through its form; another subscriber gets it.
@@ -175,7 +178,7 @@ async def run(devtools_port, base):
                                  "document.getElementById('token').value = %s;"
                                  "document.getElementById('publish').click(); true" %
                                  (json.dumps(from_page), json.dumps(TOKEN)))
-            received = await asyncio.wait_for(other.recv(), 20)
+            received = json.loads(await asyncio.wait_for(other.recv(), 20))["data"]
             if received != from_page:
                 fail("the other subscriber got %r" % received)
             await tools.wait_for("document.getElementById('result').textContent.startsWith('200')",

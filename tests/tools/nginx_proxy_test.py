@@ -84,8 +84,8 @@ async def idle_subscribers(ports):
         check(status == 200 and json.loads(body)["subscribers"] == len(ports),
               "publish through nginx (%d): %s %s" % (port, status, body))
         for ws in subscribers:
-            got = await asyncio.wait_for(ws.recv(), 10)
-            check(got == "after %d s" % IDLE_SECONDS, "an idle subscriber is still there after %d s: %r" %
+            got = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            check(got["data"] == "after %d s" % IDLE_SECONDS, "an idle subscriber is still there after %d s: %r" %
                   (IDLE_SECONDS, got))
     for ws in subscribers:
         await ws.close()

@@ -10,6 +10,7 @@ and with --workers 2 that a publish taken by either worker reaches the subscribe
 Usage: push_server_test.py SURGE_PUSH BACKEND   (exit 0 on success; every wait is bounded)
 """
 import asyncio
+import base64
 import http.client
 import json
 import os
@@ -112,6 +113,17 @@ async def recv(ws):
     return await asyncio.wait_for(ws.recv(), 10)
 
 
+async def published(ws, topic=None):
+    """The next publication an envelope subscriber gets: its data (bytes when it came as base64), its topic checked."""
+    envelope = json.loads(await recv(ws))
+    check(isinstance(envelope.get("offset"), int) and "data" in envelope, "an envelope: %r" % envelope)
+    if topic is not None:
+        check(envelope["topic"] == topic, "the envelope names %r: %r" % (topic, envelope))
+    if envelope.get("encoding") == "base64":
+        return base64.b64decode(envelope["data"])
+    return envelope["data"]
+
+
 def subscribed(answer, topic, recovered=False):
     """A subscribe's answer: {"subscribed":topic,"offset":N,"epoch":E,"recovered":B}; returns it, parsed."""
     reply = json.loads(answer)
@@ -134,20 +146,21 @@ async def single_process(port):
 
         status, body = post(port, "/publish/news", b"headline")
         check(status == 200 and json.loads(body) == {"topic": "news", "subscribers": 2}, "publish answer %s" % body)
-        check(await recv(a) == "headline" and await recv(b) == "headline", "news reached its subscribers")
+        check(await published(a, "news") == "headline" and await published(b, "news") == "headline",
+              "news reached its subscribers")
         status, body = post(port, "/publish/prices%2Feu", b"\xff\x00binary")
         check(json.loads(body)["subscribers"] == 1, "percent-encoded topic")
-        check(await recv(a) == b"\xff\x00binary", "non-UTF-8 bodies go as binary")
+        check(await published(a, "prices/eu") == b"\xff\x00binary", "non-UTF-8 bodies go as binary (base64)")
         status, _ = post(port, "/publish/caf%C3%A9", "crème".encode())
-        check(await recv(b) == "crème", "UTF-8 topic and text")
+        check(await published(b, "café") == "crème", "UTF-8 topic and text")
 
         await b.send(json.dumps({"unsubscribe": "news"}))
         check(json.loads(await recv(b)) == {"unsubscribed": "news"}, "unsubscribe answer")
         status, body = post(port, "/publish/news", b"second")
         check(json.loads(body)["subscribers"] == 1, "count after unsubscribe")
-        check(await recv(a) == "second", "still subscribed")
+        check(await published(a) == "second", "still subscribed")
         status, _ = post(port, "/publish/sport", b"goal")
-        check(await recv(c) == "goal", "sport")
+        check(await published(c, "sport") == "goal", "sport")
         # b got nothing since: the next thing it hears is the answer to this command.
         await b.send(json.dumps({"subscribe": "x"}))
         subscribed(await recv(b), "x")  # b heard nothing it had not asked for
@@ -169,7 +182,7 @@ async def single_process(port):
 async def resume(port):
     # Offsets, envelopes (format=json) and resume, by URL and by command; raw delivery resumes too.
     url = f"ws://127.0.0.1:{port}/ws"
-    async with websockets.connect(url + "?topics=feed&format=json") as a:
+    async with websockets.connect(url + "?topics=feed") as a:  # envelopes: the default
         for n in range(1, 6):
             status, _ = post(port, "/publish/feed", b"m%d" % n)
             check(status == 200, "publish m%d" % n)
@@ -189,13 +202,13 @@ async def resume(port):
         post(port, "/publish/feed", b"m9")
         check(json.loads(await recv(b)) == {"topic": "feed", "offset": 9, "data": "m9"}, "then live")
     # By command, with an id; and raw delivery (the default) resumes the same way.
-    async with websockets.connect(url + "?format=json") as c, websockets.connect(url) as d:
+    async with websockets.connect(url + "?format=json") as c, websockets.connect(url + "?format=raw") as d:
         await c.send(json.dumps({"subscribe": "feed", "since": 7, "epoch": epoch, "id": "r1"}))
         check([json.loads(await recv(c))["offset"] for _ in range(2)] == [8, 9], "resumed by command")
         answer = subscribed(await recv(c), "feed", recovered=True)
         check(answer["id"] == "r1", "the answer carries the command's id")
         await d.send(json.dumps({"subscribe": "feed", "since": 8}))
-        check(await recv(d) == "m9", "raw delivery resumes with the bytes as published")
+        check(await recv(d) == "m9", "raw delivery (format=raw) resumes with the bytes as published")
         subscribed(await recv(d), "feed", recovered=True)
         # Another epoch, or a position history no longer holds, is said plainly: live only.
         await d.send(json.dumps({"unsubscribe": "feed"}))
@@ -208,7 +221,7 @@ async def resume(port):
         await e.send(json.dumps({"subscribe": "feed", "colour": "red"}))
         check("unknown member" in json.loads(await recv(e))["error"], "an unknown member")
     async with websockets.connect(url + "?topics=feed&format=xml") as f:
-        check(json.loads(await recv(f)) == {"error": "format is json or raw"}, "an unknown format")
+        check(json.loads(await recv(f)) == {"error": "format is json (the default) or raw"}, "an unknown format")
 
 
 async def limits(port):
@@ -232,7 +245,7 @@ async def limits(port):
         await d.send(json.dumps({"subscribe": "e"}))
         subscribed(await recv(d), "e")  # a subscription within the limit
     # A chunked POST (what Go's and Node's HTTP clients send for a body of unknown length) publishes its body.
-    async with websockets.connect(url) as e:
+    async with websockets.connect(url + "?format=raw") as e:  # raw: the opcode shows what Content-Type decided
         # Subscribed by command, so the answer says the server holds the subscription before anything is published.
         await e.send(json.dumps({"subscribe": "chunks"}))
         subscribed(await recv(e), "chunks")
@@ -302,7 +315,7 @@ async def limits(port):
     slow.settimeout(10)
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: shrunk later, Linux stalls
     slow.connect(("127.0.0.1", port))
-    slow.sendall(b"GET /ws?topics=flood HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+    slow.sendall(b"GET /ws?topics=flood&format=raw HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                  b"Sec-WebSocket-Version: 13\r\n\r\n")
     head = b""
@@ -385,7 +398,7 @@ async def locked_down(port):
         status, _ = post_with(port, "/publish/news", b"from app", {"Origin": "https://app.example",
                                                                    "Authorization": "Bearer " + FILE_TOKEN})
         check(status == 200, "a listed origin with the token publishes")
-        check(await recv(app) == "from app", "and its subscriber hears it")
+        check(await published(app) == "from app", "and its subscriber hears it")
 
 
 async def admin_listener(port, admin):
@@ -412,7 +425,7 @@ async def admin_listener(port, admin):
         status, body = post(admin, "/publish/news", b"still publishing", token="")
         check(status == 200 and json.loads(body)["subscribers"] == 20, "admin publish: %s %s" % (status, body))
         for ws in subscribers:
-            check(await recv(ws) == "still publishing", "every subscriber got it")
+            check(await published(ws) == "still publishing", "every subscriber got it")
     finally:
         for ws in subscribers:
             await ws.close()
@@ -452,7 +465,7 @@ async def two_workers(port):
             status, body = post(port, "/publish/all", b"m%d" % n, token="")
             check(status == 200, "publish %d: %s" % (n, body))
             for ws in subscribers:
-                check(await recv(ws) == "m%d" % n, "every subscriber of every worker got m%d" % n)
+                check(await published(ws) == "m%d" % n, "every subscriber of every worker got m%d" % n)
     finally:
         for ws in subscribers:
             await ws.close()

@@ -1,5 +1,6 @@
 // surge-push's GET /: one self-contained page (no external scripts, styles or fonts) that subscribes to a topic
-// over WebSocket, lists messages as they arrive, and publishes one over HTTP. Layer: tools.
+// over WebSocket, lists messages as they arrive (time, topic, offset, data, from surge-push's envelopes), and
+// publishes one over HTTP. Layer: tools.
 // The element ids (status, messages, topic, message, token, publish, result) are what the browser test reads.
 #pragma once
 
@@ -22,7 +23,7 @@ inline constexpr std::string_view kPage = R"PAGE(<!doctype html>
   #status { font-weight: 600; }
   #messages { list-style: none; padding: 0; border-top: 1px solid #ddd; }
   #messages li { padding: .35rem 0; border-bottom: 1px solid #eee; white-space: pre-wrap; word-break: break-word; }
-  #messages time { color: #888; margin-right: .6rem; font-size: .85em; }
+  #messages time, #messages .where { color: #888; margin-right: .6rem; font-size: .85em; }
   #result { color: #555; }
 </style>
 </head>
@@ -47,11 +48,14 @@ const params = new URLSearchParams(location.search);
 if (params.get("topic")) $("topic").value = params.get("topic");
 let socket = null;
 
-function show(text) {
+function show(text, where) {
   const item = document.createElement("li");
   const time = document.createElement("time");
   time.textContent = new Date().toLocaleTimeString();
-  item.append(time, text);
+  const place = document.createElement("span");
+  place.className = "where";
+  place.textContent = where;
+  item.append(time, place, text);
   $("messages").prepend(item);
   while ($("messages").children.length > 200) $("messages").lastChild.remove();
 }
@@ -68,7 +72,12 @@ function subscribe() {
   ws.binaryType = "arraybuffer";
   ws.onopen = () => { $("status").textContent = "subscribed to " + topic; };
   ws.onmessage = (event) => {
-    show(typeof event.data === "string" ? event.data : "[" + event.data.byteLength + " bytes of binary]");
+    let message;
+    try { message = JSON.parse(event.data); } catch (error) { message = {}; }
+    if (message.error) { show(message.error, "error"); return; }
+    if (!("data" in message)) return;  // a reply to a command
+    const data = message.encoding === "base64" ? "[" + atob(message.data).length + " bytes of binary]" : message.data;
+    show(data, message.topic + " #" + message.offset);
   };
   ws.onclose = (event) => {
     if (socket === ws) $("status").textContent = "closed (" + event.code + ")";
