@@ -33,6 +33,7 @@
 #include "surge/core/json_string.hpp"
 #include "tools/push/access.hpp"
 #include "tools/push/body_kind.hpp"
+#include "tools/push/client_js.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
 #include "tools/push/metrics_share.hpp"
@@ -199,13 +200,13 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     // What a subscribe answers: where the topic stands (subscribed_answer()), or an error; the topic is named only
     // once it is known to be valid. With a position, what history holds after it is queued before the answer.
     auto subscribe = [&options, &counters](WebSocket& ws, std::string_view topic,
-                                           const std::optional<StreamPosition>& since) -> std::string {
+                                           const SubscribeOptions& from) -> std::string {
         if (!push::valid_topic(topic, options.max_topic_bytes)) {
             counters.add(push::PushCount::TopicsRefused);
             return json_answer("error", "a topic is 1 to " + std::to_string(options.max_topic_bytes) +
                                             " bytes of UTF-8 without control characters");
         }
-        const SubscribeResult result = ws.subscribe(topic, SubscribeOptions{since});
+        const SubscribeResult result = ws.subscribe(topic, from);
         switch (result.status) {
         case SubscribeStatus::Subscribed:
         case SubscribeStatus::AlreadySubscribed: return subscribed_answer(topic, result);
@@ -242,7 +243,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
             for (const auto& [named, offset] : positions.since) {
                 if (named == topic) since = StreamPosition{offset, positions.epoch};
             }
-            const std::string answer = subscribe(ws, topic, since);
+            const std::string answer = subscribe(ws, topic, SubscribeOptions{since});
             if (since || answer.starts_with("{\"error\"")) reply(ws, answer);
         }
     };
@@ -256,7 +257,7 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         if (command.action == push::Action::Subscribe) {
             std::optional<StreamPosition> since;
             if (command.since) since = StreamPosition{*command.since, command.epoch};
-            reply(ws, with_id(subscribe(ws, command.topic, since), command.id_json));
+            reply(ws, with_id(subscribe(ws, command.topic, SubscribeOptions{since}), command.id_json));
         } else if (!is_valid_utf8(command.topic)) {
             reply(ws, with_id(json_answer("error", "a topic is UTF-8"), command.id_json));
         } else {
@@ -265,6 +266,33 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         }
     };
     server.websocket("/ws", subscriber);
+
+    // GET /sse?topics=a,b[&since=a:17&epoch=E]: the same topics as Server-Sent Events, for a browser's plain
+    // EventSource. Each publication is an event (id: the position over every topic; data: the envelope); an
+    // EventSource that reconnects sends the last id back as Last-Event-ID, and every topic resumes from it.
+    // Answers are named events, so onmessage sees publications only: "subscribed" (when resuming) and "error".
+    WebSocketBehavior stream = subscriber;
+    stream.on_message = nullptr;
+    stream.on_upgrade = [subscribe](WebSocket& ws, const Request& request) {
+        auto event = [&ws](std::string_view name, const std::string& data) {
+            ws.send("event: " + std::string(name) + "\ndata: " + data + "\n\n", Opcode::Text);
+        };
+        push::QueryPositions positions;
+        std::string error;
+        if (!push::positions_from_query(request.query(), positions, error)) event("error", json_answer("error", error));
+        const std::string_view last_event = request.header("Last-Event-ID");
+        for (const std::string& topic : push::topics_from_query(request.query())) {
+            SubscribeOptions from;
+            from.since_event = last_event;
+            for (const auto& [named, offset] : positions.since) {
+                if (named == topic) from.since = StreamPosition{offset, positions.epoch};
+            }
+            const std::string answer = subscribe(ws, topic, from);
+            const bool refused = answer.starts_with("{\"error\"");
+            if (refused || from.since || !last_event.empty()) event(refused ? "error" : "subscribed", answer);
+        }
+    };
+    server.event_stream("/sse", stream);
 
     control.post("/publish/*", [&](const Request& request, Response& response) {
         response.header("Content-Type", "application/json");
@@ -338,6 +366,11 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     server.get("/", [](const Request&, Response& response) {
         response.header("Content-Type", "text/html; charset=utf-8");
         response.send(push::kPage);
+    });
+    server.get("/surge.js", [](const Request&, Response& response) {
+        response.header("Content-Type", "text/javascript; charset=utf-8");
+        response.header("Cache-Control", "max-age=300");
+        response.send(push::kClientJs);
     });
     server.get("/health", [](const Request&, Response& response) { response.send("ok\n"); });
     if (admin) {

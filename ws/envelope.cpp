@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
+
 #include "surge/core/json_string.hpp"
 #include "surge/core/utf8.hpp"
 
@@ -28,6 +30,31 @@ std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::s
     }
     out.push_back('}');
     return out;
+}
+
+std::string encode_event(std::string_view epoch, std::uint64_t sequence, std::string_view envelope) {
+    std::string out;
+    out.reserve(envelope.size() + epoch.size() + 40);
+    out.append("id: ").append(epoch).append(":").append(std::to_string(sequence)).append("\ndata: ");
+    out.append(envelope).append("\n\n");  // an envelope is one line: JSON strings escape line ends
+    return out;
+}
+
+bool parse_event_id(std::string_view id, std::string_view& epoch, std::uint64_t& sequence) noexcept {
+    const std::size_t colon = id.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size() || id.size() - colon - 1 > 20) {
+        return false;
+    }
+    std::uint64_t value = 0;
+    for (const char c : id.substr(colon + 1)) {
+        if (c < '0' || c > '9') return false;
+        const auto digit = static_cast<std::uint64_t>(c - '0');
+        if (value > (UINT64_MAX - digit) / 10) return false;
+        value = value * 10 + digit;
+    }
+    epoch = id.substr(0, colon);
+    sequence = value;
+    return true;
 }
 
 }  // namespace surge

@@ -15,4 +15,14 @@ namespace surge {
 
 std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode);
 
+// The same envelope as a Server-Sent Events event (event-stream routes): its id is the server's epoch and the
+// publication's place among every topic's publications, which a reconnecting EventSource sends back as
+// Last-Event-ID, so one id resumes every topic of the stream.
+//   id: 3f2a9c0d11e4b7a6:1042
+//   data: {"topic":"news","offset":17,"data":"..."}
+//   (blank line)
+std::string encode_event(std::string_view epoch, std::uint64_t sequence, std::string_view envelope);
+// Reads an event id back; false when it is not "<epoch>:<sequence>".
+bool parse_event_id(std::string_view id, std::string_view& epoch, std::uint64_t& sequence) noexcept;
+
 }  // namespace surge

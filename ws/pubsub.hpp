@@ -62,6 +62,9 @@ enum class Delivery : std::uint8_t { Raw, Envelope };
 
 struct SubscribeOptions {
     std::optional<StreamPosition> since{};  // from here (history first), or from now when absent
+    // On an event stream: the Last-Event-ID its client sent back when it reconnected (an event id names a place
+    // among every topic's publications, so one resumes each topic of the stream). Wins over `since`.
+    std::string_view since_event{};
 };
 
 // What a subscribe did; with Subscribed or AlreadySubscribed also where the topic stands: the offset of its

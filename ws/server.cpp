@@ -67,11 +67,16 @@ Server::~Server() {
     }
 }
 
-void Server::add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data) {
+void Server::add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data,
+                           bool event_stream) {
     DecoderConfig decoder;
     decoder.role = Role::Server;
     decoder.max_message_bytes = behavior.max_message_bytes;
-    routes_->websockets.push_back({std::move(path), std::move(behavior), decoder, data});
+    routes_->websockets.push_back({std::move(path), std::move(behavior), decoder, data, event_stream});
+}
+
+void Server::event_stream(std::string path, WebSocketBehavior behavior) {
+    add_websocket(std::move(path), std::move(behavior), {}, true);
 }
 
 void Server::get(std::string path, HttpHandler handler) {

@@ -231,7 +231,7 @@ struct ServerConfig {
     unsigned stop_grace_ms = 3000;  // stop(): how long closing handshakes may take
     bool pin_threads = true;
     // Messages published but not yet fanned out by every shard; past it publish() returns Backpressure.
-    // Rounded up to a power of two; each slot is 32 bytes.
+    // Rounded up to a power of two; each slot is 56 bytes.
     std::size_t broadcast_ring_slots = 1024;
     // Each topic's history, for subscribers that resume (ws/pubsub.hpp): at most this many publications per
     // topic, none older than history_seconds, and at most history_max_bytes over every topic (past it a
@@ -299,6 +299,16 @@ public:
                        [](void* at) noexcept { ::new (at) T(); },
                        [](void* at) noexcept { static_cast<T*>(at)->~T(); }});
     }
+    // A Server-Sent Events route (text/event-stream), for clients that cannot use WebSocket: a GET is answered
+    // with the stream's head and the connection stays open, one-way. It is a WebSocket& to the behavior's
+    // callbacks, so it subscribes, resumes and is counted like one: on_upgrade(ws, request) runs first (read the
+    // query and Last-Event-ID there; SubscribeOptions::since_event), then on_open, and on_close once it ends.
+    // Publications reach it as events: `id: <epoch>:<n>` and `data: <the envelope>` (ws/envelope.hpp), so a
+    // browser's EventSource that reconnects resumes with no gap. send() writes its bytes as they are (format
+    // them as events); idle_timeout_seconds sends a comment line to keep proxies from cutting the stream;
+    // on_message, deflate and subprotocols do not apply. Set max_backpressure_bytes and slow_policy as for a
+    // WebSocket: a stream nobody reads is closed or dropped the same way.
+    void event_stream(std::string path, WebSocketBehavior behavior);
     void get(std::string path, HttpHandler handler);
     void post(std::string path, HttpHandler handler);
 
@@ -343,7 +353,8 @@ public:
     net::Backend backend() const noexcept;
 
 private:
-    void add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data);
+    void add_websocket(std::string path, WebSocketBehavior behavior, detail::UserDataType data,
+                       bool event_stream = false);
 
     ServerConfig config_;
     unsigned threads_;

@@ -107,6 +107,7 @@ private:
     // Pub/sub: the delivery asked for, and whether a subscription is still skipping what history already gave.
     static constexpr std::uint8_t kEnvelopeDelivery = 1;
     static constexpr std::uint8_t kJoining = 2;
+    static constexpr std::uint8_t kEventStream = 4;  // an event-stream connection (Server::event_stream())
     std::uint8_t delivery_ = 0;
 };
 

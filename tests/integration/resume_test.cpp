@@ -237,3 +237,126 @@ TEST_CASE("a position history no longer reaches, ahead of the topic, or of anoth
         CHECK(running.server().history_stats().evicted >= 7 * 21);
     }
 }
+
+namespace {
+
+// An event-stream route: subscribes to the topics in ?topics=a,b from the Last-Event-ID the client sent.
+void add_event_stream(Server& server) {
+    WebSocketBehavior b;
+    b.max_backpressure_bytes = 64 * 1024 * 1024;
+    b.on_upgrade = [](WebSocket& ws, const Request& request) {
+        std::string_view list = request.query().substr(std::string_view("topics=").size());
+        while (!list.empty()) {
+            const std::size_t comma = std::min(list.find(','), list.size());
+            SubscribeOptions options;
+            options.since_event = request.header("Last-Event-ID");
+            const SubscribeResult r = ws.subscribe(list.substr(0, comma), options);
+            ws.send("event: subscribed\ndata: " + std::string(list.substr(0, comma)) + " " +
+                        (r.recovered ? "recovered" : "live") + "\n\n", Opcode::Text);
+            list = list.substr(std::min(comma + 1, list.size()));
+        }
+    };
+    server.event_stream("/events", b);
+}
+
+// Reads a text/event-stream until `count` events with an id have come; returns them as "id|data" lines, and the
+// named events' data lines in `named`.
+std::vector<std::string> read_events(TestClient& client, std::size_t count, std::vector<std::string>& named) {
+    std::vector<std::string> events;
+    std::string pending;
+    while (events.size() < count) {
+        std::string block = client.read_until("\n\n");
+        REQUIRE_FALSE(block.empty());
+        std::string id, data, name;
+        std::size_t at = 0;
+        while (at < block.size()) {
+            const std::size_t end = block.find('\n', at);
+            const std::string line = block.substr(at, end - at);
+            at = end + 1;
+            if (line.rfind("id: ", 0) == 0) id = line.substr(4);
+            else if (line.rfind("data: ", 0) == 0) data = line.substr(6);
+            else if (line.rfind("event: ", 0) == 0) name = line.substr(7);
+        }
+        if (!name.empty()) named.push_back(data);
+        else if (!id.empty()) events.push_back(id + "|" + data);
+    }
+    return events;
+}
+
+}  // namespace
+
+TEST_CASE("an event stream gets every publication as an event, and resumes every topic from its Last-Event-ID") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.address = "127.0.0.1";
+        config.port = 0;
+        config.backend = backend;
+        config.threads = 2;
+        config.pin_threads = false;
+        Server server(config);
+        add_event_stream(server);
+        const std::uint16_t port = server.listen().value();
+        std::thread serving([&] { (void)server.run(); });
+        {
+            TestClient first(port);
+            REQUIRE(first.send_raw("GET /events?topics=a,b HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+            const std::string head = first.read_head();
+            CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+            CHECK(head.find("Content-Type: text/event-stream\r\n") != std::string::npos);
+            CHECK(first.read_until("\n\n") == "retry: 1000\n\n");
+            std::vector<std::string> named;
+            // The head goes out before on_upgrade runs: the answers say the subscriptions are in place.
+            while (named.size() < 2) {
+                const std::string block = first.read_until("\n\n");
+                REQUIRE_FALSE(block.empty());
+                if (block.rfind("event: subscribed\ndata: ", 0) == 0) named.push_back(block.substr(24, block.size() - 26));
+            }
+            for (int n = 1; n <= 3; ++n) {
+                REQUIRE(server.publish("a", "a" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());
+                REQUIRE(server.publish("b", "b" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());
+                REQUIRE(server.publish("c", "not subscribed", Opcode::Text, std::chrono::seconds(5)).ok());
+            }
+            const std::vector<std::string> got = read_events(first, 6, named);
+            CHECK(named == std::vector<std::string>{"a live", "b live"});
+            const std::string epoch = server.epoch();
+            CHECK(got[0] == epoch + ":0|{\"topic\":\"a\",\"offset\":1,\"data\":\"a1\"}");
+            CHECK(got[1] == epoch + ":1|{\"topic\":\"b\",\"offset\":1,\"data\":\"b1\"}");
+            CHECK(got[5] == epoch + ":7|{\"topic\":\"b\",\"offset\":3,\"data\":\"b3\"}");
+            // The client drops after the event with id ...:3 (b2); more is published meanwhile.
+        }
+        for (int n = 4; n <= 5; ++n) {
+            REQUIRE(server.publish("a", "a" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());
+            REQUIRE(server.publish("b", "b" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());
+        }
+        TestClient again(port);
+        REQUIRE(again.send_raw("GET /events?topics=a,b HTTP/1.1\r\nHost: x\r\nLast-Event-ID: " + server.epoch() +
+                               ":4\r\n\r\n"));
+        CHECK(again.read_head().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        std::vector<std::string> named;
+        // After id 4 (c1 was 2, a2 3, b2 4): a3 (6), b3 (7), a4, b4, a5, b5, in the order of their ids.
+        const std::vector<std::string> resumed = read_events(again, 6, named);
+        CHECK(named == std::vector<std::string>{"a recovered", "b recovered"});
+        std::vector<std::string> data;
+        for (const std::string& e : resumed) data.push_back(e.substr(e.find("\"data\":")));
+        CHECK(data == std::vector<std::string>{"\"data\":\"a3\"}", "\"data\":\"b3\"}", "\"data\":\"a4\"}",
+                                               "\"data\":\"b4\"}", "\"data\":\"a5\"}", "\"data\":\"b5\"}"});
+        // Then live.
+        REQUIRE(server.publish("b", "b6", Opcode::Text, std::chrono::seconds(5)).ok());
+        const std::vector<std::string> live = read_events(again, 1, named);
+        CHECK(live[0].ends_with("{\"topic\":\"b\",\"offset\":6,\"data\":\"b6\"}"));
+        // An id of another run is not recovered.
+        TestClient stranger(port);
+        REQUIRE(stranger.send_raw("GET /events?topics=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0000:1\r\n\r\n"));
+        (void)stranger.read_head();
+        std::vector<std::string> stranger_named;
+        CHECK(stranger.read_until("\n\n") == "retry: 1000\n\n");
+        CHECK(stranger.read_until("\n\n") == "event: subscribed\ndata: a live\n\n");
+        stranger_named.push_back("a live");
+        REQUIRE(server.publish("a", "a6", Opcode::Text, std::chrono::seconds(5)).ok());
+        CHECK(read_events(stranger, 1, stranger_named)[0].ends_with("\"data\":\"a6\"}"));
+        CHECK(stranger_named == std::vector<std::string>{"a live"});
+        server.stop();
+        serving.join();
+    }
+}

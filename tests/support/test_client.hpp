@@ -95,6 +95,20 @@ public:
         }
     }
 
+    // Bytes up to and including `end` (an event stream's blank line, say), leaving what follows buffered; empty when
+    // the connection ended first.
+    std::string read_until(std::string_view end) {
+        for (;;) {
+            const std::size_t at = buffer_.find(end);
+            if (at != std::string::npos) {
+                std::string part = buffer_.substr(0, at + end.size());
+                buffer_.erase(0, at + end.size());
+                return part;
+            }
+            if (!fill()) return {};
+        }
+    }
+
     // One whole HTTP response (head and its Content-Length of body), leaving what follows buffered: for
     // keep-alive connections. Empty when the connection ended first.
     std::string read_response() {

@@ -1,5 +1,5 @@
-// surge-push's GET /: one self-contained page (no external scripts, styles or fonts) that subscribes to a topic
-// over WebSocket, lists messages as they arrive (time, topic, offset, data, from surge-push's envelopes), and
+// surge-push's GET /: one page (no external scripts, styles or fonts; its client is surge-push's own /surge.js)
+// that subscribes to a topic over WebSocket, lists messages as they arrive (time, topic, offset, data), and
 // publishes one over HTTP. Layer: tools.
 // The element ids (status, messages, topic, message, token, publish, result) are what the browser test reads.
 #pragma once
@@ -41,12 +41,13 @@ inline constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <span id="result"></span>
 </form>
 <ol id="messages"></ol>
+<script src="surge.js"></script>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 if (params.get("topic")) $("topic").value = params.get("topic");
-let socket = null;
+let client = null;
 
 function show(text, where) {
   const item = document.createElement("li");
@@ -61,27 +62,21 @@ function show(text, where) {
 }
 
 function subscribe() {
-  if (socket) socket.close();
+  if (client) client.close();
   const topic = $("topic").value.trim();
   // Relative to the page, so that it works under a proxy's path prefix (/push/ -> /push/ws) as well as at /.
-  const url = new URL("ws?topics=" + encodeURIComponent(topic), location.href);
+  const url = new URL("ws", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(url.href);
-  socket = ws;
-  $("status").textContent = "connecting";
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => { $("status").textContent = "subscribed to " + topic; };
-  ws.onmessage = (event) => {
-    let message;
-    try { message = JSON.parse(event.data); } catch (error) { message = {}; }
-    if (message.error) { show(message.error, "error"); return; }
-    if (!("data" in message)) return;  // a reply to a command
-    const data = message.encoding === "base64" ? "[" + atob(message.data).length + " bytes of binary]" : message.data;
-    show(data, message.topic + " #" + message.offset);
-  };
-  ws.onclose = (event) => {
-    if (socket === ws) $("status").textContent = "closed (" + event.code + ")";
-  };
+  // surge.js reconnects by itself and resumes from the last offset shown: nothing is missed or shown twice.
+  client = new SurgeClient(url.href, {
+    topics: [topic],
+    onMessage: (m) => show(typeof m.data === "string" ? m.data : "[" + m.data.length + " bytes of binary]",
+                           m.topic + " #" + m.offset),
+    onSubscribed: () => { $("status").textContent = "subscribed to " + topic; },
+    onLost: (t, info) => show("publications " + (info.from + 1) + " to " + info.now + " were missed (the server " +
+                              "no longer had them)", t + " lost"),
+    onStatus: (status) => { if (status !== "open") $("status").textContent = status; },
+  });
 }
 
 $("subscribe-form").addEventListener("submit", (event) => { event.preventDefault(); subscribe(); });

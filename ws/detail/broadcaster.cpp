@@ -91,9 +91,12 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
         result = logs_.with(topic, [&](TopicLog& log) -> PublishResult {
             const std::uint64_t offset = log.next_offset;
             // Before the claim: what can fail (allocation) must fail while no slot waits for it.
+            const bool envelopes = envelopes_.load(std::memory_order_relaxed) > 0;
+            const bool events = event_streams_.load(std::memory_order_relaxed) > 0;
+            std::string payload;  // the envelope's JSON, for envelope frames and events
             std::string envelope;
-            if (envelopes_.load(std::memory_order_relaxed) > 0) {
-                const std::string payload = encode_envelope(topic, offset, message, opcode);
+            if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode);
+            if (envelopes) {
                 envelope.resize(frame_header_length(payload.size(), false) + payload.size());
                 const std::size_t header = encode_frame_header(envelope.data(), Opcode::Text, payload.size());
                 std::memcpy(envelope.data() + header, payload.data(), payload.size());
@@ -106,7 +109,15 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
                 sequence = ring_.try_claim();
             }
             if (!sequence) return {PublishStatus::Backpressure};
-            BroadcastItem item = encode(topic, message, opcode, envelope, publisher);
+            std::string event;  // its id is the ring's sequence, known from here on
+            if (events) {
+                try {
+                    event = encode_event(logs_.epoch(), *sequence, payload);
+                } catch (const std::bad_alloc&) {
+                    event.clear();  // each event-stream subscriber gets one made for it
+                }
+            }
+            BroadcastItem item = encode(topic, message, opcode, envelope, event, publisher);
             if (!item.bytes) {
                 // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
                 SharedBytes* nothing = SharedBytes::make(0, ring_.consumers());
@@ -115,6 +126,7 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
                 return {PublishStatus::Backpressure};
             }
             item.offset = offset;
+            item.sequence = *sequence;
             ++log.next_offset;
             logs_.append(log, item, now);
             ring_.publish(*sequence, item);
@@ -131,7 +143,8 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
 }
 
 BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view message, Opcode opcode,
-                                  std::string_view envelope, const Publisher& publisher) noexcept {
+                                  std::string_view envelope, std::string_view event,
+                                  const Publisher& publisher) noexcept {
     // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far
     // suits them all (a connection that agreed to a smaller one since gets the plain frame).
     const unsigned bits = message.size() >= deflate_min_bytes_ ? deflate_bits() : 0;
@@ -143,7 +156,8 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
     const std::size_t header_size = frame_header_length(message.size(), false);
     // One reference per shard, and one more for the topic's history (TopicLogs::append() takes it).
     SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size() +
-                                               (deflated.empty() ? 0 : deflated_frame) + envelope.size(),
+                                               (deflated.empty() ? 0 : deflated_frame) + envelope.size() +
+                                               event.size(),
                                            ring_.consumers());
     if (!bytes) return {nullptr, 0, kNoShard, 0, 0, 0};
     char* at = bytes->data();
@@ -158,6 +172,8 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
         at += deflated.size();
     }
     if (!envelope.empty()) std::memcpy(at, envelope.data(), envelope.size());
+    at += envelope.size();
+    if (!event.empty()) std::memcpy(at, event.data(), event.size());
     BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), publisher.exclude_shard, 0, 0,
                        publisher.exclude_token};
     if (!deflated.empty()) {
@@ -165,6 +181,7 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
         item.deflate_bits = bits;
     }
     item.envelope_size = static_cast<std::uint32_t>(envelope.size());
+    item.event_size = static_cast<std::uint32_t>(event.size());
     return item;
 }
 

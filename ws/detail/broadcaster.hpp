@@ -84,6 +84,8 @@ public:
     // A connection asked for Delivery::Envelope (+1), or one that had stopped (-1). While any has, publish()
     // encodes the envelope frame too.
     void count_envelope(int delta) noexcept { envelopes_.fetch_add(delta, std::memory_order_relaxed); }
+    // An event-stream connection opened (+1) or ended (-1): while any is open, publish() encodes the event too.
+    void count_event_stream(int delta) noexcept { event_streams_.fetch_add(delta, std::memory_order_relaxed); }
     TopicLogs& logs() noexcept { return logs_; }
     const TopicLogs& logs() const noexcept { return logs_; }
 
@@ -99,7 +101,7 @@ public:
 private:
     // The publication's bytes (broadcast_item.hpp), one reference per shard; bytes is null without memory.
     BroadcastItem encode(std::string_view topic, std::string_view message, Opcode opcode, std::string_view envelope,
-                         const Publisher& publisher) noexcept;
+                         std::string_view event, const Publisher& publisher) noexcept;
     // The smallest server window of any permessage-deflate connection now, or 0 for none.
     unsigned deflate_bits() const noexcept;
 
@@ -110,6 +112,7 @@ private:
     TopicDirectory directory_;
     std::vector<BroadcastConsumer*> consumers_;
     std::atomic<int> envelopes_{0};
+    std::atomic<int> event_streams_{0};
     TopicLogs logs_;
 };
 

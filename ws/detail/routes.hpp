@@ -13,6 +13,7 @@ struct WebSocketRoute {
     WebSocketBehavior behavior;
     DecoderConfig decoder;
     UserDataType data;  // size 0: the route keeps no data in its slots
+    bool event_stream = false;  // Server::event_stream(): Server-Sent Events, not WebSocket
 };
 
 struct HttpRoute {

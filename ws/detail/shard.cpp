@@ -107,6 +107,8 @@ void Shard::release_slot(WebSocket& ws) noexcept {
     ws.output_flags_ = 0;
     forget_joining(ws, {});
     set_delivery(ws, Delivery::Raw);
+    if (event_stream(ws)) broadcaster_.count_event_stream(-1);
+    ws.delivery_ = 0;
     uncount_address(ws);
     end_handshake(ws);
     admission_.connections.remove();  // every slot in use was counted at accept
@@ -260,6 +262,7 @@ bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
 bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
     if (ws.flags_ & kInputDone) return true;  // closing: read and discard until the peer's end of stream
     if (ws.state_ == WebSocket::State::Http) return handle_http(ws, bytes);
+    if (event_stream(ws)) return true;  // one-way: what an event-stream client sends is read and dropped
     // Input is a sign of life only from a peer that also reads: one that sends while what it was sent piles up
     // (a ping flood that never reads the pongs) times out like a silent one: a ping, then 1001.
     if (ws.state_ == WebSocket::State::Open && ws.out_.empty()) {
@@ -277,6 +280,11 @@ void Shard::on_recv_end(std::uint64_t token, int) {
 
 void Shard::close(WebSocket& ws, std::uint16_t code, std::string_view reason) noexcept {
     if (ws.state_ != WebSocket::State::Open) return;
+    if (event_stream(ws)) {  // no closing handshake: what is queued goes out, then the connection ends
+        notify_close(ws, code, reason);
+        finish_when_flushed(ws);
+        return;
+    }
     char payload[kMaxControlPayload];
     const std::size_t n = encode_close_payload(payload, code, reason);
     send_control(ws, Opcode::Close, {payload, n});
@@ -372,6 +380,17 @@ void Shard::on_timer(WebSocket& ws) noexcept {
         terminate(ws);
         break;
     case WebSocket::State::Open:
+        if (event_stream(ws)) {
+            // A comment line keeps proxies from cutting an idle stream; the client never answers, so a stream
+            // that cannot be written is found by the slow policy, not by silence.
+            static constexpr char kKeepAlive[] = ":\n\n";
+            if (ws.out_.empty()) {
+                const iovec iov{const_cast<char*>(kKeepAlive), 3};
+                write_or_queue(ws, &iov, 1, 3);
+            }
+            if (alive(ws)) arm_timer(ws, behavior(ws).idle_timeout_seconds);
+            break;
+        }
         if (!(ws.flags_ & kPingSent)) {
             // Idle: ask for a sign of life; no answer by the next timeout closes the connection.
             ws.flags_ |= kPingSent;

@@ -11,10 +11,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -165,6 +167,9 @@ private:
     // WebSocket::remote_address(): a client trusted proxies named at the upgrade is kept (in the connection's
     // extras, so only such connections pay for it); any other is the socket's peer, asked when wanted.
     void remember_forwarded_client(WebSocket& ws, const HttpRequest& request) noexcept;
+    // Server::event_stream(): answers the GET with the stream's head and opens the connection, one-way.
+    bool start_event_stream(WebSocket& ws, const HttpRequest& request);
+    static bool event_stream(const WebSocket& ws) noexcept { return ws.delivery_ & WebSocket::kEventStream; }
     // Runs the route's handler and writes its answer; true when the connection stays open for another request.
     bool answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest& request, std::string_view body);
     // A client that pipelines requests without reading the answers is cut off here: the answer that finds this
@@ -219,6 +224,27 @@ private:
     bool stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept;
     // A publication as `ws` takes it (its delivery, its compression); false when it kept no reference.
     bool stage_item(WebSocket& ws, const BroadcastItem& item) noexcept;
+    // Stages what make() returns (the bytes a publication has for no one else: made for this connection), as a
+    // shared frame of its own, so staging still writes nothing (the fan-out's contract). Always false: no
+    // reference to the publication's bytes is kept.
+    template <class Make>
+    bool stage_made(WebSocket& ws, Make&& make) noexcept {
+        SharedBytes* own = nullptr;
+        try {
+            const std::string bytes = make();
+            own = SharedBytes::make(bytes.size(), 1);
+            if (own) std::memcpy(own->data(), bytes.data(), bytes.size());
+        } catch (const std::bad_alloc&) {
+            own = nullptr;
+        }
+        if (!own) {
+            ShardCounters::add(counters_.dropped, 1);
+            return false;
+        }
+        if (stage(ws, own, {own->data(), own->size()})) own->retain();
+        own->release();
+        return false;
+    }
     // Whether the live stream must skip `item` for `ws` (history gave it); ends the joining when it need not.
     bool skip_joined(WebSocket& ws, const BroadcastItem& item) noexcept;
     void forget_joining(WebSocket& ws, std::string_view topic) noexcept;  // "" for every topic of ws
@@ -329,6 +355,9 @@ private:
         }
     };
     std::unordered_map<JoinKey, std::uint64_t, JoinKeyHash> joining_;
+    // An event stream's on_upgrade in progress: its topics' history, gathered to go out in event-id order.
+    const WebSocket* deferring_history_ = nullptr;
+    std::vector<BroadcastItem> deferred_history_;
     std::unordered_map<std::uint32_t, std::uint32_t> joining_count_;
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
     std::vector<WebSocket*> batch_owners_;  // whose each of them is

@@ -103,6 +103,15 @@ Shard::RequestStep Shard::handle_request(WebSocket& ws, std::span<char> bytes) {
     bool path_known = false;
     const HttpRoute* http_route = routes_.find_http(request.method, request.path(), path_known);
     const bool wants_upgrade = TokenList(request, "Upgrade").contains("websocket");
+    if (websocket_route >= 0 && routes_.websockets[static_cast<std::size_t>(websocket_route)].event_stream &&
+        !wants_upgrade && (!http_route || request.method == "GET")) {
+        if (request.method != "GET") {
+            refuse(ws, 405, "method not allowed: an event stream takes GET", &request);
+            return {};
+        }
+        ws.route_ = static_cast<std::uint16_t>(websocket_route);
+        return {.result = start_event_stream(ws, request)};
+    }
     if (websocket_route >= 0 && (wants_upgrade || !http_route)) {
         ws.route_ = static_cast<std::uint16_t>(websocket_route);
         // Frames behind the request: in `received` after the head, then what of this read was not held.
@@ -268,6 +277,48 @@ bool Shard::upgrade(WebSocket& ws, const HttpRequest& request, std::size_t head_
     if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
     if (ws.state_ != WebSocket::State::Open && ws.state_ != WebSocket::State::Closing) return false;
     return handle_frames(ws, rest);
+}
+
+bool Shard::start_event_stream(WebSocket& ws, const HttpRequest& request) {
+    const WebSocketRoute& route = routes_.websockets[ws.route_];
+    const WebSocketBehavior& b = route.behavior;
+    if (b.check_origin && !b.check_origin(request)) {
+        refuse(ws, 403, "origin not allowed", &request);
+        return false;
+    }
+    // No Content-Length: the body is the stream, until either side closes. X-Accel-Buffering tells nginx to pass
+    // each event on at once; retry: how soon an EventSource reconnects.
+    static constexpr std::string_view kHead =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\nConnection: keep-alive\r\n\r\nretry: 1000\n\n";
+    const iovec iov{const_cast<char*>(kHead.data()), kHead.size()};
+    ws.state_ = WebSocket::State::Open;
+    end_handshake(ws);
+    drop_held(ws);  // whatever followed the request is not read: the stream is one-way
+    ws.delivery_ |= WebSocket::kEventStream;
+    broadcaster_.count_event_stream(1);
+    if (!write_or_queue(ws, &iov, 1, kHead.size())) return false;
+    if (config_.on_access) record_access(ws, &request, 200, 0);
+    arm_timer(ws, b.idle_timeout_seconds);
+    if (!admission_.trusted_proxies.empty()) remember_forwarded_client(ws, request);
+    if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
+    ws.flags_ |= kOpened;
+    ShardCounters::add(counters_.connections, 1);
+    ShardCounters::add(counters_.connections_opened, 1);
+    deferring_history_ = &ws;
+    if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}, ws.fd_, admission_.trusted_proxies});
+    deferring_history_ = nullptr;
+    // Every topic's missed publications in the order of their event ids, so that the last id the client sees
+    // covers everything before it (what it sends back as Last-Event-ID when it reconnects).
+    std::sort(deferred_history_.begin(), deferred_history_.end(),
+              [](const BroadcastItem& x, const BroadcastItem& y) { return x.sequence < y.sequence; });
+    for (const BroadcastItem& item : deferred_history_) {
+        if (stage_item(ws, item)) item.bytes->retain();
+        item.bytes->release();  // join()'s reference
+    }
+    deferred_history_.clear();
+    if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
+    return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
 }
 
 // ---- frames -------------------------------------------------------------------------------------------------

@@ -55,6 +55,13 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
         }
         return SendStatus::Dropped;
     }
+    if (event_stream(ws)) {  // the bytes as they are: the caller formats its events
+        const iovec raw{const_cast<char*>(message.data()), message.size()};
+        if (!write_or_queue(ws, &raw, 1, message.size())) return SendStatus::Dropped;
+        ShardCounters::add(counters_.messages_out, 1);
+        ShardCounters::add(counters_.bytes_out, message.size());
+        return ws.out_.empty() ? SendStatus::Success : SendStatus::Backpressure;
+    }
     std::string_view payload = message;
     if ((ws.deflate_ & kDeflateOn) && message.size() >= config_.deflate_min_bytes) {
         const std::string_view compressed = compress_for(ws, message);
@@ -171,6 +178,7 @@ void Shard::send_pong(WebSocket& ws, std::string_view payload) noexcept {
 }
 
 void Shard::send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept {
+    if (event_stream(ws)) return;  // an event stream has no frames
     char frame[kMaxControlFrameBytes];
     const std::size_t n = encode_control_frame(frame, opcode, payload);
     const iovec iov{frame, n};
@@ -212,7 +220,7 @@ SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const Su
     }
     Joined joined;
     try {
-        joined = broadcaster_.logs().join(topic, options.since, monotonic_ms());
+        joined = broadcaster_.logs().join(topic, options.since, options.since_event, monotonic_ms());
     } catch (const std::bad_alloc&) {
         topics_.unsubscribe(ws, topic);
         result.status = SubscribeStatus::NoMemory;
@@ -221,6 +229,16 @@ SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const Su
     result.offset = joined.live_from - 1;
     result.recovered = joined.recovered;
     // What history gave goes out first, in order; the live stream skips whatever of it may still be on its way.
+    // An event stream opening gathers its topics' history and sends it in the order of the event ids, once its
+    // on_upgrade has subscribed them all (start_event_stream()).
+    if (deferring_history_ == &ws) {
+        try {
+            deferred_history_.insert(deferred_history_.end(), joined.missed.begin(), joined.missed.end());
+            joined.missed.clear();
+        } catch (const std::bad_alloc&) {
+            // sent now, in this topic's order
+        }
+    }
     for (const BroadcastItem& item : joined.missed) {
         if (stage_item(ws, item)) item.bytes->retain();
         item.bytes->release();  // join()'s reference
@@ -343,28 +361,24 @@ void Shard::forget_joining(WebSocket& ws, std::string_view topic) noexcept {
 }
 
 bool Shard::stage_item(WebSocket& ws, const BroadcastItem& item) noexcept {
+    if (event_stream(ws)) {
+        if (item.event_size) return stage(ws, item.bytes, item.event());
+        return stage_made(ws, [&] {
+            return encode_event(broadcaster_.logs().epoch(), item.sequence,
+                                encode_envelope(item.topic(), item.offset, item.message(), item.opcode()));
+        });
+    }
     if (ws.delivery_ & WebSocket::kEnvelopeDelivery) {
         if (item.envelope_size) return stage(ws, item.bytes, item.envelope_frame());
         // Published while no connection asked for envelopes (from history, or just before this one asked): made
-        // for this one, and queued like any shared frame (staging writes nothing: the fan-out's contract).
-        SharedBytes* own = nullptr;
-        try {
+        // for this one.
+        return stage_made(ws, [&] {
             const std::string payload = encode_envelope(item.topic(), item.offset, item.message(), item.opcode());
-            own = SharedBytes::make(frame_header_length(payload.size(), false) + payload.size(), 1);
-            if (own) {
-                const std::size_t header = encode_frame_header(own->data(), Opcode::Text, payload.size());
-                std::memcpy(own->data() + header, payload.data(), payload.size());
-            }
-        } catch (const std::bad_alloc&) {
-            own = nullptr;
-        }
-        if (!own) {
-            ShardCounters::add(counters_.dropped, 1);
-            return false;
-        }
-        if (stage(ws, own, {own->data(), own->size()})) own->retain();
-        own->release();
-        return false;  // no reference to item.bytes kept
+            std::string frame(frame_header_length(payload.size(), false) + payload.size(), '\0');
+            const std::size_t header = encode_frame_header(frame.data(), Opcode::Text, payload.size());
+            std::memcpy(frame.data() + header, payload.data(), payload.size());
+            return frame;
+        });
     }
     const std::uint8_t deflate = ws.deflate_;
     const bool compressed = item.deflated_size && (deflate & kDeflateOn) &&

@@ -1,6 +1,9 @@
 #include "surge/ws/detail/topic_log.hpp"
 
+#include <algorithm>
 #include <random>
+
+#include "surge/ws/envelope.hpp"
 
 namespace surge::detail {
 
@@ -33,6 +36,7 @@ TopicLogs::~TopicLogs() {
 
 void TopicLogs::evict_front(TopicLog& log) noexcept {
     const HistoryEntry& oldest = log.history.front();
+    log.evicted_sequence = std::max(log.evicted_sequence, oldest.item.sequence);
     bytes_.fetch_sub(cost(oldest), std::memory_order_relaxed);
     entries_.fetch_sub(1, std::memory_order_relaxed);
     evicted_.fetch_add(1, std::memory_order_relaxed);
@@ -60,7 +64,9 @@ void TopicLogs::append(TopicLog& log, const BroadcastItem& item, std::int64_t no
     while (!log.history.empty() && bytes_.load(std::memory_order_relaxed) > limits_.total_bytes) evict_front(log);
 }
 
-Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPosition>& since, std::int64_t now_ms) {
+Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPosition>& since,
+                       std::string_view since_event, std::int64_t now_ms) {
+    if (!since_event.empty()) return join_event(topic, since_event, now_ms);
     Stripe& stripe = stripe_of(topic);
     const std::lock_guard<std::mutex> hold(stripe.lock);
     const auto found = stripe.logs.find(topic);
@@ -84,6 +90,36 @@ Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPositio
     joined.missed.reserve(static_cast<std::size_t>(last - since->offset));
     for (const HistoryEntry& entry : log.history) {
         if (entry.item.offset <= since->offset) continue;
+        entry.item.bytes->retain();
+        joined.missed.push_back(entry.item);
+    }
+    return joined;
+}
+
+Joined TopicLogs::join_event(std::string_view topic, std::string_view event_id, std::int64_t now_ms) {
+    std::string_view epoch;
+    std::uint64_t sequence = 0;
+    const bool ours = parse_event_id(event_id, epoch, sequence) && epoch == epoch_;
+    Stripe& stripe = stripe_of(topic);
+    const std::lock_guard<std::mutex> hold(stripe.lock);
+    const auto found = stripe.logs.find(topic);
+    Joined joined;
+    if (found == stripe.logs.end()) {
+        joined.recovered = ours;
+        return joined;
+    }
+    TopicLog& log = *found->second;
+    expire(log, now_ms);
+    joined.live_from = log.next_offset;
+    // Every publication after the event (in the ring's order, over all topics) that history still holds; none
+    // of them may have been let go.
+    joined.recovered = ours && log.evicted_sequence <= sequence;
+    if (!joined.recovered) return joined;
+    std::size_t count = 0;
+    for (const HistoryEntry& entry : log.history) count += entry.item.sequence > sequence ? 1 : 0;
+    joined.missed.reserve(count);
+    for (const HistoryEntry& entry : log.history) {
+        if (entry.item.sequence <= sequence) continue;
         entry.item.bytes->retain();
         joined.missed.push_back(entry.item);
     }

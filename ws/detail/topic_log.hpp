@@ -36,6 +36,7 @@ struct HistoryEntry {
 
 struct TopicLog {
     std::uint64_t next_offset = 1;
+    std::uint64_t evicted_sequence = 0;  // the ring sequence of the newest publication history let go
     std::deque<HistoryEntry> history;
 };
 
@@ -70,8 +71,10 @@ public:
     // Keeps `item` (one more reference) as `log`'s newest publication, then evicts what the limits say must go.
     // The stripe must be held (call inside with()).
     void append(TopicLog& log, const BroadcastItem& item, std::int64_t now_ms) noexcept;
-    // Where a subscriber to `topic` joins, and, with `since`, what history gives it.
-    Joined join(std::string_view topic, const std::optional<StreamPosition>& since, std::int64_t now_ms);
+    // Where a subscriber to `topic` joins, and, with `since` (an offset) or `since_event` (an event id:
+    // ws/envelope.hpp), what history gives it. since_event wins when both are given.
+    Joined join(std::string_view topic, const std::optional<StreamPosition>& since, std::string_view since_event,
+                std::int64_t now_ms);
     // The offset of `topic`'s last publication (0: none).
     std::uint64_t last_offset(std::string_view topic);
 
@@ -90,6 +93,7 @@ private:
     };
     Stripe& stripe_of(std::string_view topic) noexcept { return stripes_[StringHash{}(topic) % kStripes]; }
     void evict_front(TopicLog& log) noexcept;
+    Joined join_event(std::string_view topic, std::string_view event_id, std::int64_t now_ms);
     void expire(TopicLog& log, std::int64_t now_ms) noexcept;
 
     HistoryLimits limits_;
