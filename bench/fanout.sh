@@ -4,7 +4,11 @@
 #  - baseline: bench/raw-fanout, one send() per subscriber socket in a plain loop (the physical limit: each small
 #    send on loopback emits a TCP segment, whose cost is mostly the kernel's);
 #  - surge: tools/surge-push;
-#  - optionally a peer server (--peer 'COMMAND'), started the same way and held to the same contract.
+#  - optionally a peer server (--peer 'COMMAND'), started the same way and held to the same contract;
+#  - with --envelope, surge-push again with its default delivery, the JSON envelope ({"topic","offset","data"};
+#    format=raw is what the other surge-push run asks for, the bytes as published): what the envelope costs.
+#    Its subscribers cannot read the publisher's stamps and numbers inside the envelope, so that run reports no
+#    latency and no loss check (the resume tests check its offsets instead).
 # Each server gets the same load: surge-load --mode subscribe opens N subscriptions to ws://.../ws?topics=fan, and
 # surge-load --mode publish POSTs stamped, numbered messages to http://.../publish/fan at each of the --rate
 # loads in turn (messages per second; default 10,20,50: one every server keeps up with, and two that are past
@@ -23,7 +27,7 @@
 #
 # Usage: bench/fanout.sh [--subscribers N] [--rate R[,R...]] [--duration S] [--warmup S] [--size B]
 #                        [--threads T] [--backend B] [--repeat N] [--peer 'COMMAND'] [--peer-name NAME]
-#                        [--build DIR] [--json FILE]
+#                        [--envelope] [--build DIR] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 subscribers=10000
@@ -36,6 +40,7 @@ backend=auto
 repeat=3
 peer=""
 peer_name=peer
+envelope=""
 json=""
 build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
@@ -50,6 +55,7 @@ while [ $# -gt 0 ]; do
         --repeat) repeat=$2; shift 2 ;;
         --peer) peer=$2; shift 2 ;;
         --peer-name) peer_name=$2; shift 2 ;;
+        --envelope) envelope=1; shift ;;
         --build) build=$2; shift 2 ;;
         --json) json=$2; shift 2 ;;
         *) echo "fanout.sh: unknown option $1" >&2; exit 2 ;;
@@ -88,7 +94,7 @@ run() {
     pids+=("$server")
     wait_port "$port" || true
     echo "== $name: $subscribers subscribers, $rate messages/s of $size bytes, ${duration}s measured"
-    "$load" "ws://127.0.0.1:$port/ws?topics=fan&format=raw" --mode subscribe --connections "$subscribers" --threads 2 \
+    "$load" "ws://127.0.0.1:$port/ws?topics=fan$query" --mode subscribe --connections "$subscribers" --threads 2 \
         --duration "$duration" --warmup "$warmup" --json "$work/$name.sub.json" >"$work/$name.sub.log" 2>&1 &
     local subscriber=$!
     pids+=("$subscriber")
@@ -102,7 +108,7 @@ run() {
     cpu=$(cpu_per_second "$server" "$duration")
     wait "$subscriber" || { echo "$name: the subscribers failed"; cat "$work/$name.sub.log"; exit 1; }
     # What the server counted as dropped for slow subscribers (surge-push's metric; a peer may have none).
-    [ "$name" = surge-push ] && dropped=$(metric_sum "$port" surge_dropped_total)
+    [[ $name == surge-push* ]] && dropped=$(metric_sum "$port" surge_dropped_total)
     kill "$publisher" 2>/dev/null || true
     wait "$publisher" 2>/dev/null || true
     kill "$server" 2>/dev/null || true
@@ -133,21 +139,27 @@ PY
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(deliveries_per_second)d deliveries/s (expected %(expected_per_second)d), server CPU %(server_cpu_per_second).3f s/s, %(deliveries_per_cpu_second)s deliveries per CPU-second, latency p50 %(p50).0f us p99 %(p99).0f us, %(errors)d errors; %(checked)d numbered: %(lost)d lost, %(repeated)d repeated, %(silent_connections)d silent subscribers%(dropped)s" % {**r, **r["latency_us"], **r["sequence"], "dropped": "" if r["server_dropped"] is None else "; the server counted %d dropped" % r["server_dropped"]})' "${results[-1]}"
 }
 
-# One server's run at RATE, by its place in the order: 0 the baseline, 1 surge-push, 2 the peer.
+# One server's run at RATE, by its place in `order`: the baseline, surge-push (raw), the peer, surge-push (JSON).
 run_server() {
     local which=$1 rate=$2 port
     port=$(free_port)
+    query="&format=raw"
     case $which in
-        0) run raw-send-loop "$port" "$rate" "$raw" --port "$port" ;;
+        baseline) run raw-send-loop "$port" "$rate" "$raw" --port "$port" ;;
         # All the subscribers come from 127.0.0.1: no per-address limit here.
-        1) run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
+        surge) run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
                --max-per-address 0 ;;
-        2) run "$peer_name" "$port" "$rate" bash -c "exec ${peer//\{port\}/$port}" ;;
+        peer) run "$peer_name" "$port" "$rate" bash -c "exec ${peer//\{port\}/$port}" ;;
+        envelope) query=""
+            run surge-push-json "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
+               --max-per-address 0 ;;
     esac
 }
 
-servers=2
-[ -n "$peer" ] && servers=3
+order=(baseline surge)
+[ -n "$peer" ] && order+=(peer)
+[ -n "$envelope" ] && order+=(envelope)
+servers=${#order[@]}
 for rate in ${rates//,/ }; do
     for round in $(seq "$repeat"); do
         echo "-- $rate messages/s, round $round of $repeat"
@@ -155,7 +167,7 @@ for rate in ${rates//,/ }; do
         # 10,000 connections are still closing: the same binary read 1.086x slower in third place than in second),
         # so no server may always have the same place.
         for i in $(seq 0 $((servers - 1))); do
-            run_server $(( (i + round - 1) % servers )) "$rate"
+            run_server "${order[$(( (i + round - 1) % servers ))]}" "$rate"
         done
     done
 done
@@ -189,9 +201,15 @@ for rate in rates:
                  s["latency_us_p50_median"], s["latency_us_p99_median"], s["kept_up_rounds"], len(mine), s["lost"]))
     surge = summary["surge-push"]["deliveries_per_cpu_second_median"]
     for name in servers:
-        if name != "surge-push":
+        if name not in ("surge-push", "surge-push-json"):
             ratios["surge_vs_" + name] = round(surge / summary[name]["deliveries_per_cpu_second_median"], 3)
             print("surge-push deliveries per server-CPU-second / %s: %.3f" % (name, ratios["surge_vs_" + name]))
+    if "surge-push-json" in summary:  # the envelope's cost: against the raw delivery and the send() loop
+        json_rate = summary["surge-push-json"]["deliveries_per_cpu_second_median"]
+        for name in ("surge-push", "raw-send-loop"):
+            ratios["json_vs_" + name] = round(json_rate / summary[name]["deliveries_per_cpu_second_median"], 3)
+            print("surge-push-json (envelopes) deliveries per server-CPU-second / %s: %.3f"
+                  % (name, ratios["json_vs_" + name]))
     report["by_rate"]["%g" % rate] = {"summary": summary, "ratios": ratios}
 # surge-push's contract: every message reaches every subscriber within its bound. A message the subscribers saw
 # skipped must be one the server counted as dropped, and none may come twice or leave a subscriber out.

@@ -50,6 +50,8 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "  --warmup S           seconds run before measuring, not counted (default 2)\n"
     "  --ramp N             connections opened per second (default 0: as fast as the in-flight cap allows)\n"
     "  --timeout S          a connection not open after S seconds fails (default 10)\n"
+    "  --caught-up N        subscribe: report when every connection had received N messages (a resume storm:\n"
+    "                       the history it was owed and the first live one), from the start of the run\n"
     "%s"
     "  --json FILE          also write the report as JSON\n"
     "  --help               this text\n"
@@ -96,6 +98,9 @@ bool parse_options(int argc, char** argv, Options& o) {
             ok = parse_seconds(value, o.warmup);
         } else if (flag == "--ramp") {
             ok = parse_count(value, o.ramp);
+        } else if (flag == "--caught-up") {
+            ok = parse_count(value, number) && number >= 1;
+            o.caught_up = static_cast<std::uint64_t>(number);
         } else if (flag == "--timeout") {
             ok = parse_seconds(value, o.timeout) && o.timeout >= 0.1;
         } else {

@@ -21,6 +21,7 @@ public:
         for (std::uint32_t i = index; i < options.connections; i += options.threads) ++count_;
         sent_at_.assign(count_, 0);
         sequences_.resize(count_);
+        if (options.caught_up) received_.assign(count_, 0);
         next_number_.assign(count_, 0);
         payload_.assign(options.size, 'x');
         opcode_ = options.text ? Opcode::Text : Opcode::Binary;
@@ -108,6 +109,10 @@ private:
             stats_.latency.record(now - stamp);
         } else {
             bump(stats_.unstamped);
+        }
+        if (!received_.empty() && ++received_[ws.id()] == options_.caught_up) {
+            bump(stats_.caught_up);
+            stats_.caught_up_ns.store(now - g_start_ns, std::memory_order_relaxed);
         }
         std::uint32_t publisher = 0, number = 0;
         if (read_sequence(head, publisher, number)) {
@@ -199,6 +204,7 @@ private:
     std::uint64_t next_due_ = 0;
     std::vector<std::uint64_t> sent_at_;  // echo: when each connection's message in flight left
     std::vector<SequenceCheck> sequences_;   // what each connection received of each numbered stream
+    std::vector<std::uint64_t> received_;    // --caught-up: messages each connection has received
     std::vector<std::uint32_t> next_number_;  // rate, publish: the number each connection sends next
     SequenceCounts sequence_counts_;
     std::string payload_;

@@ -1,5 +1,7 @@
 #include "bench/load/report.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +25,8 @@ Totals sum(const std::vector<std::unique_ptr<ThreadStats>>& stats) {
         t.lost += s->lost.load(std::memory_order_relaxed);
         t.repeated += s->repeated.load(std::memory_order_relaxed);
         t.silent += s->silent.load(std::memory_order_relaxed);
+        t.caught_up += s->caught_up.load(std::memory_order_relaxed);
+        t.caught_up_ns = std::max(t.caught_up_ns, s->caught_up_ns.load(std::memory_order_relaxed));
         for (std::size_t k = 0; k < t.by_kind.size(); ++k) {
             const std::uint64_t n = s->failures[k].load(std::memory_order_relaxed);
             t.by_kind[k] += n;
@@ -87,6 +91,13 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     j.integer("repeated", end.repeated);
     j.integer("silent_connections", end.silent);
     j.end_object();
+    if (o.caught_up) {  // subscribe --caught-up N: how many connections got N messages, and when the last did
+        j.begin_object("caught_up");
+        j.integer("messages", o.caught_up);
+        j.integer("connections", end.caught_up);
+        j.number("last_seconds", static_cast<double>(end.caught_up_ns) / 1e9);
+        j.end_object();
+    }
     j.begin_object("errors");
     for (std::size_t k = 0; k < end.by_kind.size(); ++k) {
         const auto kind = static_cast<ClientFailure>(k);

@@ -16,6 +16,7 @@ struct Totals {
     bool ramped = true;
     std::uint64_t opened = 0, sent = 0, received = 0, bytes_sent = 0, bytes_received = 0, unstamped = 0;
     std::uint64_t sequenced = 0, lost = 0, repeated = 0, silent = 0;
+    std::uint64_t caught_up = 0, caught_up_ns = 0;  // the latest of the threads' times
     std::uint64_t failures = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(ClientFailure::Count)> by_kind{};
     std::unique_ptr<LatencyHistogram> latency = std::make_unique<LatencyHistogram>();

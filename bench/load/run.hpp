@@ -32,6 +32,7 @@ struct Options {
     std::size_t size = 32;
     bool text = false;
     bool keep_alive = false;  // publish over http://: one connection per URL per thread for every POST
+    std::uint64_t caught_up = 0;  // subscribe: a connection that has received this many messages has caught up
     double rate = 0;
     bool rate_total = false;
     double duration = 10;
@@ -55,6 +56,8 @@ struct alignas(64) ThreadStats {
     std::atomic<std::uint64_t> lost{0};       //   numbers skipped (messages that never arrived)
     std::atomic<std::uint64_t> repeated{0};   //   numbers seen again, or out of order
     std::atomic<std::uint64_t> silent{0};     // subscribe: connections open at the end that got no numbered message
+    std::atomic<std::uint64_t> caught_up{0};  // subscribe with --caught-up N: connections that received N messages
+    std::atomic<std::uint64_t> caught_up_ns{0};  // ... and when the last of them did, from the run's start
     std::atomic<std::uint64_t> open_now{0};    // connections open at the last loop turn
     std::atomic<bool> ramped{false};           // every connection was tried and none is still handshaking
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ClientFailure::Count)> failures{};
@@ -77,6 +80,7 @@ inline std::uint32_t publisher_id(std::uint32_t local) {
 // when measuring starts, so that status lines show percentiles "so far" in each phase.
 enum Phase : int { kWarmup = 0, kMeasure = 1, kStop = 2 };
 inline std::atomic<int> g_phase{kWarmup};
+inline const std::uint64_t g_start_ns = now_ns();  // the run's start (the process's): --caught-up times count from it
 inline std::atomic<bool> g_interrupted{false};
 
 inline double seconds_since(std::uint64_t start_ns) { return static_cast<double>(now_ns() - start_ns) / 1e9; }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "surge/core/clock.hpp"
 #include "surge/ws/deflate.hpp"
@@ -85,6 +86,27 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
                                    std::chrono::milliseconds wait, const Publisher& publisher) noexcept {
     if (topic.empty() || topic.size() > kMaxTopicBytes) return {PublishStatus::Invalid};
     const std::int64_t now = monotonic_ms();
+    // A full ring is waited for (up to `wait`, never on a shard) outside the topic's stripe: holding it while
+    // waiting would hold up every shard that subscribes to a topic of that stripe meanwhile, and with it the
+    // draining the wait is for.
+    const bool may_wait = wait.count() > 0 && !publisher.shard;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    PublishResult result;
+    for (unsigned attempt = 0;; ++attempt) {
+        result = publish_once(topic, message, opcode, publisher, now);
+        if (result.status != PublishStatus::Backpressure || !may_wait) break;
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        if (attempt >= 64) std::this_thread::yield();
+    }
+    if (!result.ok()) return result;
+    for (BroadcastConsumer* consumer : consumers_) {
+        if (consumer != publisher.shard) consumer->notify_broadcast();  // a publishing shard drains after its callbacks
+    }
+    return result;
+}
+
+PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view message, Opcode opcode,
+                                        const Publisher& publisher, std::int64_t now) noexcept {
     PublishResult result;
     try {
         // The topic's stripe is held from the offset to the ring slot: a topic's offsets follow the ring's order.
@@ -102,12 +124,7 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
                 std::memcpy(envelope.data() + header, payload.data(), payload.size());
             }
             // Claim next: a full ring costs no allocation and no compression.
-            std::optional<std::uint64_t> sequence;
-            if (wait.count() > 0 && !publisher.shard) {
-                sequence = ring_.claim_until(std::chrono::steady_clock::now() + wait);
-            } else {
-                sequence = ring_.try_claim();
-            }
+            const std::optional<std::uint64_t> sequence = ring_.try_claim();
             if (!sequence) return {PublishStatus::Backpressure};
             std::string event;  // its id is the ring's sequence, known from here on
             if (events) {
@@ -134,10 +151,6 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
         });
     } catch (const std::bad_alloc&) {
         return {PublishStatus::Backpressure};  // no memory for the topic's log or the envelope: nothing published
-    }
-    if (!result.ok()) return result;
-    for (BroadcastConsumer* consumer : consumers_) {
-        if (consumer != publisher.shard) consumer->notify_broadcast();  // a publishing shard drains after its callbacks
     }
     return result;
 }

@@ -99,6 +99,9 @@ public:
     const TopicDirectory& directory() const noexcept { return directory_; }
 
 private:
+    // One attempt: the offset, the frames and a ring slot, under the topic's stripe; Backpressure when full.
+    PublishResult publish_once(std::string_view topic, std::string_view message, Opcode opcode,
+                               const Publisher& publisher, std::int64_t now_ms) noexcept;
     // The publication's bytes (broadcast_item.hpp), one reference per shard; bytes is null without memory.
     BroadcastItem encode(std::string_view topic, std::string_view message, Opcode opcode, std::string_view envelope,
                          std::string_view event, const Publisher& publisher) noexcept;
