@@ -204,10 +204,7 @@ def main():
     if tls:
         tls_files = make_certificate(profile)
         TLS = ssl.create_default_context(cafile=tls_files[0])
-    server, port = start_push(push_binary, tls_files)
-    browser = None
-    try:
-        browser, devtools_port = start_chromium(chromium, profile)
+    def body(port, devtools_port):
         if nginx_binary:
             nginx_port = free_port()
             base = "http://127.0.0.1:%d/push/" % nginx_port
@@ -218,6 +215,19 @@ def main():
                 fail(str(error))
         else:
             asyncio.run(run(devtools_port, f"{scheme('http')}://127.0.0.1:{port}/"))
+
+    with_push_and_chromium(push_binary, chromium, profile, tls_files, body)
+    print("ok", flush=True)
+
+
+def with_push_and_chromium(push_binary, chromium, profile, tls_files, body):
+    """Runs body(push_port, devtools_port) with surge-push and headless Chromium (profile: its directory, removed
+    after), then stops both by pid; fails when surge-push did not exit cleanly."""
+    server, port = start_push(push_binary, tls_files)
+    browser = None
+    try:
+        browser, devtools_port = start_chromium(chromium, profile)
+        body(port, devtools_port)
     finally:
         if browser:
             browser.terminate()
@@ -234,7 +244,6 @@ def main():
         shutil.rmtree(profile, ignore_errors=True)
     if code != 0:
         fail("surge-push exited with %s" % code)
-    print("ok", flush=True)
 
 
 if __name__ == "__main__":

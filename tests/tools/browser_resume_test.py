@@ -12,8 +12,6 @@ Usage: browser_resume_test.py SURGE_PUSH [CHROMIUM]   (exit 0 on success; every 
 import asyncio
 import json
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +20,7 @@ import urllib.request
 
 import websockets
 
-from browser_push_test import TOKEN, DevTools, http, start_chromium, start_push
+from browser_push_test import TOKEN, DevTools, http, with_push_and_chromium
 
 TOPIC = "resume"
 MESSAGES = 300
@@ -147,24 +145,8 @@ def main():
     push_binary = sys.argv[1]
     chromium = sys.argv[2] if len(sys.argv) > 2 else (shutil.which("chromium") or "chromium")
     profile = tempfile.mkdtemp(prefix="surge-chromium-")
-    server, port = start_push(push_binary, None)
-    browser = None
-    try:
-        browser, devtools_port = start_chromium(chromium, profile)
-        asyncio.run(run(port, devtools_port))
-    finally:
-        if browser:
-            browser.terminate()
-            try:
-                browser.wait(10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+    with_push_and_chromium(push_binary, chromium, profile, None,
+                           lambda port, devtools_port: asyncio.run(run(port, devtools_port)))
     print("ok", flush=True)
 
 
