@@ -7,11 +7,15 @@ listen to the same topic: surge-push's own client (/surge.js, which reconnects a
 EventSource on /sse (which reconnects by itself and resumes with Last-Event-ID). Each must end with the offsets
 1..N, once each, in order.
 
-Usage: browser_resume_test.py SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
+With --tls the same runs over https://, wss:// and permessage-deflate (a certificate made for the run): the
+proxy cuts TLS connections mid-record, and resumes go through the encrypted, compressed path.
+
+Usage: browser_resume_test.py [--tls] SURGE_PUSH [CHROMIUM]   (exit 0 on success; every wait is bounded)
 """
 import asyncio
 import json
 import shutil
+import ssl
 import sys
 import tempfile
 import threading
@@ -20,7 +24,8 @@ import urllib.request
 
 import websockets
 
-from browser_push_test import TOKEN, DevTools, http, with_push_and_chromium
+import browser_push_test
+from browser_push_test import TOKEN, DevTools, http, make_certificate, with_push_and_chromium
 
 TOPIC = "resume"
 MESSAGES = 300
@@ -75,10 +80,11 @@ class CuttingProxy:
 
 
 def publisher(port, done):
+    scheme = "https" if browser_push_test.TLS else "http"
     for n in range(1, MESSAGES + 1):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/publish/{TOPIC}", data=b"m%d" % n, method="POST",
-                                         headers={"Authorization": "Bearer " + TOKEN})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}/publish/{TOPIC}", data=b"m%d" % n,
+                                         method="POST", headers={"Authorization": "Bearer " + TOKEN})
+        with urllib.request.urlopen(request, timeout=10, context=browser_push_test.TLS) as response:
             if response.status != 200:
                 done.append("publish %d: %d" % (n, response.status))
                 return
@@ -94,13 +100,15 @@ async def run(push_port, devtools_port):
     async with websockets.connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
         tools = DevTools(socket)
         await tools.call("Page.enable")
-        await tools.call("Page.navigate", url=f"http://127.0.0.1:{proxy_port}/?topic={TOPIC}")
+        scheme = "https" if browser_push_test.TLS else "http"
+        await tools.call("Page.navigate", url=f"{scheme}://127.0.0.1:{proxy_port}/?topic={TOPIC}")
         await tools.wait_for("typeof SurgeClient === 'function' && document.readyState === 'complete'",
                              "the page with surge.js")
         # The two subscribers under test, each collecting the offsets it delivers.
         await tools.evaluate("""
             window.viaClient = []; window.viaEvents = []; window.ready = 0; window.lost = [];
-            const url = new URL("ws", location.href); url.protocol = "ws:";
+            const url = new URL("ws", location.href);
+            url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
             window.testClient = new SurgeClient(url.href, {
                 topics: [%(topic)s], minDelay: 100, maxDelay: 1000,
                 onMessage: (m) => window.viaClient.push(m.offset),
@@ -142,10 +150,18 @@ async def run(push_port, devtools_port):
 
 
 def main():
-    push_binary = sys.argv[1]
-    chromium = sys.argv[2] if len(sys.argv) > 2 else (shutil.which("chromium") or "chromium")
+    args = sys.argv[1:]
+    tls = args[0] == "--tls"
+    if tls:
+        args = args[1:]
+    push_binary = args[0]
+    chromium = args[1] if len(args) > 1 else (shutil.which("chromium") or "chromium")
     profile = tempfile.mkdtemp(prefix="surge-chromium-")
-    with_push_and_chromium(push_binary, chromium, profile, None,
+    tls_files = None
+    if tls:  # start_push() then serves https/wss with --deflate shared; Chromium is told to accept the certificate
+        tls_files = make_certificate(profile)
+        browser_push_test.TLS = ssl.create_default_context(cafile=tls_files[0])
+    with_push_and_chromium(push_binary, chromium, profile, tls_files,
                            lambda port, devtools_port: asyncio.run(run(port, devtools_port)))
     print("ok", flush=True)
 
