@@ -45,8 +45,9 @@ def start(binary, backend, *extra):
         line = server.stdout.readline()
         seen.append(line)
         if "ws://127.0.0.1:" in line:
-            # Keep reading what it logs, so that a full pipe never blocks it.
-            threading.Thread(target=server.stdout.read, daemon=True).start()
+            # Keep reading what it logs, so that a full pipe never blocks it; kept to be shown if it fails.
+            server.log = seen
+            threading.Thread(target=lambda: server.log.extend(server.stdout), daemon=True).start()
             port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
             publish_port = int(line.split("POST http://127.0.0.1:")[1].split("/")[0])
             return server, (port if publish_port == port else (port, publish_port))
@@ -59,7 +60,9 @@ def start(binary, backend, *extra):
 def stop(server):
     server.send_signal(signal.SIGTERM)
     try:
-        check(server.wait(15) == 0, "surge-push exited with %s" % server.returncode)
+        status = server.wait(15)
+        time.sleep(0.1)  # the last of its output
+        check(status == 0, "surge-push exited with %s; it said:\n%s" % (status, "".join(server.log[-60:])))
     except subprocess.TimeoutExpired:
         server.kill()
         check(False, "surge-push did not stop")

@@ -34,15 +34,19 @@ TEST_CASE("metrics share: slots written are read back whole, unwritten ones are 
     share->write(figures(2, 2, 7));
     share->write(figures(0, 5, 1));  // room for 2 shards only
     share->write(figures(9, 1, 1));  // no such worker: ignored
+    share->write(figures(1, 0, 3));  // a worker not yet running has no shards
+    REQUIRE(share->read_all().size() == 3);
+    CHECK(share->read_all()[1].shards.empty());
+    share->write(figures(1, 0, 3));
     const std::vector<WorkerFigures> all = share->read_all();
-    REQUIRE(all.size() == 2);
+    REQUIRE(all.size() == 3);
     CHECK(all[0].worker == 0);
     CHECK(all[0].shards.size() == 2);
     CHECK(all[0].shards[1].connections == 2);
-    CHECK(all[1].worker == 2);
-    CHECK(all[1].shards[0].closes[0] == 70);
-    CHECK(all[1].pushes[static_cast<std::size_t>(PushCount::Accepted)] == 7);
-    CHECK(all[1].process.resident_bytes == 7 * 4096);
+    CHECK(all[2].worker == 2);
+    CHECK(all[2].shards[0].closes[0] == 70);
+    CHECK(all[2].pushes[static_cast<std::size_t>(PushCount::Accepted)] == 7);
+    CHECK(all[2].process.resident_bytes == 7 * 4096);
     // A rendering of both names both workers.
     const std::string text = render_metrics(all);
     CHECK(text.find("surge_connections{worker=\"2\",shard=\"1\"} 8\n") != std::string::npos);

@@ -2,11 +2,10 @@
 // The parent maps a shared region before it forks the workers, a slot per worker. Each worker writes its
 // figures (tools/push/metrics.hpp) into its own slot once a second and again whenever it serves /metrics;
 // a scrape reads every slot. So a scrape sees the answering worker as of now and its siblings as of the last
-// second at most, and the series never flap between workers. Slots are seqlocks: a reader that meets a write in
-// progress reads again, and a worker that died mid-write leaves its last figures unreadable, not torn.
+// second at most, and the series never flap between workers. Each slot has a robust process-shared mutex, held
+// for a copy of a few KiB: a worker that died mid-write leaves its figures unread, not torn.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -37,6 +36,7 @@ private:
         : region_(region), bytes_(bytes), workers_(workers), shards_(shards) {}
     struct Slot;
     Slot* slot(unsigned worker) const noexcept;
+    static bool lock(Slot& slot) noexcept;
     std::size_t slot_bytes() const noexcept;
 
     void* region_;
