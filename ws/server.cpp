@@ -107,6 +107,7 @@ Result<std::uint16_t> Server::listen() {
     }
     if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
         std::string why;
+        const std::lock_guard<std::mutex> hold(reload_lock_);  // reload_tls() may run on another thread
         tls_ = net::TlsContext::make_server(config_.tls_cert_file, config_.tls_key_file, why);
         if (!tls_) {
             SURGE_LOG_ERROR("TLS: %s", why.c_str());
@@ -157,6 +158,8 @@ Result<void> Server::run() {
         admission_->per_address = std::make_unique<detail::AddressLimit>(config_.max_connections_per_address);
     }
     admission_->trusted_proxies = trusted_proxies_;
+    // A reload_tls() meanwhile waits until the shards run, so it reaches them all (through defer()).
+    std::unique_lock<std::mutex> no_reload(reload_lock_);
     for (unsigned i = 0; i < threads_; ++i) {
         shards_.push_back(std::make_unique<detail::Shard>(i, config_, *routes_, *broadcaster_, tls_,
                                                          listeners_[i], *admission_));
@@ -177,6 +180,7 @@ Result<void> Server::run() {
     // Running from before the first shard thread starts: a shard may serve connections at once, and publish(),
     // stats() and defer() must reach it from then on (what they queue or signal waits for the thread).
     running_.store(true, std::memory_order_release);
+    no_reload.unlock();
     if (stop_requested_.load(std::memory_order_acquire)) stop();  // a stop() that came before the shards
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < threads_; ++i) {
