@@ -80,32 +80,45 @@ cpu0=$(cpu_seconds "$server") t0=$(now)
 storm=$!
 pids+=("$storm")
 peak=0
+: >"$work/cpu.samples"
 while kill -0 "$storm" 2>/dev/null; do
     rss=$(rss_kb "$server")
     [ "$rss" -gt "$peak" ] && peak=$rss
-    sleep 0.1
+    echo "$(now) $(cpu_seconds "$server")" >>"$work/cpu.samples"  # to read the CPU spent until all caught up
+    sleep 0.05
 done
 wait "$storm" || { echo "the storm's subscribers failed"; cat "$work/storm.log"; exit 1; }
 cpu1=$(cpu_seconds "$server") t1=$(now)
 kill "$publisher" 2>/dev/null || true
 python3 - "$work/storm.json" "$subscribers" "$back" "$rate" "$tip" "$since" "$cpu0" "$cpu1" "$t0" "$t1" \
-    "$rss_before" "$peak" "$json" <<'PY'
+    "$rss_before" "$peak" "$json" "$work/cpu.samples" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 subscribers, back, rate, tip, since = map(int, sys.argv[2:7])
 cpu0, cpu1, t0, t1 = map(float, sys.argv[7:11])
 rss_before, peak, path = int(sys.argv[11]), int(sys.argv[12]), sys.argv[13]
+samples = [tuple(map(float, line.split())) for line in open(sys.argv[14]) if line.strip()]
 caught = r["caught_up"]
+# The server's CPU from the reconnect until every subscriber had caught up (the first sample after that moment),
+# and over the rest of the window, when it only fans out the live stream: what the catch-up cost beyond it.
+until = t0 + caught["last_seconds"]
+after = [s for s in samples if s[0] >= until] or [(t1, cpu1)]
+catch_up_cpu = after[0][1] - cpu0
+live_rate = (cpu1 - after[0][1]) / max(1e-9, t1 - after[0][0])
 report = {"subscribers": subscribers, "back": back, "rate": rate, "tip_at_cut": tip, "resumed_from": since,
           "caught_up_connections": caught["connections"], "caught_up_seconds": round(caught["last_seconds"], 3),
+          "catch_up_server_cpu_seconds": round(catch_up_cpu, 3),
+          "catch_up_measured_until_seconds": round(after[0][0] - t0, 3),
+          "live_server_cpu_per_second": round(live_rate, 3),
           "server_cpu_seconds": round(cpu1 - cpu0, 3), "window_seconds": round(t1 - t0, 3),
           "server_rss_mb_before": round(rss_before / 1024, 1), "server_rss_mb_peak": round(peak / 1024, 1),
           "sequence": r["sequence"], "errors": sum(r["errors"].values())}
 print("reconnect storm: %(subscribers)d subscribers cut at once at offset %(tip_at_cut)d, resumed from %(resumed_from)d "
       "(%(back)d back) while %(rate)d messages/s went on" % report)
 print("  caught up: %(caught_up_connections)d of %(subscribers)d connections within %(caught_up_seconds).2f s of "
-      "the reconnect; server CPU %(server_cpu_seconds).2f s over the %(window_seconds).1f s window; server RSS "
-      "%(server_rss_mb_before).1f MB before, %(server_rss_mb_peak).1f MB at the peak" % report)
+      "the reconnect; server CPU %(catch_up_server_cpu_seconds).2f s from the reconnect to %(catch_up_measured_until_seconds).2f s "
+      "(then %(live_server_cpu_per_second).2f s/s for the live stream alone); server RSS %(server_rss_mb_before).1f MB "
+      "before, %(server_rss_mb_peak).1f MB at the peak" % report)
 s = r["sequence"]
 print("  loss check: %d numbered messages checked, %d lost, %d repeated, %d silent subscribers, %d errors"
       % (s["checked"], s["lost"], s["repeated"], s["silent_connections"], report["errors"]))
