@@ -246,8 +246,9 @@ SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const Su
     if (joined.live_from > 1) {
         const Topic* subscribed = topics_.find(topic);
         try {
-            joining_[{ws.index_, subscribed->name}] = joined.live_from;
-            ++joining_count_[ws.index_];
+            if (joining_.insert_or_assign({ws.index_, subscribed->name}, joined.live_from).second) {
+                ++joining_count_[ws.index_];
+            }
             ws.delivery_ |= WebSocket::kJoining;
         } catch (const std::bad_alloc&) {
             // Without room to remember it, a publication on its way may reach this subscriber twice.
