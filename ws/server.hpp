@@ -302,7 +302,9 @@ public:
     // A Server-Sent Events route (text/event-stream), for clients that cannot use WebSocket: a GET is answered
     // with the stream's head and the connection stays open, one-way. It is a WebSocket& to the behavior's
     // callbacks, so it subscribes, resumes and is counted like one: on_upgrade(ws, request) runs first (read the
-    // query and Last-Event-ID there; SubscribeOptions::since_event), then on_open, and on_close once it ends.
+    // query and Last-Event-ID there; SubscribeOptions::since_event) and the head goes out when it returns, with
+    // what it sent behind it, so a client that sees the stream open is subscribed; then on_open, and on_close
+    // once it ends.
     // Publications reach it as events: `id: <epoch>:<n>` and `data: <the envelope>` (ws/envelope.hpp), so a
     // browser's EventSource that reconnects resumes with no gap. send() writes its bytes as they are (format
     // them as events); idle_timeout_seconds sends a comment line to keep proxies from cutting the stream;

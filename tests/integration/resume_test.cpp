@@ -305,13 +305,9 @@ TEST_CASE("an event stream gets every publication as an event, and resumes every
             CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
             CHECK(head.find("Content-Type: text/event-stream\r\n") != std::string::npos);
             CHECK(first.read_until("\n\n") == "retry: 1000\n\n");
+            // The head goes out once on_upgrade has subscribed: a client that has it is subscribed, so what is
+            // published from now on reaches it (nothing is awaited here but the head).
             std::vector<std::string> named;
-            // The head goes out before on_upgrade runs: the answers say the subscriptions are in place.
-            while (named.size() < 2) {
-                const std::string block = first.read_until("\n\n");
-                REQUIRE_FALSE(block.empty());
-                if (block.rfind("event: subscribed\ndata: ", 0) == 0) named.push_back(block.substr(24, block.size() - 26));
-            }
             for (int n = 1; n <= 3; ++n) {
                 REQUIRE(server.publish("a", "a" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());
                 REQUIRE(server.publish("b", "b" + std::to_string(n), Opcode::Text, std::chrono::seconds(5)).ok());

@@ -119,8 +119,7 @@ async def run(push_port, devtools_port):
             window.events.onopen = () => { window.ready |= 2; };
             window.events.onmessage = (e) => window.viaEvents.push(JSON.parse(e.data).offset);
             true""" % {"topic": json.dumps(TOPIC)})
-        await tools.wait_for("window.ready === 3", "both subscribers connected")
-        await asyncio.sleep(0.3)  # the EventSource's subscription is made right after its response head
+        await tools.wait_for("window.ready === 3", "both subscribers connected")  # an open stream is subscribed
         done = []
         thread = threading.Thread(target=publisher, args=(push_port, done), daemon=True)
         thread.start()

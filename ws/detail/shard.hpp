@@ -358,6 +358,9 @@ private:
     // An event stream's on_upgrade in progress: its topics' history, gathered to go out in event-id order.
     const WebSocket* deferring_history_ = nullptr;
     std::vector<BroadcastItem> deferred_history_;
+    // ... and the stream's head with what on_upgrade sends, written once it returns.
+    const WebSocket* opening_stream_ = nullptr;
+    std::string opening_bytes_;
     std::unordered_map<std::uint32_t, std::uint32_t> joining_count_;
     std::vector<net::BatchedWrite> batch_;  // the fan-out's writes not yet handed to the reactor
     std::vector<WebSocket*> batch_owners_;  // whose each of them is

@@ -291,32 +291,45 @@ bool Shard::start_event_stream(WebSocket& ws, const HttpRequest& request) {
     static constexpr std::string_view kHead =
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
         "X-Accel-Buffering: no\r\nConnection: keep-alive\r\n\r\nretry: 1000\n\n";
-    const iovec iov{const_cast<char*>(kHead.data()), kHead.size()};
     ws.state_ = WebSocket::State::Open;
     end_handshake(ws);
     drop_held(ws);  // whatever followed the request is not read: the stream is one-way
     ws.delivery_ |= WebSocket::kEventStream;
     broadcaster_.count_event_stream(1);
-    if (!write_or_queue(ws, &iov, 1, kHead.size())) return false;
-    if (config_.on_access) record_access(ws, &request, 200, 0);
     arm_timer(ws, b.idle_timeout_seconds);
     if (!admission_.trusted_proxies.empty()) remember_forwarded_client(ws, request);
     if (route.data.construct) route.data.construct(reinterpret_cast<unsigned char*>(&ws) + route.data.offset);
     ws.flags_ |= kOpened;
     ShardCounters::add(counters_.connections, 1);
     ShardCounters::add(counters_.connections_opened, 1);
+    // The head goes out once on_upgrade has subscribed, with what it sent behind it: a client that sees the
+    // stream open is subscribed (an EventSource's onopen may publish and expect to hear it).
+    try {
+        opening_bytes_.assign(kHead);
+    } catch (const std::bad_alloc&) {
+        terminate(ws);
+        return false;
+    }
+    opening_stream_ = &ws;
     deferring_history_ = &ws;
     if (b.on_upgrade) b.on_upgrade(ws, Request{request, {}, ws.fd_, admission_.trusted_proxies});
     deferring_history_ = nullptr;
+    opening_stream_ = nullptr;
+    const iovec iov{opening_bytes_.data(), opening_bytes_.size()};
+    const bool written = ws.state_ == WebSocket::State::Open && write_or_queue(ws, &iov, 1, opening_bytes_.size());
+    opening_bytes_.clear();
+    opening_bytes_.shrink_to_fit();
+    if (written && config_.on_access) record_access(ws, &request, 200, 0);
     // Every topic's missed publications in the order of their event ids, so that the last id the client sees
     // covers everything before it (what it sends back as Last-Event-ID when it reconnects).
     std::sort(deferred_history_.begin(), deferred_history_.end(),
               [](const BroadcastItem& x, const BroadcastItem& y) { return x.sequence < y.sequence; });
     for (const BroadcastItem& item : deferred_history_) {
-        if (stage_item(ws, item)) item.bytes->retain();
+        if (written && stage_item(ws, item)) item.bytes->retain();
         item.bytes->release();  // join()'s reference
     }
     deferred_history_.clear();
+    if (!written) return alive(ws) && ws.state_ != WebSocket::State::Closed;  // closed in on_upgrade, or failed
     if (b.on_open && ws.state_ == WebSocket::State::Open) b.on_open(ws);
     return ws.state_ == WebSocket::State::Open || ws.state_ == WebSocket::State::Closing;
 }

@@ -56,6 +56,14 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
         return SendStatus::Dropped;
     }
     if (event_stream(ws)) {  // the bytes as they are: the caller formats its events
+        if (&ws == opening_stream_) {  // on_upgrade: behind the head, which has not gone yet
+            try {
+                opening_bytes_.append(message);
+            } catch (const std::bad_alloc&) {
+                return SendStatus::Dropped;
+            }
+            return SendStatus::Success;
+        }
         const iovec raw{const_cast<char*>(message.data()), message.size()};
         if (!write_or_queue(ws, &raw, 1, message.size())) return SendStatus::Dropped;
         ShardCounters::add(counters_.messages_out, 1);
