@@ -60,7 +60,8 @@ void on_signal(int) {
 constexpr std::string_view kOwnFlags[] = {"--token",         "--token-file",        "--allowed-origins",
                                           "--max-backpressure", "--slow-policy",       "--max-message",
                                           "--max-subscriptions", "--max-topic-bytes",  "--max-per-address",
-                                          "--admin-address"};
+                                          "--admin-address", "--history-size",     "--history-seconds",
+                                          "--history-bytes"};
 
 // The admin listener's own connections (publishers, scrapers): kept out of the subscribers' descriptor budget.
 constexpr std::size_t kAdminConnections = 256;
@@ -81,6 +82,9 @@ const char* const kPushUsage =
     "                       topics one subscriber may hold at once (default 100); past it: {\"error\":...}\n"
     "  --max-topic-bytes N  longest topic name, 1 to 1024 (default 256); names are UTF-8 without control\n"
     "                       characters\n"
+    "  --history-size N     publications each topic keeps for subscribers that resume (default 1000; 0: none)\n"
+    "  --history-seconds S  ... none older than S seconds (default 300)\n"
+    "  --history-bytes B    ... and at most B bytes over every topic (default 67108864)\n"
     "  --max-per-address N  connections from one source address at once, per process (default 1024; 0: no\n"
     "                       limit, e.g. behind a proxy, where every client has the proxy's address); past it: 429\n"
     "  --admin-address IP:PORT\n"
@@ -489,6 +493,12 @@ int main(int argc, char** argv) {
                 options.max_subscriptions = static_cast<std::uint32_t>(number);
             } else if (flag == "--max-topic-bytes" && numeric && number > 0 && number <= kMaxTopicBytes) {
                 options.max_topic_bytes = number;
+            } else if (flag == "--history-size" && numeric && number <= 1'000'000) {
+                options.server.config.history_per_topic = number;
+            } else if (flag == "--history-seconds" && numeric && number <= 30 * 86400) {
+                options.server.config.history_seconds = static_cast<unsigned>(number);
+            } else if (flag == "--history-bytes" && numeric && number <= (1ULL << 40)) {
+                options.server.config.history_max_bytes = number;
             } else if (flag == "--max-per-address" && numeric && number <= 1'000'000) {
                 options.max_per_address = static_cast<std::uint32_t>(number);
             } else if (flag == "--admin-address") {

@@ -223,6 +223,9 @@ async def resume(port):
         check(json.loads(await recv(e))["error"].startswith("since: expected topic:offset"), "a bad since in the URL")
         await e.send(json.dumps({"subscribe": "feed", "colour": "red"}))
         check("unknown member" in json.loads(await recv(e))["error"], "an unknown member")
+    m = metrics(port)  # the history is accounted: what it holds, in publications and bytes
+    check(m["surge_history_entries"] >= 9 and m["surge_history_bytes"] > 0 and m["surge_history_topics"] >= 1,
+          "history in /metrics: %s" % {k: v for k, v in m.items() if k.startswith("surge_history")})
     async with websockets.connect(url + "?topics=feed&format=xml") as f:
         check(json.loads(await recv(f)) == {"error": "format is json (the default) or raw"}, "an unknown format")
 
@@ -357,6 +360,9 @@ async def limits(port):
     check(closed == (1008, b"replies are not being read"), "closed with 1008 and a reason: %s" % (closed,))
     slow.close()
     check(metrics(port)["surge_replies_undeliverable_total"] == 1, "the undeliverable reply is counted")
+    m = metrics(port)  # --history-size 3: no topic keeps more, and the flood's older ones were let go
+    check(0 < m["surge_history_entries"] <= 3 * m["surge_history_topics"] and m["surge_history_evicted_total"] > 0,
+          "history bounded per topic: %s" % {k: v for k, v in m.items() if k.startswith("surge_history")})
 
 
 def client_frame(opcode, payload):
@@ -501,7 +507,7 @@ def main():
     print("single process: ok", flush=True)
 
     server, port = start(binary, backend, "--max-subscriptions", "3", "--max-topic-bytes", "16",
-                         "--max-backpressure", "65536")
+                         "--max-backpressure", "65536", "--history-size", "3")
     try:
         asyncio.run(limits(port))
         # A second surge-push on the same port refuses to start instead of splitting the clients with the first.

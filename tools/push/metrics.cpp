@@ -149,6 +149,7 @@ WorkerFigures snapshot(unsigned worker, const Server& server, const PushCounters
     figures.shards = server.stats();
     for (std::size_t i = 0; i < kPushCounts; ++i) figures.pushes[i] = counters.values[i].load(std::memory_order_relaxed);
     figures.process = read_process(start_unix_seconds);
+    figures.history = server.history_stats();
     return figures;
 }
 
@@ -198,6 +199,16 @@ std::string render_metrics(std::span<const WorkerFigures> workers) {
             sample(out, counter.name, worker_label(w), w.pushes[static_cast<std::size_t>(counter.count)]);
         }
     }
+    header(out, "surge_history_bytes", "gauge",
+           "Bytes the topics' history holds for subscribers that resume (frames and topic names; --history-bytes).");
+    for (const WorkerFigures& w : workers) sample(out, "surge_history_bytes", worker_label(w), w.history.bytes);
+    header(out, "surge_history_entries", "gauge", "Publications the topics' history holds.");
+    for (const WorkerFigures& w : workers) sample(out, "surge_history_entries", worker_label(w), w.history.entries);
+    header(out, "surge_history_topics", "gauge", "Topics whose offsets the worker keeps (every topic published to).");
+    for (const WorkerFigures& w : workers) sample(out, "surge_history_topics", worker_label(w), w.history.topics);
+    header(out, "surge_history_evicted_total", "counter",
+           "Publications history let go: past --history-size per topic, --history-seconds, or --history-bytes.");
+    for (const WorkerFigures& w : workers) sample(out, "surge_history_evicted_total", worker_label(w), w.history.evicted);
     header(out, "process_resident_memory_bytes", "gauge", "Resident memory of the worker process, in bytes.");
     for (const WorkerFigures& w : workers) sample(out, "process_resident_memory_bytes", worker_label(w), w.process.resident_bytes);
     header(out, "process_cpu_seconds_total", "counter", "User and system CPU time of the worker process, in seconds.");

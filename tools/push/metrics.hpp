@@ -51,6 +51,7 @@ struct WorkerFigures {
     std::vector<ShardStats> shards;
     std::array<std::uint64_t, kPushCounts> pushes{};
     ProcessFigures process;
+    HistoryStats history;  // the topics' history this worker keeps (ws/pubsub.hpp)
 };
 
 // The figures of this process now. `start_unix_seconds`: when it started (time() at start-up).

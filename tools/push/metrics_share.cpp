@@ -21,6 +21,7 @@ struct MetricsShare::Slot {
     std::uint32_t shard_count;
     std::array<std::uint64_t, kPushCounts> pushes;
     ProcessFigures process;
+    HistoryStats history;
     ShardStats* shards() noexcept { return reinterpret_cast<ShardStats*>(this + 1); }
 };
 
@@ -65,6 +66,7 @@ void MetricsShare::write(const WorkerFigures& figures) noexcept {
     s.shard_count = static_cast<std::uint32_t>(shards);
     s.pushes = figures.pushes;
     s.process = figures.process;
+    s.history = figures.history;
     if (shards > 0) std::memcpy(static_cast<void*>(s.shards()), figures.shards.data(), shards * sizeof(ShardStats));
     s.written = true;
     pthread_mutex_unlock(&s.lock);
@@ -88,6 +90,7 @@ std::vector<WorkerFigures> MetricsShare::read_all() const {
             }
             f.pushes = s.pushes;
             f.process = s.process;
+            f.history = s.history;
             if (count > 0) std::memcpy(static_cast<void*>(f.shards.data()), s.shards(), count * sizeof(ShardStats));
         }
         pthread_mutex_unlock(&s.lock);
