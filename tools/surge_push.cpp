@@ -338,6 +338,14 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         const Opcode opcode = kind == push::BodyKind::Text ? Opcode::Text : Opcode::Binary;
         const std::uint64_t subscribers = server.subscribers(topic);
         const PublishStatus status = server.publish(topic, request.body, opcode);
+        if (status == PublishStatus::TooManyTopics) {
+            counters.add(push::PushCount::Backpressure);
+            response.status(503).header("Retry-After", "60");
+            response.send(json_answer("error", "too many topics: the server keeps the offsets of at most " +
+                                                   std::to_string(options.server.config.max_topic_logs) +
+                                                   ", and none is idle"));
+            return;
+        }
         if (status != PublishStatus::Success) {
             counters.add(push::PushCount::Backpressure);
             response.status(503).header("Retry-After", "1");

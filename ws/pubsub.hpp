@@ -2,9 +2,9 @@
 // publications reach a connection. Layer: ws.
 //
 // Delivery guarantees. Every publication to a topic gets the topic's next offset: 1 for the first, then one more
-// for each, with no gap. The server's epoch names the run of offsets: it changes when a topic's history may have
-// been lost (a restart: offsets begin at 1 again), so a client that resumes says which epoch its offset belongs
-// to. Each topic keeps its recent publications (ServerConfig::history_*); a subscriber may subscribe from a
+// for each, with no gap. The topic's epoch names the run of offsets: it changes when its history may have been
+// lost (a restart, or a topic forgotten past ServerConfig::max_topic_logs: offsets begin at 1 again), so a
+// client that resumes says which epoch its offset belongs to. Each topic keeps its recent publications (ServerConfig::history_*); a subscriber may subscribe from a
 // position and gets every publication after it from that history, then the live stream, with no gap and no
 // duplicate at the switch. When the history no longer reaches back that far, or the epoch is another, it is told
 // so (recovered is false) and gets the live stream from now.
@@ -22,6 +22,7 @@ enum class PublishStatus : std::uint8_t {
     Backpressure,  // the ring is full (a shard is a lap behind, see ShardStats::ring_stalls): not published
     NotRunning,    // the server is not running: not published
     Invalid,       // the topic is empty or longer than kMaxTopicBytes: not published
+    TooManyTopics,  // the server keeps ServerConfig::max_topic_logs topics already, none idle: not published
 };
 
 // What a publish did, and the offset the publication got in its topic (0 unless Success). Converts to its status,
@@ -82,6 +83,7 @@ struct HistoryStats {
     std::uint64_t entries = 0;  // publications held
     std::uint64_t bytes = 0;    // their bytes (frames and topic names)
     std::uint64_t evicted = 0;  // publications dropped from history: too many, too old, or past the bytes limit
+    std::uint64_t forgotten = 0;  // idle topics forgotten to make room past max_topic_logs (a new epoch if back)
 };
 
 }  // namespace surge

@@ -239,6 +239,11 @@ struct ServerConfig {
     std::size_t history_per_topic = 1000;
     unsigned history_seconds = 300;
     std::size_t history_max_bytes = 64 * 1024 * 1024;
+    // Topics whose offsets the server keeps at once (each costs about 100 bytes and its name). Past it, a
+    // publish to a new topic first forgets one that nobody subscribes to and whose history is empty (it starts
+    // over in a new epoch if it comes back), or is refused with PublishStatus::TooManyTopics: a flood of new
+    // topic names cannot grow the server without bound.
+    std::size_t max_topic_logs = 100'000;
     // permessage-deflate, for the routes that enable it (WebSocketBehavior::deflate) and for broadcasts.
     int deflate_level = 6;               // 1 (fastest) .. 9 (smallest)
     std::size_t deflate_min_bytes = 64;  // shorter messages are not worth compressing: sent as they are
@@ -341,7 +346,8 @@ public:
     // kept in the topic's history (history_per_topic, history_seconds, history_max_bytes).
     PublishResult publish(std::string_view topic, std::string_view message, Opcode opcode = Opcode::Binary,
                           std::chrono::milliseconds wait = std::chrono::milliseconds{0}) noexcept;
-    // The epoch of this server's offsets (ws/pubsub.hpp): random per run. Safe from any thread.
+    // The epoch of this server's offsets (ws/pubsub.hpp): random per run; a topic forgotten and published to
+    // again has this with ".<n>" added. Safe from any thread.
     const std::string& epoch() const noexcept;
     // The history every topic keeps, over the process. Safe from any thread.
     HistoryStats history_stats() const noexcept;

@@ -356,3 +356,43 @@ TEST_CASE("an event stream gets every publication as an event, and resumes every
         serving.join();
     }
 }
+
+TEST_CASE("past max_topic_logs a new topic forgets an idle one (a new epoch if it returns), or is refused") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        {
+            // Every topic keeps its history: none is idle, so a fourth is refused and nothing is forgotten.
+            ServerConfig config;
+            config.max_topic_logs = 3;
+            RunningServer running(backend, config, resume_behavior());
+            open_client(running.port());  // running
+            for (const char* topic : {"t1", "t2", "t3"}) CHECK(running.server().publish(topic, "x").offset == 1);
+            CHECK(running.server().publish("t4", "x") == PublishStatus::TooManyTopics);
+            CHECK(running.server().publish("t1", "x").offset == 2);  // a known topic goes on
+            CHECK(running.server().history_stats().topics == 3);
+            CHECK(running.server().history_stats().forgotten == 0);
+        }
+        ServerConfig config;
+        config.max_topic_logs = 3;
+        config.history_per_topic = 0;  // no history: a topic nobody subscribes to is idle at once
+        RunningServer running(backend, config, resume_behavior());
+        auto subscriber = open_client(running.port());
+        std::vector<std::string> early;
+        REQUIRE(subscribe(*subscriber, "sub kept", early).offset == 0);
+        CHECK(running.server().publish("kept", "k").offset == 1);
+        CHECK(running.server().publish("a", "x").offset == 1);
+        CHECK(running.server().publish("b", "x").offset == 1);
+        // Full: each new topic forgets an idle one, never the subscribed one, which keeps its offsets.
+        for (const char* topic : {"c", "d", "e"}) CHECK(running.server().publish(topic, "x").offset == 1);
+        CHECK(running.server().history_stats().topics == 3);
+        CHECK(running.server().history_stats().forgotten == 3);
+        CHECK(running.server().publish("kept", "k").offset == 2);
+        // A forgotten topic that comes back starts over in a new epoch: a position from before is not recovered.
+        CHECK(running.server().publish("a", "again").offset == 1);
+        auto late = open_client(running.port());
+        const Subscribed s = subscribe(*late, "sub a 1 " + running.server().epoch(), early);
+        CHECK_FALSE(s.recovered);
+        CHECK(s.epoch.rfind(running.server().epoch() + ".", 0) == 0);
+        CHECK(s.offset == 1);
+    }
+}

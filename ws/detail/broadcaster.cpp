@@ -37,7 +37,10 @@ Broadcaster::Broadcaster(unsigned shards, const ServerConfig& config)
     : ring_(config.broadcast_ring_slots, shards),
       deflate_level_(config.deflate_level),
       deflate_min_bytes_(config.deflate_min_bytes),
-      logs_({config.history_per_topic, std::int64_t{config.history_seconds} * 1000, config.history_max_bytes}) {}
+      logs_({config.history_per_topic, std::int64_t{config.history_seconds} * 1000, config.history_max_bytes,
+             config.max_topic_logs}) {
+    logs_.subscribed = [this](std::string_view topic) { return directory_.subscribers(topic) > 0; };
+}
 
 void Broadcaster::count_deflate(unsigned bits, int delta) noexcept {
     deflate_connections_[bits - 8].fetch_add(static_cast<std::uint32_t>(delta), std::memory_order_relaxed);
@@ -110,7 +113,9 @@ PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view
     PublishResult result;
     try {
         // The topic's stripe is held from the offset to the ring slot: a topic's offsets follow the ring's order.
-        result = logs_.with(topic, [&](TopicLog& log) -> PublishResult {
+        result = logs_.with(topic, now, [&](TopicLog* found) -> PublishResult {
+            if (!found) return {PublishStatus::TooManyTopics};
+            TopicLog& log = *found;
             const std::uint64_t offset = log.next_offset;
             // Before the claim: what can fail (allocation) must fail while no slot waits for it.
             const bool envelopes = envelopes_.load(std::memory_order_relaxed) > 0;

@@ -221,20 +221,22 @@ SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const Su
     if (result.status != SubscribeStatus::Subscribed && result.status != SubscribeStatus::AlreadySubscribed) {
         return result;
     }
-    result.epoch = broadcaster_.logs().epoch();
-    if (result.status == SubscribeStatus::AlreadySubscribed) {
-        result.offset = broadcaster_.logs().last_offset(topic);
-        return result;
-    }
     Joined joined;
     try {
+        if (result.status == SubscribeStatus::AlreadySubscribed) {
+            StreamPosition position = broadcaster_.logs().position(topic);
+            result.offset = position.offset;
+            result.epoch = std::move(position.epoch);
+            return result;
+        }
         joined = broadcaster_.logs().join(topic, options.since, options.since_event, monotonic_ms());
     } catch (const std::bad_alloc&) {
-        topics_.unsubscribe(ws, topic);
+        if (result.status == SubscribeStatus::Subscribed) topics_.unsubscribe(ws, topic);
         result.status = SubscribeStatus::NoMemory;
         return result;
     }
     result.offset = joined.live_from - 1;
+    result.epoch = std::move(joined.epoch);
     result.recovered = joined.recovered;
     // What history gave goes out first, in order; the live stream skips whatever of it may still be on its way.
     // An event stream opening gathers its topics' history and sends it in the order of the event ids, once its

@@ -50,7 +50,10 @@ void TopicLogs::expire(TopicLog& log, std::int64_t now_ms) noexcept {
 
 void TopicLogs::append(TopicLog& log, const BroadcastItem& item, std::int64_t now_ms) noexcept {
     expire(log, now_ms);
-    if (limits_.per_topic == 0) return;
+    if (limits_.per_topic == 0) {  // no history: every publication is let go at once
+        log.evicted_sequence = std::max(log.evicted_sequence, item.sequence);
+        return;
+    }
     try {
         log.history.push_back({item, now_ms});
     } catch (const std::bad_alloc&) {
@@ -64,6 +67,39 @@ void TopicLogs::append(TopicLog& log, const BroadcastItem& item, std::int64_t no
     while (!log.history.empty() && bytes_.load(std::memory_order_relaxed) > limits_.total_bytes) evict_front(log);
 }
 
+std::string TopicLogs::epoch_of(const TopicLog& log) const {
+    return log.generation == 0 ? epoch_ : epoch_ + "." + std::to_string(log.generation);
+}
+
+bool TopicLogs::forget_in(Stripe& stripe, std::int64_t now_ms) noexcept {
+    for (auto it = stripe.logs.begin(); it != stripe.logs.end(); ++it) {
+        TopicLog& log = *it->second;
+        expire(log, now_ms);
+        if (!log.history.empty() || (subscribed && subscribed(it->first))) continue;
+        // What an event id of it could point at is gone: resuming from before this sequence is not recovered.
+        std::uint64_t newest = forgotten_sequence_.load(std::memory_order_relaxed);
+        while (newest < log.evicted_sequence &&
+               !forgotten_sequence_.compare_exchange_weak(newest, log.evicted_sequence, std::memory_order_relaxed)) {
+        }
+        forgotten_.fetch_add(1, std::memory_order_relaxed);
+        topics_.fetch_sub(1, std::memory_order_relaxed);
+        stripe.logs.erase(it);
+        return true;
+    }
+    return false;
+}
+
+bool TopicLogs::forget_one(Stripe& held, std::int64_t now_ms) noexcept {
+    if (forget_in(held, now_ms)) return true;
+    for (Stripe& other : stripes_) {  // another stripe only if free at once: no waiting with one held
+        if (&other == &held || !other.lock.try_lock()) continue;
+        const bool forgot = forget_in(other, now_ms);
+        other.lock.unlock();
+        if (forgot) return true;
+    }
+    return false;
+}
+
 Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPosition>& since,
                        std::string_view since_event, std::int64_t now_ms) {
     if (!since_event.empty()) return join_event(topic, since_event, now_ms);
@@ -71,21 +107,24 @@ Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPositio
     const std::lock_guard<std::mutex> hold(stripe.lock);
     const auto found = stripe.logs.find(topic);
     Joined joined;
-    if (found == stripe.logs.end()) {  // never published: nothing to miss (and no log made for a mere subscribe)
+    if (found == stripe.logs.end()) {  // not published (or forgotten): no log made for a mere subscribe
         joined.live_from = 1;
-        joined.recovered = since && since->offset == 0 && (since->epoch.empty() || since->epoch == epoch_);
+        joined.epoch = forgotten_.load(std::memory_order_relaxed) == 0 ? epoch_ : std::string();
+        joined.recovered = since && since->offset == 0;  // nothing was there to miss
         return joined;
     }
     TopicLog& log = *found->second;
     expire(log, now_ms);
     joined.live_from = log.next_offset;
+    joined.epoch = epoch_of(log);
     if (!since) return joined;
     const std::uint64_t last = log.next_offset - 1;
     const std::uint64_t oldest_kept = log.history.empty() ? log.next_offset : log.history.front().item.offset;
     // Recovered when the position is of this epoch, not ahead of the topic, and the history reaches back to the
-    // publication right after it.
-    joined.recovered = (since->epoch.empty() || since->epoch == epoch_) && since->offset <= last &&
-                       since->offset + 1 >= oldest_kept;
+    // publication right after it; from 0 (the start) whatever the epoch, if nothing was ever let go.
+    const bool from_start = since->offset == 0 && oldest_kept == 1;
+    joined.recovered = from_start || ((since->epoch.empty() || since->epoch == joined.epoch) &&
+                                      since->offset <= last && since->offset + 1 >= oldest_kept);
     if (!joined.recovered) return joined;
     joined.missed.reserve(static_cast<std::size_t>(last - since->offset));
     for (const HistoryEntry& entry : log.history) {
@@ -104,13 +143,15 @@ Joined TopicLogs::join_event(std::string_view topic, std::string_view event_id, 
     const std::lock_guard<std::mutex> hold(stripe.lock);
     const auto found = stripe.logs.find(topic);
     Joined joined;
-    if (found == stripe.logs.end()) {
-        joined.recovered = ours;
+    if (found == stripe.logs.end()) {  // never published, or forgotten after the event: then not recovered
+        joined.recovered = ours && forgotten_sequence_.load(std::memory_order_relaxed) <= sequence;
+        joined.epoch = forgotten_.load(std::memory_order_relaxed) == 0 ? epoch_ : std::string();
         return joined;
     }
     TopicLog& log = *found->second;
     expire(log, now_ms);
     joined.live_from = log.next_offset;
+    joined.epoch = epoch_of(log);
     // Every publication after the event (in the ring's order, over all topics) that history still holds; none
     // of them may have been let go.
     joined.recovered = ours && log.evicted_sequence <= sequence;
@@ -126,16 +167,18 @@ Joined TopicLogs::join_event(std::string_view topic, std::string_view event_id, 
     return joined;
 }
 
-std::uint64_t TopicLogs::last_offset(std::string_view topic) {
+StreamPosition TopicLogs::position(std::string_view topic) {
     Stripe& stripe = stripe_of(topic);
     const std::lock_guard<std::mutex> hold(stripe.lock);
     const auto found = stripe.logs.find(topic);
-    return found == stripe.logs.end() ? 0 : found->second->next_offset - 1;
+    if (found == stripe.logs.end()) return {0, epoch_};
+    return {found->second->next_offset - 1, epoch_of(*found->second)};
 }
 
 HistoryStats TopicLogs::stats() const noexcept {
     return {topics_.load(std::memory_order_relaxed), entries_.load(std::memory_order_relaxed),
-            bytes_.load(std::memory_order_relaxed), evicted_.load(std::memory_order_relaxed)};
+            bytes_.load(std::memory_order_relaxed), evicted_.load(std::memory_order_relaxed),
+            forgotten_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace surge::detail

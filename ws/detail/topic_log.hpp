@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,7 @@ struct HistoryLimits {
     std::size_t per_topic = 0;
     std::int64_t max_age_ms = 0;
     std::size_t total_bytes = 0;
+    std::size_t max_topics = 0;
 };
 
 struct HistoryEntry {
@@ -37,6 +39,7 @@ struct HistoryEntry {
 struct TopicLog {
     std::uint64_t next_offset = 1;
     std::uint64_t evicted_sequence = 0;  // the ring sequence of the newest publication history let go
+    std::uint64_t generation = 0;        // 0: the server's epoch; n: forgotten before, the epoch "<epoch>.<n>"
     std::deque<HistoryEntry> history;
 };
 
@@ -44,6 +47,7 @@ struct TopicLog {
 // item holding a reference for the caller to release).
 struct Joined {
     std::uint64_t live_from = 1;  // publications before this offset are not for the live stream
+    std::string epoch;            // the topic's; empty when it has no log since topics were forgotten (unknown yet)
     bool recovered = false;
     std::vector<BroadcastItem> missed;
 };
@@ -55,19 +59,31 @@ public:
     TopicLogs(const TopicLogs&) = delete;
     TopicLogs& operator=(const TopicLogs&) = delete;
 
-    // Runs fn(TopicLog&) with the topic's stripe locked, the log made when new; returns what fn returns.
+    // Runs fn(TopicLog*) with the topic's stripe locked, the log made when new; returns what fn returns. The
+    // pointer is null when a new log would pass max_topics and no idle topic could be forgotten for it.
     // Throws std::bad_alloc when a new log cannot be made.
     template <class Fn>
-    auto with(std::string_view topic, Fn&& fn) {
+    auto with(std::string_view topic, std::int64_t now_ms, Fn&& fn) {
         Stripe& stripe = stripe_of(topic);
         const std::lock_guard<std::mutex> hold(stripe.lock);
         auto found = stripe.logs.find(topic);
         if (found == stripe.logs.end()) {
-            found = stripe.logs.emplace(std::string(topic), std::make_unique<TopicLog>()).first;
+            if (topics_.load(std::memory_order_relaxed) >= limits_.max_topics && !forget_one(stripe, now_ms)) {
+                return fn(static_cast<TopicLog*>(nullptr));
+            }
+            auto log = std::make_unique<TopicLog>();
+            // After a topic was forgotten its offsets may come back: every log made since is of a new epoch, and
+            // an event id from before the forgetting cannot be resumed from.
+            log->generation = forgotten_.load(std::memory_order_relaxed);
+            log->evicted_sequence = forgotten_sequence_.load(std::memory_order_relaxed);
+            found = stripe.logs.emplace(std::string(topic), std::move(log)).first;
             topics_.fetch_add(1, std::memory_order_relaxed);
         }
-        return fn(*found->second);
+        return fn(found->second.get());
     }
+    // Whether anyone subscribes to `topic` anywhere in the server (the broadcaster's directory says); a topic
+    // that is subscribed is never forgotten. Set before the first publish.
+    std::function<bool(std::string_view)> subscribed;
     // Keeps `item` (one more reference) as `log`'s newest publication, then evicts what the limits say must go.
     // The stripe must be held (call inside with()).
     void append(TopicLog& log, const BroadcastItem& item, std::int64_t now_ms) noexcept;
@@ -75,10 +91,11 @@ public:
     // ws/envelope.hpp), what history gives it. since_event wins when both are given.
     Joined join(std::string_view topic, const std::optional<StreamPosition>& since, std::string_view since_event,
                 std::int64_t now_ms);
-    // The offset of `topic`'s last publication (0: none).
-    std::uint64_t last_offset(std::string_view topic);
+    // Where `topic` stands: its last offset (0: none) and its epoch.
+    StreamPosition position(std::string_view topic);
 
     const std::string& epoch() const noexcept { return epoch_; }
+    std::string epoch_of(const TopicLog& log) const;
     HistoryStats stats() const noexcept;
 
 private:
@@ -93,6 +110,10 @@ private:
     };
     Stripe& stripe_of(std::string_view topic) noexcept { return stripes_[StringHash{}(topic) % kStripes]; }
     void evict_front(TopicLog& log) noexcept;
+    // Past max_topics: forgets a topic of `held` (locked by the caller), or of another stripe free at once, that
+    // has an empty history and no subscriber. False when there is none.
+    bool forget_one(Stripe& held, std::int64_t now_ms) noexcept;
+    bool forget_in(Stripe& stripe, std::int64_t now_ms) noexcept;
     Joined join_event(std::string_view topic, std::string_view event_id, std::int64_t now_ms);
     void expire(TopicLog& log, std::int64_t now_ms) noexcept;
 
@@ -103,6 +124,8 @@ private:
     std::atomic<std::uint64_t> entries_{0};
     std::atomic<std::uint64_t> bytes_{0};
     std::atomic<std::uint64_t> evicted_{0};
+    std::atomic<std::uint64_t> forgotten_{0};
+    std::atomic<std::uint64_t> forgotten_sequence_{0};  // the newest ring sequence a forgotten topic had
 };
 
 }  // namespace surge::detail
