@@ -189,6 +189,34 @@ TEST_CASE("slow handshakes past max_handshakes_per_shard: each newcomer ends the
     }
 }
 
+TEST_CASE("a busy keep-alive connection is not taken for a slow handshake: the slow one is ended instead") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        ServerConfig config;
+        config.threads = 1;
+        config.max_handshakes_per_shard = 2;
+        RunningServer running(backend, config);
+        // The keep-alive client comes first, so it is the oldest accepted; it asks again every 100 ms.
+        TestClient busy(running.port());
+        REQUIRE(busy.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        REQUIRE(busy.read_response().ends_with("ok"));
+        TestClient slow(running.port());
+        REQUIRE(slow.send_raw("GET / HTTP/1.1\r\nHost: localhost\r\n"));  // and never the rest
+        REQUIRE(wait_for_total(running.server(), &ShardStats::handshakes, 2));
+        for (int i = 0; i < 15; ++i) {  // 1.5 s: both are past the second the limit gives
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            REQUIRE(busy.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+            REQUIRE(busy.read_response().ends_with("ok"));
+        }
+        // A newcomer at the limit: the slow one goes (408), judged by when its request began, not the busy one.
+        check_still_served(running.port());
+        CHECK(slow.read_to_end().rfind("HTTP/1.1 408 ", 0) == 0);
+        CHECK(total(running.server(), &ShardStats::handshakes_evicted) == 1);
+        REQUIRE(busy.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        CHECK(busy.read_response().ends_with("ok"));
+    }
+}
+
 TEST_CASE("a burst of fast clients past max_handshakes_per_shard is let in whole: only slow handshakes are ended") {
     constexpr int kLimit = 8;
     constexpr int kBurst = 40;

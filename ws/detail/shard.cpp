@@ -223,18 +223,17 @@ void Shard::end_handshake(WebSocket& ws) noexcept {
     counters_.handshakes.store(handshakes_, std::memory_order_relaxed);
 }
 
-bool Shard::restart_handshake(WebSocket& ws) noexcept {
-    end_handshake(ws);
-    try {
-        begin_handshake(ws);
-    } catch (const std::bad_alloc&) {
-        return false;
-    }
-    return true;
+std::uint64_t Shard::handshake_started(const WebSocket& ws, std::uint64_t queued_tick) const noexcept {
+    // The handshake timer is armed at accept and again at each keep-alive answer: its expiry says when the
+    // request now awaited began. Without a timer (handshake_timeout_seconds 0), the queued tick is all there is.
+    const std::uint64_t timeout = std::uint64_t{config_.handshake_timeout_seconds} * (1000 / kTickMs);
+    if (!ws.timer_.armed() || ws.timer_.expiry < timeout) return queued_tick;
+    return std::max(queued_tick, ws.timer_.expiry - timeout);
 }
 
 void Shard::end_slow_handshake() noexcept {
-    while (!handshake_order_.empty()) {
+    // Each pass either drops an entry or moves one to the back with a later tick, so it ends.
+    for (std::size_t passes = handshake_order_.size(); passes > 0 && !handshake_order_.empty(); --passes) {
         const HandshakeStart oldest = handshake_order_.front();
         WebSocket* ws = lookup(oldest.token);
         if (!ws || !(ws->admission_ & kHandshakeCounted)) {
@@ -242,7 +241,20 @@ void Shard::end_slow_handshake() noexcept {
             continue;
         }
         if (wheel_.now() - oldest.tick < kEvictableHandshakeTicks) return;  // a burst: every one is young
-        handshake_order_.pop_front();
+        // A keep-alive connection was queued at its accept; if its current request began less than a second
+        // ago it is not slow: it goes to the back, queued at that start.
+        const std::uint64_t started = handshake_started(*ws, oldest.tick);
+        if (wheel_.now() - started < kEvictableHandshakeTicks) {
+            handshake_order_.pop_front();
+            try {
+                handshake_order_.push_back({oldest.token, started});
+                continue;
+            } catch (const std::bad_alloc&) {
+                // no room to requeue it: it is ended like a slow one
+            }
+        } else {
+            handshake_order_.pop_front();
+        }
         ShardCounters::add(counters_.handshakes_evicted, 1);
         // Under TLS the handshake may not be done, so there is no channel for an answer: the close is it.
         if (tls_) terminate(*ws);

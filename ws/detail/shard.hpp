@@ -278,11 +278,12 @@ private:
     void uncount_address(WebSocket& ws) noexcept;
     // Handshakes in progress: counted from accept until the upgrade or the answer (end_handshake(), which any
     // path out of the HTTP state calls). At the limit, end_slow_handshake() ends the oldest if it is old enough.
-    // A keep-alive connection between requests counts as one too, from its last answer (restart_handshake()):
-    // false without memory to count it, and then it is not kept.
+    // A keep-alive connection between requests counts as one too: it keeps the place its accept gave it, and
+    // end_slow_handshake() judges it by when its current request began (handshake_started()).
     void begin_handshake(WebSocket& ws);
     void end_handshake(WebSocket& ws) noexcept;
-    bool restart_handshake(WebSocket& ws) noexcept;
+    // When the request a connection in the HTTP state now awaits began (its accept, or its last keep-alive answer).
+    std::uint64_t handshake_started(const WebSocket& ws, std::uint64_t queued_tick) const noexcept;
     void end_slow_handshake() noexcept;
     void on_timer(WebSocket& ws) noexcept;
     void arm_timer(WebSocket& ws, unsigned seconds) noexcept;

@@ -163,7 +163,6 @@ bool Shard::answer_http(WebSocket& ws, const HttpRoute& route, const HttpRequest
     const TokenList connection(request, "Connection");
     bool keep_alive = (request.version_minor >= 1 ? !connection.contains("close") : connection.contains("keep-alive"))
                       && !stopping_ && ws.out_.bytes() <= kMaxPipelinedOutputBytes;
-    if (keep_alive) keep_alive = restart_handshake(ws);
     const std::string bytes = response.serialize(keep_alive ? (request.version_minor >= 1 ? Response::KeepAlive::Implied
                                                                                        : Response::KeepAlive::Said)
                                                             : Response::KeepAlive::No);
