@@ -58,7 +58,8 @@ struct StreamPosition {
 //   Raw       the published bytes as they are, in a frame of the publisher's opcode;
 //   Envelope  a JSON text message {"topic":"news","offset":17,"data":"..."}: data is the published bytes as a
 //             JSON string when they are UTF-8 text, or their base64 with "encoding":"base64" beside it when
-//             binary. Encoded once per publication, like the raw frame, while any connection asks for it.
+//             binary. Encoded once per publication, like the raw frame (always while history is kept, so that
+//             resumes share it too; otherwise while any connection asks for it).
 enum class Delivery : std::uint8_t { Raw, Envelope };
 
 struct SubscribeOptions {

@@ -117,17 +117,14 @@ PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view
             if (!found) return {PublishStatus::TooManyTopics};
             TopicLog& log = *found;
             const std::uint64_t offset = log.next_offset;
-            // Before the claim: what can fail (allocation) must fail while no slot waits for it.
-            const bool envelopes = envelopes_.load(std::memory_order_relaxed) > 0;
-            const bool events = event_streams_.load(std::memory_order_relaxed) > 0;
-            std::string payload;  // the envelope's JSON, for envelope frames and events
-            std::string envelope;
+            // Before the claim: what can fail (allocation) must fail while no slot waits for it. The envelope and
+            // the event are made with the publication whenever a topic's history is kept, so that whoever
+            // resumes from it later (in any delivery) shares them; without history, only while anyone asks.
+            const bool keep = logs_.keeps_history();
+            const bool envelopes = keep || envelopes_.load(std::memory_order_relaxed) > 0;
+            const bool events = keep || event_streams_.load(std::memory_order_relaxed) > 0;
+            std::string payload;  // the envelope's JSON, for the envelope frame and the event
             if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode);
-            if (envelopes) {
-                envelope.resize(frame_header_length(payload.size(), false) + payload.size());
-                const std::size_t header = encode_frame_header(envelope.data(), Opcode::Text, payload.size());
-                std::memcpy(envelope.data() + header, payload.data(), payload.size());
-            }
             // Claim next: a full ring costs no allocation and no compression.
             const std::optional<std::uint64_t> sequence = ring_.try_claim();
             if (!sequence) return {PublishStatus::Backpressure};
@@ -139,7 +136,8 @@ PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view
                     event.clear();  // each event-stream subscriber gets one made for it
                 }
             }
-            BroadcastItem item = encode(topic, message, opcode, envelope, event, publisher);
+            BroadcastItem item = encode(topic, message, opcode, envelopes ? payload : std::string_view{}, event,
+                                        publisher);
             if (!item.bytes) {
                 // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
                 SharedBytes* nothing = SharedBytes::make(0, ring_.consumers());
@@ -163,6 +161,8 @@ PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view
 BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view message, Opcode opcode,
                                   std::string_view envelope, std::string_view event,
                                   const Publisher& publisher) noexcept {
+    const std::size_t envelope_frame = envelope.empty() ? 0 : frame_header_length(envelope.size(), false) +
+                                                                   envelope.size();
     // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far
     // suits them all (a connection that agreed to a smaller one since gets the plain frame).
     const unsigned bits = message.size() >= deflate_min_bytes_ ? deflate_bits() : 0;
@@ -174,7 +174,7 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
     const std::size_t header_size = frame_header_length(message.size(), false);
     // One reference per shard, and one more for the topic's history (TopicLogs::append() takes it).
     SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size() +
-                                               (deflated.empty() ? 0 : deflated_frame) + envelope.size() +
+                                               (deflated.empty() ? 0 : deflated_frame) + envelope_frame +
                                                event.size(),
                                            ring_.consumers());
     if (!bytes) return {nullptr, 0, kNoShard, 0, 0, 0};
@@ -189,8 +189,11 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
         std::memcpy(at, deflated.data(), deflated.size());
         at += deflated.size();
     }
-    if (!envelope.empty()) std::memcpy(at, envelope.data(), envelope.size());
-    at += envelope.size();
+    if (!envelope.empty()) {
+        at += encode_frame_header(at, Opcode::Text, envelope.size());
+        std::memcpy(at, envelope.data(), envelope.size());
+        at += envelope.size();
+    }
     if (!event.empty()) std::memcpy(at, event.data(), event.size());
     BroadcastItem item{bytes, static_cast<std::uint16_t>(topic.size()), publisher.exclude_shard, 0, 0,
                        publisher.exclude_token};
@@ -198,7 +201,7 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
         item.deflated_size = static_cast<std::uint32_t>(deflated_frame);
         item.deflate_bits = bits;
     }
-    item.envelope_size = static_cast<std::uint32_t>(envelope.size());
+    item.envelope_size = static_cast<std::uint32_t>(envelope_frame);
     item.event_size = static_cast<std::uint32_t>(event.size());
     return item;
 }

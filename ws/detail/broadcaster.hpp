@@ -81,8 +81,8 @@ public:
     PublishResult publish(std::string_view topic, std::string_view message, Opcode opcode,
                           std::chrono::milliseconds wait, const Publisher& publisher) noexcept;
 
-    // A connection asked for Delivery::Envelope (+1), or one that had stopped (-1). While any has, publish()
-    // encodes the envelope frame too.
+    // A connection asked for Delivery::Envelope (+1), or one that had stopped (-1). While any has (or always,
+    // while history is kept), publish() encodes the envelope frame too.
     void count_envelope(int delta) noexcept { envelopes_.fetch_add(delta, std::memory_order_relaxed); }
     // An event-stream connection opened (+1) or ended (-1): while any is open, publish() encodes the event too.
     void count_event_stream(int delta) noexcept { event_streams_.fetch_add(delta, std::memory_order_relaxed); }
@@ -103,6 +103,7 @@ private:
     PublishResult publish_once(std::string_view topic, std::string_view message, Opcode opcode,
                                const Publisher& publisher, std::int64_t now_ms) noexcept;
     // The publication's bytes (broadcast_item.hpp), one reference per shard; bytes is null without memory.
+    // `envelope`: the envelope's JSON, framed here (empty: no envelope frame); `event`: the whole event.
     BroadcastItem encode(std::string_view topic, std::string_view message, Opcode opcode, std::string_view envelope,
                          std::string_view event, const Publisher& publisher) noexcept;
     // The smallest server window of any permessage-deflate connection now, or 0 for none.

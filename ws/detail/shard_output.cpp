@@ -381,8 +381,8 @@ bool Shard::stage_item(WebSocket& ws, const BroadcastItem& item) noexcept {
     }
     if (ws.delivery_ & WebSocket::kEnvelopeDelivery) {
         if (item.envelope_size) return stage(ws, item.bytes, item.envelope_frame());
-        // Published while no connection asked for envelopes (from history, or just before this one asked): made
-        // for this one.
+        // Published without an envelope (no history kept, and no connection asked for one then): made for this
+        // one.
         return stage_made(ws, [&] {
             const std::string payload = encode_envelope(item.topic(), item.offset, item.message(), item.opcode());
             std::string frame(frame_header_length(payload.size(), false) + payload.size(), '\0');

@@ -95,6 +95,7 @@ public:
     StreamPosition position(std::string_view topic);
 
     const std::string& epoch() const noexcept { return epoch_; }
+    bool keeps_history() const noexcept { return limits_.per_topic > 0; }
     std::string epoch_of(const TopicLog& log) const;
     HistoryStats stats() const noexcept;
 
