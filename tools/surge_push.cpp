@@ -1,7 +1,7 @@
 // surge-push: the push server. Subscribers connect over WebSocket to topics; backends publish over HTTP; every
 // subscriber of the topic gets the message at once. No configuration is needed: the defaults serve on port 9001.
 //   GET  /ws?topics=a,b       upgrade and subscribe (then {"subscribe":"t"} / {"unsubscribe":"t"} as messages)
-//   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers the subscriber count
+//   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers the offset and subscriber count
 //   GET  /metrics             Prometheus text: connections, subscriptions, traffic, drops, ring lag per shard
 //   GET  /                    a page that subscribes, shows messages as they arrive, and publishes
 // With --admin-address, /publish and /metrics are served there only, by a second server of one thread whose
@@ -9,7 +9,9 @@
 // subscribers fill the public port.
 // SIGINT or SIGTERM closes every connection with 1001 and exits; SIGHUP reloads the TLS certificate and key
 // (tools/hangup_reload.hpp). With --workers N it runs N processes on one port
-// (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp).
+// (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp). With --redis
+// every process (on any machine) is a node on one Redis (surge/ws/redis_broker.hpp): offsets, history and
+// publications are shared through it, and the mesh is not used.
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +45,9 @@
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "surge/ws/server.hpp"
+#ifdef SURGE_PUSH_REDIS
+#include "surge/ws/redis_broker.hpp"
+#endif
 
 namespace {
 
@@ -61,7 +66,7 @@ constexpr std::string_view kOwnFlags[] = {"--token",         "--token-file",    
                                           "--max-backpressure", "--slow-policy",       "--max-message",
                                           "--max-subscriptions", "--max-topic-bytes",  "--max-per-address",
                                           "--admin-address", "--history-size",     "--history-seconds",
-                                          "--history-bytes"};
+                                          "--history-bytes", "--redis",        "--redis-prefix"};
 
 // The admin listener's own connections (publishers, scrapers): kept out of the subscribers' descriptor budget.
 constexpr std::size_t kAdminConnections = 256;
@@ -87,6 +92,11 @@ const char* const kPushUsage =
     "  --history-bytes B    ... and at most B bytes over every topic (default 67108864)\n"
     "  --max-per-address N  connections from one source address at once, per process (default 1024; 0: no\n"
     "                       limit, e.g. behind a proxy, where every client has the proxy's address); past it: 429\n"
+    "  --redis URL          join a cluster of nodes on Redis: redis://[[user]:password@]host[:port][/db]\n"
+    "                       (or SURGE_REDIS_URL; SURGE_REDIS_PASSWORD keeps the password out of the process\n"
+    "                       list). Publishes on any node reach the subscribers of every node, offsets and history\n"
+    "                       are Redis's, so a subscriber resumes on any node; 503 while Redis is unreachable\n"
+    "  --redis-prefix P     prefix of every Redis key and channel (default surge:; or SURGE_REDIS_PREFIX)\n"
     "  --admin-address IP:PORT\n"
     "                       serve POST /publish and GET /metrics on this address only (plain HTTP: keep it on\n"
     "                       a private network or loopback), not on the public port, with up to 256 connections\n"
@@ -99,7 +109,8 @@ const char* const kPushUsage =
     "Publishers: POST the message as the body to /publish/<topic>; the answer is {\"topic\":...,\"subscribers\":N},\n"
     "N being the subscribers of the topic in the process that took the request when it published; 503 when the\n"
     "broadcast ring is full (retry), 413 past --max-message. With --workers, a publish taken by any worker\n"
-    "reaches the subscribers of all.\n"
+    "reaches the subscribers of all. With --redis the answer has the publication's offset, and N counts this\n"
+    "node's subscribers only.\n"
     "\n"
     "Open by default: without a token (--token, --token-file or the SURGE_PUSH_TOKEN environment variable) anyone\n"
     "who reaches the port may publish, and without --admin-address /metrics is public. Browsers on other sites\n"
@@ -123,6 +134,9 @@ struct Options {
     std::string admin_address;
     std::uint16_t admin_port = 0;
     bool admin_exclusive = true;  // false with --workers: the workers share the admin port too
+    bool redis = false;           // --redis (or SURGE_REDIS_URL) given
+    std::string redis_url;
+    std::string redis_prefix = "surge:";
 };
 
 std::string json_answer(std::string_view key, std::string_view value) {
@@ -179,12 +193,26 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         admin_config.trusted_proxies = config.trusted_proxies;
         admin = std::make_unique<Server>(admin_config);
     }
+#ifdef SURGE_PUSH_REDIS
+    if (options.redis) {
+        RedisOptions redis;
+        std::string why;
+        RedisOptions::parse_url(options.redis_url, redis, why);  // checked by main()
+        if (const char* password = std::getenv("SURGE_REDIS_PASSWORD"); password && redis.password.empty()) {
+            redis.password = password;
+        }
+        redis.prefix = options.redis_prefix;
+        redis.history_size = config.history_per_topic;
+        redis.history_seconds = config.history_seconds;
+        config.broker = std::make_shared<RedisBroker>(std::move(redis));
+    }
+#endif
     Server server(config);
     Server& control = admin ? *admin : server;  // where /publish and /metrics are served
     push::PushCounters counters;
 
     std::unique_ptr<push::WorkerMesh> mesh;
-    if (options.server.workers > 1) {
+    if (options.server.workers > 1 && !options.redis) {  // with Redis, the workers are nodes like any other
         mesh = std::make_unique<push::WorkerMesh>(worker, options.server.workers, group, options.max_message);
         if (!mesh->ok()) return 1;
     }
@@ -337,7 +365,14 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         }
         const Opcode opcode = kind == push::BodyKind::Text ? Opcode::Text : Opcode::Binary;
         const std::uint64_t subscribers = server.subscribers(topic);
-        const PublishStatus status = server.publish(topic, request.body, opcode);
+        const PublishResult published = server.publish(topic, request.body, opcode);
+        const PublishStatus status = published.status;
+        if (status == PublishStatus::Unavailable) {
+            counters.add(push::PushCount::BrokerUnavailable);
+            response.status(503).header("Retry-After", "1");
+            response.send(json_answer("error", "the broker (Redis) cannot be reached; nothing was published, retry"));
+            return;
+        }
         if (status == PublishStatus::TooManyTopics) {
             counters.add(push::PushCount::Backpressure);
             response.status(503).header("Retry-After", "60");
@@ -362,7 +397,8 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         }
         std::string body = "{\"topic\":";
         append_json_string(body, topic);
-        body.append(",\"subscribers\":").append(std::to_string(subscribers)).append("}");
+        body.append(",\"subscribers\":").append(std::to_string(subscribers));
+        body.append(",\"offset\":").append(std::to_string(published.offset)).append("}");
         response.send(body);
     });
     control.get("/metrics", [&](const Request&, Response& response) {
@@ -509,6 +545,11 @@ int main(int argc, char** argv) {
                 options.server.config.history_max_bytes = number;
             } else if (flag == "--max-per-address" && numeric && number <= 1'000'000) {
                 options.max_per_address = static_cast<std::uint32_t>(number);
+            } else if (flag == "--redis") {
+                options.redis = true;
+                options.redis_url = text;
+            } else if (flag == "--redis-prefix" && !text.empty() && text.size() <= 256) {
+                options.redis_prefix = text;
             } else if (flag == "--admin-address") {
                 if (!tools::parse_listen_address(text, options.admin_address, options.admin_port)) {
                     std::fprintf(stderr, "surge-push: --admin-address: expected IP:PORT (127.0.0.1:9002, "
@@ -524,6 +565,29 @@ int main(int argc, char** argv) {
     if (status >= 0) return status;
     if (options.token.empty()) {
         if (const char* from_environment = std::getenv("SURGE_PUSH_TOKEN")) options.token = from_environment;
+    }
+    if (!options.redis) {
+        if (const char* url = std::getenv("SURGE_REDIS_URL"); url && *url) {
+            options.redis = true;
+            options.redis_url = url;
+        }
+    }
+    if (const char* prefix = std::getenv("SURGE_REDIS_PREFIX"); prefix && *prefix && options.redis_prefix == "surge:") {
+        options.redis_prefix = prefix;
+    }
+    if (options.redis) {
+#ifdef SURGE_PUSH_REDIS
+        RedisOptions redis;
+        std::string why;
+        if (!RedisOptions::parse_url(options.redis_url, redis, why)) {
+            std::fprintf(stderr, "surge-push: --redis: %s\n", why.c_str());
+            return 2;
+        }
+#else
+        std::fprintf(stderr, "surge-push: --redis: this build has no Redis broker (install libhiredis-dev, "
+                             "then build again)\n");
+        return 2;
+#endif
     }
     if (options.admin && options.server.workers > 1) {
         // Every worker serves the admin port too (a publish taken by one reaches all): checked once here, as

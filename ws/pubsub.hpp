@@ -23,6 +23,7 @@ enum class PublishStatus : std::uint8_t {
     NotRunning,    // the server is not running: not published
     Invalid,       // the topic is empty or longer than kMaxTopicBytes: not published
     TooManyTopics,  // the server keeps ServerConfig::max_topic_logs topics already, none idle: not published
+    Unavailable,    // the server's broker (ws/broker.hpp) cannot be reached: not published
 };
 
 // What a publish did, and the offset the publication got in its topic (0 unless Success). Converts to its status,

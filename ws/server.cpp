@@ -16,6 +16,7 @@
 #include "surge/net/tls.hpp"
 #include "surge/ws/detail/admission.hpp"
 #include "surge/ws/detail/broadcaster.hpp"
+#include "surge/ws/detail/broker_link.hpp"
 #include "surge/ws/detail/routes.hpp"
 #include "surge/ws/detail/shard.hpp"
 #include "surge/ws/forwarded.hpp"
@@ -174,6 +175,11 @@ Result<void> Server::run() {
         wake_list.push_back(shard.get());
     }
     broadcaster_->attach(std::move(wake_list));
+    detail::BrokerLink* broker = broadcaster_->broker_link();
+    if (broker && !broker->start()) {
+        shards_.clear();
+        return std::make_error_code(std::errc::invalid_argument);
+    }
     SURGE_LOG_INFO("listening on %s:%u with %u shards; descriptor limit %llu; at most %zu connections", config_.address.c_str(),
                    port_, threads_, static_cast<unsigned long long>(soft), admission_->connections.most());
 
@@ -188,6 +194,7 @@ Result<void> Server::run() {
         if (config_.pin_threads) pin_to_cpu(threads.back(), i);
     }
     for (auto& thread : threads) thread.join();
+    if (broker) broker->stop();
     running_.store(false, std::memory_order_release);
     SURGE_LOG_INFO("stopped: every shard has finished (port %u)", port_);
     return {};
@@ -257,6 +264,11 @@ PublishResult Server::publish(std::string_view topic, std::string_view message, 
 const std::string& Server::epoch() const noexcept { return broadcaster_->logs().epoch(); }
 
 HistoryStats Server::history_stats() const noexcept { return broadcaster_->logs().stats(); }
+
+std::optional<BrokerStats> Server::broker_stats() const noexcept {
+    if (!config_.broker) return std::nullopt;
+    return config_.broker->stats();
+}
 
 std::uint64_t Server::subscribers(std::string_view topic) const { return broadcaster_->directory().subscribers(topic); }
 

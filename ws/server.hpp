@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -25,6 +26,7 @@
 #include "surge/core/result.hpp"
 #include "surge/net/address.hpp"
 #include "surge/net/reactor.hpp"
+#include "surge/ws/broker.hpp"
 #include "surge/ws/http_request.hpp"
 #include "surge/ws/pubsub.hpp"
 #include "surge/ws/token_list.hpp"
@@ -244,6 +246,9 @@ struct ServerConfig {
     // over in a new epoch if it comes back), or is refused with PublishStatus::TooManyTopics: a flood of new
     // topic names cannot grow the server without bound.
     std::size_t max_topic_logs = 100'000;
+    // Several servers (nodes) share topics, offsets and history through a broker (ws/broker.hpp; Redis:
+    // ws/redis_broker.hpp). Empty: this server alone numbers and keeps its publications. One broker per server.
+    std::shared_ptr<Broker> broker{};
     // permessage-deflate, for the routes that enable it (WebSocketBehavior::deflate) and for broadcasts.
     int deflate_level = 6;               // 1 (fastest) .. 9 (smallest)
     std::size_t deflate_min_bytes = 64;  // shorter messages are not worth compressing: sent as they are
@@ -351,7 +356,9 @@ public:
     const std::string& epoch() const noexcept;
     // The history every topic keeps, over the process. Safe from any thread.
     HistoryStats history_stats() const noexcept;
-    // Connections subscribed to `topic` now, over every shard. Safe from any thread.
+    // The broker's counters (ServerConfig::broker), or nothing without one. Safe from any thread.
+    std::optional<BrokerStats> broker_stats() const noexcept;
+    // Connections subscribed to `topic` now, over every shard (of this node, with a broker). Safe from any thread.
     std::uint64_t subscribers(std::string_view topic) const;
     // Each shard's counters, indexed by shard; empty before run(). Safe from any thread.
     std::vector<ShardStats> stats() const;

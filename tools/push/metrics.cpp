@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -60,7 +61,7 @@ struct Outcome {
 constexpr Outcome kOutcomes[] = {
     {"accepted", PushCount::Accepted},   {"backpressure", PushCount::Backpressure},
     {"unauthorized", PushCount::Unauthorized}, {"forbidden", PushCount::Forbidden},
-    {"invalid", PushCount::Invalid},
+    {"invalid", PushCount::Invalid}, {"broker_unavailable", PushCount::BrokerUnavailable},
 };
 
 // The process's own counters, one series each.
@@ -150,6 +151,10 @@ WorkerFigures snapshot(unsigned worker, const Server& server, const PushCounters
     for (std::size_t i = 0; i < kPushCounts; ++i) figures.pushes[i] = counters.values[i].load(std::memory_order_relaxed);
     figures.process = read_process(start_unix_seconds);
     figures.history = server.history_stats();
+    if (const std::optional<BrokerStats> broker = server.broker_stats()) {
+        figures.has_broker = true;
+        figures.broker = *broker;
+    }
     return figures;
 }
 
@@ -209,6 +214,33 @@ std::string render_metrics(std::span<const WorkerFigures> workers) {
     header(out, "surge_history_evicted_total", "counter",
            "Publications history let go: past --history-size per topic, --history-seconds, or --history-bytes.");
     for (const WorkerFigures& w : workers) sample(out, "surge_history_evicted_total", worker_label(w), w.history.evicted);
+    const bool brokered = std::any_of(workers.begin(), workers.end(), [](const WorkerFigures& w) { return w.has_broker; });
+    if (brokered) {
+        struct BrokerFamily {
+            const char* name;
+            const char* type;
+            const char* help;
+            std::uint64_t BrokerStats::*value;
+        };
+        static constexpr BrokerFamily kBroker[] = {
+            {"surge_broker_reconnects_total", "counter",
+             "Times the worker's subscribing connection to the broker (--redis) was made again after a loss.",
+             &BrokerStats::reconnects},
+            {"surge_broker_publish_failures_total", "counter",
+             "Publishes the broker could not take (answered 503).", &BrokerStats::publish_failures},
+            {"surge_broker_delivered_total", "counter",
+             "Publications the broker delivered to this worker (of topics it has subscribers to).",
+             &BrokerStats::delivered},
+            {"surge_broker_topics", "gauge", "Topics this worker hears from the broker (it has subscribers to them).",
+             &BrokerStats::interests},
+        };
+        header(out, "surge_broker_connected", "gauge", "1 while the worker's subscribing connection to the broker is up.");
+        for (const WorkerFigures& w : workers) sample(out, "surge_broker_connected", worker_label(w), std::uint64_t{w.broker.connected});
+        for (const BrokerFamily& family : kBroker) {
+            header(out, family.name, family.type, family.help);
+            for (const WorkerFigures& w : workers) sample(out, family.name, worker_label(w), w.broker.*family.value);
+        }
+    }
     header(out, "process_resident_memory_bytes", "gauge", "Resident memory of the worker process, in bytes.");
     for (const WorkerFigures& w : workers) sample(out, "process_resident_memory_bytes", worker_label(w), w.process.resident_bytes);
     header(out, "process_cpu_seconds_total", "counter", "User and system CPU time of the worker process, in seconds.");

@@ -26,8 +26,9 @@ enum class PushCount : std::uint8_t {
     ForwardMissed,         // sent to a sibling whose queue was full: it missed the message
     RepliesUndeliverable,  // a reply to a subscriber past its bound: closed, 1008
     TopicsRefused,         // subscriptions refused: the topic is not a valid name
+    BrokerUnavailable,     // answered 503: the broker (--redis) could not be reached
 };
-inline constexpr std::size_t kPushCounts = 9;
+inline constexpr std::size_t kPushCounts = 10;
 
 struct PushCounters {
     std::array<std::atomic<std::uint64_t>, kPushCounts> values{};
@@ -52,6 +53,8 @@ struct WorkerFigures {
     std::array<std::uint64_t, kPushCounts> pushes{};
     ProcessFigures process;
     HistoryStats history;  // the topics' history this worker keeps (ws/pubsub.hpp)
+    bool has_broker = false;
+    BrokerStats broker;    // with a broker (--redis)
 };
 
 // The figures of this process now. `start_unix_seconds`: when it started (time() at start-up).

@@ -22,6 +22,8 @@ struct MetricsShare::Slot {
     std::array<std::uint64_t, kPushCounts> pushes;
     ProcessFigures process;
     HistoryStats history;
+    bool has_broker;
+    BrokerStats broker;
     ShardStats* shards() noexcept { return reinterpret_cast<ShardStats*>(this + 1); }
 };
 
@@ -67,6 +69,8 @@ void MetricsShare::write(const WorkerFigures& figures) noexcept {
     s.pushes = figures.pushes;
     s.process = figures.process;
     s.history = figures.history;
+    s.has_broker = figures.has_broker;
+    s.broker = figures.broker;
     if (shards > 0) std::memcpy(static_cast<void*>(s.shards()), figures.shards.data(), shards * sizeof(ShardStats));
     s.written = true;
     pthread_mutex_unlock(&s.lock);
@@ -91,6 +95,8 @@ std::vector<WorkerFigures> MetricsShare::read_all() const {
             f.pushes = s.pushes;
             f.process = s.process;
             f.history = s.history;
+            f.has_broker = s.has_broker;
+            f.broker = s.broker;
             if (count > 0) std::memcpy(static_cast<void*>(f.shards.data()), s.shards(), count * sizeof(ShardStats));
         }
         pthread_mutex_unlock(&s.lock);

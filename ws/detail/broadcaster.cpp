@@ -1,5 +1,6 @@
 #include "surge/ws/detail/broadcaster.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -7,6 +8,7 @@
 
 #include "surge/core/clock.hpp"
 #include "surge/ws/deflate.hpp"
+#include "surge/ws/detail/broker_link.hpp"
 #include "surge/ws/envelope.hpp"
 #include "surge/ws/frame_header.hpp"
 
@@ -21,10 +23,19 @@ TopicCount* TopicDirectory::acquire(std::string_view topic) {
 }
 
 void TopicDirectory::release(std::string_view topic, TopicCount* count) noexcept {
+    {
+        std::lock_guard lock(mutex_);
+        if (--count->shards > 0) return;
+        const auto found = counts_.find(topic);
+        if (found != counts_.end()) counts_.erase(found);
+    }
+    // Outside the lock: the hook takes a topic's stripe, and the stripes call in here (TopicLogs::subscribed).
+    if (on_gone) on_gone(topic);
+}
+
+bool TopicDirectory::has(std::string_view topic) const {
     std::lock_guard lock(mutex_);
-    if (--count->shards > 0) return;
-    const auto found = counts_.find(topic);
-    if (found != counts_.end()) counts_.erase(found);
+    return counts_.find(topic) != counts_.end();
 }
 
 std::uint64_t TopicDirectory::subscribers(std::string_view topic) const {
@@ -40,6 +51,11 @@ Broadcaster::Broadcaster(unsigned shards, const ServerConfig& config)
       logs_({config.history_per_topic, std::int64_t{config.history_seconds} * 1000, config.history_max_bytes,
              config.max_topic_logs}) {
     logs_.subscribed = [this](std::string_view topic) { return directory_.subscribers(topic) > 0; };
+    if (config.broker) {
+        logs_.set_brokered();
+        broker_link_ = std::make_unique<BrokerLink>(*config.broker, *this);
+        directory_.on_gone = [this](std::string_view topic) { broker_link_->topic_gone(topic); };
+    }
 }
 
 void Broadcaster::count_deflate(unsigned bits, int delta) noexcept {
@@ -80,6 +96,7 @@ constexpr std::size_t kMaxDeflatedFrame = (std::size_t{1} << 28) - 1;
 }  // namespace
 
 Broadcaster::~Broadcaster() {
+    broker_link_.reset();
     for (unsigned i = 0; i < ring_.consumers(); ++i) {
         ring_.poll(i, [](const BroadcastItem& item) { item.bytes->release(); });
     }
@@ -88,6 +105,7 @@ Broadcaster::~Broadcaster() {
 PublishResult Broadcaster::publish(std::string_view topic, std::string_view message, Opcode opcode,
                                    std::chrono::milliseconds wait, const Publisher& publisher) noexcept {
     if (topic.empty() || topic.size() > kMaxTopicBytes) return {PublishStatus::Invalid};
+    if (broker_link_) return broker_link_->publish(topic, message, opcode, publisher);
     const std::int64_t now = monotonic_ms();
     // A full ring is waited for (up to `wait`, never on a shard) outside the topic's stripe: holding it while
     // waiting would hold up every shard that subscribes to a topic of that stripe meanwhile, and with it the
@@ -110,57 +128,150 @@ PublishResult Broadcaster::publish(std::string_view topic, std::string_view mess
 
 PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view message, Opcode opcode,
                                         const Publisher& publisher, std::int64_t now) noexcept {
-    PublishResult result;
     try {
         // The topic's stripe is held from the offset to the ring slot: a topic's offsets follow the ring's order.
-        result = logs_.with(topic, now, [&](TopicLog* found) -> PublishResult {
+        return logs_.with(topic, now, [&](TopicLog* found) -> PublishResult {
             if (!found) return {PublishStatus::TooManyTopics};
-            TopicLog& log = *found;
-            const std::uint64_t offset = log.next_offset;
-            // Before the claim: what can fail (allocation) must fail while no slot waits for it. The envelope and
-            // the event are made with the publication whenever a topic's history is kept, so that whoever
-            // resumes from it later (in any delivery) shares them; without history, only while anyone asks.
-            const bool keep = logs_.keeps_history();
-            const bool envelopes = keep || envelopes_.load(std::memory_order_relaxed) > 0;
-            const bool events = keep || event_streams_.load(std::memory_order_relaxed) > 0;
-            std::string payload;  // the envelope's JSON, for the envelope frame and the event
-            if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode);
-            // Claim next: a full ring costs no allocation and no compression.
-            const std::optional<std::uint64_t> sequence = ring_.try_claim();
-            if (!sequence) return {PublishStatus::Backpressure};
-            std::string event;  // its id is the ring's sequence, known from here on
-            if (events) {
-                try {
-                    event = encode_event(logs_.epoch(), *sequence, payload);
-                } catch (const std::bad_alloc&) {
-                    event.clear();  // each event-stream subscriber gets one made for it
-                }
-            }
-            BroadcastItem item = encode(topic, message, opcode, envelopes ? payload : std::string_view{}, event,
-                                        publisher);
-            if (!item.bytes) {
-                // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
-                SharedBytes* nothing = SharedBytes::make(0, ring_.consumers());
-                if (!nothing) std::abort();  // not even 16 bytes: nothing sensible is left to do
-                ring_.publish(*sequence, {nothing, 0, kNoShard, 0, 0, 0});
-                return {PublishStatus::Backpressure};
-            }
-            item.offset = offset;
-            item.sequence = *sequence;
-            ++log.next_offset;
-            logs_.append(log, item, now);
-            ring_.publish(*sequence, item);
+            const std::uint64_t offset = found->next_offset;
+            const PublishStatus status = emit(*found, topic, offset, message, opcode, publisher, now);
+            if (status != PublishStatus::Success) return {status};
+            ++found->next_offset;
             return {PublishStatus::Success, offset};
         });
     } catch (const std::bad_alloc&) {
-        return {PublishStatus::Backpressure};  // no memory for the topic's log or the envelope: nothing published
+        return {PublishStatus::Backpressure};  // no memory for the topic's log: nothing published
     }
-    return result;
+}
+
+PublishStatus Broadcaster::emit(TopicLog& log, std::string_view topic, std::uint64_t offset,
+                                std::string_view message, Opcode opcode, const Publisher& publisher,
+                                std::int64_t now) noexcept {
+    try {
+        // Before the claim: what can fail (allocation) must fail while no slot waits for it. The envelope and the
+        // event are made with the publication whenever a topic's history is kept, so that whoever resumes from it
+        // later (in any delivery) shares them; without history, only while anyone asks.
+        const bool keep = logs_.keeps_history();
+        const bool envelopes = keep || envelopes_.load(std::memory_order_relaxed) > 0;
+        const bool events = keep || event_streams_.load(std::memory_order_relaxed) > 0;
+        std::string payload;  // the envelope's JSON, for the envelope frame and the event
+        if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode);
+        // Claim next: a full ring costs no allocation and no compression.
+        const std::optional<std::uint64_t> sequence = ring_.try_claim();
+        if (!sequence) return PublishStatus::Backpressure;
+        std::string event;  // its id is the ring's sequence, known from here on
+        if (events) {
+            try {
+                event = encode_event(logs_.epoch(), *sequence, payload);
+            } catch (const std::bad_alloc&) {
+                event.clear();  // each event-stream subscriber gets one made for it
+            }
+        }
+        BroadcastItem item = encode(topic, message, opcode, envelopes ? payload : std::string_view{}, event,
+                                    publisher, ring_.consumers());
+        if (!item.bytes) {
+            // The slot is claimed and consumers will wait at it: fill it with an item every shard skips.
+            SharedBytes* nothing = SharedBytes::make(0, ring_.consumers());
+            if (!nothing) std::abort();  // not even 16 bytes: nothing sensible is left to do
+            ring_.publish(*sequence, {nothing, 0, kNoShard, 0, 0, 0});
+            return PublishStatus::Backpressure;
+        }
+        item.offset = offset;
+        item.sequence = *sequence;
+        logs_.append(log, item, now);
+        ring_.publish(*sequence, item);
+        return PublishStatus::Success;
+    } catch (const std::bad_alloc&) {
+        return PublishStatus::Backpressure;  // no memory for the envelope: nothing published
+    }
+}
+
+Broadcaster::Placed Broadcaster::place(const BrokerMessage& message, const Publisher& publisher, bool over_gap,
+                                       std::uint64_t& expected) noexcept {
+    const std::int64_t now = monotonic_ms();
+    try {
+        return logs_.with(message.topic, now, [&](TopicLog* found) -> Placed {
+            if (!found) return Placed::Dropped;  // past max_topic_logs, none idle
+            TopicLog& log = *found;
+            if (log.broker_epoch != message.epoch) {
+                // The broker's stream began again (it lost its data, or the topic expired there): what this node
+                // keeps is of another run of offsets.
+                if (!log.broker_epoch.empty()) {
+                    logs_.drop_history(log);
+                    log.next_offset = 1;
+                }
+                log.broker_epoch = std::string(message.epoch);
+            }
+            if (message.offset < log.next_offset) return Placed::Duplicate;
+            if (message.offset > log.next_offset && log.synced) {
+                expected = log.next_offset;
+                if (!over_gap) return Placed::Gap;
+                logs_.drop_history(log);  // what was missed is gone for good: no resume may cross it
+            }
+            const PublishStatus status = emit(log, message.topic, message.offset, message.data, message.opcode,
+                                              publisher, now);
+            if (status != PublishStatus::Success) return Placed::Full;
+            log.next_offset = message.offset + 1;
+            return Placed::Published;
+        });
+    } catch (const std::bad_alloc&) {
+        return Placed::Full;
+    }
+}
+
+void Broadcaster::wake_all() noexcept {
+    for (BroadcastConsumer* consumer : consumers_) consumer->notify_broadcast();
+}
+
+bool Broadcaster::load(std::string_view topic, const BrokerHistory& history) noexcept {
+    const std::int64_t now = monotonic_ms();
+    const std::int64_t now_unix = unix_ms();
+    try {
+        return logs_.with(topic, now, [&](TopicLog* found) -> bool {
+            if (!found) return false;
+            TopicLog& log = *found;
+            if (log.synced) return true;
+            if (!log.broker_epoch.empty() && log.broker_epoch != history.epoch) {
+                return false;  // publications of a newer run came meanwhile: asked again at the next subscriber
+            }
+            log.broker_epoch = history.epoch;
+            const bool fresh = log.history.empty() && log.next_offset == 1;
+            // What the node heard since it asked for the topic begins here; history fills what came before.
+            const std::uint64_t first_heard = fresh ? history.last_offset + 1
+                                                    : log.history.empty() ? log.next_offset
+                                                                          : log.history.front().item.offset;
+            std::vector<HistoryEntry> older;
+            if (logs_.keeps_history()) {
+                older.reserve(history.entries.size());
+                for (const BrokerEntry& entry : history.entries) {
+                    if (entry.offset >= first_heard) break;
+                    BroadcastItem item = encode(topic, entry.data, entry.opcode,
+                                                encode_envelope(topic, entry.offset, entry.data, entry.opcode), {},
+                                                {}, 0);
+                    if (!item.bytes) break;
+                    item.offset = entry.offset;
+                    item.bytes->retain();  // the history's reference
+                    const std::int64_t age = std::max<std::int64_t>(0, now_unix - entry.published_unix_ms);
+                    older.push_back({item, now - age});
+                }
+                // Only a run that reaches the first publication heard leaves no hole between them.
+                if (!older.empty() && older.back().item.offset + 1 != first_heard) {
+                    for (const HistoryEntry& entry : older) entry.item.bytes->release();
+                    older.clear();
+                }
+            }
+            if (fresh) log.next_offset = first_heard;
+            logs_.keep_older(log, std::move(older), now);
+            log.synced = true;
+            return true;
+        });
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
 }
 
 BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view message, Opcode opcode,
-                                  std::string_view envelope, std::string_view event,
-                                  const Publisher& publisher) noexcept {
+                                  std::string_view envelope, std::string_view event, const Publisher& publisher,
+                                  std::uint32_t references) noexcept {
     const std::size_t envelope_frame = envelope.empty() ? 0 : frame_header_length(envelope.size(), false) +
                                                                    envelope.size();
     // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far
@@ -172,11 +283,11 @@ BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view messa
     if (deflated_frame > kMaxDeflatedFrame) deflated = {};
 
     const std::size_t header_size = frame_header_length(message.size(), false);
-    // One reference per shard, and one more for the topic's history (TopicLogs::append() takes it).
+    // `references`: one per shard; the topic's history takes its own (TopicLogs::append()).
     SharedBytes* bytes = SharedBytes::make(topic.size() + header_size + message.size() +
                                                (deflated.empty() ? 0 : deflated_frame) + envelope_frame +
                                                event.size(),
-                                           ring_.consumers());
+                                           references);
     if (!bytes) return {nullptr, 0, kNoShard, 0, 0, 0};
     char* at = bytes->data();
     std::memcpy(at, topic.data(), topic.size());

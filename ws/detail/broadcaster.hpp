@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@
 #include "surge/core/broadcast_ring.hpp"
 #include "surge/core/shared_bytes.hpp"
 #include "surge/ws/detail/broadcast_item.hpp"
+#include "surge/ws/broker.hpp"
 #include "surge/ws/detail/topic_log.hpp"
 #include "surge/ws/opcode.hpp"
 #include "surge/ws/server.hpp"
@@ -63,11 +65,17 @@ public:
     TopicCount* acquire(std::string_view topic);
     void release(std::string_view topic, TopicCount* count) noexcept;
     std::uint64_t subscribers(std::string_view topic) const;
+    // Whether any shard has `topic` now.
+    bool has(std::string_view topic) const;
+    // Called (outside the lock, on the releasing shard's thread) when the last shard let go of a topic.
+    std::function<void(std::string_view)> on_gone;
 
 private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, std::unique_ptr<TopicCount>, StringHash, std::equal_to<>> counts_;
 };
+
+class BrokerLink;
 
 class Broadcaster {
 public:
@@ -93,6 +101,20 @@ public:
     // While any has, publish() compresses with the smallest window among them.
     void count_deflate(unsigned bits, int delta) noexcept;
 
+    // With a broker (broker_link.hpp): a publication the broker numbered, fanned out and kept here like one of
+    // this server's own. Duplicate: this node has it already; Gap: publications before it are missing (the
+    // offset expected is in `expected`), unless over_gap says to let them go; Full: the ring has no room now.
+    enum class Placed : std::uint8_t { Published, Duplicate, Gap, Full, Dropped };
+    Placed place(const BrokerMessage& message, const Publisher& publisher, bool over_gap,
+                 std::uint64_t& expected) noexcept;
+    // With a broker: fills the topic's history from the broker's, before the publications this node has heard
+    // (once, when the node begins to hear the topic). False when it could not (asked again next time).
+    bool load(std::string_view topic, const BrokerHistory& history) noexcept;
+    // Tells every shard that publications wait (after place(), which does not).
+    void wake_all() noexcept;
+    // The server's broker, or null without one.
+    BrokerLink* broker_link() noexcept { return broker_link_.get(); }
+
     BroadcastRing<BroadcastItem>& ring() noexcept { return ring_; }
     const BroadcastRing<BroadcastItem>& ring() const noexcept { return ring_; }
     TopicDirectory& directory() noexcept { return directory_; }
@@ -102,10 +124,14 @@ private:
     // One attempt: the offset, the frames and a ring slot, under the topic's stripe; Backpressure when full.
     PublishResult publish_once(std::string_view topic, std::string_view message, Opcode opcode,
                                const Publisher& publisher, std::int64_t now_ms) noexcept;
-    // The publication's bytes (broadcast_item.hpp), one reference per shard; bytes is null without memory.
-    // `envelope`: the envelope's JSON, framed here (empty: no envelope frame); `event`: the whole event.
+    // Numbers a publication `offset` in `log` (held), encodes it, keeps it and puts it in the ring.
+    PublishStatus emit(TopicLog& log, std::string_view topic, std::uint64_t offset, std::string_view message,
+                       Opcode opcode, const Publisher& publisher, std::int64_t now) noexcept;
+    // The publication's bytes (broadcast_item.hpp) with `references` (one per shard, for the ring); bytes is null
+    // without memory. `envelope`: the envelope's JSON, framed here (empty: no envelope frame); `event`: the whole
+    // event.
     BroadcastItem encode(std::string_view topic, std::string_view message, Opcode opcode, std::string_view envelope,
-                         std::string_view event, const Publisher& publisher) noexcept;
+                         std::string_view event, const Publisher& publisher, std::uint32_t references) noexcept;
     // The smallest server window of any permessage-deflate connection now, or 0 for none.
     unsigned deflate_bits() const noexcept;
 
@@ -118,6 +144,7 @@ private:
     std::atomic<int> envelopes_{0};
     std::atomic<int> event_streams_{0};
     TopicLogs logs_;
+    std::unique_ptr<BrokerLink> broker_link_;  // last member: it reaches into the others
 };
 
 }  // namespace surge::detail

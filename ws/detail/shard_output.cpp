@@ -8,6 +8,7 @@
 #include <string>
 
 #include "surge/core/clock.hpp"
+#include "surge/ws/detail/broker_link.hpp"
 #include "surge/ws/detail/connection_state.hpp"
 #include "surge/ws/envelope.hpp"
 #include "surge/ws/frame_encoder.hpp"
@@ -204,10 +205,14 @@ SubscribeStatus Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept
         return SubscribeStatus::TooMany;
     }
     try {
-        return topics_.subscribe(ws, topic) ? SubscribeStatus::Subscribed : SubscribeStatus::NoMemory;
+        if (!topics_.subscribe(ws, topic)) return SubscribeStatus::NoMemory;
     } catch (const std::bad_alloc&) {
         return SubscribeStatus::NoMemory;
     }
+    // With a broker, the first subscriber of a topic on this node waits until the broker sends it here and its
+    // history is copied (two round trips); the others find it done.
+    if (BrokerLink* broker = broadcaster_.broker_link()) broker->prepare_join(topic);
+    return SubscribeStatus::Subscribed;
 }
 
 bool Shard::unsubscribe(WebSocket& ws, std::string_view topic) noexcept {

@@ -68,6 +68,7 @@ void TopicLogs::append(TopicLog& log, const BroadcastItem& item, std::int64_t no
 }
 
 std::string TopicLogs::epoch_of(const TopicLog& log) const {
+    if (brokered_) return log.broker_epoch;
     return log.generation == 0 ? epoch_ : epoch_ + "." + std::to_string(log.generation);
 }
 
@@ -109,7 +110,7 @@ Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPositio
     Joined joined;
     if (found == stripe.logs.end()) {  // not published (or forgotten): no log made for a mere subscribe
         joined.live_from = 1;
-        joined.epoch = forgotten_.load(std::memory_order_relaxed) == 0 ? epoch_ : std::string();
+        joined.epoch = forgotten_.load(std::memory_order_relaxed) == 0 && !brokered_ ? epoch_ : std::string();
         joined.recovered = since && since->offset == 0;  // nothing was there to miss
         return joined;
     }
@@ -167,11 +168,50 @@ Joined TopicLogs::join_event(std::string_view topic, std::string_view event_id, 
     return joined;
 }
 
+void TopicLogs::keep_older(TopicLog& log, std::vector<HistoryEntry> older, std::int64_t now_ms) noexcept {
+    std::size_t added = 0;
+    std::size_t added_bytes = 0;
+    // Newest first, so that what the limits cut is the oldest.
+    for (auto it = older.rbegin(); it != older.rend(); ++it) {
+        const bool fits = log.history.size() < limits_.per_topic && now_ms - it->at_ms <= limits_.max_age_ms &&
+                          bytes_.load(std::memory_order_relaxed) + added_bytes + cost(*it) <= limits_.total_bytes;
+        bool kept = false;
+        if (fits) {
+            try {
+                log.history.push_front(*it);
+                kept = true;
+            } catch (const std::bad_alloc&) {
+            }
+        }
+        if (!kept) {  // this one and every older one stay out: the history must have no hole
+            for (auto rest = it; rest != older.rend(); ++rest) rest->item.bytes->release();
+            break;
+        }
+        ++added;
+        added_bytes += cost(*it);
+    }
+    bytes_.fetch_add(added_bytes, std::memory_order_relaxed);
+    entries_.fetch_add(added, std::memory_order_relaxed);
+}
+
+void TopicLogs::drop_history(TopicLog& log) noexcept {
+    while (!log.history.empty()) evict_front(log);
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> TopicLogs::expected_offsets() {
+    std::vector<std::pair<std::string, std::uint64_t>> all;
+    for (Stripe& stripe : stripes_) {
+        const std::lock_guard<std::mutex> hold(stripe.lock);
+        for (const auto& [name, log] : stripe.logs) all.emplace_back(name, log->next_offset);
+    }
+    return all;
+}
+
 StreamPosition TopicLogs::position(std::string_view topic) {
     Stripe& stripe = stripe_of(topic);
     const std::lock_guard<std::mutex> hold(stripe.lock);
     const auto found = stripe.logs.find(topic);
-    if (found == stripe.logs.end()) return {0, epoch_};
+    if (found == stripe.logs.end()) return {0, brokered_ ? std::string() : epoch_};
     return {found->second->next_offset - 1, epoch_of(*found->second)};
 }
 

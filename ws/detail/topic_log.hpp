@@ -41,6 +41,11 @@ struct TopicLog {
     std::uint64_t evicted_sequence = 0;  // the ring sequence of the newest publication history let go
     std::uint64_t generation = 0;        // 0: the server's epoch; n: forgotten before, the epoch "<epoch>.<n>"
     std::deque<HistoryEntry> history;
+    // With a broker (ws/broker.hpp) the broker numbers the topic: its epoch (empty until known), and whether this
+    // copy is in step with the broker's stream (the node hears the topic, and its history was filled from the
+    // broker's when it began to).
+    std::string broker_epoch;
+    bool synced = false;
 };
 
 // A subscriber joining a topic: from which offset the live stream reaches it, and what history gave it (each
@@ -81,6 +86,14 @@ public:
         }
         return fn(found->second.get());
     }
+    // Runs fn(TopicLog*) with the topic's stripe locked; the pointer is null when the topic has no log.
+    template <class Fn>
+    auto with_existing(std::string_view topic, Fn&& fn) {
+        Stripe& stripe = stripe_of(topic);
+        const std::lock_guard<std::mutex> hold(stripe.lock);
+        const auto found = stripe.logs.find(topic);
+        return fn(found == stripe.logs.end() ? static_cast<TopicLog*>(nullptr) : found->second.get());
+    }
     // Whether anyone subscribes to `topic` anywhere in the server (the broadcaster's directory says); a topic
     // that is subscribed is never forgotten. Set before the first publish.
     std::function<bool(std::string_view)> subscribed;
@@ -93,6 +106,17 @@ public:
                 std::int64_t now_ms);
     // Where `topic` stands: its last offset (0: none) and its epoch.
     StreamPosition position(std::string_view topic);
+    // With a broker: `older` (each holding one reference, taken over here) go before what `log` keeps, as far as
+    // the limits allow. The stripe must be held.
+    void keep_older(TopicLog& log, std::vector<HistoryEntry> older, std::int64_t now_ms) noexcept;
+    // Lets go of everything `log` keeps (its epoch changed at the broker, or the broker lost publications):
+    // resumes from before now are not recovered. The stripe must be held.
+    void drop_history(TopicLog& log) noexcept;
+    // Every topic with a log, and the offset it expects next (a snapshot).
+    std::vector<std::pair<std::string, std::uint64_t>> expected_offsets();
+    // Offsets and epochs are the broker's: a topic's epoch is what the broker said (empty: not known yet).
+    void set_brokered() noexcept { brokered_ = true; }
+    const HistoryLimits& limits() const noexcept { return limits_; }
 
     const std::string& epoch() const noexcept { return epoch_; }
     bool keeps_history() const noexcept { return limits_.per_topic > 0; }
@@ -119,6 +143,7 @@ private:
     void expire(TopicLog& log, std::int64_t now_ms) noexcept;
 
     HistoryLimits limits_;
+    bool brokered_ = false;
     std::string epoch_;
     std::array<Stripe, kStripes> stripes_;
     std::atomic<std::uint64_t> topics_{0};

@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""Several surge-push nodes on one Redis (--redis): what a cluster must promise, end to end.
+
+A redis-server is started on a free loopback port (and stopped), then three nodes on it. Checked:
+  1. publishes taken by every node reach the subscribers of every node, each once, in offset order, the offsets
+     being the ones the publishers were answered (global: 1, 2, 3, ... over the nodes);
+  2. a subscriber that leaves one node and resumes on another (since=topic:offset, epoch) gets exactly what it
+     missed, then the live stream, while publishing goes on;
+  3. the nodes' subscribing connections are cut by Redis (CLIENT KILL) while publishing goes on: each node
+     reconnects, notices the offsets it missed and fills them from the Redis stream: nothing lost for anyone;
+  4. Redis restarts (with its append-only file) while publishing goes on: publishes answer 503 meanwhile (never
+     200 for what was not published), and every subscriber ends with every publication that was answered 200;
+  5. a node is killed with SIGKILL: its subscribers resume on another node with nothing lost;
+  6. Redis restarts without its data: a subscriber resuming from before is told recovered:false, and the new
+     epoch's publications reach it.
+With --workers, the same publish-everywhere check runs on one node of two worker processes.
+
+Usage: redis_cluster_test.py SURGE_PUSH REDIS_SERVER BACKEND   (exit 0 on success; every wait is bounded)
+"""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import websockets
+
+
+def check(condition, message):
+    if not condition:
+        print("FAIL:", message, flush=True)
+        sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Redis:
+    """A redis-server of the test's own, on a loopback port; `persist` keeps an append-only file."""
+
+    def __init__(self, binary, directory):
+        self.binary, self.directory, self.port, self.process = binary, directory, free_port(), None
+
+    def start(self, persist=True):
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory,
+             "--appendonly", "yes" if persist else "no", "--appendfsync", "always", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self.command("PING") == b"+PONG\r\n":
+                return
+            time.sleep(0.05)
+        check(False, "redis-server did not answer on port %d" % self.port)
+
+    def command(self, *words):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall((" ".join(words) + "\r\n").encode())
+                return s.recv(65536)
+        except OSError:
+            return b""
+
+    def stop(self, wipe=False):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+        if wipe:
+            for name in os.listdir(self.directory):
+                path = os.path.join(self.directory, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+class Node:
+    def __init__(self, binary, backend, redis, *extra):
+        self.process = subprocess.Popen(
+            [binary, "--port", "0", "--backend", backend, "--threads", "2", "--redis",
+             "redis://127.0.0.1:%d" % redis.port, "--redis-prefix", "test:", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.log = []
+        for _ in range(50):
+            line = self.process.stdout.readline()
+            self.log.append(line)
+            if "ws://127.0.0.1:" in line:
+                self.port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+                threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
+                return
+            if not line:
+                break
+        self.process.kill()
+        check(False, "surge-push did not start: " + "".join(self.log))
+
+    def stop(self):
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(15)
+            check(status == 0, "surge-push exited with %s:\n%s" % (status, "".join(self.log[-40:])))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            check(False, "surge-push did not stop")
+
+
+def publish(port, topic, body):
+    request = urllib.request.Request("http://127.0.0.1:%d/publish/%s" % (port, topic), data=body.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError as error:
+        return 0, str(error)
+
+
+class Publisher(threading.Thread):
+    """Publishes `count` messages to `topic`, round robin over the ports it is given (a port that stops
+    answering is skipped), retrying each until it is answered 200; keeps offset -> body, and how many 503s."""
+
+    def __init__(self, ports, topic, count, pause=0.002):
+        super().__init__(daemon=True)
+        self.ports, self.topic, self.count, self.pause = list(ports), topic, count, pause
+        self.sent, self.unavailable, self.epochs_seen = {}, 0, set()
+
+    def run(self):
+        turn = 0
+        for n in range(self.count):
+            body = "%s-%d" % (self.topic, n)
+            deadline = time.time() + 30
+            while True:
+                port = self.ports[turn % len(self.ports)]
+                turn += 1
+                status, answer = publish(port, self.topic, body)
+                if status == 200:
+                    check(answer["offset"] not in self.sent, "offset %s given twice" % answer["offset"])
+                    self.sent[answer["offset"]] = body
+                    break
+                check(status in (503, 0), "publish answered %s: %s" % (status, answer))
+                self.unavailable += status == 503
+                check(time.time() < deadline, "no node took a publish for 30 s")
+                time.sleep(0.02)
+            time.sleep(self.pause)
+
+
+class Subscriber:
+    """Holds a WebSocket to a node, records each publication (offset, data) and each subscribe answer."""
+
+    def __init__(self, topic):
+        self.topic, self.received, self.answers, self.ws, self.epoch = topic, [], [], None, ""
+
+    async def connect(self, port, since=None):
+        url = "ws://127.0.0.1:%d/ws?topics=%s" % (port, self.topic)
+        if since is not None:
+            url += "&since=%s:%d&epoch=%s" % (self.topic, since, self.epoch)
+        self.ws = await websockets.connect(url, max_queue=None)
+        if since is None:
+            await self.ws.send(json.dumps({"subscribe": self.topic, "id": 1}))
+
+    async def read_until(self, predicate, seconds):
+        deadline = time.time() + seconds
+        while not predicate():
+            left = deadline - time.time()
+            if left <= 0:
+                return False
+            try:
+                message = json.loads(await asyncio.wait_for(self.ws.recv(), left))
+            except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                return predicate()
+            if "data" in message:
+                check(message["topic"] == self.topic, "a publication of another topic: %s" % message)
+                self.received.append((message["offset"], message["data"]))
+            elif "subscribed" in message:
+                self.answers.append(message)
+                self.epoch = message["epoch"]
+            else:
+                check(False, "unexpected message %s" % message)
+        return True
+
+    def last_offset(self):
+        return self.received[-1][0] if self.received else 0
+
+    async def close(self):
+        await self.ws.close()
+
+
+def check_exact(subscriber, sent, name):
+    offsets = [offset for offset, _ in subscriber.received]
+    check(offsets == sorted(sent), "%s: offsets %s... (%d) != published %s... (%d)" %
+          (name, offsets[:20], len(offsets), sorted(sent)[:20], len(sent)))
+    for offset, data in subscriber.received:
+        check(sent[offset] == data, "%s: offset %d carries %r, published %r" % (name, offset, data, sent[offset]))
+
+
+async def drain(subscribers, sent_of, seconds=20):
+    for subscriber in subscribers:
+        ok = await subscriber.read_until(lambda s=subscriber: len(s.received) >= len(sent_of()), seconds)
+        check(ok, "a subscriber got %d of %d publications" % (len(subscriber.received), len(sent_of())))
+
+
+async def everywhere(nodes, topic, count):
+    """1: three subscribers on each node, publishers on every node at once."""
+    subscribers = [Subscriber(topic) for _ in range(3 * len(nodes))]
+    for i, subscriber in enumerate(subscribers):
+        await subscriber.connect(nodes[i % len(nodes)].port)
+        check(await subscriber.read_until(lambda s=subscriber: s.answers, 5), "no subscribe answer")
+    publishers = [Publisher([node.port], topic, count // len(nodes), pause=0) for node in nodes]
+    for publisher in publishers:
+        publisher.start()
+    for publisher in publishers:
+        publisher.join(60)
+    sent = {}
+    for publisher in publishers:
+        sent.update(publisher.sent)
+    check(sorted(sent) == list(range(1, len(sent) + 1)), "offsets are not 1..%d: %s" % (len(sent), sorted(sent)[:10]))
+    await drain(subscribers, lambda: sent)
+    for i, subscriber in enumerate(subscribers):
+        check_exact(subscriber, sent, "subscriber %d on node %d" % (i, i % len(nodes)))
+        await subscriber.close()
+    print("  everywhere: %d publications on %d nodes reached %d subscribers, in order" %
+          (len(sent), len(nodes), len(subscribers)), flush=True)
+
+
+async def move_and_resume(nodes, topic):
+    """2: leave node 0 part way, resume on node 1 while node 2 takes publishes."""
+    mover = Subscriber(topic)
+    await mover.connect(nodes[0].port)
+    check(await mover.read_until(lambda: mover.answers, 5), "no subscribe answer")
+    publisher = Publisher([nodes[2].port], topic, 400, pause=0.003)
+    publisher.start()
+    check(await mover.read_until(lambda: len(mover.received) >= 100, 20), "the mover got nothing")
+    await mover.close()
+    left_at = mover.last_offset()
+    await asyncio.sleep(0.3)  # publishing goes on meanwhile
+    await mover.connect(nodes[1].port, since=left_at)
+    publisher.join(60)
+    await drain([mover], lambda: publisher.sent)
+    check(mover.answers[-1]["recovered"] is True, "the resume was not recovered: %s" % mover.answers[-1])
+    check_exact(mover, publisher.sent, "the mover")
+    await mover.close()
+    print("  left node 0 after offset %d, resumed on node 1 (%d publications in all): exactly" %
+          (left_at, len(publisher.sent)), flush=True)
+
+
+async def through_cuts(nodes, redis, topic):
+    """3: Redis cuts every node's subscribing connection three times during publishing."""
+    subscribers = [Subscriber(topic) for _ in nodes]
+    for node, subscriber in zip(nodes, subscribers):
+        await subscriber.connect(node.port)
+        check(await subscriber.read_until(lambda s=subscriber: s.answers, 5), "no subscribe answer")
+    publisher = Publisher([node.port for node in nodes], topic, 600, pause=0.002)
+    publisher.start()
+    cuts = 0
+    for _ in range(3):
+        await asyncio.sleep(0.4)
+        answer = redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+        cuts += int(answer[1:].split(b"\r")[0] or 0) if answer.startswith(b":") else 0
+        for subscriber in subscribers:  # keep reading meanwhile
+            await subscriber.read_until(lambda: False, 0.05)
+    publisher.join(60)
+    await drain(subscribers, lambda: publisher.sent)
+    for i, subscriber in enumerate(subscribers):
+        check_exact(subscriber, publisher.sent, "subscriber on node %d through cuts" % i)
+        await subscriber.close()
+    check(cuts >= len(nodes), "CLIENT KILL cut %d connections" % cuts)
+    print("  %d subscribing connections cut during %d publications: every node filled its gaps" %
+          (cuts, len(publisher.sent)), flush=True)
+
+
+async def through_restart(nodes, redis, topic):
+    """4: Redis stops for a second and comes back with its append-only file, during publishing."""
+    subscribers = [Subscriber(topic) for _ in nodes]
+    for node, subscriber in zip(nodes, subscribers):
+        await subscriber.connect(node.port)
+        check(await subscriber.read_until(lambda s=subscriber: s.answers, 5), "no subscribe answer")
+    publisher = Publisher([node.port for node in nodes], topic, 500, pause=0.003)
+    publisher.start()
+    await asyncio.sleep(0.5)
+    redis.stop()
+    for subscriber in subscribers:
+        await subscriber.read_until(lambda: False, 0.3)
+    await asyncio.sleep(0.7)
+    redis.start(persist=True)
+    publisher.join(90)
+    await drain(subscribers, lambda: publisher.sent, seconds=30)
+    for i, subscriber in enumerate(subscribers):
+        check_exact(subscriber, publisher.sent, "subscriber on node %d through a Redis restart" % i)
+        await subscriber.close()
+    check(publisher.unavailable > 0, "no publish was answered 503 while Redis was down")
+    print("  Redis restarted during %d publications (%d answered 503 meanwhile, then retried): nothing lost" %
+          (len(publisher.sent), publisher.unavailable), flush=True)
+
+
+async def node_killed(binary, backend, redis, nodes, topic):
+    """5: a node dies with SIGKILL; its subscribers resume on the others."""
+    doomed = Node(binary, backend, redis)
+    subscribers = [Subscriber(topic) for _ in range(4)]
+    for subscriber in subscribers:
+        await subscriber.connect(doomed.port)
+        check(await subscriber.read_until(lambda s=subscriber: s.answers, 5), "no subscribe answer")
+    publisher = Publisher([nodes[0].port], topic, 400, pause=0.003)
+    publisher.start()
+    await asyncio.sleep(0.4)
+    for subscriber in subscribers:
+        await subscriber.read_until(lambda: False, 0.05)
+    doomed.process.kill()
+    doomed.process.wait(10)
+    for i, subscriber in enumerate(subscribers):
+        await subscriber.read_until(lambda: False, 0.2)  # until the connection is seen closed
+        await subscriber.connect(nodes[i % len(nodes)].port, since=subscriber.last_offset())
+    publisher.join(60)
+    await drain(subscribers, lambda: publisher.sent)
+    for i, subscriber in enumerate(subscribers):
+        check(subscriber.answers[-1]["recovered"] is True, "not recovered after the node died")
+        check_exact(subscriber, publisher.sent, "subscriber %d of the killed node" % i)
+        await subscriber.close()
+    print("  a node killed with SIGKILL: its %d subscribers resumed on the others, nothing lost" % len(subscribers),
+          flush=True)
+
+
+async def data_lost(nodes, redis, topic):
+    """6: Redis comes back empty: a resume from the old epoch is not recovered, and the new epoch flows."""
+    old = Subscriber(topic)
+    await old.connect(nodes[0].port)
+    check(await old.read_until(lambda: old.answers, 5), "no subscribe answer")
+    first = Publisher([nodes[1].port], topic, 20, pause=0)
+    first.run()
+    check(await old.read_until(lambda: len(old.received) >= 20, 10), "the first run did not arrive")
+    old_epoch = old.epoch
+    await old.close()
+    redis.stop(wipe=True)
+    redis.start(persist=False)
+    again = Subscriber(topic)
+    again.epoch = old_epoch
+    # Until node 1 has reconnected, its resume may not know yet: retry for a few seconds.
+    deadline = time.time() + 10
+    while True:
+        await again.connect(nodes[1].port, since=20)
+        await again.read_until(lambda: again.answers, 5)
+        if again.answers and again.answers[-1]["epoch"] != old_epoch:
+            break
+        await again.close()
+        again.answers.clear()
+        check(time.time() < deadline, "the node never saw Redis's new epoch")
+        await asyncio.sleep(0.2)
+    answer = again.answers[-1]
+    check(answer["recovered"] is False, "a resume across lost data said recovered: %s" % answer)
+    second = Publisher([nodes[2].port], topic, 10, pause=0)
+    second.run()
+    check(sorted(second.sent) == list(range(1, 11)), "the new epoch's offsets are %s" % sorted(second.sent))
+    await drain([again], lambda: second.sent)
+    check_exact(again, second.sent, "the subscriber of the new epoch")
+    await again.close()
+    print("  Redis lost its data: the resume said recovered:false (epoch %s -> %s), the new epoch arrived" %
+          (old_epoch, answer["epoch"]), flush=True)
+
+
+async def main(binary, redis_binary, backend):
+    directory = tempfile.mkdtemp(prefix="surge-redis-")
+    redis = Redis(redis_binary, directory)
+    redis.start(persist=True)
+    nodes = []
+    try:
+        nodes = [Node(binary, backend, redis) for _ in range(3)]
+        await everywhere(nodes, "everywhere", 600)
+        await move_and_resume(nodes, "moving")
+        await through_cuts(nodes, redis, "cuts")
+        await through_restart(nodes, redis, "restart")
+        await node_killed(binary, backend, redis, nodes, "killed")
+        await data_lost(nodes, redis, "lost")
+        for node in nodes:
+            node.stop()
+        workers = Node(binary, backend, redis, "--workers", "2")
+        nodes = [workers]
+        await everywhere([workers, workers], "workers", 200)
+        workers.stop()
+        nodes = []
+    finally:
+        for node in nodes:
+            if node.process.poll() is None:
+                node.process.kill()
+        redis.stop(wipe=True)
+        shutil.rmtree(directory, ignore_errors=True)
+    print("redis cluster: all checks passed (%s)" % backend)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        print(__doc__)
+        sys.exit(2)
+    asyncio.run(asyncio.wait_for(main(*sys.argv[1:]), 300))
