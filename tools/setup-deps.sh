@@ -15,6 +15,7 @@ esac
 packages=(
     g++ cmake ninja-build pkg-config              # the build
     liburing-dev libssl-dev libmimalloc-dev zlib1g-dev
+    libhiredis-dev                                # surge::redis: surge-push --redis
 )
 if [ -n "$everything" ]; then
     packages+=(
@@ -26,6 +27,7 @@ if [ -n "$everything" ]; then
         chromium                                  # surge-push's page, tested in a real (headless) browser
         nginx                                     # surge-push behind a proxy: the test starts its own on loopback
         systemd                                   # systemd-analyze verifies surge-push's unit file
+        redis-server                              # the cluster tests start their own on loopback
     )
 fi
 
@@ -47,7 +49,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    # Installing nginx would start its service on port 80; the tests start their own. Where the machine has no
+    # Installing nginx or redis-server would start its service (port 80, 6379); the tests start their own. Where the machine has no
     # policy of its own, say "do not start services" for the length of the install.
     policy=/usr/sbin/policy-rc.d
     own_policy=""
