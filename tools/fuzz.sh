@@ -9,11 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tools/setup-deps.sh
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$(nproc)" --target fuzz_upgrade_request fuzz_upgrade_response fuzz_frame_decoder fuzz_message_reader fuzz_chunked_body fuzz_push_command >/dev/null
+cmake --build --preset fuzz -j "$(nproc)" --target fuzz_upgrade_request fuzz_upgrade_response fuzz_frame_decoder fuzz_message_reader fuzz_chunked_body fuzz_push_command fuzz_resp_command >/dev/null
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in upgrade_request upgrade_response frame_decoder message_reader chunked_body push_command; do
+for target in upgrade_request upgrade_response frame_decoder message_reader chunked_body push_command resp_command; do
     mkdir -p "$scratch/$target"
     echo "== fuzzing $target for ${seconds}s"
     (cd "$scratch" && "$root/build/fuzz/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 \

@@ -8,10 +8,11 @@
 // connections are kept apart from the subscribers' (descriptors included), so publishing goes on when
 // subscribers fill the public port.
 // SIGINT or SIGTERM closes every connection with 1001 and exits; SIGHUP reloads the TLS certificate and key
-// (tools/hangup_reload.hpp). With --workers N it runs N processes on one port
-// (tools/worker_processes.hpp) that forward publishes to each other (tools/push/worker_mesh.hpp). With --redis
-// every process (on any machine) is a node on one Redis (surge/ws/redis_broker.hpp): offsets, history and
-// publications are shared through it, and the mesh is not used.
+// (tools/hangup_reload.hpp). With --redis every process (on any machine) is a node on one Redis
+// (surge/ws/redis_broker.hpp): offsets, history and publications are shared through it. With --workers N it runs
+// N processes on one port (tools/worker_processes.hpp), each a node: on the Redis given, or else on a hub the
+// parent serves (tools/push/worker_hub.hpp), so a publish taken by any worker reaches every subscriber with one
+// offset, and a subscriber resumes on any worker.
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,13 +41,13 @@
 #include "tools/push/metrics.hpp"
 #include "tools/push/metrics_share.hpp"
 #include "tools/push/page.hpp"
-#include "tools/push/worker_mesh.hpp"
 #include "tools/hangup_reload.hpp"
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "surge/ws/server.hpp"
 #ifdef SURGE_PUSH_REDIS
 #include "surge/ws/redis_broker.hpp"
+#include "tools/push/worker_hub.hpp"
 #endif
 
 namespace {
@@ -167,9 +168,9 @@ std::string subscribed_answer(std::string_view topic, const SubscribeResult& res
     return out;
 }
 
-// One server process: the routes, the mesh to sibling workers, and the run.
+// One server process: the routes, its broker if any, and the run.
 // `admin_port` is set to the admin listener's port once it listens.
-int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& admin_port, push::MetricsShare* share,
+int serve(const Options& options, unsigned worker, std::uint16_t& admin_port, push::MetricsShare* share,
           const std::function<void(std::uint16_t, unsigned)>& ready) {
     tools::block_hangup();  // before any thread: SIGHUP is for the reload thread made below
     const auto started = static_cast<std::uint64_t>(std::time(nullptr));
@@ -211,11 +212,6 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
     Server& control = admin ? *admin : server;  // where /publish and /metrics are served
     push::PushCounters counters;
 
-    std::unique_ptr<push::WorkerMesh> mesh;
-    if (options.server.workers > 1 && !options.redis) {  // with Redis, the workers are nodes like any other
-        mesh = std::make_unique<push::WorkerMesh>(worker, options.server.workers, group, options.max_message);
-        if (!mesh->ok()) return 1;
-    }
 
     WebSocketBehavior subscriber;
     subscriber.max_message_bytes = options.max_message;
@@ -391,10 +387,6 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         SURGE_LOG_DEBUG("published %zu bytes (%s) to '%s': %llu subscribers here", request.body.size(),
                         opcode == Opcode::Text ? "text" : "binary", topic.c_str(),
                         static_cast<unsigned long long>(subscribers));
-        if (mesh) {
-            const unsigned reached = mesh->forward(topic, request.body, opcode);
-            counters.add(push::PushCount::ForwardMissed, mesh->siblings() - reached);
-        }
         std::string body = "{\"topic\":";
         append_json_string(body, topic);
         body.append(",\"subscribers\":").append(std::to_string(subscribers));
@@ -458,14 +450,6 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
             }
         });
     }
-    if (mesh) {
-        mesh->start([&](std::string_view topic, std::string_view message, Opcode opcode) {
-            // From a sibling: wait a little for room rather than lose it (this thread serves no one else).
-            if (server.publish(topic, message, opcode, std::chrono::milliseconds(100)) == PublishStatus::Success) {
-                counters.add(push::PushCount::Forwarded);
-            }
-        });
-    }
     ready(port.value(), server.thread_count());
     const tools::MemoryReturn memory_return(server);  // gives a burst's memory back once it has passed
     const tools::ReloadTlsOnHangup reload(server);     // SIGHUP: the certificate and key read again
@@ -481,7 +465,6 @@ int serve(const Options& options, unsigned worker, pid_t group, std::uint16_t& a
         admin_thread.join();
         g_admin = nullptr;
     }
-    mesh.reset();  // joins the receiving thread before the server goes
     if (!ran) {
         std::fprintf(stderr, "surge-push: %s\n", ran.error().message().c_str());
         return 1;
@@ -603,7 +586,31 @@ int main(int argc, char** argv) {
         }
         options.admin_exclusive = false;
     }
-    const pid_t group = ::getpid();  // names the workers' publish sockets
+#ifdef SURGE_PUSH_REDIS
+    // --workers without Redis: the parent serves the workers' hub (bound now, served once they are forked).
+    std::unique_ptr<push::WorkerHub> hub;
+    if (options.server.workers > 1 && !options.redis) {
+        push::HubLimits limits;
+        limits.history_size = options.server.config.history_per_topic;
+        limits.history_seconds = options.server.config.history_seconds;
+        limits.max_topics = options.server.config.max_topic_logs;
+        limits.max_message_bytes = options.max_message;
+        std::string why;
+        hub = push::WorkerHub::open(limits, why);
+        if (!hub) {
+            std::fprintf(stderr, "surge-push: %s\n", why.c_str());
+            return 1;
+        }
+        options.redis = true;
+        options.redis_url = hub->url();
+    }
+#else
+    if (options.server.workers > 1) {
+        std::fprintf(stderr, "surge-push: --workers: this build has no broker for the workers to share (install "
+                             "libhiredis-dev, then build again)\n");
+        return 2;
+    }
+#endif
     std::uint16_t admin_port = options.admin_port;  // the one it got, when 0 asked for any (one process only)
     // With --workers, every worker's figures in one scrape: the region is mapped here, before the fork.
     std::unique_ptr<push::MetricsShare> share;
@@ -619,9 +626,12 @@ int main(int argc, char** argv) {
     return tools::run_servers(
         "surge-push", options.server,
         [&](unsigned worker, const auto& ready) {
-            return serve(options, worker, group, admin_port, share.get(), ready);
+            return serve(options, worker, admin_port, share.get(), ready);
         },
         [&](std::uint16_t port, unsigned workers, unsigned threads) {
+#ifdef SURGE_PUSH_REDIS
+            if (hub) hub->start();  // in the parent only, now that the workers are forked
+#endif
             announce(options, port, admin_port, workers, threads);
         });
 }

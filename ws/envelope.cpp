@@ -9,13 +9,19 @@
 
 namespace surge {
 
-std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode) {
+std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode,
+                            std::string_view new_epoch) {
     const bool text = opcode == Opcode::Text && is_valid_utf8(message);
     std::string out;
     out.reserve(message.size() * (text ? 1 : 4) / (text ? 1 : 3) + topic.size() + 64);
     out.append("{\"topic\":");
     append_json_string(out, topic);
-    out.append(",\"offset\":").append(std::to_string(offset)).append(",\"data\":");
+    out.append(",\"offset\":").append(std::to_string(offset));
+    if (!new_epoch.empty()) {
+        out.append(",\"epoch\":");
+        append_json_string(out, new_epoch);
+    }
+    out.append(",\"data\":");
     if (text) {
         append_json_string(out, message);
     } else {

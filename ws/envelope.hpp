@@ -2,7 +2,10 @@
 // Layer: ws. Sans-I/O.
 //   {"topic":"news","offset":17,"data":"the published text"}
 //   {"topic":"cam","offset":3,"data":"AAECAw==","encoding":"base64"}      (published binary, or text not UTF-8)
-// The topic is a JSON string of the topic's bytes (surge-push only takes UTF-8 topics).
+//   {"topic":"news","offset":1,"epoch":"6b0f2...","data":"..."}          (the first of a new epoch, see below)
+// The topic is a JSON string of the topic's bytes (surge-push only takes UTF-8 topics). `epoch` is given only when
+// the topic's epoch changed under subscribers that stay connected (with a broker that lost its data: offsets start
+// again at 1), so that a client which drops what it already has by offset knows to start over.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +16,8 @@
 
 namespace surge {
 
-std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode);
+std::string encode_envelope(std::string_view topic, std::uint64_t offset, std::string_view message, Opcode opcode,
+                            std::string_view new_epoch = {});
 
 // The same envelope as a Server-Sent Events event (event-stream routes): its id is the server's epoch and the
 // publication's place among every topic's publications, which a reconnecting EventSource sends back as

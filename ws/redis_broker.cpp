@@ -36,6 +36,14 @@ if tonumber(ARGV[4]) > 0 then
   local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[4], offset .. '-0', 'd', ARGV[1], 'k', ARGV[2], 't', ms)
   redis.call('expire', KEYS[1], ARGV[5])
+  -- Trimmed by age too: the oldest entries past history seconds go, a few per publish (the key's expiry takes
+  -- the rest of an idle topic's).
+  local cutoff = ms - tonumber(ARGV[5]) * 1000
+  for _ = 1, 8 do
+    local oldest = redis.call('xrange', KEYS[1], '-', '+', 'COUNT', 1)
+    if #oldest == 0 or tonumber(oldest[1][2][6]) >= cutoff then break end
+    redis.call('xdel', KEYS[1], oldest[1][1])
+  end
 end
 redis.call('publish', ARGV[7], offset .. ' ' .. epoch .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. '\n' .. ARGV[1])
 return {offset, epoch}
@@ -110,6 +118,10 @@ timeval to_timeval(std::chrono::milliseconds ms) noexcept {
 Opcode opcode_of(std::string_view kind) noexcept { return kind == "1" ? Opcode::Text : Opcode::Binary; }
 
 }  // namespace
+
+std::string_view redis_publish_script() noexcept { return kPublishScript; }
+std::string_view redis_history_script() noexcept { return kHistoryScript; }
+std::string redis_script_sha(std::string_view script) { return sha1_hex(script); }
 
 bool RedisOptions::parse_url(std::string_view url, RedisOptions& options, std::string& why) {
     if (url.starts_with("rediss://")) {

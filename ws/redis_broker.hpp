@@ -4,8 +4,9 @@
 // In Redis, per topic (names under `prefix`):
 //   <prefix>m:<topic>  a hash: the epoch ("e") and the last offset ("o"); kept epoch_seconds after the last use;
 //   <prefix>s:<topic>  a stream, one entry per kept publication, id "<offset>-0" (so offsets are read by range),
-//                      fields d (the bytes), k (1 text, 2 binary), t (unix ms); at most history_size entries,
-//                      gone history_seconds after the last publication;
+//                      fields d (the bytes), k (1 text, 2 binary), t (unix ms), in that order; at most
+//                      history_size entries, none older than history_seconds (trimmed at each publish, and the
+//                      whole key expires history_seconds after the last one);
 //   <prefix>c:<topic>  the channel the publications go out on.
 // A publish is one script (one round trip): it takes the next offset, appends to the stream, trims it and
 // publishes, atomically, so every node sees a topic's publications in offset order and a history read never
@@ -52,6 +53,14 @@ struct RedisOptions {
     // no TLS in this hiredis).
     static bool parse_url(std::string_view url, RedisOptions& options, std::string& why);
 };
+
+// The two scripts the broker runs (by EVALSHA), for a server that serves this broker without being Redis
+// (surge-push's worker hub, tools/push/worker_hub.hpp): what each takes and answers is written above it in
+// redis_broker.cpp.
+std::string_view redis_publish_script() noexcept;
+std::string_view redis_history_script() noexcept;
+// A script's SHA-1 in hex, as EVALSHA names it.
+std::string redis_script_sha(std::string_view script);
 
 class RedisBroker final : public Broker {
 public:

@@ -173,13 +173,22 @@ TEST_CASE("on a broker that lost its data, offsets start again in a new epoch an
         expect_offsets(*client, 1, 5, "r");
         bus.lose_everything();
         CHECK(publish(b, "reset", "r1").offset == 1);
-        expect_offsets(*client, 1, 1, "r");  // the new epoch's first, to the subscriber that stayed
+        // The new epoch's first, to the subscriber that stayed: its envelope says the epoch changed.
+        const ReceivedFrame first = client->read_data_frame();
+        REQUIRE(first.ok);
+        CHECK(offset_of(first.payload) == 1);
+        CHECK(first.payload.find("\"epoch\":\"epoch") != std::string::npos);
+        CHECK(first.payload.find("\"epoch\":\"" + before.epoch + "\"") == std::string::npos);
+        CHECK(publish(b, "reset", "r2").offset == 2);
+        const ReceivedFrame second = client->read_data_frame();
+        REQUIRE(second.ok);
+        CHECK(second.payload.find("\"epoch\"") == std::string::npos);  // said once
         auto resumer = open_client(a.running->port());
         std::vector<std::string> missed;
         const Subscribed after = subscribe(*resumer, "sub reset 5 " + before.epoch, missed);
         CHECK_FALSE(after.recovered);
         CHECK(after.epoch != before.epoch);
-        CHECK(after.offset == 1);
+        CHECK(after.offset == 2);
         CHECK(missed.empty());
     }
 }

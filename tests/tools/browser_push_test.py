@@ -161,7 +161,7 @@ async def run(devtools_port, base):
             fail("a POST without the token got %d, not 401" % status)
         message = "hello from the test, %d ✓" % os.getpid()
         status, answer = http(publish_url, message.encode(), {"Authorization": "Bearer " + TOKEN})
-        if status != 200 or json.loads(answer) != {"topic": TOPIC, "subscribers": 1}:
+        if status != 200 or json.loads(answer) != {"topic": TOPIC, "subscribers": 1, "offset": 1}:
             fail("publish answered %d %s" % (status, answer))
         await tools.wait_for("document.getElementById('messages').textContent.includes(%s)" % json.dumps(message),
                              "the published message")

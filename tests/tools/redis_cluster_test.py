@@ -159,6 +159,7 @@ class Subscriber:
 
     def __init__(self, topic):
         self.topic, self.received, self.answers, self.ws, self.epoch = topic, [], [], None, ""
+        self.epochs = []  # epochs announced in envelopes (the topic's epoch changed under the connection)
 
     async def connect(self, port, since=None):
         url = "ws://127.0.0.1:%d/ws?topics=%s" % (port, self.topic)
@@ -181,6 +182,8 @@ class Subscriber:
             if "data" in message:
                 check(message["topic"] == self.topic, "a publication of another topic: %s" % message)
                 self.received.append((message["offset"], message["data"]))
+                if "epoch" in message:
+                    self.epochs.append(message["epoch"])
             elif "subscribed" in message:
                 self.answers.append(message)
                 self.epoch = message["epoch"]
@@ -339,6 +342,10 @@ async def data_lost(nodes, redis, topic):
     check(await old.read_until(lambda: len(old.received) >= 20, 10), "the first run did not arrive")
     old_epoch = old.epoch
     await old.close()
+    stayer = Subscriber(topic)  # connected through the loss: told by the envelope that the epoch changed
+    await stayer.connect(nodes[2].port, since=20)
+    stayer.epoch = old_epoch
+    check(await stayer.read_until(lambda: stayer.answers, 5), "no subscribe answer")
     redis.stop(wipe=True)
     redis.start(persist=False)
     again = Subscriber(topic)
@@ -348,7 +355,8 @@ async def data_lost(nodes, redis, topic):
     while True:
         await again.connect(nodes[1].port, since=20)
         await again.read_until(lambda: again.answers, 5)
-        if again.answers and again.answers[-1]["epoch"] != old_epoch:
+        # While node 1 is still reconnecting it cannot know the epoch: it answers "" (and recovered:false).
+        if again.answers and again.answers[-1]["epoch"] not in ("", old_epoch):
             break
         await again.close()
         again.answers.clear()
@@ -362,6 +370,10 @@ async def data_lost(nodes, redis, topic):
     await drain([again], lambda: second.sent)
     check_exact(again, second.sent, "the subscriber of the new epoch")
     await again.close()
+    check(await stayer.read_until(lambda: len(stayer.received) >= 10, 10), "the stayer got %s" % stayer.received)
+    check_exact(stayer, second.sent, "the subscriber that stayed connected")
+    check(stayer.epochs == [answer["epoch"]], "the new epoch was said once, in the first envelope: %s (the resume said %s, old %s)" % (stayer.epochs, answer["epoch"], old_epoch))
+    await stayer.close()
     print("  Redis lost its data: the resume said recovered:false (epoch %s -> %s), the new epoch arrived" %
           (old_epoch, answer["epoch"]), flush=True)
 

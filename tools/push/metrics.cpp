@@ -71,10 +71,6 @@ struct Counter {
     PushCount count;
 };
 constexpr Counter kProcessCounters[] = {
-    {"surge_publish_forwarded_total", "Messages published here on behalf of a sibling worker process (--workers).",
-     PushCount::Forwarded},
-    {"surge_publish_forward_missed_total", "Publishes a sibling worker missed because its queue was full (--workers).",
-     PushCount::ForwardMissed},
     {"surge_topics_refused_total",
      "Subscriptions refused because the topic is not 1 to --max-topic-bytes of UTF-8 without control characters.",
      PushCount::TopicsRefused},

@@ -22,13 +22,11 @@ enum class PushCount : std::uint8_t {
     Unauthorized,          // answered 401
     Forbidden,             // answered 403: a browser page from an origin not allowed
     Invalid,               // answered 400 or 415: the topic is not a valid name, or the body not what it says
-    Forwarded,             // received from sibling workers (--workers) and published here
-    ForwardMissed,         // sent to a sibling whose queue was full: it missed the message
     RepliesUndeliverable,  // a reply to a subscriber past its bound: closed, 1008
     TopicsRefused,         // subscriptions refused: the topic is not a valid name
     BrokerUnavailable,     // answered 503: the broker (--redis) could not be reached
 };
-inline constexpr std::size_t kPushCounts = 10;
+inline constexpr std::size_t kPushCounts = 8;
 
 struct PushCounters {
     std::array<std::atomic<std::uint64_t>, kPushCounts> values{};

@@ -117,7 +117,21 @@
       const position = this.positions.get(message.topic !== undefined ? message.topic : message.subscribed);
       if ("data" in message) {
         if (!position) return;  // unsubscribed meanwhile
+        if (message.epoch && position.epoch && message.epoch !== position.epoch) {
+          // The topic's offsets began again under this connection (a broker that lost its data): what came before
+          // cannot be recovered, and this one is the new epoch's.
+          this.onLost(message.topic, { from: position.offset, epoch: position.epoch, now: message.offset - 1,
+                                       newEpoch: message.epoch });
+          position.epoch = message.epoch;
+          position.offset = null;
+        }
         if (position.offset !== null && message.offset <= position.offset) return;  // had it already
+        if (position.offset !== null && message.offset > position.offset + 1) {
+          // Offsets come one by one: a jump is publications this client will not get (the server dropped them for
+          // a subscriber too far behind, or its broker no longer had them). Said, never silent.
+          this.onLost(message.topic, { from: position.offset, epoch: position.epoch, now: message.offset - 1,
+                                       newEpoch: position.epoch });
+        }
         position.offset = message.offset;
         const data = message.encoding === "base64" ? decodeBase64(message.data) : message.data;
         this.onMessage({ topic: message.topic, offset: message.offset, data: data });

@@ -23,7 +23,8 @@ struct BroadcastItem {
     std::uint32_t deflate_bits : 4;    // the window it was compressed with: for connections that agreed to it
     std::uint64_t exclude_token;  // and the sender's token there: it does not get its own message
     std::uint64_t offset = 0;         // the publication's offset in its topic (ws/pubsub.hpp)
-    std::uint32_t envelope_size = 0;  // the Delivery::Envelope frame (a JSON text message), or 0
+    std::uint32_t envelope_size : 31 = 0;  // the Delivery::Envelope frame (a JSON text message), or 0
+    std::uint32_t new_epoch : 1 = 0;       // the first publication of a new epoch of its topic (ws/envelope.hpp)
     std::uint32_t event_size = 0;     // the event-stream event ("id: ...\ndata: <envelope>\n\n"), or 0
     std::uint64_t sequence = 0;       // its place among every topic's publications (the ring's): event ids
 

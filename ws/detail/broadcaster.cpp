@@ -145,7 +145,7 @@ PublishResult Broadcaster::publish_once(std::string_view topic, std::string_view
 
 PublishStatus Broadcaster::emit(TopicLog& log, std::string_view topic, std::uint64_t offset,
                                 std::string_view message, Opcode opcode, const Publisher& publisher,
-                                std::int64_t now) noexcept {
+                                std::int64_t now, std::string_view new_epoch) noexcept {
     try {
         // Before the claim: what can fail (allocation) must fail while no slot waits for it. The envelope and the
         // event are made with the publication whenever a topic's history is kept, so that whoever resumes from it
@@ -154,7 +154,7 @@ PublishStatus Broadcaster::emit(TopicLog& log, std::string_view topic, std::uint
         const bool envelopes = keep || envelopes_.load(std::memory_order_relaxed) > 0;
         const bool events = keep || event_streams_.load(std::memory_order_relaxed) > 0;
         std::string payload;  // the envelope's JSON, for the envelope frame and the event
-        if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode);
+        if (envelopes || events) payload = encode_envelope(topic, offset, message, opcode, new_epoch);
         // Claim next: a full ring costs no allocation and no compression.
         const std::optional<std::uint64_t> sequence = ring_.try_claim();
         if (!sequence) return PublishStatus::Backpressure;
@@ -177,6 +177,7 @@ PublishStatus Broadcaster::emit(TopicLog& log, std::string_view topic, std::uint
         }
         item.offset = offset;
         item.sequence = *sequence;
+        item.new_epoch = new_epoch.empty() ? 0 : 1;
         logs_.append(log, item, now);
         ring_.publish(*sequence, item);
         return PublishStatus::Success;
@@ -194,10 +195,11 @@ Broadcaster::Placed Broadcaster::place(const BrokerMessage& message, const Publi
             TopicLog& log = *found;
             if (log.broker_epoch != message.epoch) {
                 // The broker's stream began again (it lost its data, or the topic expired there): what this node
-                // keeps is of another run of offsets.
+                // keeps is of another run of offsets, and its subscribers are told with the next publication.
                 if (!log.broker_epoch.empty()) {
                     logs_.drop_history(log);
                     log.next_offset = 1;
+                    log.epoch_news = true;
                 }
                 log.broker_epoch = std::string(message.epoch);
             }
@@ -208,8 +210,9 @@ Broadcaster::Placed Broadcaster::place(const BrokerMessage& message, const Publi
                 logs_.drop_history(log);  // what was missed is gone for good: no resume may cross it
             }
             const PublishStatus status = emit(log, message.topic, message.offset, message.data, message.opcode,
-                                              publisher, now);
+                                              publisher, now, log.epoch_news ? message.epoch : std::string_view{});
             if (status != PublishStatus::Success) return Placed::Full;
+            log.epoch_news = false;
             log.next_offset = message.offset + 1;
             return Placed::Published;
         });
@@ -272,6 +275,8 @@ bool Broadcaster::load(std::string_view topic, const BrokerHistory& history) noe
 BroadcastItem Broadcaster::encode(std::string_view topic, std::string_view message, Opcode opcode,
                                   std::string_view envelope, std::string_view event, const Publisher& publisher,
                                   std::uint32_t references) noexcept {
+    // envelope_size has 31 bits: an envelope of 2 GiB or more is not made (such a publication goes raw only).
+    if (envelope.size() >= (std::size_t{1} << 31) - 16) envelope = {};
     const std::size_t envelope_frame = envelope.empty() ? 0 : frame_header_length(envelope.size(), false) +
                                                                    envelope.size();
     // Once for every permessage-deflate subscriber, whatever their number: the smallest window agreed so far

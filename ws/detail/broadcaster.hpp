@@ -125,8 +125,10 @@ private:
     PublishResult publish_once(std::string_view topic, std::string_view message, Opcode opcode,
                                const Publisher& publisher, std::int64_t now_ms) noexcept;
     // Numbers a publication `offset` in `log` (held), encodes it, keeps it and puts it in the ring.
+    // `new_epoch`: said in the envelope (the topic's epoch changed under its subscribers), or empty.
     PublishStatus emit(TopicLog& log, std::string_view topic, std::uint64_t offset, std::string_view message,
-                       Opcode opcode, const Publisher& publisher, std::int64_t now) noexcept;
+                       Opcode opcode, const Publisher& publisher, std::int64_t now,
+                       std::string_view new_epoch = {}) noexcept;
     // The publication's bytes (broadcast_item.hpp) with `references` (one per shard, for the ring); bytes is null
     // without memory. `envelope`: the envelope's JSON, framed here (empty: no envelope frame); `event`: the whole
     // event.

@@ -95,6 +95,7 @@ void BrokerLink::topic_gone(std::string_view topic) noexcept {
             log->next_offset = 1;
             log->broker_epoch.clear();
             log->synced = false;
+            log->epoch_news = false;
         }
         try {
             broker_.interest(topic, false);

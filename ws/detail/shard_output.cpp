@@ -345,7 +345,9 @@ bool Shard::stage_broadcast(WebSocket& ws, const BroadcastItem& item) noexcept {
 bool Shard::skip_joined(WebSocket& ws, const BroadcastItem& item) noexcept {
     const auto found = joining_.find({ws.index_, item.topic()});
     if (found == joining_.end()) return false;
-    if (item.offset < found->second) return true;  // before live_from: history gave it
+    // Before live_from, history gave it; unless the topic's offsets began again (a broker that lost its data):
+    // then live_from is of the old epoch, and everything from this item on is new.
+    if (item.offset < found->second && !item.new_epoch) return true;
     // The live stream has caught up with what history gave: this subscription is like any other from now on.
     forget_joining(ws, item.topic());
     return false;

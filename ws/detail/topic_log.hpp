@@ -46,6 +46,7 @@ struct TopicLog {
     // broker's when it began to).
     std::string broker_epoch;
     bool synced = false;
+    bool epoch_news = false;  // the epoch changed under its subscribers: the next publication's envelope says so
 };
 
 // A subscriber joining a topic: from which offset the live stream reaches it, and what history gave it (each
