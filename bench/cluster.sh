@@ -72,17 +72,21 @@ for line in sys.stdin:
 print(calls, usec, bytes_in, bytes_out)'
 }
 
+# start_redis LOG: a redis-server of the run's own, without persistence; sets redis_port and redis_pid.
+start_redis() {
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/$1" 2>&1 &
+    redis_pid=$!
+    pids+=("$redis_pid")
+    wait_port "$redis_port"
+}
+
 results=()
 # run SETUP RATE: one measured run.
 run() {
     local setup=$1 rate=$2 redis_port="" nodes=() node_pids=() redis_pid="" urls=() publish_urls=() port
     if [ "$setup" = cluster ]; then
-        redis_port=$(free_port)
-        redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-            >"$work/redis.log" 2>&1 &
-        redis_pid=$!
-        pids+=("$redis_pid")
-        wait_port "$redis_port"
+        start_redis redis.log
         nodes=(1 2)
     else
         nodes=(1)
@@ -161,12 +165,7 @@ peaks=()
 publish_peak() {
     local setup=$1 redis_port="" redis_pid="" port extra=() node figures0="0 0 0 0" figures1="0 0 0 0"
     if [ "$setup" = cluster ]; then
-        redis_port=$(free_port)
-        redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-            >"$work/redis.peak.log" 2>&1 &
-        redis_pid=$!
-        pids+=("$redis_pid")
-        wait_port "$redis_port"
+        start_redis redis.peak.log
         extra=(--redis "redis://127.0.0.1:$redis_port")
     fi
     port=$(free_port)

@@ -369,6 +369,13 @@ int serve(const Options& options, unsigned worker, std::uint16_t& admin_port, pu
             response.send(json_answer("error", "the broker (Redis) cannot be reached; nothing was published, retry"));
             return;
         }
+        if (status == PublishStatus::Unconfirmed) {
+            counters.add(push::PushCount::BrokerUnconfirmed);
+            response.status(504);
+            response.send(json_answer("error", "the broker (Redis) took the publish but its answer was lost: it may "
+                                               "have been published, and a retry may publish it twice"));
+            return;
+        }
         if (status == PublishStatus::TooManyTopics) {
             counters.add(push::PushCount::Backpressure);
             response.status(503).header("Retry-After", "60");

@@ -91,7 +91,8 @@ public:
     virtual void stop() noexcept = 0;
     // Publishes to every node: the broker keeps the publication in the topic's history (bounded as the broker
     // is configured) and numbers it, atomically. Blocks for one round trip; any thread.
-    // PublishStatus::Unavailable when the broker cannot be reached (nothing was published).
+    // PublishStatus::Unavailable when the broker cannot be reached (nothing was published); Unconfirmed when the
+    // command reached it but the answer did not come back (it may have been published: a retry may repeat it).
     virtual PublishResult publish(std::string_view topic, std::string_view data, Opcode opcode,
                                   std::string_view origin) = 0;
     // This node has subscribers to `topic` (on) or none any more (off). `on` returns once publications made from

@@ -46,6 +46,38 @@ std::string encode_event(std::string_view epoch, std::uint64_t sequence, std::st
     return out;
 }
 
+namespace {
+
+// The topic's tag in a topic event id: FNV-1a (32 bits) of its name, as 8 hex digits.
+void append_topic_tag(std::string& out, std::string_view topic) {
+    std::uint32_t hash = 2166136261u;
+    for (const char c : topic) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(hash >> shift) & 15]);
+}
+
+}  // namespace
+
+std::string encode_topic_event(std::string_view topic, std::string_view topic_epoch, std::uint64_t offset,
+                               std::string_view envelope) {
+    std::string out;
+    out.reserve(envelope.size() + topic_epoch.size() + 48);
+    out.append("id: ").append(topic_epoch).append(":").append(std::to_string(offset)).push_back('~');
+    append_topic_tag(out, topic);
+    out.append("\ndata: ").append(envelope).append("\n\n");
+    return out;
+}
+
+bool parse_topic_event_id(std::string_view id, std::string_view topic, std::string_view& epoch,
+                          std::uint64_t& offset) noexcept {
+    const std::size_t tilde = id.rfind('~');
+    if (tilde == std::string_view::npos) return false;
+    std::string tag;
+    append_topic_tag(tag, topic);
+    if (id.substr(tilde + 1) != tag) return false;
+    return parse_event_id(id.substr(0, tilde), epoch, offset);
+}
+
 bool parse_event_id(std::string_view id, std::string_view& epoch, std::uint64_t& sequence) noexcept {
     const std::size_t colon = id.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == id.size() || id.size() - colon - 1 > 20) {

@@ -29,4 +29,16 @@ std::string encode_event(std::string_view epoch, std::uint64_t sequence, std::st
 // Reads an event id back; false when it is not "<epoch>:<sequence>".
 bool parse_event_id(std::string_view id, std::string_view& epoch, std::uint64_t& sequence) noexcept;
 
+// With a broker (ws/broker.hpp) a process's own sequence means nothing to the other nodes, so an event's id names
+// its topic's position instead, which every node knows: "<the topic's epoch>:<offset>~<tag>", the tag being 8 hex
+// digits of a hash of the topic's name, so that an id is never taken for another topic's. An EventSource that
+// reconnects to any node resumes that topic exactly; the other topics of a stream of several are told they were
+// not recovered.
+//   id: 6b0f2a9c3e1d4:17~9f3a01c2
+std::string encode_topic_event(std::string_view topic, std::string_view topic_epoch, std::uint64_t offset,
+                               std::string_view envelope);
+// True when `id` is such an id of `topic`, read into `epoch` and `offset`.
+bool parse_topic_event_id(std::string_view id, std::string_view topic, std::string_view& epoch,
+                          std::uint64_t& offset) noexcept;
+
 }  // namespace surge

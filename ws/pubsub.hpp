@@ -24,6 +24,7 @@ enum class PublishStatus : std::uint8_t {
     Invalid,       // the topic is empty or longer than kMaxTopicBytes: not published
     TooManyTopics,  // the server keeps ServerConfig::max_topic_logs topics already, none idle: not published
     Unavailable,    // the server's broker (ws/broker.hpp) cannot be reached: not published
+    Unconfirmed,    // the broker took it but its answer was lost: it may or may not have been published
 };
 
 // What a publish did, and the offset the publication got in its topic (0 unless Success). Converts to its status,

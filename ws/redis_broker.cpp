@@ -1,6 +1,7 @@
 #include "surge/ws/redis_broker.hpp"
 
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -249,7 +250,7 @@ redisContext* RedisBroker::connect(std::string& why) const {
     return context;
 }
 
-redisReply* RedisBroker::command(const std::vector<std::string_view>& args) {
+redisReply* RedisBroker::command(const std::vector<std::string_view>& args, bool& sent) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
     argv.reserve(args.size());
@@ -258,52 +259,58 @@ redisReply* RedisBroker::command(const std::vector<std::string_view>& args) {
         argv.push_back(arg.data());
         lengths.push_back(arg.size());
     }
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        redisContext* context = nullptr;
-        bool pooled = false;
-        {
-            const std::lock_guard<std::mutex> hold(pool_lock_);
-            if (!pool_.empty()) {
-                context = pool_.back();
-                pool_.pop_back();
-                pooled = true;
-            }
-        }
-        if (!context) {
-            std::string why;
-            context = connect(why);
-            if (!context) {
-                SURGE_LOG_DEBUG("redis %s:%u: %s", options_.host.c_str(), options_.port, why.c_str());
-                return nullptr;
-            }
-        }
-        auto* reply = static_cast<redisReply*>(
-            redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-        if (reply && !context->err) {
-            const std::lock_guard<std::mutex> hold(pool_lock_);
-            if (pool_.size() < 32) {
-                pool_.push_back(context);
+    sent = false;
+    redisContext* context = nullptr;
+    {
+        const std::lock_guard<std::mutex> hold(pool_lock_);
+        while (!context && !pool_.empty()) {
+            context = pool_.back();
+            pool_.pop_back();
+            // An idle connection has nothing to read: if it has, Redis closed it (a restart, a timeout) and a
+            // command written to it would be lost with an unknown effect. Dropped unused.
+            pollfd idle{context->fd, POLLIN, 0};
+            if (::poll(&idle, 1, 0) != 0) {
+                redisFree(context);
                 context = nullptr;
             }
         }
-        if (context) redisFree(context);
-        if (reply) return reply;
-        if (!pooled) return nullptr;  // a fresh connection failed: Redis is away
-        // A pooled connection may have died with an earlier Redis: once more on a fresh one.
     }
-    return nullptr;
+    if (!context) {
+        std::string why;
+        context = connect(why);
+        if (!context) {
+            SURGE_LOG_DEBUG("redis %s:%u: %s", options_.host.c_str(), options_.port, why.c_str());
+            return nullptr;
+        }
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+    if (!reply) {
+        sent = sdslen(context->obuf) == 0;  // written whole, so Redis may have run it; the answer is what was lost
+        redisFree(context);
+        return nullptr;
+    }
+    {
+        const std::lock_guard<std::mutex> hold(pool_lock_);
+        if (pool_.size() < 32) {
+            pool_.push_back(context);
+            context = nullptr;
+        }
+    }
+    if (context) redisFree(context);
+    return reply;
 }
 
 redisReply* RedisBroker::script(const std::string& body, const std::string& sha,
-                                const std::vector<std::string_view>& args) {
+                                const std::vector<std::string_view>& args, bool& sent) {
     std::vector<std::string_view> call{"EVALSHA", sha};
     call.insert(call.end(), args.begin(), args.end());
-    redisReply* reply = command(call);
+    redisReply* reply = command(call, sent);
     if (!reply || reply->type != REDIS_REPLY_ERROR || !text_of(reply).starts_with("NOSCRIPT")) return reply;
-    freeReplyObject(reply);
+    freeReplyObject(reply);  // not run: Redis did not have the script
     call[0] = "EVAL";
     call[1] = body;
-    return command(call);
+    return command(call, sent);
 }
 
 PublishResult RedisBroker::publish(std::string_view topic, std::string_view data, Opcode opcode,
@@ -314,9 +321,11 @@ PublishResult RedisBroker::publish(std::string_view topic, std::string_view data
     const std::string keep = std::to_string(options_.history_size);
     const std::string keep_seconds = std::to_string(options_.history_seconds);
     const std::string epoch_seconds = std::to_string(std::max(options_.epoch_seconds, options_.history_seconds));
+    bool sent = false;
     const Reply reply(script(std::string(kPublishScript), publish_sha_,
                              {"2", stream, hash, data, opcode == Opcode::Text ? "1" : "2", origin, keep, keep_seconds,
-                              epoch_seconds, channel}));
+                              epoch_seconds, channel},
+                             sent));
     std::uint64_t offset = 0;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         !number_of(reply->element[0], offset)) {
@@ -324,6 +333,11 @@ PublishResult RedisBroker::publish(std::string_view topic, std::string_view data
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             SURGE_LOG_WARN("redis: publish to '%.*s' failed: %s", static_cast<int>(topic.size()), topic.data(),
                            std::string(text_of(reply.get())).c_str());
+        }
+        if (!reply && sent) {
+            SURGE_LOG_WARN("redis: the answer to a publish to '%.*s' was lost: it may have been published",
+                           static_cast<int>(topic.size()), topic.data());
+            return {PublishStatus::Unconfirmed};
         }
         return {PublishStatus::Unavailable};
     }
@@ -337,7 +351,9 @@ BrokerHistory RedisBroker::history(std::string_view topic, std::uint64_t after, 
     const std::string from = after == kNewest ? "-" : std::to_string(after);
     const std::string count = std::to_string(limit);
     const std::string epoch_seconds = std::to_string(std::max(options_.epoch_seconds, options_.history_seconds));
-    const Reply reply(script(std::string(kHistoryScript), history_sha_, {"2", stream, hash, from, count, epoch_seconds}));
+    bool sent = false;  // a read: a lost answer changed nothing
+    const Reply reply(
+        script(std::string(kHistoryScript), history_sha_, {"2", stream, hash, from, count, epoch_seconds}, sent));
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
         !number_of(reply->element[1], history.last_offset)) {
         if (reply && reply->type == REDIS_REPLY_ERROR) {
@@ -375,7 +391,8 @@ BrokerHistory RedisBroker::history(std::string_view topic, std::uint64_t after, 
 }
 
 bool RedisBroker::reachable() {
-    const Reply reply(command({"PING"}));
+    bool sent = false;
+    const Reply reply(command({"PING"}, sent));
     return reply && reply->type != REDIS_REPLY_ERROR;
 }
 

@@ -94,11 +94,13 @@ private:
 
     // A connected, authenticated context on options_.database, or null (`why` says why).
     redisContext* connect(std::string& why) const;
-    // Runs a command on a pooled connection (one retry on a fresh connection when a pooled one had gone stale);
-    // null when Redis cannot be reached.
-    redisReply* command(const std::vector<std::string_view>& args);
+    // Runs a command on a pooled connection (a pooled one that Redis closed meanwhile is dropped unused); null
+    // when it failed, and then `sent` says whether the whole command had been written (its effect is unknown)
+    // or not (it had none).
+    redisReply* command(const std::vector<std::string_view>& args, bool& sent);
     // EVALSHA, or EVAL when Redis does not have the script yet.
-    redisReply* script(const std::string& body, const std::string& sha, const std::vector<std::string_view>& args);
+    redisReply* script(const std::string& body, const std::string& sha, const std::vector<std::string_view>& args,
+                       bool& sent);
     void subscriber_loop();
     // One connection's life on the subscriber thread: returns when it is lost or stop() was called.
     void serve(redisContext* context, bool reconnected);

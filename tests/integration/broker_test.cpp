@@ -31,10 +31,18 @@ Node make_node(MemoryBus& bus, net::Backend backend) {
     node.broker = std::make_shared<MemoryBroker>(bus);
     ServerConfig config;
     config.broker = node.broker;
-    node.running = std::make_unique<RunningServer>(backend, config, resume_behavior());
+    node.running = std::make_unique<RunningServer>(backend, config, resume_behavior(), add_event_stream);
     open_client(node.running->port());  // served: running, and publish() works from here on
     return node;
 }
+
+// Two nodes on one bus, each already serving.
+struct Cluster {
+    explicit Cluster(net::Backend backend) : a(make_node(bus, backend)), b(make_node(bus, backend)) {}
+    MemoryBus bus;
+    Node a;
+    Node b;
+};
 
 PublishResult publish(Node& node, const std::string& topic, const std::string& text) {
     return node.running->server().publish(topic, text, Opcode::Text);
@@ -55,9 +63,9 @@ void expect_offsets(TestClient& client, std::uint64_t first, std::uint64_t last,
 TEST_CASE("on a broker, a publish on either node is numbered once and reaches the subscribers of both") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);
-        MemoryBus bus;
-        Node a = make_node(bus, backend);
-        Node b = make_node(bus, backend);
+        Cluster cluster(backend);
+        Node& a = cluster.a;
+        Node& b = cluster.b;
         auto on_a = open_client(a.running->port());
         auto on_b = open_client(b.running->port());
         std::vector<std::string> early;
@@ -91,9 +99,9 @@ TEST_CASE("on a broker, a publish on either node is numbered once and reaches th
 TEST_CASE("on a broker, a subscriber resumes on the other node with exactly what it missed") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);
-        MemoryBus bus;
-        Node a = make_node(bus, backend);
-        Node b = make_node(bus, backend);
+        Cluster cluster(backend);
+        Node& a = cluster.a;
+        Node& b = cluster.b;
         auto client = open_client(a.running->port());
         std::vector<std::string> early;
         const Subscribed first = subscribe(*client, "sub feed", early);
@@ -123,9 +131,10 @@ TEST_CASE("on a broker, a subscriber resumes on the other node with exactly what
 TEST_CASE("on a broker, a node that missed deliveries fills the gap from history, or says it cannot") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);
-        MemoryBus bus;
-        Node a = make_node(bus, backend);
-        Node b = make_node(bus, backend);
+        Cluster cluster(backend);
+        MemoryBus& bus = cluster.bus;
+        Node& a = cluster.a;
+        Node& b = cluster.b;
         auto client = open_client(a.running->port());
         std::vector<std::string> early;
         const Subscribed s = subscribe(*client, "sub gaps", early);
@@ -163,9 +172,10 @@ TEST_CASE("on a broker, a node that missed deliveries fills the gap from history
 TEST_CASE("on a broker that lost its data, offsets start again in a new epoch and old positions are not recovered") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);
-        MemoryBus bus;
-        Node a = make_node(bus, backend);
-        Node b = make_node(bus, backend);
+        Cluster cluster(backend);
+        MemoryBus& bus = cluster.bus;
+        Node& a = cluster.a;
+        Node& b = cluster.b;
         auto client = open_client(a.running->port());
         std::vector<std::string> early;
         const Subscribed before = subscribe(*client, "sub reset", early);
@@ -190,5 +200,44 @@ TEST_CASE("on a broker that lost its data, offsets start again in a new epoch an
         CHECK(after.epoch != before.epoch);
         CHECK(after.offset == 2);
         CHECK(missed.empty());
+    }
+}
+
+TEST_CASE("on a broker, an event stream resumes its topic on the other node from Last-Event-ID") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        Cluster cluster(backend);
+        std::string last_id;
+        {
+            TestClient first(cluster.a.running->port());
+            REQUIRE(first.send_raw("GET /events?topics=feed HTTP/1.1\r\nHost: x\r\n\r\n"));
+            REQUIRE(first.read_head().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+            CHECK(first.read_until("\n\n") == "retry: 1000\n\n");
+            std::vector<std::string> named;
+            for (int n = 1; n <= 5; ++n) REQUIRE(publish(cluster.b, "feed", "e" + std::to_string(n)).ok());
+            const std::vector<std::string> got = read_events(first, 5, named);
+            CHECK(named == std::vector<std::string>{"feed live"});
+            // The id names the topic's position, which every node knows: "<epoch>:<offset>~<tag>".
+            last_id = got.back().substr(0, got.back().find('|'));
+            CHECK(last_id.find(":5~") != std::string::npos);
+        }
+        for (int n = 6; n <= 8; ++n) REQUIRE(publish(cluster.b, "feed", "e" + std::to_string(n)).ok());
+        // On the other node, which has never had the topic: exactly 6..8, then live.
+        TestClient again(cluster.b.running->port());
+        REQUIRE(again.send_raw("GET /events?topics=feed,other HTTP/1.1\r\nHost: x\r\nLast-Event-ID: " + last_id +
+                               "\r\n\r\n"));
+        REQUIRE(again.read_head().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(again.read_until("\n\n") == "retry: 1000\n\n");
+        std::vector<std::string> named;
+        std::vector<std::string> resumed = read_events(again, 3, named);
+        // The id was feed's: the stream's other topic cannot know where it stood, and says so.
+        CHECK(named == std::vector<std::string>{"feed recovered", "other live"});
+        REQUIRE(publish(cluster.a, "feed", "e9").ok());
+        resumed.push_back(read_events(again, 1, named).front());
+        for (std::size_t i = 0; i < resumed.size(); ++i) {
+            CAPTURE(resumed[i]);
+            CHECK(resumed[i].find(":" + std::to_string(6 + i) + "~") != std::string::npos);
+            CHECK(resumed[i].ends_with("\"data\":\"e" + std::to_string(6 + i) + "\"}"));
+        }
     }
 }

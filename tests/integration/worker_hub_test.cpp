@@ -149,3 +149,32 @@ TEST_CASE("workers' hub: commands outside its protocol are refused, and a subscr
     CHECK(stalled.read_until_closed(4 * 1024 * 1024));  // cut past 256 KiB waiting, not held without bound
     CHECK(publisher.publish("t", "after", Opcode::Text, {}).offset == 201);  // the hub serves on
 }
+
+TEST_CASE("redis URLs: user, password, host (IPv6 too), port and database, and what is refused") {
+    RedisOptions o;
+    std::string why;
+    REQUIRE(RedisOptions::parse_url("redis://app:s3cr:et@cache.internal:6380/2", o, why));
+    CHECK(o.username == "app");
+    CHECK(o.password == "s3cr:et");
+    CHECK(o.host == "cache.internal");
+    CHECK(o.port == 6380);
+    CHECK(o.database == 2);
+    RedisOptions v6;
+    REQUIRE(RedisOptions::parse_url("redis://:pw@[::1]:7000", v6, why));
+    CHECK(v6.username.empty());
+    CHECK(v6.password == "pw");
+    CHECK(v6.host == "::1");
+    CHECK(v6.port == 7000);
+    RedisOptions plain;
+    REQUIRE(RedisOptions::parse_url("redis://10.0.0.5", plain, why));
+    CHECK(plain.port == 6379);
+    CHECK(plain.database == 0);
+    for (const char* bad : {"rediss://h:6379", "http://h", "redis://", "redis://h:0", "redis://h:65536", "redis://h/x",
+                            "redis://[::1", "redis://[::1]x"}) {
+        CAPTURE(bad);
+        RedisOptions refused;
+        why.clear();
+        CHECK_FALSE(RedisOptions::parse_url(bad, refused, why));
+        CHECK_FALSE(why.empty());
+    }
+}

@@ -1,5 +1,6 @@
 // Test support: a WebSocket route that subscribes (and resumes) and publishes on command, and the client side of
-// it, for the delivery-guarantee tests (resume_test.cpp, broker_test.cpp).
+// it, and an event-stream route and its reader, for the delivery-guarantee tests (resume_test.cpp,
+// broker_test.cpp).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -87,6 +88,50 @@ inline std::uint64_t offset_of(const std::string& envelope) {
     const std::size_t at = envelope.find("\"offset\":");
     REQUIRE(at != std::string::npos);
     return std::stoull(envelope.substr(at + 9));
+}
+
+
+// An event-stream route: subscribes to the topics in ?topics=a,b from the Last-Event-ID the client sent.
+inline void add_event_stream(Server& server) {
+    WebSocketBehavior b;
+    b.max_backpressure_bytes = 64 * 1024 * 1024;
+    b.on_upgrade = [](WebSocket& ws, const Request& request) {
+        std::string_view list = request.query().substr(std::string_view("topics=").size());
+        while (!list.empty()) {
+            const std::size_t comma = std::min(list.find(','), list.size());
+            SubscribeOptions options;
+            options.since_event = request.header("Last-Event-ID");
+            const SubscribeResult r = ws.subscribe(list.substr(0, comma), options);
+            ws.send("event: subscribed\ndata: " + std::string(list.substr(0, comma)) + " " +
+                        (r.recovered ? "recovered" : "live") + "\n\n", Opcode::Text);
+            list = list.substr(std::min(comma + 1, list.size()));
+        }
+    };
+    server.event_stream("/events", b);
+}
+
+// Reads a text/event-stream until `count` events with an id have come; returns them as "id|data" lines, and the
+// named events' data lines in `named`.
+inline std::vector<std::string> read_events(TestClient& client, std::size_t count, std::vector<std::string>& named) {
+    std::vector<std::string> events;
+    std::string pending;
+    while (events.size() < count) {
+        std::string block = client.read_until("\n\n");
+        REQUIRE_FALSE(block.empty());
+        std::string id, data, name;
+        std::size_t at = 0;
+        while (at < block.size()) {
+            const std::size_t end = block.find('\n', at);
+            const std::string line = block.substr(at, end - at);
+            at = end + 1;
+            if (line.rfind("id: ", 0) == 0) id = line.substr(4);
+            else if (line.rfind("data: ", 0) == 0) data = line.substr(6);
+            else if (line.rfind("event: ", 0) == 0) name = line.substr(7);
+        }
+        if (!name.empty()) named.push_back(data);
+        else if (!id.empty()) events.push_back(id + "|" + data);
+    }
+    return events;
 }
 
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <iterator>
 #include <string_view>
 #include <thread>
@@ -27,8 +28,11 @@ public:
     std::atomic<int> last_close_code{0};
     std::atomic<int> messages{0};
 
-    explicit RunningServer(net::Backend backend, ServerConfig config = {}, WebSocketBehavior behavior = {})
+    // `routes`: more routes of the test's own, added before the server listens.
+    explicit RunningServer(net::Backend backend, ServerConfig config = {}, WebSocketBehavior behavior = {},
+                           const std::function<void(Server&)>& routes = {})
         : server_(with_defaults(backend, std::move(config))) {
+        if (routes) routes(server_);
         behavior.on_open = [this](WebSocket&) { opens.fetch_add(1); };
         behavior.on_close = [this](WebSocket&, std::uint16_t code, std::string_view) {
             last_close_code.store(code);

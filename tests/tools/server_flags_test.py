@@ -45,7 +45,12 @@ def main():
             check(err.count("\n") <= 2, "%s %s: a line or two, not the usage: %r" % (name, " ".join(args), err))
     for args, expected in [(("--max-subscriptions", "0"), "bad value for --max-subscriptions: '0'"),
                            (("--admin-address", "localhost"), "--admin-address: expected IP:PORT"),
-                           (("--token-file", "/nonexistent/token"), "--token-file /nonexistent/token:")]:
+                           (("--token-file", "/nonexistent/token"), "--token-file /nonexistent/token:"),
+                           (("--redis", "rediss://redis.example:6380"), "--redis: rediss:// (TLS) is not supported"),
+                           (("--redis", "http://127.0.0.1:6379"), "--redis: a Redis address is redis://"),
+                           (("--redis", "redis://127.0.0.1:99999"), "--redis: the port in the Redis address"),
+                           (("--redis", "redis://127.0.0.1/x"), "--redis: the database in the Redis address"),
+                           (("--redis-prefix", ""), "bad value for --redis-prefix")]:
         status, err = run(push, *args)
         check(status == 2 and expected in err, "surge-push %s: %s %r" % (" ".join(args), status, err))
     status, err = run(echo, "--max-message", "x")

@@ -62,6 +62,7 @@ constexpr Outcome kOutcomes[] = {
     {"accepted", PushCount::Accepted},   {"backpressure", PushCount::Backpressure},
     {"unauthorized", PushCount::Unauthorized}, {"forbidden", PushCount::Forbidden},
     {"invalid", PushCount::Invalid}, {"broker_unavailable", PushCount::BrokerUnavailable},
+    {"broker_unconfirmed", PushCount::BrokerUnconfirmed},
 };
 
 // The process's own counters, one series each.

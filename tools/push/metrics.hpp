@@ -25,8 +25,9 @@ enum class PushCount : std::uint8_t {
     RepliesUndeliverable,  // a reply to a subscriber past its bound: closed, 1008
     TopicsRefused,         // subscriptions refused: the topic is not a valid name
     BrokerUnavailable,     // answered 503: the broker (--redis) could not be reached
+    BrokerUnconfirmed,     // answered 504: the broker's answer was lost (published or not, unknown)
 };
-inline constexpr std::size_t kPushCounts = 8;
+inline constexpr std::size_t kPushCounts = 9;
 
 struct PushCounters {
     std::array<std::atomic<std::uint64_t>, kPushCounts> values{};

@@ -16,6 +16,7 @@
 #include "surge/core/clock.hpp"
 #include "surge/core/log.hpp"
 #include "surge/ws/redis_broker.hpp"
+#include "tools/push/access.hpp"
 
 namespace surge::push {
 
@@ -196,7 +197,7 @@ void WorkerHub::run(Connection& connection, const std::vector<std::string_view>&
     const std::string_view name = command[0];
     if (same_word(name, "AUTH")) {
         const std::string_view given = command.back();
-        connection.authenticated = command.size() <= 3 && given == password_;
+        connection.authenticated = command.size() <= 3 && same_secret(given, password_);
         if (connection.authenticated) append_status(connection.output, "OK");
         else append_error(connection.output, "WRONGPASS invalid password");
         return;

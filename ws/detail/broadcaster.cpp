@@ -161,7 +161,8 @@ PublishStatus Broadcaster::emit(TopicLog& log, std::string_view topic, std::uint
         std::string event;  // its id is the ring's sequence, known from here on
         if (events) {
             try {
-                event = encode_event(logs_.epoch(), *sequence, payload);
+                event = logs_.brokered() ? encode_topic_event(topic, log.broker_epoch, offset, payload)
+                                         : encode_event(logs_.epoch(), *sequence, payload);
             } catch (const std::bad_alloc&) {
                 event.clear();  // each event-stream subscriber gets one made for it
             }
@@ -247,9 +248,10 @@ bool Broadcaster::load(std::string_view topic, const BrokerHistory& history) noe
                 older.reserve(history.entries.size());
                 for (const BrokerEntry& entry : history.entries) {
                     if (entry.offset >= first_heard) break;
-                    BroadcastItem item = encode(topic, entry.data, entry.opcode,
-                                                encode_envelope(topic, entry.offset, entry.data, entry.opcode), {},
-                                                {}, 0);
+                    const std::string envelope = encode_envelope(topic, entry.offset, entry.data, entry.opcode);
+                    BroadcastItem item = encode(topic, entry.data, entry.opcode, envelope,
+                                                encode_topic_event(topic, history.epoch, entry.offset, envelope), {},
+                                                0);
                     if (!item.bytes) break;
                     item.offset = entry.offset;
                     item.bytes->retain();  // the history's reference

@@ -123,6 +123,11 @@ void BrokerLink::place_waiting(const BrokerMessage& message, bool over_gap) noex
             over_gap = true;  // whatever the history no longer had is gone for good
             continue;
         }
+        if (placed == Broadcaster::Placed::Dropped) {
+            SURGE_LOG_WARN("broker: offset %llu of topic '%.*s' dropped: this node keeps max_topic_logs topics, "
+                           "none idle", static_cast<unsigned long long>(message.offset),
+                           static_cast<int>(message.topic.size()), message.topic.data());
+        }
         if (placed != Broadcaster::Placed::Full || stopping_.load(std::memory_order_acquire)) break;
         // The ring is full: this thread (the broker's) waits, and the broker holds what comes meanwhile.
         broadcaster_.wake_all();

@@ -320,8 +320,9 @@ bool Shard::start_event_stream(WebSocket& ws, const HttpRequest& request) {
     opening_bytes_.shrink_to_fit();
     if (written && config_.on_access) record_access(ws, &request, 200, 0);
     // Every topic's missed publications in the order of their event ids, so that the last id the client sees
-    // covers everything before it (what it sends back as Last-Event-ID when it reconnects).
-    std::sort(deferred_history_.begin(), deferred_history_.end(),
+    // covers everything before it (what it sends back as Last-Event-ID when it reconnects). Stable: with a broker,
+    // history copied from the broker has no sequence of this process (0), and stays in its topic's offset order.
+    std::stable_sort(deferred_history_.begin(), deferred_history_.end(),
               [](const BroadcastItem& x, const BroadcastItem& y) { return x.sequence < y.sequence; });
     for (const BroadcastItem& item : deferred_history_) {
         if (written && stage_item(ws, item)) item.bytes->retain();

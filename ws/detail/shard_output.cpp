@@ -382,8 +382,12 @@ bool Shard::stage_item(WebSocket& ws, const BroadcastItem& item) noexcept {
     if (event_stream(ws)) {
         if (item.event_size) return stage(ws, item.bytes, item.event());
         return stage_made(ws, [&] {
-            return encode_event(broadcaster_.logs().epoch(), item.sequence,
-                                encode_envelope(item.topic(), item.offset, item.message(), item.opcode()));
+            std::string envelope = encode_envelope(item.topic(), item.offset, item.message(), item.opcode());
+            if (broadcaster_.logs().brokered()) {
+                return encode_topic_event(item.topic(), broadcaster_.logs().position(item.topic()).epoch,
+                                          item.offset, envelope);
+            }
+            return encode_event(broadcaster_.logs().epoch(), item.sequence, envelope);
         });
     }
     if (ws.delivery_ & WebSocket::kEnvelopeDelivery) {

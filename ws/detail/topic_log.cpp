@@ -139,6 +139,17 @@ Joined TopicLogs::join(std::string_view topic, const std::optional<StreamPositio
 Joined TopicLogs::join_event(std::string_view topic, std::string_view event_id, std::int64_t now_ms) {
     std::string_view epoch;
     std::uint64_t sequence = 0;
+    if (brokered_) {
+        // Ids name a topic's own position (encode_topic_event()): the topic named resumes from it on any node; a
+        // stream's other topics cannot tell where they stood, and are told so.
+        std::uint64_t offset = 0;
+        if (parse_topic_event_id(event_id, topic, epoch, offset)) {
+            return join(topic, StreamPosition{offset, std::string(epoch)}, {}, now_ms);
+        }
+        Joined joined = join(topic, std::nullopt, {}, now_ms);
+        joined.recovered = false;
+        return joined;
+    }
     const bool ours = parse_event_id(event_id, epoch, sequence) && epoch == epoch_;
     Stripe& stripe = stripe_of(topic);
     const std::lock_guard<std::mutex> hold(stripe.lock);

@@ -117,6 +117,7 @@ public:
     std::vector<std::pair<std::string, std::uint64_t>> expected_offsets();
     // Offsets and epochs are the broker's: a topic's epoch is what the broker said (empty: not known yet).
     void set_brokered() noexcept { brokered_ = true; }
+    bool brokered() const noexcept { return brokered_; }
     const HistoryLimits& limits() const noexcept { return limits_; }
 
     const std::string& epoch() const noexcept { return epoch_; }
