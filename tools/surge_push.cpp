@@ -1,7 +1,8 @@
 // surge-push: the push server. Subscribers connect over WebSocket to topics; backends publish over HTTP; every
 // subscriber of the topic gets the message at once. No configuration is needed: the defaults serve on port 9001.
 //   GET  /ws?topics=a,b       upgrade and subscribe (then {"subscribe":"t"} / {"unsubscribe":"t"} as messages)
-//   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers the offset and subscriber count
+//   POST /publish/<topic>     publish the body (text if it is UTF-8, else binary); answers its offset and the
+//                             subscriber count
 //   GET  /metrics             Prometheus text: connections, subscriptions, traffic, drops, ring lag per shard
 //   GET  /                    a page that subscribes, shows messages as they arrive, and publishes
 // With --admin-address, /publish and /metrics are served there only, by a second server of one thread whose
@@ -107,11 +108,12 @@ const char* const kPushUsage =
     "Subscribers: connect to ws://HOST:PORT/ws?topics=a,b (comma separated, percent-encoded). Over the socket,\n"
     "{\"subscribe\":\"t\"} and {\"unsubscribe\":\"t\"} change the set; each is answered with {\"subscribed\":\"t\"},\n"
     "{\"unsubscribed\":\"t\"} or {\"error\":\"...\"}. Every other message received is a published one, as is.\n"
-    "Publishers: POST the message as the body to /publish/<topic>; the answer is {\"topic\":...,\"subscribers\":N},\n"
+    "Publishers: POST the message as the body to /publish/<topic>; the answer is\n"
+    "{\"topic\":...,\"subscribers\":N,\"offset\":O} (O: the publication's offset in the topic),\n"
     "N being the subscribers of the topic in the process that took the request when it published; 503 when the\n"
     "broadcast ring is full (retry), 413 past --max-message. With --workers, a publish taken by any worker\n"
-    "reaches the subscribers of all. With --redis the answer has the publication's offset, and N counts this\n"
-    "node's subscribers only.\n"
+    "reaches the subscribers of all. With --redis, N counts this node's subscribers only; 503 while Redis cannot\n"
+    "be reached (not published), 504 when its answer was lost (published or not: unknown).\n"
     "\n"
     "Open by default: without a token (--token, --token-file or the SURGE_PUSH_TOKEN environment variable) anyone\n"
     "who reaches the port may publish, and without --admin-address /metrics is public. Browsers on other sites\n"
@@ -211,7 +213,6 @@ int serve(const Options& options, unsigned worker, std::uint16_t& admin_port, pu
     Server server(config);
     Server& control = admin ? *admin : server;  // where /publish and /metrics are served
     push::PushCounters counters;
-
 
     WebSocketBehavior subscriber;
     subscriber.max_message_bytes = options.max_message;

@@ -48,7 +48,9 @@ public:
         REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
     }
     ~RawConnection() { ::close(fd_); }
-    void send(std::string_view bytes) { REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
+    void send(std::string_view bytes) {
+        REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+    }
     std::string read_some() {
         char buffer[4096];
         const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
@@ -71,7 +73,9 @@ private:
     int fd_;
 };
 
-std::uint16_t port_of(const std::string& url) { return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))); }
+std::uint16_t port_of(const std::string& url) {
+    return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+}
 
 }  // namespace
 

@@ -96,6 +96,37 @@ void sample(std::string& out, const char* name, const std::string& labels, doubl
 }
 
 std::string worker_label(const WorkerFigures& w) { return "worker=\"" + std::to_string(w.worker) + "\""; }
+
+// The broker's families (--redis, or the workers' hub), when any worker has one.
+void render_broker(std::string& out, std::span<const WorkerFigures> workers) {
+    if (std::none_of(workers.begin(), workers.end(), [](const WorkerFigures& w) { return w.has_broker; })) return;
+    struct BrokerFamily {
+        const char* name;
+        const char* type;
+        const char* help;
+        std::uint64_t BrokerStats::*value;
+    };
+    static constexpr BrokerFamily kBroker[] = {
+        {"surge_broker_reconnects_total", "counter",
+         "Times the worker's subscribing connection to the broker was made again after a loss.",
+         &BrokerStats::reconnects},
+        {"surge_broker_publish_failures_total", "counter",
+         "Publishes the broker could not take or confirm (answered 503 or 504).", &BrokerStats::publish_failures},
+        {"surge_broker_delivered_total", "counter",
+         "Publications the broker delivered to this worker (of topics it has subscribers to).",
+         &BrokerStats::delivered},
+        {"surge_broker_topics", "gauge", "Topics this worker hears from the broker (it has subscribers to them).",
+         &BrokerStats::interests},
+    };
+    header(out, "surge_broker_connected", "gauge", "1 while the worker's subscribing connection to the broker is up.");
+    for (const WorkerFigures& w : workers) {
+        sample(out, "surge_broker_connected", worker_label(w), std::uint64_t{w.broker.connected});
+    }
+    for (const BrokerFamily& family : kBroker) {
+        header(out, family.name, family.type, family.help);
+        for (const WorkerFigures& w : workers) sample(out, family.name, worker_label(w), w.broker.*family.value);
+    }
+}
 std::string shard_labels(const WorkerFigures& w, std::size_t shard) {
     return worker_label(w) + ",shard=\"" + std::to_string(shard) + "\"";
 }
@@ -211,33 +242,7 @@ std::string render_metrics(std::span<const WorkerFigures> workers) {
     header(out, "surge_history_evicted_total", "counter",
            "Publications history let go: past --history-size per topic, --history-seconds, or --history-bytes.");
     for (const WorkerFigures& w : workers) sample(out, "surge_history_evicted_total", worker_label(w), w.history.evicted);
-    const bool brokered = std::any_of(workers.begin(), workers.end(), [](const WorkerFigures& w) { return w.has_broker; });
-    if (brokered) {
-        struct BrokerFamily {
-            const char* name;
-            const char* type;
-            const char* help;
-            std::uint64_t BrokerStats::*value;
-        };
-        static constexpr BrokerFamily kBroker[] = {
-            {"surge_broker_reconnects_total", "counter",
-             "Times the worker's subscribing connection to the broker (--redis) was made again after a loss.",
-             &BrokerStats::reconnects},
-            {"surge_broker_publish_failures_total", "counter",
-             "Publishes the broker could not take (answered 503).", &BrokerStats::publish_failures},
-            {"surge_broker_delivered_total", "counter",
-             "Publications the broker delivered to this worker (of topics it has subscribers to).",
-             &BrokerStats::delivered},
-            {"surge_broker_topics", "gauge", "Topics this worker hears from the broker (it has subscribers to them).",
-             &BrokerStats::interests},
-        };
-        header(out, "surge_broker_connected", "gauge", "1 while the worker's subscribing connection to the broker is up.");
-        for (const WorkerFigures& w : workers) sample(out, "surge_broker_connected", worker_label(w), std::uint64_t{w.broker.connected});
-        for (const BrokerFamily& family : kBroker) {
-            header(out, family.name, family.type, family.help);
-            for (const WorkerFigures& w : workers) sample(out, family.name, worker_label(w), w.broker.*family.value);
-        }
-    }
+    render_broker(out, workers);
     header(out, "process_resident_memory_bytes", "gauge", "Resident memory of the worker process, in bytes.");
     for (const WorkerFigures& w : workers) sample(out, "process_resident_memory_bytes", worker_label(w), w.process.resident_bytes);
     header(out, "process_cpu_seconds_total", "counter", "User and system CPU time of the worker process, in seconds.");

@@ -23,8 +23,8 @@ namespace surge::push {
 namespace {
 
 bool same_word(std::string_view given, std::string_view word) {
-    return given.size() == word.size() &&
-           std::equal(given.begin(), given.end(), word.begin(), [](char a, char b) { return (a | 0x20) == (b | 0x20); });
+    const auto same_letter = [](char a, char b) { return (a | 0x20) == (b | 0x20); };  // commands are letters
+    return given.size() == word.size() && std::equal(given.begin(), given.end(), word.begin(), same_letter);
 }
 
 std::uint64_t number_or(std::string_view text, std::uint64_t fallback) {
@@ -229,9 +229,8 @@ WorkerHub::Topic* WorkerHub::topic(std::string_view key, std::int64_t now_ms) {
             // Make room: the topic idle longest whose history is empty, as a Redis key would have expired.
             auto idle = topics_.end();
             for (auto it = topics_.begin(); it != topics_.end(); ++it) {
-                if (it->second.kept.empty() && (idle == topics_.end() || it->second.used_unix_ms < idle->second.used_unix_ms)) {
-                    idle = it;
-                }
+                const bool idler = idle == topics_.end() || it->second.used_unix_ms < idle->second.used_unix_ms;
+                if (it->second.kept.empty() && idler) idle = it;
             }
             if (idle == topics_.end()) return nullptr;
             topics_.erase(idle);
