@@ -43,30 +43,8 @@ fi
 
 workers=$(( (connections + per_process - 1) / per_process ))
 
-# raise NAME VALUE: sets a sysctl to VALUE unless it is already at least that (for a range, its width).
-raise() {
-    local name=$1 want=$2 path=/proc/sys/${1//.//}
-    [ -e "$path" ] || return 0
-    local have
-    have=$(awk '{print ($2 != "" ? $2 - $1 : $1)}' "$path")
-    local need
-    need=$(echo "$want" | awk '{print ($2 != "" ? $2 - $1 : $1)}')
-    if [ "$have" -lt "$need" ]; then
-        if sysctl -qw "$name=$want" 2>/dev/null; then
-            echo "sysctl $name = $want"
-        else
-            echo "warning: could not set $name to $want (have $(cat "$path")); run as root"
-        fi
-    fi
-}
-if [ "$connections" -gt 20000 ]; then  # below that, any default machine will do: leave its settings alone
-    raise fs.file-max $(( connections * 3 + 100000 ))           # both ends' sockets, system-wide
-    raise net.ipv4.ip_local_port_range "1024 65535"             # source ports per (source, destination) pair
-    raise net.core.somaxconn 65535                              # accept queues during the ramp
-    raise net.ipv4.tcp_max_syn_backlog 65535
-    raise net.netfilter.nf_conntrack_max $(( connections * 2 + 100000 ))  # if loopback traffic is tracked at all
-    raise vm.max_map_count 262144
-fi
+source "$root/bench/sysctls.sh"
+raise_for_connections "$connections"
 
 log=$(mktemp)
 server=""

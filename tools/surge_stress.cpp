@@ -30,6 +30,7 @@
 #include "surge/ws/client.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/process_stats.hpp"
+#include "tools/loadgen/push_probe.hpp"
 #include "tools/loadgen/stamp.hpp"
 #include "surge/ws/url.hpp"
 #include "surge/ws/http_request.hpp"
@@ -51,6 +52,12 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "  --verify V           echo (one message echoed) | broadcast (one message received) | none (default echo)\n"
     "  --publish URL        with --verify broadcast: POST a message to this http:// URL each second until all\n"
     "                       connections are verified\n"
+    "  --push N             with --publish (and --verify broadcast or none: a subscriber that is open is\n"
+    "                       subscribed, and the push checks it): once all are verified, publish N numbered,\n"
+    "                       stamped messages (up to 10000) and report, over every connection, that each came once\n"
+    "                       and in order, and how long from each publish to its first and last delivery\n"
+    "                       (subscribe with format=raw, so the stamps arrive as sent)\n"
+    "  --push-rate R        publications per second for --push (default 0: all at once, a burst)\n"
     "  --hold S             seconds to hold the connections once all are verified (default 10)\n"
     "  --timeout S          a connection not verified S seconds after it started fails (default 20)\n"
     "  --server-pid PID     a server process (its descendants too) whose memory to report (repeatable)\n"
@@ -69,6 +76,8 @@ struct Options {
     unsigned sources = 0;
     Verify verify = Verify::Echo;
     std::string publish;
+    std::uint32_t push = 0;
+    double push_rate = 0;
     double hold = 10;
     double timeout = 20;
     std::vector<pid_t> server_pids;
@@ -91,6 +100,8 @@ struct alignas(64) WorkerShared {
     std::atomic<bool> release{false};  // set by the parent: close everything and exit
     std::array<std::atomic<std::uint64_t>, kFailureKinds + 1> by_reason{};
     std::array<std::atomic<std::uint32_t>, 600> http_status{};
+    std::atomic<std::uint64_t> push_silent{0};  // written once, when the worker is released
+    PushShared push;
 };
 
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
@@ -114,9 +125,10 @@ class StressWorker {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)
         : options_(options), index_(index), shared_(shared),
-          engine_(behavior(), client_options(options.request, options.tls.get()), 0x57e55000ULL + index) {
-        const unsigned procs = options.procs;
-        count_ = static_cast<std::uint32_t>(options.connections / procs + (index < options.connections % procs));
+          engine_(behavior(), client_options(options.request, options.tls.get()), 0x57e55000ULL + index),
+          count_(static_cast<std::uint32_t>(options.connections / options.procs +
+                                            (index < options.connections % options.procs))),
+          push_(shared.push, count_, options.push) {
         started_ms_.assign(count_, 0);
         verified_.assign(count_, 0);
         std::memset(message_, 'v', sizeof message_);
@@ -141,6 +153,7 @@ public:
             }
             engine_.poll(next_ < count_ ? 1 : 100);
         }
+        if (options_.push) shared_.push_silent.store(push_.silent(verified_));
         // Abortive close: an RST each, so that neither side is left with TIME_WAIT or FIN_WAIT sockets.
         for (std::uint32_t id = 0; id < count_; ++id) {
             if (ClientWebSocket* ws = engine_.connection(id)) ws->abort();
@@ -177,6 +190,7 @@ private:
     }
 
     void on_message(ClientWebSocket& ws, std::uint64_t size, std::string_view head) {
+        if (options_.push && push_.see(ws.id(), head, now_ns())) return;
         if (verified_[ws.id()]) return;
         if (options_.verify == Verify::Echo) {
             std::uint64_t stamp = 0;
@@ -248,11 +262,12 @@ private:
     unsigned index_;
     WorkerShared& shared_;
     Client engine_;
-    std::uint32_t count_ = 0;
+    std::uint32_t count_;
     std::uint32_t next_ = 0;
     std::uint64_t pending_ = 0;  // started, neither verified nor failed
     std::vector<std::uint32_t> started_ms_;  // by connection id
     std::vector<std::uint8_t> verified_;     // by connection id
+    PushCheck push_;
     char message_[32];
 };
 
@@ -284,6 +299,11 @@ bool parse_options(int argc, char** argv, Options& o) {
             else ok = false;
         } else if (flag == "--publish") {
             o.publish = value;
+        } else if (flag == "--push") {
+            ok = parse_count(value, number) && number >= 1 && number <= double(kMaxPushes);
+            o.push = static_cast<std::uint32_t>(number);
+        } else if (flag == "--push-rate") {
+            ok = parse_count(value, o.push_rate);
         } else if (flag == "--hold") {
             ok = parse_seconds(value, o.hold);
         } else if (flag == "--timeout") {
@@ -325,6 +345,10 @@ bool parse_options(int argc, char** argv, Options& o) {
             return false;
         }
     }
+    if (o.push && (o.verify == Verify::Echo || o.publish.empty())) {
+        std::fprintf(stderr, "surge-stress: --push needs --publish URL, and --verify broadcast or none\n");
+        return false;
+    }
     if (o.procs == 0) o.procs = static_cast<unsigned>(std::max<std::uint64_t>(1, (o.connections + 14'999) / 15'000));
     if (o.sources == 0) o.sources = static_cast<unsigned>(std::max<std::uint64_t>(1, (o.connections + 29'999) / 30'000));
     rlimit files{};
@@ -357,6 +381,67 @@ void publish_once(const std::string& url_text) {
         [[maybe_unused]] const ssize_t n = ::recv(fd, answer, sizeof answer, 0);
     }
     ::close(fd);
+}
+
+double server_cpu(const std::vector<pid_t>& roots) {
+    double total = 0;
+    for (pid_t root : roots) {
+        for (pid_t pid : process_tree(root)) total += cpu_seconds(pid);
+    }
+    return total;
+}
+
+// Waits until `have` (summed over the workers) reaches `target`, or nothing more has arrived for 10 s; prints a
+// line a second.
+void wait_for_push(const Options& options, const WorkerShared* shared, std::uint64_t target,
+                   std::atomic<std::uint64_t> PushShared::*have, const char* what) {
+    std::uint64_t seen = 0, progress_at = now_ns(), next_line = now_ns() + 1'000'000'000ULL;
+    while (seen < target && !g_interrupted.load()) {
+        ::usleep(5'000);
+        std::uint64_t now_seen = 0;
+        for (unsigned i = 0; i < options.procs; ++i) now_seen += (shared[i].push.*have).load(std::memory_order_relaxed);
+        const std::uint64_t now = now_ns();
+        if (now_seen != seen) progress_at = now;
+        seen = now_seen;
+        if (now >= next_line) {
+            next_line += 1'000'000'000ULL;
+            std::printf("[push] %llu of %llu subscribers have %s\n", static_cast<unsigned long long>(seen),
+                        static_cast<unsigned long long>(target), what);
+            std::fflush(stdout);
+        }
+        if (now - progress_at > 10'000'000'000ULL) return;  // nothing more is coming
+    }
+}
+
+// --push: publication 1 alone, until every verified connection has it; then the others at --push-rate (or at
+// once), until every connection has every one. The report's `silent` is filled in once the workers are released.
+void run_push(const Options& options, const WorkerShared* shared, std::uint64_t subscribers, PushReport& report) {
+    report.subscribers = subscribers;
+    const double cpu_before = server_cpu(options.server_pids);
+    PushPublisher publisher(options.publish);
+    std::vector<std::uint64_t> stamps(options.push, 0);
+    stamps[0] = publisher.publish(1);
+    if (!stamps[0]) std::fprintf(stderr, "surge-stress: publication 1 was not answered 200\n");
+    wait_for_push(options, shared, subscribers, &PushShared::have_first, "publication 1");
+    const std::uint64_t rest = now_ns();
+    for (std::uint32_t n = 1; n < options.push; ++n) {
+        if (options.push_rate > 0) {
+            const auto due = rest + static_cast<std::uint64_t>(double(n - 1) / options.push_rate * 1e9);
+            const std::uint64_t now = now_ns();
+            if (due > now) ::usleep(static_cast<useconds_t>((due - now) / 1000));
+        }
+        stamps[n] = publisher.publish(n + 1);
+        if (!stamps[n]) std::fprintf(stderr, "surge-stress: publication %u was not answered 200\n", n + 1);
+    }
+    if (options.push > 1) {
+        std::printf("push: publications 2..%u sent in %.2f s\n", options.push, double(now_ns() - rest) / 1e9);
+        std::fflush(stdout);
+        wait_for_push(options, shared, subscribers, &PushShared::complete, "every publication");
+    }
+    report.server_cpu_seconds = server_cpu(options.server_pids) - cpu_before;
+    std::vector<const PushShared*> workers;
+    for (unsigned i = 0; i < options.procs; ++i) workers.push_back(&shared[i].push);
+    gather_push(workers, stamps, report);
 }
 
 struct Progress {
@@ -459,6 +544,8 @@ int main(int argc, char** argv) {
     std::uint64_t verified_at_ramp = 0;
     std::uint64_t hold_until = 0;
     std::uint64_t next_line = start + 1'000'000'000ULL;
+    PushReport push_report;
+    bool pushed = false;
     for (;;) {
         ::usleep(50'000);  // checks for the end of the ramp often, prints once a second
         const Progress p = gather(shared, options.procs);
@@ -468,7 +555,11 @@ int main(int argc, char** argv) {
             verified_at_ramp = p.verified;
             server_held = server_memory(options.server_pids);
             kernel_held = read_kernel_memory();
-            hold_until = now + static_cast<std::uint64_t>(options.hold * 1e9);
+            if (options.push) {
+                run_push(options, shared, p.verified - p.dropped, push_report);
+                pushed = true;
+            }
+            hold_until = now_ns() + static_cast<std::uint64_t>(options.hold * 1e9);
             std::printf("all %llu connections tried in %.2f s: %llu verified, %llu failed; holding for %.0f s\n",
                         static_cast<unsigned long long>(options.connections), ramp_seconds,
                         static_cast<unsigned long long>(p.verified), static_cast<unsigned long long>(p.failed),
@@ -484,7 +575,8 @@ int main(int argc, char** argv) {
                         hold_until ? "  (holding)" : "");
             std::fflush(stdout);
             last = p;
-            if (!hold_until && !options.publish.empty() && p.attempted == options.connections) {
+            if (!hold_until && options.verify == Verify::Broadcast && !options.publish.empty() &&
+                p.attempted == options.connections) {
                 publish_once(options.publish);
             }
         }
@@ -505,6 +597,9 @@ int main(int argc, char** argv) {
         kernel_held = read_kernel_memory();
     }
 
+    if (pushed) {
+        for (unsigned i = 0; i < options.procs; ++i) push_report.silent += shared[i].push_silent.load();
+    }
     std::array<std::uint64_t, kFailureKinds + 1> reasons{};
     std::array<std::uint64_t, 600> statuses{};
     for (unsigned i = 0; i < options.procs; ++i) {
@@ -550,6 +645,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(kernel_delta),
                 per_connection(kernel_delta, verified_at_ramp),
                 static_cast<unsigned long long>(used_delta));
+    if (pushed) print_push(push_report);
 
     if (!options.json.empty()) {
         std::FILE* f = std::fopen(options.json.c_str(), "w");
@@ -588,8 +684,11 @@ int main(int argc, char** argv) {
             if (statuses[s]) j.integer(std::to_string(s), statuses[s]);
         }
         j.end_object();
+        if (pushed) write_push_json(j, push_report);
         j.end_object();
         std::fclose(f);
     }
-    return verified_at_ramp == options.connections && end.dropped == 0 ? 0 : 1;
+    const bool push_whole = !pushed || (push_report.lost == 0 && push_report.repeated == 0 &&
+                                        push_report.silent == 0 && push_report.complete == push_report.subscribers);
+    return verified_at_ramp == options.connections && end.dropped == 0 && push_whole ? 0 : 1;
 }

@@ -3,7 +3,8 @@
 # `websockets` server (echo, and broadcast with HTTP publish). Each run's JSON report is checked: the counts
 # that must be there are there, and nothing failed. Nothing here asserts on speed: that is bench/'s business.
 # Usage: load_tools_test.sh SCENARIO BUILD_DIR PYTHON
-#   SCENARIO: surge_echo.io_uring | surge_echo.epoll | python_echo | python_broadcast | stress_workers | fanout
+#   SCENARIO: surge_echo.io_uring | surge_echo.epoll | python_echo | python_broadcast | stress_workers |
+#             push_workers | fanout
 set -uo pipefail
 scenario=$1
 build=$2
@@ -106,6 +107,18 @@ stress_workers)
     check "$work/m.json" 'r["target"] == 5000' 'r["verified"] == 5000' 'r["failed"] == 0' \
         'r["dropped_while_held"] == 0' 'r["server_rss_kb"] > 0' 'r["server_bytes_per_connection"] > 0' \
         'r["procs"] == 2' 'all(k in r for k in ("ramp_seconds", "server_rss_kb", "server_bytes_per_connection"))'
+    ;;
+push_workers)
+    # The million-push script, small: 4000 subscribers over 2 surge-push workers (on their hub) and 2 stress
+    # processes; publication 1 alone, then 9 at 20/s. Every subscriber checks every publication: once, in order.
+    bash "$here/../../bench/million_push.sh" 4000 --per-process 2000 --publications 10 --rate 20 --build "$build" \
+        --json "$work/push.json" || exit 1
+    check "$work/push.json" 'r["verified"] == 4000' 'r["failed"] == 0' 'r["dropped_while_held"] == 0' \
+        'r["push"]["publications"] == 10' 'r["push"]["received"] == 40000 == r["push"]["expected"]' \
+        'r["push"]["lost"] == 0' 'r["push"]["repeated"] == 0' 'r["push"]["silent"] == 0' \
+        'r["push"]["complete"] == 4000' '0 < r["push"]["one_first_delivery_ns"] <= r["push"]["one_last_delivery_ns"]' \
+        '0 < r["push"]["latency_p50_ns"] <= r["push"]["latency_p99_ns"] <= r["push"]["latency_max_ns"]' \
+        'r["push"]["deliveries_per_second"] > 0' 'r["push"]["server_cpu_seconds"] > 0'
     ;;
 fanout)
     # The fan-out benchmark, small: 300 subscribers, both servers (raw-fanout and surge-push), one round at one

@@ -51,6 +51,22 @@ std::uint64_t pss_kb(pid_t pid) {
     return read_kb_field("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss: %llu kB");
 }
 
+double cpu_seconds(pid_t pid) {
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (!f) return 0;
+    char text[1024];
+    const std::size_t got = std::fread(text, 1, sizeof text - 1, f);
+    std::fclose(f);
+    text[got] = '\0';
+    // After the command's closing parenthesis (the name may hold spaces): fields 3.., utime and stime are 14, 15.
+    const char* at = std::strrchr(text, ')');
+    unsigned long long user = 0, system = 0;
+    if (!at || std::sscanf(at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &user, &system) != 2) {
+        return 0;
+    }
+    return double(user + system) / double(::sysconf(_SC_CLK_TCK));
+}
+
 KernelMemory read_kernel_memory() {
     KernelMemory m;
     if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {

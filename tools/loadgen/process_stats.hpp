@@ -18,6 +18,9 @@ std::uint64_t rss_kb(pid_t pid);
 // once per worker.
 std::uint64_t pss_kb(pid_t pid);
 
+// User and system CPU time of one process (every thread), in seconds; 0 when it is gone.
+double cpu_seconds(pid_t pid);
+
 // The /proc/meminfo fields a connection count moves, in KiB.
 struct KernelMemory {
     std::uint64_t mem_available = 0;
