@@ -558,6 +558,7 @@ int main(int argc, char** argv) {
             if (options.push) {
                 run_push(options, shared, p.verified - p.dropped, push_report);
                 pushed = true;
+                next_line = now_ns() + 1'000'000'000ULL;  // the progress lines go on from now, not from before
             }
             hold_until = now_ns() + static_cast<std::uint64_t>(options.hold * 1e9);
             std::printf("all %llu connections tried in %.2f s: %llu verified, %llu failed; holding for %.0f s\n",
