@@ -284,6 +284,13 @@ int UringReactor::wait(int timeout_ms) noexcept {
     int waited;
     if (timeout_ms == 0) {
         waited = io_uring_submit_and_get_events(&ring_);
+    } else if (wait_batch_ > 1) {
+        // With DEFER_TASKRUN the kernel wakes this thread only once `wait_batch_` completions are pending (or the
+        // delay has passed), where it would wake it at each.
+        const long long limit_us =
+            timeout_ms < 0 ? wait_batch_us_ : std::min<long long>(wait_batch_us_, timeout_ms * 1000LL);
+        __kernel_timespec timeout{limit_us / 1000000, (limit_us % 1000000) * 1000};
+        waited = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_batch_, &timeout, nullptr);
     } else if (timeout_ms < 0) {
         waited = io_uring_submit_and_wait(&ring_, 1);
     } else {

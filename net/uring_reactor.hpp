@@ -79,6 +79,10 @@ private:
     void cancel_and_close(int fd) noexcept;
     void enable() noexcept;
     int wait(int timeout_ms) noexcept;
+    void set_wait_batch(unsigned events, unsigned max_delay_us) noexcept override {
+        wait_batch_ = events ? events : 1;
+        wait_batch_us_ = max_delay_us;
+    }
     int drain() noexcept;
     void dispatch(std::uint64_t user_data, int result, std::uint32_t flags) noexcept;
     void on_accept_done(std::uint32_t index, int result, std::uint32_t flags) noexcept;
@@ -92,6 +96,8 @@ private:
     ReactorHandler& handler_;
     io_uring ring_{};
     bool ring_made_ = false;
+    unsigned wait_batch_ = 1;    // set_wait_batch()
+    unsigned wait_batch_us_ = 0;
     bool disabled_ = false;  // made with IORING_SETUP_R_DISABLED; enabled by the first run_once()
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;  // the eventfd read lands here

@@ -106,6 +106,7 @@ Client::Client(ClientBehavior behavior, ClientOptions options, std::uint64_t see
                                     " reactor (" + made.why + ")");
     }
     reactor_ = std::move(made.reactor);
+    reactor_->set_wait_batch(options_.wait_batch, options_.wait_batch_us);
 }
 
 Client::~Client() {

@@ -77,6 +77,10 @@ struct ClientOptions {
     DeflateClientWishes deflate_offer{.client_no_context_takeover = true};
     int deflate_level = 6;
     std::size_t deflate_min_bytes = 64;  // shorter messages are sent as they are
+    // poll() waits for this many completions, for at most wait_batch_us (net::Reactor::set_wait_batch()): for
+    // load generators on the machine of the server they measure. 1: wake at the first, as a client should.
+    unsigned wait_batch = 1;
+    unsigned wait_batch_us = 0;
 };
 
 class Client;

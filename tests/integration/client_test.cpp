@@ -541,3 +541,28 @@ TEST_CASE("surge::Client cuts a close the server never answers after close_timeo
         CHECK(client.live() == 0);
     }
 }
+
+TEST_CASE("surge::Client waiting for a batch of completions (wait_batch) still gets every message, few or many") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend);
+        Recorder recorder;
+        recorder.then_open = [](ClientWebSocket& ws) {
+            for (int i = 0; i < 5; ++i) CHECK(ws.send("few " + std::to_string(i), Opcode::Text) == SendStatus::Success);
+        };
+        // Fewer echoes than the batch: they come when the delay has passed. Then more than a batch at once.
+        Client client(recorder.behavior(), on_backend(backend, {.wait_batch = 32, .wait_batch_us = 2000}), 11);
+        REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(running.port()) + "/")));
+        poll_until(client, [&] { return recorder.messages[0].size() == 5 || !recorder.connect_failures.empty(); });
+        REQUIRE(recorder.messages[0].size() == 5);
+        ClientWebSocket* ws = client.connection(0);
+        REQUIRE(ws);
+        for (int i = 0; i < 500; ++i) REQUIRE(ws->send("many " + std::to_string(i), Opcode::Text) != SendStatus::Dropped);
+        poll_until(client, [&] { return recorder.messages[0].size() == 505; });
+        REQUIRE(recorder.messages[0].size() == 505);
+        for (int i = 0; i < 5; ++i) CHECK(recorder.messages[0][static_cast<std::size_t>(i)] == "few " + std::to_string(i));
+        for (int i = 0; i < 500; ++i) {
+            CHECK(recorder.messages[0][static_cast<std::size_t>(5 + i)] == "many " + std::to_string(i));
+        }
+    }
+}
