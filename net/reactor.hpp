@@ -101,8 +101,9 @@ public:
     virtual int run_once(int timeout_ms) noexcept = 0;
     // Makes a run_once() in progress return soon and on_wake() run. Safe from any thread.
     virtual void wake() noexcept = 0;
-    // A run_once() that may wait waits for `events` completions (not the first one), but no longer than
-    // `max_delay_us`: fewer wake-ups of the thread, each handling more, for up to max_delay_us more latency. For
+    // While completions keep coming, a run_once() that may wait waits for `events` of them (not the first one),
+    // but no longer than `max_delay_us`: fewer wake-ups of the thread, each handling more, for up to max_delay_us
+    // more latency; an idle one waits for the first as usual. For
     // load generators that share the machine with the server they measure, where each wake-up is CPU taken from
     // it (on loopback the sender pays for waking the receiver). 1 (the default): wake at the first. A backend
     // that cannot (epoll) ignores it.

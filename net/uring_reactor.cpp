@@ -284,9 +284,10 @@ int UringReactor::wait(int timeout_ms) noexcept {
     int waited;
     if (timeout_ms == 0) {
         waited = io_uring_submit_and_get_events(&ring_);
-    } else if (wait_batch_ > 1) {
+    } else if (wait_batch_ > 1 && busy_) {
         // With DEFER_TASKRUN the kernel wakes this thread only once `wait_batch_` completions are pending (or the
-        // delay has passed), where it would wake it at each.
+        // delay has passed), where it would wake it at each. Only while completions keep coming: an idle thread
+        // waits for the first as usual, rather than waking every wait_batch_us for nothing.
         const long long limit_us =
             timeout_ms < 0 ? wait_batch_us_ : std::min<long long>(wait_batch_us_, timeout_ms * 1000LL);
         __kernel_timespec timeout{limit_us / 1000000, (limit_us % 1000000) * 1000};
@@ -445,6 +446,7 @@ int UringReactor::run_once(int timeout_ms) noexcept {
     const int waited = wait(timeout_ms);
     if (waited < 0) return waited;
     const int handled = drain();
+    busy_ = handled > 0;
     deliver_closed();
     return handled;
 }

@@ -98,6 +98,7 @@ private:
     bool ring_made_ = false;
     unsigned wait_batch_ = 1;    // set_wait_batch()
     unsigned wait_batch_us_ = 0;
+    bool busy_ = false;  // the last run_once() handled completions: set_wait_batch() applies to the next wait
     bool disabled_ = false;  // made with IORING_SETUP_R_DISABLED; enabled by the first run_once()
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;  // the eventfd read lands here
