@@ -4,7 +4,8 @@
 #   2. pkg-config --cflags --libs surge, with nothing else on the command line,
 #   3. FetchContent (add_subdirectory underneath) from the source tree, which builds the library only.
 # Each consumer is built with -Wall -Wextra -Wpedantic -Werror and run: it echoes one message through a
-# surge::Server with a surge::Client. Usage: consumer_test.sh BUILD_DIR SOURCE_DIR CXX   (exit 0 on success)
+# surge::Server with a surge::Client; and the Redis broker's consumer (surge::redis, surge-redis.pc) is built and
+# run each way too. Usage: consumer_test.sh BUILD_DIR SOURCE_DIR CXX   (exit 0 on success)
 set -euo pipefail
 build=$(cd "$1" && pwd) source=$(cd "$2" && pwd) cxx=$3
 work=$(mktemp -d)
@@ -21,6 +22,12 @@ run_consumer() {  # run_consumer BINARY: it must exit 0 and say what it echoed
     echo "$out"
     [[ $out == "surge "*": echoed 'hello from a consumer'" ]] || { echo "FAIL: unexpected output"; exit 1; }
 }
+run_redis_consumer() {  # run_redis_consumer BINARY
+    test -x "$1" || { echo "FAIL: $1 was not built (no surge::redis?)"; exit 1; }
+    local out
+    out=$(timeout 30 "$1") || { echo "FAIL: $1 exited with $?: $out"; exit 1; }
+    echo "$out"
+}
 
 step "cmake --install into a fresh prefix"
 quiet cmake --install "$build" --prefix "$work/prefix"
@@ -32,6 +39,7 @@ quiet cmake -S "$consumer" -B "$work/package" -G Ninja -DCMAKE_CXX_COMPILER="$cx
     -DSURGE_FROM=package
 quiet cmake --build "$work/package"
 run_consumer "$work/package/consumer"
+run_redis_consumer "$work/package/redis_consumer"
 
 step "pkg-config --cflags --libs surge"
 pc=$(find "$work/prefix" -name surge.pc)
@@ -39,6 +47,9 @@ flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs surge)
 echo "pkg-config: $flags"
 quiet "$cxx" -Wall -Wextra -Wpedantic -Werror -I "$consumer" "$consumer/main.cpp" $flags -o "$work/consumer-pc"
 run_consumer "$work/consumer-pc"
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs surge-redis)
+quiet "$cxx" -Wall -Wextra -Wpedantic -Werror "$consumer/redis_main.cpp" $flags -o "$work/redis-consumer-pc"
+run_redis_consumer "$work/redis-consumer-pc"
 
 step "FetchContent from the source tree (the library alone is built)"
 quiet cmake -S "$consumer" -B "$work/source" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DSURGE_FROM=source \
@@ -46,4 +57,5 @@ quiet cmake -S "$consumer" -B "$work/source" -G Ninja -DCMAKE_CXX_COMPILER="$cxx
 quiet cmake --build "$work/source"
 ! test -e "$work/source/_deps/surge-build/tools/surge-push" || { echo "FAIL: tools built for a consumer"; exit 1; }
 run_consumer "$work/source/consumer"
+run_redis_consumer "$work/source/redis_consumer"
 echo "consumer: all three ways work"
