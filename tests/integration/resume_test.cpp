@@ -279,3 +279,28 @@ TEST_CASE("past max_topic_logs a new topic forgets an idle one (a new epoch if i
         CHECK(s.offset == 1);
     }
 }
+
+TEST_CASE("a plain subscription gets a publication made after its client saw the upgrade, even before it joined") {
+    // The 101 goes out before on_upgrade subscribes: a client that publishes as soon as it sees the upgrade may
+    // be numbered before the join. Only a resume skips what comes before the join; this is not one.
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        WebSocketBehavior slow_join;
+        slow_join.on_upgrade = [](WebSocket& ws, const Request&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the publish below lands meanwhile
+            CHECK(ws.subscribe("race", SubscribeOptions{}).status == SubscribeStatus::Subscribed);  // as surge-push
+        };
+        ServerConfig config;
+        config.threads = 2;
+        RunningServer running(backend, config, slow_join);
+        TestClient client(running.port());
+        REQUIRE(client.connected());
+        REQUIRE(client.handshake().rfind("HTTP/1.1 101", 0) == 0);
+        const PublishResult r = running.server().publish("race", "made on seeing the 101", Opcode::Text);
+        REQUIRE(r.ok());
+        CHECK(r.offset == 1);
+        const ReceivedFrame frame = client.read_data_frame();
+        REQUIRE(frame.ok);
+        CHECK(frame.payload == "made on seeing the 101");
+    }
+}

@@ -258,7 +258,12 @@ SubscribeResult Shard::subscribe(WebSocket& ws, std::string_view topic, const Su
         if (stage_item(ws, item)) item.bytes->retain();
         item.bytes->release();  // join()'s reference
     }
-    if (joined.live_from > 1) {
+    // Only a resume can meet a publication twice (in history and on its way in the ring), so only a resume skips
+    // what comes before live_from. A plain subscription takes whatever this shard fans out from now on: its
+    // upgrade answer may already have reached the client (the 101 goes out before on_upgrade subscribes), and a
+    // publication the client made on seeing it, numbered before this join, is its to get.
+    const bool resuming = options.since.has_value() || !options.since_event.empty();
+    if (resuming && joined.live_from > 1) {
         const Topic* subscribed = topics_.find(topic);
         try {
             if (joining_.insert_or_assign({ws.index_, subscribed->name}, joined.live_from).second) {
