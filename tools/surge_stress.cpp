@@ -397,67 +397,6 @@ void publish_once(const std::string& url_text) {
     ::close(fd);
 }
 
-double server_cpu(const std::vector<pid_t>& roots) {
-    double total = 0;
-    for (pid_t root : roots) {
-        for (pid_t pid : process_tree(root)) total += cpu_seconds(pid);
-    }
-    return total;
-}
-
-// Waits until `have` (summed over the workers) reaches `target`, or nothing more has arrived for 10 s; prints a
-// line a second.
-void wait_for_push(const Options& options, const WorkerShared* shared, std::uint64_t target,
-                   std::atomic<std::uint64_t> PushShared::*have, const char* what) {
-    std::uint64_t seen = 0, progress_at = now_ns(), next_line = now_ns() + 1'000'000'000ULL;
-    while (seen < target && !g_interrupted.load()) {
-        ::usleep(5'000);
-        std::uint64_t now_seen = 0;
-        for (unsigned i = 0; i < options.procs; ++i) now_seen += (shared[i].push.*have).load(std::memory_order_relaxed);
-        const std::uint64_t now = now_ns();
-        if (now_seen != seen) progress_at = now;
-        seen = now_seen;
-        if (now >= next_line) {
-            next_line += 1'000'000'000ULL;
-            std::printf("[push] %llu of %llu subscribers have %s\n", static_cast<unsigned long long>(seen),
-                        static_cast<unsigned long long>(target), what);
-            std::fflush(stdout);
-        }
-        if (now - progress_at > 10'000'000'000ULL) return;  // nothing more is coming
-    }
-}
-
-// --push: publication 1 alone, until every verified connection has it; then the others at --push-rate (or at
-// once), until every connection has every one. The report's `silent` is filled in once the workers are released.
-void run_push(const Options& options, const WorkerShared* shared, std::uint64_t subscribers, PushReport& report) {
-    report.subscribers = subscribers;
-    const double cpu_before = server_cpu(options.server_pids);
-    PushPublisher publisher(options.publish);
-    std::vector<std::uint64_t> stamps(options.push, 0);
-    stamps[0] = publisher.publish(1);
-    if (!stamps[0]) std::fprintf(stderr, "surge-stress: publication 1 was not answered 200\n");
-    wait_for_push(options, shared, subscribers, &PushShared::have_first, "publication 1");
-    const std::uint64_t rest = now_ns();
-    for (std::uint32_t n = 1; n < options.push; ++n) {
-        if (options.push_rate > 0) {
-            const auto due = rest + static_cast<std::uint64_t>(double(n - 1) / options.push_rate * 1e9);
-            const std::uint64_t now = now_ns();
-            if (due > now) ::usleep(static_cast<useconds_t>((due - now) / 1000));
-        }
-        stamps[n] = publisher.publish(n + 1);
-        if (!stamps[n]) std::fprintf(stderr, "surge-stress: publication %u was not answered 200\n", n + 1);
-    }
-    if (options.push > 1) {
-        std::printf("push: publications 2..%u sent in %.2f s\n", options.push, double(now_ns() - rest) / 1e9);
-        std::fflush(stdout);
-        wait_for_push(options, shared, subscribers, &PushShared::complete, "every publication");
-    }
-    report.server_cpu_seconds = server_cpu(options.server_pids) - cpu_before;
-    std::vector<const PushShared*> workers;
-    for (unsigned i = 0; i < options.procs; ++i) workers.push_back(&shared[i].push);
-    gather_push(workers, stamps, report);
-}
-
 struct Progress {
     std::uint64_t attempted = 0, verified = 0, failed = 0, dropped = 0;
     std::uint64_t last_done_ns = 0;
@@ -570,7 +509,10 @@ int main(int argc, char** argv) {
             server_held = server_memory(options.server_pids);
             kernel_held = read_kernel_memory();
             if (options.push) {
-                run_push(options, shared, p.verified - p.dropped, push_report);
+                std::vector<const PushShared*> probes;
+                for (unsigned i = 0; i < options.procs; ++i) probes.push_back(&shared[i].push);
+                run_push({options.publish, options.push, options.push_rate, options.server_pids}, probes,
+                         p.verified - p.dropped, g_interrupted, push_report);
                 pushed = true;
                 next_line = now_ns() + 1'000'000'000ULL;  // the progress lines go on from now, not from before
             }

@@ -9,6 +9,7 @@
 
 #include "surge/ws/url.hpp"
 #include "tools/loadgen/options.hpp"
+#include "tools/loadgen/process_stats.hpp"
 #include "tools/loadgen/stamp.hpp"
 
 namespace surge::loadgen {
@@ -125,6 +126,71 @@ std::uint64_t PushPublisher::publish(std::uint32_t n) {
     }
     return 0;
 }
+
+namespace {
+
+// CPU seconds the processes `roots` and their descendants have used.
+double server_cpu(const std::vector<pid_t>& roots) {
+    double total = 0;
+    for (pid_t root : roots) {
+        for (pid_t pid : process_tree(root)) total += cpu_seconds(pid);
+    }
+    return total;
+}
+
+// Waits until `have` (summed over the workers) reaches `target`, or nothing more has arrived for 10 s; prints a
+// line a second.
+void wait_for_push(const std::vector<const PushShared*>& workers, std::uint64_t target,
+                   std::atomic<std::uint64_t> PushShared::*have, const char* what,
+                   const std::atomic<bool>& interrupted) {
+    std::uint64_t seen = 0, progress_at = now_ns(), next_line = now_ns() + 1'000'000'000ULL;
+    while (seen < target && !interrupted.load()) {
+        ::usleep(5'000);
+        std::uint64_t now_seen = 0;
+        for (const PushShared* w : workers) now_seen += (w->*have).load(std::memory_order_relaxed);
+        const std::uint64_t now = now_ns();
+        if (now_seen != seen) progress_at = now;
+        seen = now_seen;
+        if (now >= next_line) {
+            next_line += 1'000'000'000ULL;
+            std::printf("[push] %llu of %llu subscribers have %s\n", static_cast<unsigned long long>(seen),
+                        static_cast<unsigned long long>(target), what);
+            std::fflush(stdout);
+        }
+        if (now - progress_at > 10'000'000'000ULL) return;  // nothing more is coming
+    }
+}
+
+}  // namespace
+
+void run_push(const PushPlan& plan, const std::vector<const PushShared*>& workers, std::uint64_t subscribers,
+              const std::atomic<bool>& interrupted, PushReport& report) {
+    report.subscribers = subscribers;
+    const double cpu_before = server_cpu(plan.server_pids);
+    PushPublisher publisher(plan.url);
+    std::vector<std::uint64_t> stamps(plan.count, 0);
+    stamps[0] = publisher.publish(1);
+    if (!stamps[0]) std::fprintf(stderr, "surge-stress: publication 1 was not answered 200\n");
+    wait_for_push(workers, subscribers, &PushShared::have_first, "publication 1", interrupted);
+    const std::uint64_t rest = now_ns();
+    for (std::uint32_t n = 1; n < plan.count; ++n) {
+        if (plan.rate > 0) {
+            const auto due = rest + static_cast<std::uint64_t>(double(n - 1) / plan.rate * 1e9);
+            const std::uint64_t now = now_ns();
+            if (due > now) ::usleep(static_cast<useconds_t>((due - now) / 1000));
+        }
+        stamps[n] = publisher.publish(n + 1);
+        if (!stamps[n]) std::fprintf(stderr, "surge-stress: publication %u was not answered 200\n", n + 1);
+    }
+    if (plan.count > 1) {
+        std::printf("push: publications 2..%u sent in %.2f s\n", plan.count, double(now_ns() - rest) / 1e9);
+        std::fflush(stdout);
+        wait_for_push(workers, subscribers, &PushShared::complete, "every publication", interrupted);
+    }
+    report.server_cpu_seconds = server_cpu(plan.server_pids) - cpu_before;
+    gather_push(workers, stamps, report);
+}
+
 
 void gather_push(const std::vector<const PushShared*>& workers, const std::vector<std::uint64_t>& stamps,
                  PushReport& report) {

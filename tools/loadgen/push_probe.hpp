@@ -8,6 +8,8 @@
 // (PushPublisher) and reports (PushReport).
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -80,6 +82,19 @@ struct PushReport {
     double server_cpu_seconds = 0;
 };
 
+// What the parent publishes: to `url`, `count` publications, the rest at `rate` per second (0: at once); the
+// server's processes (and their descendants) whose CPU time the push is charged.
+struct PushPlan {
+    std::string url;
+    std::uint32_t count = 0;
+    double rate = 0;
+    std::vector<pid_t> server_pids;
+};
+// Publication 1 alone, until every subscriber has it (or nothing more arrives for 10 s); then the others, until
+// every subscriber has every one; then gathers the report (its `silent` is the caller's: the workers know it
+// once released). Prints a progress line a second; stops waiting when `interrupted`.
+void run_push(const PushPlan& plan, const std::vector<const PushShared*>& workers, std::uint64_t subscribers,
+              const std::atomic<bool>& interrupted, PushReport& report);
 // Sums the workers' records; `stamps` are the publications' send times (0: not published).
 void gather_push(const std::vector<const PushShared*>& workers, const std::vector<std::uint64_t>& stamps,
                  PushReport& report);
