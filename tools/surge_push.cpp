@@ -38,6 +38,7 @@
 #include "tools/push/access.hpp"
 #include "tools/push/body_kind.hpp"
 #include "tools/push/client_js.hpp"
+#include "tools/push/cluster.hpp"
 #include "tools/push/command.hpp"
 #include "tools/push/metrics.hpp"
 #include "tools/push/metrics_share.hpp"
@@ -46,10 +47,6 @@
 #include "tools/memory_return.hpp"
 #include "tools/server_main.hpp"
 #include "surge/ws/server.hpp"
-#ifdef SURGE_PUSH_REDIS
-#include "surge/ws/redis_broker.hpp"
-#include "tools/push/worker_hub.hpp"
-#endif
 
 namespace {
 
@@ -137,9 +134,7 @@ struct Options {
     std::string admin_address;
     std::uint16_t admin_port = 0;
     bool admin_exclusive = true;  // false with --workers: the workers share the admin port too
-    bool redis = false;           // --redis (or SURGE_REDIS_URL) given
-    std::string redis_url;
-    std::string redis_prefix = "surge:";
+    push::ClusterFlags cluster;   // --redis, --redis-prefix (or the workers' hub)
 };
 
 std::string json_answer(std::string_view key, std::string_view value) {
@@ -196,20 +191,7 @@ int serve(const Options& options, unsigned worker, std::uint16_t& admin_port, pu
         admin_config.trusted_proxies = config.trusted_proxies;
         admin = std::make_unique<Server>(admin_config);
     }
-#ifdef SURGE_PUSH_REDIS
-    if (options.redis) {
-        RedisOptions redis;
-        std::string why;
-        RedisOptions::parse_url(options.redis_url, redis, why);  // checked by main()
-        if (const char* password = std::getenv("SURGE_REDIS_PASSWORD"); password && redis.password.empty()) {
-            redis.password = password;
-        }
-        redis.prefix = options.redis_prefix;
-        redis.history_size = config.history_per_topic;
-        redis.history_seconds = config.history_seconds;
-        config.broker = std::make_shared<RedisBroker>(std::move(redis));
-    }
-#endif
+    config.broker = push::make_broker(options.cluster, config);
     Server server(config);
     Server& control = admin ? *admin : server;  // where /publish and /metrics are served
     push::PushCounters counters;
@@ -537,10 +519,10 @@ int main(int argc, char** argv) {
             } else if (flag == "--max-per-address" && numeric && number <= 1'000'000) {
                 options.max_per_address = static_cast<std::uint32_t>(number);
             } else if (flag == "--redis") {
-                options.redis = true;
-                options.redis_url = text;
+                options.cluster.redis = true;
+                options.cluster.url = text;
             } else if (flag == "--redis-prefix" && !text.empty() && text.size() <= 256) {
-                options.redis_prefix = text;
+                options.cluster.prefix = text;
             } else if (flag == "--admin-address") {
                 if (!tools::parse_listen_address(text, options.admin_address, options.admin_port)) {
                     std::fprintf(stderr, "surge-push: --admin-address: expected IP:PORT (127.0.0.1:9002, "
@@ -557,29 +539,7 @@ int main(int argc, char** argv) {
     if (options.token.empty()) {
         if (const char* from_environment = std::getenv("SURGE_PUSH_TOKEN")) options.token = from_environment;
     }
-    if (!options.redis) {
-        if (const char* url = std::getenv("SURGE_REDIS_URL"); url && *url) {
-            options.redis = true;
-            options.redis_url = url;
-        }
-    }
-    if (const char* prefix = std::getenv("SURGE_REDIS_PREFIX"); prefix && *prefix && options.redis_prefix == "surge:") {
-        options.redis_prefix = prefix;
-    }
-    if (options.redis) {
-#ifdef SURGE_PUSH_REDIS
-        RedisOptions redis;
-        std::string why;
-        if (!RedisOptions::parse_url(options.redis_url, redis, why)) {
-            std::fprintf(stderr, "surge-push: --redis: %s\n", why.c_str());
-            return 2;
-        }
-#else
-        std::fprintf(stderr, "surge-push: --redis: this build has no Redis broker (install libhiredis-dev, "
-                             "then build again)\n");
-        return 2;
-#endif
-    }
+    if (const int settled = push::settle_cluster_flags(options.cluster); settled >= 0) return settled;
     if (options.admin && options.server.workers > 1) {
         // Every worker serves the admin port too (a publish taken by one reaches all): checked once here, as
         // the public port is, then shared.
@@ -594,31 +554,11 @@ int main(int argc, char** argv) {
         }
         options.admin_exclusive = false;
     }
-#ifdef SURGE_PUSH_REDIS
     // --workers without Redis: the parent serves the workers' hub (bound now, served once they are forked).
-    std::unique_ptr<push::WorkerHub> hub;
-    if (options.server.workers > 1 && !options.redis) {
-        push::HubLimits limits;
-        limits.history_size = options.server.config.history_per_topic;
-        limits.history_seconds = options.server.config.history_seconds;
-        limits.max_topics = options.server.config.max_topic_logs;
-        limits.max_message_bytes = options.max_message;
-        std::string why;
-        hub = push::WorkerHub::open(limits, why);
-        if (!hub) {
-            std::fprintf(stderr, "surge-push: %s\n", why.c_str());
-            return 1;
-        }
-        options.redis = true;
-        options.redis_url = hub->url();
-    }
-#else
-    if (options.server.workers > 1) {
-        std::fprintf(stderr, "surge-push: --workers: this build has no broker for the workers to share (install "
-                             "libhiredis-dev, then build again)\n");
-        return 2;
-    }
-#endif
+    int hub_status = -1;
+    const push::HubHandle hub = push::open_hub(options.cluster, options.server.workers, options.server.config,
+                                               options.max_message, hub_status);
+    if (hub_status >= 0) return hub_status;
     std::uint16_t admin_port = options.admin_port;  // the one it got, when 0 asked for any (one process only)
     // With --workers, every worker's figures in one scrape: the region is mapped here, before the fork.
     std::unique_ptr<push::MetricsShare> share;
@@ -637,9 +577,7 @@ int main(int argc, char** argv) {
             return serve(options, worker, admin_port, share.get(), ready);
         },
         [&](std::uint16_t port, unsigned workers, unsigned threads) {
-#ifdef SURGE_PUSH_REDIS
-            if (hub) hub->start();  // in the parent only, now that the workers are forked
-#endif
+            push::start_hub(hub.get());  // in the parent only, now that the workers are forked
             announce(options, port, admin_port, workers, threads);
         });
 }
