@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <functional>
 #include <map>
 #include <string>
@@ -223,6 +224,7 @@ public:
         while (request.find("\r\n\r\n") == std::string::npos) {
             char buffer[1024];
             const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+            if (n < 0 && errno == EINTR) continue;  // not restarted under SO_RCVTIMEO (see test_client.hpp)
             if (n <= 0) return false;
             request.append(buffer, static_cast<std::size_t>(n));
         }
@@ -255,6 +257,7 @@ private:
         auto* p = static_cast<char*>(into);
         while (size > 0) {
             const ssize_t n = ::recv(fd_, p, size, 0);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return false;
             p += n;
             size -= static_cast<std::size_t>(n);

@@ -53,7 +53,9 @@ public:
     }
     std::string read_some() {
         char buffer[4096];
-        const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
+        ssize_t got;
+        do got = ::recv(fd_, buffer, sizeof buffer, 0);
+        while (got < 0 && errno == EINTR);  // not restarted under SO_RCVTIMEO (see test_client.hpp)
         return got > 0 ? std::string(buffer, static_cast<std::size_t>(got)) : std::string();
     }
     // Reads until the hub closes the connection; false if it is still open after `limit` bytes or 5 s of silence.
@@ -62,6 +64,7 @@ public:
         char buffer[65536];
         while (total <= limit) {
             const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
+            if (got < 0 && errno == EINTR) continue;
             if (got == 0 || (got < 0 && errno == ECONNRESET)) return true;
             if (got < 0) return false;  // the timeout: still open, and silent
             total += static_cast<std::size_t>(got);
