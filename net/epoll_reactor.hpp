@@ -7,6 +7,7 @@
 // caused them.
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -34,6 +35,10 @@ public:
     void close(std::uint64_t token, int fd) noexcept override;
     int run_once(int timeout_ms) noexcept override;
     void wake() noexcept override;
+    void set_wait_batch(unsigned events, unsigned max_delay_us) noexcept override {
+        wait_batch_ = events && max_delay_us ? static_cast<int>(events) : 1;  // no delay: no batch
+        wait_batch_us_ = max_delay_us;
+    }
 
 private:
     EpollReactor(ReactorHandler& handler, int epoll_fd, int wake_fd);
@@ -56,6 +61,7 @@ private:
     void connect_done(std::uint64_t token) noexcept;
     void resume_paused_listeners() noexcept;
     void deliver_completions() noexcept;
+    int wait(epoll_event* events, int timeout_ms) noexcept;
 
     ReactorHandler& handler_;
     int epoll_fd_;
@@ -66,6 +72,9 @@ private:
     std::vector<Completion> completions_;
     std::vector<Completion> delivering_;  // completions_ swapped out while they are delivered
     std::unique_ptr<char[]> read_buffer_;
+    int wait_batch_ = 1;  // set_wait_batch()
+    unsigned wait_batch_us_ = 0;
+    bool busy_ = false;  // the last run_once() handled events: set_wait_batch() applies to the next wait
     long long pause_until_ms_ = 0;
     long long last_accept_warning_ms_ = 0;
 };

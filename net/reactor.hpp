@@ -101,16 +101,16 @@ public:
     virtual int run_once(int timeout_ms) noexcept = 0;
     // Makes a run_once() in progress return soon and on_wake() run. Safe from any thread.
     virtual void wake() noexcept = 0;
-    // While completions keep coming, a run_once() that may wait waits for `events` of them (not the first one),
-    // but no longer than `max_delay_us`: fewer wake-ups of the thread, each handling more, for up to max_delay_us
-    // more latency; an idle one waits for the first as usual. For
-    // load generators that share the machine with the server they measure, where each wake-up is CPU taken from
-    // it (on loopback the sender pays for waking the receiver). 1 (the default): wake at the first. A backend
-    // that cannot (epoll) ignores it.
-    virtual void set_wait_batch(unsigned events, unsigned max_delay_us) noexcept {
-        (void)events;
-        (void)max_delay_us;
-    }
+    // Under load, a run_once() that may wait waits for `events` completions (not the first one), for at most
+    // `max_delay_us`: fewer wake-ups of the thread, each handling more, for up to max_delay_us more latency.
+    // A thread that was idle wakes at the first completion as usual. io_uring on kernel 6.13 or later has the
+    // kernel wait for the batch (its "min wait": idle means nothing came for max_delay_us); older kernels, and
+    // epoll, which has no such wait, take "under load" to mean that the last run_once() handled something, and
+    // then sleep up to max_delay_us and take what is ready (epoll), or wait for the batch with max_delay_us as
+    // the timeout (io_uring). 1 (the default): wake at the first. For servers whose clients can take a little
+    // latency (push, fan-in), and for load generators sharing the machine with the server they measure (on
+    // loopback the sender pays for waking the receiver).
+    virtual void set_wait_batch(unsigned events, unsigned max_delay_us) noexcept = 0;
 };
 
 inline constexpr int kMaxSendIovecs = 64;

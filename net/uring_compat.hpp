@@ -33,6 +33,11 @@
 #define IORING_ASYNC_CANCEL_FD (1U << 1)
 #endif
 
+// The batch wait (kernel 6.13): io_uring_getevents_arg's former pad is min_wait_usec, flagged by this feature.
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,5 +51,30 @@ inline int enable_rings(io_uring& ring) noexcept {
     const long done = ::syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
     return done < 0 ? -errno : 0;
 }
+
+// Makes the SQEs prepared since the last submission visible to the kernel without entering it (what liburing's
+// io_uring_submit does before its io_uring_enter, which is private in 2.3), so that one io_uring_enter can both
+// submit them and wait. Returns how many are pending submission. Not for SQPOLL rings.
+inline unsigned flush_submissions(io_uring& ring) noexcept {
+    io_uring_sq& sq = ring.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (sq.sqe_head != tail) {
+        // Slot i of the submission array names SQE i (liburing 2.3 maps them so at set-up already; written again
+        // here so as not to depend on it).
+        for (unsigned i = sq.sqe_head; i != tail; ++i) sq.array[i & sq.ring_mask] = i & sq.ring_mask;
+        sq.sqe_head = tail;
+        __atomic_store_n(sq.ktail, tail, __ATOMIC_RELEASE);
+    }
+    return tail - __atomic_load_n(sq.khead, __ATOMIC_ACQUIRE);
+}
+
+// The layout of io_uring_getevents_arg from kernel 6.13 on (the pad became min_wait_usec).
+struct GeteventsArg {
+    __u64 sigmask;
+    __u32 sigmask_sz;
+    __u32 min_wait_usec;
+    __u64 ts;
+};
+static_assert(sizeof(GeteventsArg) == sizeof(io_uring_getevents_arg));
 
 }  // namespace surge::net

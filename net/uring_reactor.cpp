@@ -77,6 +77,7 @@ std::unique_ptr<UringReactor> UringReactor::create(ReactorHandler& handler, int&
         made = io_uring_queue_init_params(kSqEntries, &reactor->ring_, &params);
         if (made == 0) {
             reactor->disabled_ = (attempt.flags & IORING_SETUP_R_DISABLED) != 0;
+            reactor->batch_wait_ = (params.features & IORING_FEAT_MIN_TIMEOUT) != 0;
             why = attempt.name;
             break;
         }
@@ -276,7 +277,8 @@ void UringReactor::enable() noexcept {
     const int enabled = enable_rings(ring_);
     if (enabled != 0) SURGE_LOG_ERROR("io_uring: enabling the ring failed: %s", std::strerror(-enabled));
     disabled_ = false;
-    io_uring_register_ring_fd(&ring_);  // fewer descriptor lookups per enter; optional, so failure is fine
+    // Fewer descriptor lookups per enter; optional, so failure is fine.
+    ring_fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
 }
 
 int UringReactor::wait(int timeout_ms) noexcept {
@@ -284,10 +286,12 @@ int UringReactor::wait(int timeout_ms) noexcept {
     int waited;
     if (timeout_ms == 0) {
         waited = io_uring_submit_and_get_events(&ring_);
+    } else if (wait_batch_ > 1 && batch_wait_) {
+        waited = wait_for_batch(timeout_ms);
     } else if (wait_batch_ > 1 && busy_) {
-        // With DEFER_TASKRUN the kernel wakes this thread only once `wait_batch_` completions are pending (or the
-        // delay has passed), where it would wake it at each. Only while completions keep coming: an idle thread
-        // waits for the first as usual, rather than waking every wait_batch_us for nothing.
+        // Kernels before the batch wait: the thread is woken only once `wait_batch_` completions are pending (with
+        // DEFER_TASKRUN) or the delay has passed. Only while completions keep coming: an idle thread waits for the
+        // first as usual, rather than waking every wait_batch_us for nothing.
         const long long limit_us =
             timeout_ms < 0 ? wait_batch_us_ : std::min<long long>(wait_batch_us_, timeout_ms * 1000LL);
         __kernel_timespec timeout{limit_us / 1000000, (limit_us % 1000000) * 1000};
@@ -300,6 +304,26 @@ int UringReactor::wait(int timeout_ms) noexcept {
     }
     if (waited >= 0 || waited == -ETIME || waited == -EINTR || waited == -EAGAIN || waited == -EBUSY) return 0;
     return waited;
+}
+
+int UringReactor::wait_for_batch(int timeout_ms) noexcept {
+    // One io_uring_enter submits what is queued and waits: for wait_batch_ completions within wait_batch_us_ of
+    // its start; past that, for any one (returning at once if some came meanwhile), until timeout_ms. So a
+    // thread that was idle for wait_batch_us_ wakes at the first completion with no delay, and one under load
+    // wakes once per batch instead of once per completion.
+    __kernel_timespec timeout{timeout_ms / 1000, static_cast<long long>(timeout_ms % 1000) * 1000000};
+    GeteventsArg arg{};
+    arg.min_wait_usec = wait_batch_us_;
+    if (timeout_ms > 0) arg.ts = reinterpret_cast<std::uint64_t>(&timeout);
+    const unsigned pending = flush_submissions(ring_);
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    int fd = ring_.ring_fd;
+    if (ring_fd_registered_) {
+        flags |= IORING_ENTER_REGISTERED_RING;
+        fd = ring_.enter_ring_fd;
+    }
+    return io_uring_enter2(static_cast<unsigned>(fd), pending, wait_batch_, flags,
+                           reinterpret_cast<sigset_t*>(&arg), sizeof arg);
 }
 
 int UringReactor::drain() noexcept {

@@ -15,6 +15,9 @@
 //  - Close: every operation on the descriptor is cancelled and the descriptor closed by the ring, linked in
 //    that order; on_closed() is delivered only once the recv and send of that connection have both completed,
 //    so a slot is never reused while the kernel may still complete an operation for it.
+//  - Wait: with set_wait_batch(), the kernel's batch wait (IORING_FEAT_MIN_TIMEOUT, 6.13): one io_uring_enter
+//    submits and waits for a batch of completions or its delay, whichever first; older kernels get the same
+//    from a plain timed wait while the thread is busy.
 // What a connection has in flight is kept in the byte ReactorHandler::io_state() lends, not in a table here.
 // user_data: a recv carries the connection's token (slot + generation); a send carries the index of the
 // reactor's send operation, which records the token; a connect carries the token under a tag of its own (the
@@ -79,8 +82,9 @@ private:
     void cancel_and_close(int fd) noexcept;
     void enable() noexcept;
     int wait(int timeout_ms) noexcept;
+    int wait_for_batch(int timeout_ms) noexcept;
     void set_wait_batch(unsigned events, unsigned max_delay_us) noexcept override {
-        wait_batch_ = events ? events : 1;
+        wait_batch_ = events && max_delay_us ? events : 1;  // no delay: no batch
         wait_batch_us_ = max_delay_us;
     }
     int drain() noexcept;
@@ -99,6 +103,8 @@ private:
     unsigned wait_batch_ = 1;    // set_wait_batch()
     unsigned wait_batch_us_ = 0;
     bool busy_ = false;  // the last run_once() handled completions: set_wait_batch() applies to the next wait
+    bool batch_wait_ = false;  // the kernel waits for a batch itself (IORING_FEAT_MIN_TIMEOUT)
+    bool ring_fd_registered_ = false;
     bool disabled_ = false;  // made with IORING_SETUP_R_DISABLED; enabled by the first run_once()
     int wake_fd_ = -1;
     std::uint64_t wake_value_ = 0;  // the eventfd read lands here

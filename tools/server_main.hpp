@@ -20,6 +20,7 @@ struct ServerFlags {
     ServerConfig config;
     unsigned workers = 1;
     unsigned idle_timeout_seconds = 30;
+    bool wait_batch_us_given = false;  // --wait-batch-us means nothing without --wait-batch: said, not ignored
     DeflateOptions deflate;  // for the server's WebSocket routes
     std::shared_ptr<AccessLog> access_log;  // --access-log: config.on_access writes to it
 };
@@ -37,8 +38,8 @@ bool parse_listen_address(std::string_view text, std::string& address, std::uint
 std::string url_host(std::string_view listen_address);
 
 enum class Flag { NotMine, Taken, BadValue };
-// Takes --port, --address, --threads, --workers, --backend, --idle-timeout, --deflate, --deflate-window, --cert
-// or --key with its value.
+// Takes --port, --address, --threads, --workers, --backend, --wait-batch, --wait-batch-us, --idle-timeout,
+// --deflate, --deflate-window, --cert or --key with its value.
 Flag take_server_flag(std::string_view flag, const char* value, ServerFlags& out);
 
 // A server's own flags: takes one of `own_flags` with its value, or returns false for a bad value (after saying

@@ -80,7 +80,7 @@ struct ClientOptions {
     // poll() waits for this many completions, for at most wait_batch_us (net::Reactor::set_wait_batch()): for
     // load generators on the machine of the server they measure. 1: wake at the first, as a client should.
     unsigned wait_batch = 1;
-    unsigned wait_batch_us = 0;
+    unsigned wait_batch_us = 200;
 };
 
 class Client;

@@ -197,6 +197,15 @@ struct ServerConfig {
     bool exclusive_port = true;
     unsigned threads = 0;       // 0: one per online CPU
     net::Backend backend = net::Backend::Auto;
+    // Under load, a shard sleeps until wait_batch completions are pending or wait_batch_us have passed, and
+    // then handles them together: one wake-up per batch instead of one per message, for at most wait_batch_us
+    // more latency (net::Reactor::set_wait_batch(): exact on io_uring with kernel 6.13 or later, where a shard
+    // idle for wait_batch_us still wakes at the first completion at once; on epoll a busy shard sleeps
+    // wait_batch_us when less than a batch is ready). For push and fan-in servers, whose clients do not wait on
+    // each answer; a client that does (one request, one answer, then the next) waits up to wait_batch_us more per
+    // exchange. 1: wake at each completion.
+    unsigned wait_batch = 1;
+    unsigned wait_batch_us = 200;
     // A request (head and body, or the TLS handshake before it) must arrive whole within this; so must the next
     // one on a keep-alive connection, counted from the last answer (and such a connection counts as a handshake
     // in progress meanwhile, for max_handshakes_per_shard).

@@ -682,3 +682,46 @@ TEST_CASE("per-connection data lives in the slot, one per connection, subprotoco
         CHECK(Session::unmade == 3);
     }
 }
+
+TEST_CASE("a server that waits for batches (wait_batch) answers every message: a lone one, one by one, and many") {
+    // The batch is larger than any client here sends at once, so every answer below depends on the wait ending
+    // by itself: after wait_batch_us under load, or at once for the first message after the server was idle.
+    for (net::Backend backend : test_backends()) {
+        INFO("backend " << net::backend_name(backend));
+        ServerConfig config;
+        config.wait_batch = 4096;
+        config.wait_batch_us = 500;
+        RunningServer running(backend, config);
+        auto lone = std::make_unique<TestClient>(running.port());
+        TestClient& client = *lone;
+        REQUIRE(client.handshake("/echo").rfind(kSwitching, 0) == 0);
+        REQUIRE(client.send_frame(Opcode::Text, "alone"));
+        CHECK(client.read_data_frame().payload == "alone");
+        for (int i = 0; i < 200; ++i) {  // request and answer, one at a time: no batch ever fills
+            REQUIRE(client.send_frame(Opcode::Text, "one " + std::to_string(i)));
+            REQUIRE(client.read_data_frame().payload == "one " + std::to_string(i));
+        }
+        std::vector<std::unique_ptr<TestClient>> many;
+        for (int i = 0; i < 50; ++i) {
+            many.push_back(std::make_unique<TestClient>(running.port()));
+            REQUIRE(many.back()->handshake().rfind(kSwitching, 0) == 0);
+        }
+        for (int round = 0; round < 3; ++round) {
+            for (std::size_t i = 0; i < many.size(); ++i) {
+                REQUIRE(many[i]->send_frame(Opcode::Binary, "many " + std::to_string(i) + "/" + std::to_string(round)));
+            }
+            int matched = 0;
+            for (std::size_t i = 0; i < many.size(); ++i) {
+                matched += many[i]->read_data_frame().payload == "many " + std::to_string(i) + "/" + std::to_string(round);
+            }
+            CHECK(matched == 50);
+        }
+        CHECK(client.send_close(1000));
+        CHECK(client.read_frame().close_code() == 1000);
+        CHECK(client.at_end());
+        lone.reset();  // the server waits for the client's end of the connection before it lets go of it
+        many.clear();
+        CHECK(RunningServer::wait_for(running.closes, 51));
+        CHECK(running.stop());
+    }
+}

@@ -36,6 +36,9 @@ def main():
         (("--address", "localhost"), "bad value for --address: 'localhost' (expected an IPv4 or IPv6 address"),
         (("--trusted-proxies", "10.0.0.1/8"), "bad value for --trusted-proxies: '10.0.0.1/8' (expected comma-"),
         (("--trusted-proxies", "127.0.0.1,,::1"), "bad value for --trusted-proxies"),
+        (("--wait-batch", "0"), "bad value for --wait-batch: '0' (expected completions, 1 to 4096)"),
+        (("--wait-batch-us", "0"), "bad value for --wait-batch-us: '0' (expected microseconds, 1 to 100000)"),
+        (("--wait-batch-us", "300"), "--wait-batch-us is the longest wait for a batch: it needs --wait-batch N"),
     ]
     for binary in (push, echo):
         name = os.path.basename(binary)

@@ -76,6 +76,7 @@ bool Shard::start_reactor() {
         return false;
     }
     reactor_ = std::move(made.reactor);
+    reactor_->set_wait_batch(config_.wait_batch, config_.wait_batch_us);
     if (index_ == 0) SURGE_LOG_INFO("reactor backend: %s (%s)", net::backend_name(reactor_->backend()).data(),
                                     made.why.data());
     const int added = reactor_->add_listener(listener_fd_, 0);
