@@ -14,14 +14,28 @@
 
 namespace surge::net {
 
+// Pieces adding up to at most this many bytes are copied together and sent with send() (see below).
+inline constexpr std::size_t kCoalesceBytes = 512;
+
 // One non-blocking send: the bytes written (0 when the socket is full) or -errno. Never raises SIGPIPE.
 // A single piece (a broadcast frame, most of the time) goes through send(), which skips sendmsg's copy of the
 // message header and iovec array from user memory. In perf of a 10,000-subscriber loopback fan-out, sendmsg's
-// entry path was 4.8% of the server's samples and send()'s is 2.8%.
+// entry path was 4.8% of the server's samples and send()'s is 2.8%. So do several small pieces (a frame header
+// and a short payload: an echo, a reply), copied into one buffer first, which costs less than the import.
 inline long send_without_waiting(int fd, const iovec* iov, int count) noexcept {
     ssize_t n;
+    std::size_t total = 0;
+    for (int i = 0; i < count && total <= kCoalesceBytes; ++i) total += iov[i].iov_len;
     if (count == 1) {
         n = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else if (total <= kCoalesceBytes) {
+        char joined[kCoalesceBytes];
+        std::size_t at = 0;
+        for (int i = 0; i < count; ++i) {
+            std::memcpy(joined + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        n = ::send(fd, joined, at, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
         msghdr message{};
         message.msg_iov = const_cast<iovec*>(iov);
