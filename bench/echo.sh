@@ -7,9 +7,16 @@
 # a server that is not saturated, the normal state of a production server).
 # The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of the
 # medians. A peer COMMAND may contain {port}; it must echo every message of ws://127.0.0.1:{port}/ back.
+# --wait-batch N:US adds surge-echo on each backend with --wait-batch N --wait-batch-us US to the turns (named
+# ...-batch), so that the default and the batched server are measured side by side.
+# --load-test PATH makes uWebSockets' own generator (its benchmarks/load_test, built outside this repository) the
+# load instead of surge-load: saturated only (it has no rate), each connection sending its next message when the
+# echo of the last arrives; bench/load_test_window.py reads its reports and the server's CPU over the same seconds
+# (--duration is rounded to its 4-second reports).
 #
 # Usage: bench/echo.sh [--connections N[,N...]] [--size B] [--duration S] [--warmup S] [--repeat N] [--rate R]
-#                      [--peer 'COMMAND'] [--peer-name NAME] [--client-backend B] [--build DIR] [--json FILE]
+#                      [--wait-batch N:US] [--load-test PATH] [--peer 'COMMAND'] [--peer-name NAME]
+#                      [--client-backend B] [--build DIR] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 connections=100,1000
@@ -21,6 +28,8 @@ rate=""
 peer=""
 peer_name=peer
 client_backend=epoll
+wait_batch=""
+load_test=""
 json=""
 build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
@@ -34,6 +43,8 @@ while [ $# -gt 0 ]; do
         --peer) peer=$2; shift 2 ;;
         --peer-name) peer_name=$2; shift 2 ;;
         --client-backend) client_backend=$2; shift 2 ;;
+        --wait-batch) wait_batch=$2; shift 2 ;;
+        --load-test) load_test=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
         --json) json=$2; shift 2 ;;
         *) echo "echo.sh: unknown option $1" >&2; exit 2 ;;
@@ -44,28 +55,45 @@ need_built tools/surge-echo bench/surge-load
 echo_bin=$build/tools/surge-echo
 load=$build/bench/surge-load
 [ "$(nproc)" -ge 2 ] || { echo "echo.sh: needs two CPUs (server and generator pinned apart)" >&2; exit 2; }
+if [ -n "$wait_batch" ] && ! [[ $wait_batch =~ ^[0-9]+:[0-9]+$ ]]; then
+    echo "echo.sh: --wait-batch takes N:US (completions and microseconds: 16:200), not '$wait_batch'" >&2; exit 2
+fi
+if [ -n "$load_test" ]; then
+    [ -x "$load_test" ] || { echo "echo.sh: --load-test $load_test is not an executable" >&2; exit 2; }
+    [ -z "$rate" ] || { echo "echo.sh: --load-test has no rate-limited mode; leave out --rate" >&2; exit 2; }
+fi
+generator_name=${load_test:+uWebSockets load_test}
+generator_name=${generator_name:-surge-load}
 
 # run NAME PORT N COMMAND...: one measured run with N connections against a server started by COMMAND.
 results=()
 run() {
-    local name=$1 port=$2 n=$3
+    local name=$1 port=$2 n=$3 cpu
     shift 3
     SURGE_LOG=warn taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
     local server=$!
     pids+=("$server")
     wait_port "$port" || { echo "$name did not start:"; cat "$work/$name.log"; exit 1; }
-    local mode=(--mode echo)
-    [ -n "$rate" ] && mode=(--mode rate --rate "$rate/total")
-    taskset -c 1 "$load" "ws://127.0.0.1:$port/" "${mode[@]}" --connections "$n" --threads 1 --size "$size" \
-        --duration "$duration" --warmup "$warmup" --client-backend "$client_backend" \
-        --json "$work/$name.json" >"$work/$name.load.log" 2>&1 &
-    local generator=$!
-    pids+=("$generator")
-    # The window: from the end of the warm-up (plus the connections' ramp) to the end of the measured seconds.
-    sleep "$warmup"
-    local cpu
-    cpu=$(cpu_per_second "$server" "$((duration - 1))")
-    wait "$generator" || { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
+    if [ -n "$load_test" ]; then
+        # Reports every 4 s: the window is the whole ones that fit in --duration, after the first.
+        python3 "$root/bench/load_test_window.py" "$load_test" "$server" "$port" "$n" "$size" \
+            "$(( duration / 4 > 0 ? duration / 4 : 1 ))" "$work/$name.json" 1 >"$work/$name.load.log" 2>&1 ||
+            { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
+        cpu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_cpu_per_second"])' \
+            "$work/$name.json")
+    else
+        local mode=(--mode echo)
+        [ -n "$rate" ] && mode=(--mode rate --rate "$rate/total")
+        taskset -c 1 "$load" "ws://127.0.0.1:$port/" "${mode[@]}" --connections "$n" --threads 1 --size "$size" \
+            --duration "$duration" --warmup "$warmup" --client-backend "$client_backend" \
+            --json "$work/$name.json" >"$work/$name.load.log" 2>&1 &
+        local generator=$!
+        pids+=("$generator")
+        # The window: from the end of the warm-up (plus the connections' ramp) to the end of the measured seconds.
+        sleep "$warmup"
+        cpu=$(cpu_per_second "$server" "$((duration - 1))")
+        wait "$generator" || { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
+    fi
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu" <<'PY'
@@ -74,11 +102,12 @@ r = json.load(open(sys.argv[1]))
 name, n = sys.argv[2], int(sys.argv[3])
 cpu = float(sys.argv[4])
 rate = r["messages_per_second"]
+# load_test reports neither latency nor errors (it stops at an echo of the wrong length, failing the run).
+latency = {k: r["latency_us"][k] for k in ("p50", "p99")} if "latency_us" in r else {"p50": 0, "p99": 0}
 print(json.dumps({"server": name, "connections": n, "messages_per_second": round(rate),
                   "server_cpu_per_second": round(cpu, 4),
                   "messages_per_cpu_second": round(rate / cpu) if cpu > 0 else None,
-                  "latency_us": {k: r["latency_us"][k] for k in ("p50", "p99")},
-                  "errors": sum(r["errors"].values())}))
+                  "latency_us": latency, "errors": sum(r.get("errors", {}).values())}))
 PY
 )")
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(server)s, %(connections)d connections: %(messages_per_second)d messages/s, server CPU %(server_cpu_per_second).3f s/s, %(messages_per_cpu_second)s messages per CPU-second, p50 %(p50).0f us, p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
@@ -89,6 +118,7 @@ for n in ${connections//,/ }; do
         echo "-- $n connections, round $round of $repeat${rate:+, $rate messages/s in all}"
         # Each round starts with the next server, so that none always runs right after another (see fanout.sh).
         servers=(io_uring epoll)
+        [ -n "$wait_batch" ] && servers+=(io_uring-batch epoll-batch)
         [ -n "$peer" ] && servers+=(peer)
         for i in $(seq 0 $((${#servers[@]} - 1))); do
             which=${servers[$(( (i + round - 1) % ${#servers[@]} ))]}
@@ -96,23 +126,26 @@ for n in ${connections//,/ }; do
             if [ "$which" = peer ]; then
                 run "$peer_name" "$port" "$n" bash -c "exec ${peer//\{port\}/$port}"
             else
-                run "surge-echo-$which" "$port" "$n" "$echo_bin" --port "$port" --threads 1 --backend "$which" \
-                    --idle-timeout 0
+                batch=()
+                [[ $which == *-batch ]] && batch=(--wait-batch "${wait_batch%%:*}" --wait-batch-us "${wait_batch##*:}")
+                run "surge-echo-$which" "$port" "$n" "$echo_bin" --port "$port" --threads 1 \
+                    --backend "${which%-batch}" "${batch[@]}" --idle-timeout 0
             fi
         done
     done
 done
 
-python3 - "$json" "$size" "${rate:-0}" "$client_backend" "${results[@]}" <<'PY'
+python3 - "$json" "$size" "${rate:-0}" "$client_backend" "$generator_name" "$wait_batch" "${results[@]}" <<'PY'
 import json, statistics, sys
-path, size, rate, client_backend = sys.argv[1:5]
-runs = [json.loads(a) for a in sys.argv[5:]]
+path, size, rate, client_backend, generator, wait_batch = sys.argv[1:7]
+runs = [json.loads(a) for a in sys.argv[7:]]
 servers = list(dict.fromkeys(r["server"] for r in runs))
-report = {"size": int(size), "rate": float(rate), "client_backend": client_backend, "runs": runs,
-          "by_connections": {}}
+report = {"size": int(size), "rate": float(rate), "client_backend": client_backend, "generator": generator,
+          "wait_batch": wait_batch, "runs": runs, "by_connections": {}}
 for n in dict.fromkeys(r["connections"] for r in runs):
     summary = {}
-    print("== %d connections, %s" % (n, "saturated" if float(rate) == 0 else "%s messages/s in all" % rate))
+    print("== %d connections, %s, generator %s" % (n, "saturated" if float(rate) == 0 else "%s messages/s in all" % rate,
+                                                  generator))
     for name in servers:
         mine = [r for r in runs if r["server"] == name and r["connections"] == n]
         summary[name] = {
@@ -126,7 +159,7 @@ for n in dict.fromkeys(r["connections"] for r in runs):
               % (name, len(mine), s["messages_per_cpu_second_median"], s["messages_per_second_median"],
                  s["server_cpu_per_second_median"]))
     ratios = {}
-    for mine in ("surge-echo-io_uring", "surge-echo-epoll"):
+    for mine in (s for s in servers if s.startswith("surge-echo")):
         for other in servers:
             if other.startswith("surge-echo"):
                 continue
