@@ -244,6 +244,14 @@ int run_servers(const char* name, ServerFlags& flags, const ServeOne& serve, con
     return run_worker_processes(
         flags.workers,
         [&](unsigned index, const std::function<void()>& ready) {
+            // In the worker's own process: its shards go to CPUs of their own. Every worker pinning from CPU 0
+            // put all of them on that one CPU (with --threads 1 on two CPUs, the other served only clients).
+            // When the workers' shards outnumber the CPUs, no fixed placement is even, so the scheduler places
+            // them, by load.
+            const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+            const unsigned threads = flags.config.threads ? flags.config.threads : cpus;
+            if (static_cast<unsigned long long>(flags.workers) * threads > cpus) flags.config.pin_threads = false;
+            else flags.config.first_cpu = index * threads;
             return serve(index, [&](std::uint16_t, unsigned) { ready(); });
         },
         [&] {

@@ -191,7 +191,7 @@ Result<void> Server::run() {
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < threads_; ++i) {
         threads.emplace_back([shard = shards_[i].get()] { shard->run(); });
-        if (config_.pin_threads) pin_to_cpu(threads.back(), i);
+        if (config_.pin_threads) pin_to_cpu(threads.back(), config_.first_cpu + i);
     }
     for (auto& thread : threads) thread.join();
     if (broker) broker->stop();

@@ -240,7 +240,10 @@ struct ServerConfig {
     std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
     std::size_t max_body_bytes = 8 * 1024;  // POST bodies on plain HTTP routes; past it: 413
     unsigned stop_grace_ms = 3000;  // stop(): how long closing handshakes may take
+    // Shard i's thread runs only on CPU (first_cpu + i) modulo the online CPUs. Processes that share the machine
+    // (--workers) give each its own first_cpu, or turn pinning off when their shards outnumber the CPUs.
     bool pin_threads = true;
+    unsigned first_cpu = 0;
     // Messages published but not yet fanned out by every shard; past it publish() returns Backpressure.
     // Rounded up to a power of two; each slot is 56 bytes.
     std::size_t broadcast_ring_slots = 1024;
