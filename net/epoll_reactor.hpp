@@ -5,6 +5,9 @@
 // completes it with 0 bytes written and the caller, which owns the queue, sends again. Completions (on_sent,
 // on_closed) are queued and delivered after the events of the same run_once(), never inside the call that
 // caused them.
+// With set_wait_batch(), a run_once() after one that had events takes what is ready at once if that is a batch,
+// and otherwise sleeps the batch's delay first (epoll cannot wait for a number of events): a timer wake-up per
+// turn under load instead of a wake-up per event.
 #pragma once
 
 #include <sys/epoll.h>
