@@ -32,6 +32,7 @@ inline long send_without_waiting(int fd, const iovec* iov, int count) noexcept {
         char joined[kCoalesceBytes];
         std::size_t at = 0;
         for (int i = 0; i < count; ++i) {
+            if (iov[i].iov_len == 0) continue;  // an empty payload's base may be null, which memcpy may not take
             std::memcpy(joined + at, iov[i].iov_base, iov[i].iov_len);
             at += iov[i].iov_len;
         }

@@ -58,6 +58,14 @@ TEST_CASE("send_without_waiting: small pieces together, large ones gathered, in 
     }
 }
 
+TEST_CASE("send_without_waiting: an empty piece with no base (an empty payload) is skipped, the rest sent") {
+    Pair pair;
+    std::string head("\x82\x00", 2);  // a binary frame with an empty payload
+    const iovec iov[2] = {piece(head), {nullptr, 0}};
+    CHECK(send_without_waiting(pair.ours, iov, 2) == 2);
+    CHECK(pair.drain() == head);
+}
+
 TEST_CASE("send_without_waiting: a full socket gets 0 whichever call is made, a closed peer -EPIPE") {
     Pair pair;
     std::string fill(65536, 'f');
