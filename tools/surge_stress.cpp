@@ -31,6 +31,7 @@
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/process_stats.hpp"
 #include "tools/loadgen/push_probe.hpp"
+#include "tools/loadgen/stress_report.hpp"
 #include "tools/loadgen/stamp.hpp"
 #include "surge/ws/url.hpp"
 #include "surge/ws/http_request.hpp"
@@ -90,9 +91,6 @@ struct Options {
     std::string json;
 };
 
-constexpr std::size_t kFailureKinds = static_cast<std::size_t>(ClientFailure::Count);
-constexpr std::size_t kVerifyMismatch = kFailureKinds;  // an extra reason: the echo was not what was sent
-
 // One worker's counters, in memory shared with the parent. Each worker writes only its own.
 struct alignas(64) WorkerShared {
     std::atomic<std::uint64_t> attempted{0};
@@ -103,7 +101,7 @@ struct alignas(64) WorkerShared {
     std::atomic<std::uint64_t> ramp_done_ns{0};  // when this worker had every connection verified or failed
     std::atomic<bool> release{false};  // set by the parent: close everything and exit
     std::array<std::atomic<std::uint64_t>, kFailureKinds + 1> by_reason{};
-    std::array<std::atomic<std::uint32_t>, 600> http_status{};
+    std::array<std::atomic<std::uint32_t>, kHttpStatuses> http_status{};
     std::atomic<std::uint64_t> push_silent{0};  // written once, when the worker is released
     PushShared push;
 };
@@ -416,34 +414,8 @@ Progress gather(const WorkerShared* shared, unsigned procs) {
     return p;
 }
 
-struct ServerMemory {
-    std::uint64_t rss_kb = 0;
-    std::uint64_t pss_kb = 0;
-};
-
-ServerMemory server_memory(const std::vector<pid_t>& pids) {
-    ServerMemory m;
-    for (pid_t root : pids) {
-        for (pid_t pid : process_tree(root)) {
-            m.rss_kb += rss_kb(pid);
-            m.pss_kb += pss_kb(pid);
-        }
-    }
-    return m;
-}
-
-double per_connection(std::uint64_t kb, std::uint64_t connections) {
-    return connections ? double(kb) * 1024.0 / double(connections) : 0.0;
-}
-
-double growth_per_connection(std::uint64_t before_kb, std::uint64_t after_kb, std::uint64_t connections) {
-    return after_kb > before_kb ? per_connection(after_kb - before_kb, connections) : 0.0;
-}
-
-std::uint64_t kernel_kb(const KernelMemory& m) { return m.slab + m.kernel_stack + m.page_tables + m.tcp_buffers; }
-
-std::string reason_name(std::size_t reason) {
-    return reason == kVerifyMismatch ? "verify_mismatch" : std::string(client_failure_name(static_cast<ClientFailure>(reason)));
+const char* verify_name(Verify verify) {
+    return verify == Verify::Echo ? "echo" : verify == Verify::Broadcast ? "broadcast" : "none";
 }
 
 }  // namespace
@@ -467,8 +439,7 @@ int main(int argc, char** argv) {
     std::printf("surge-stress: %llu connections to %zu URL(s), %.0f/s, %.0f in flight, %u processes, %u source "
                 "addresses, verify %s\n",
                 static_cast<unsigned long long>(options.connections), options.urls.size(), options.rate,
-                options.in_flight, options.procs, options.sources,
-                options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none");
+                options.in_flight, options.procs, options.sources, verify_name(options.verify));
     std::fflush(stdout);
 
     std::vector<pid_t> workers;
@@ -557,94 +528,28 @@ int main(int argc, char** argv) {
     if (pushed) {
         for (unsigned i = 0; i < options.procs; ++i) push_report.silent += shared[i].push_silent.load();
     }
-    std::array<std::uint64_t, kFailureKinds + 1> reasons{};
-    std::array<std::uint64_t, 600> statuses{};
+    StressReport report;
+    report.target = options.connections;
+    report.verified = verified_at_ramp;
+    report.failed = end.failed;
+    report.dropped = end.dropped;
+    report.verify = verify_name(options.verify);
+    report.ramp_seconds = ramp_seconds;
+    report.hold_seconds = options.hold;
+    report.procs = options.procs;
+    report.sources = options.sources;
+    report.measured_server = !options.server_pids.empty();
+    report.server_before = server_before;
+    report.server_held = server_held;
+    report.kernel_before = kernel_before;
+    report.kernel_held = kernel_held;
     for (unsigned i = 0; i < options.procs; ++i) {
-        for (std::size_t r = 0; r < reasons.size(); ++r) reasons[r] += shared[i].by_reason[r].load();
-        for (std::size_t s = 0; s < statuses.size(); ++s) statuses[s] += shared[i].http_status[s].load();
+        for (std::size_t r = 0; r < report.reasons.size(); ++r) report.reasons[r] += shared[i].by_reason[r].load();
+        for (std::size_t s = 0; s < report.statuses.size(); ++s) report.statuses[s] += shared[i].http_status[s].load();
     }
-    // A connection's cost is what the server grew by, over the connections held. PSS, not RSS: the workers share
-    // their libraries' pages, which summed RSS would count once per worker.
-    const bool measured_server = !options.server_pids.empty();
-    const double bytes_per_connection = growth_per_connection(server_before.pss_kb, server_held.pss_kb, verified_at_ramp);
-    const double total_per_connection = per_connection(server_held.pss_kb, verified_at_ramp);
-    const double rss_per_connection = growth_per_connection(server_before.rss_kb, server_held.rss_kb, verified_at_ramp);
-    const std::uint64_t kernel_delta =
-        kernel_kb(kernel_held) > kernel_kb(kernel_before) ? kernel_kb(kernel_held) - kernel_kb(kernel_before) : 0;
-    const std::uint64_t used_delta = kernel_before.mem_available > kernel_held.mem_available
-                                         ? kernel_before.mem_available - kernel_held.mem_available
-                                         : 0;
-
-    std::printf("\nsurge-stress: %llu of %llu connections verified (%s), ramp %.1f s, %llu failed, %llu dropped "
-                "while held\n",
-                static_cast<unsigned long long>(verified_at_ramp), static_cast<unsigned long long>(options.connections),
-                options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none",
-                ramp_seconds, static_cast<unsigned long long>(end.failed),
-                static_cast<unsigned long long>(end.dropped));
-    for (std::size_t r = 0; r < reasons.size(); ++r) {
-        if (reasons[r]) std::printf("  failed: %s %llu\n", reason_name(r).c_str(), static_cast<unsigned long long>(reasons[r]));
-    }
-    for (std::size_t s = 0; s < statuses.size(); ++s) {
-        if (statuses[s]) std::printf("  handshake status %zu: %llu\n", s, static_cast<unsigned long long>(statuses[s]));
-    }
-    if (measured_server) {
-        std::printf("  server memory: PSS %llu KiB (before %llu KiB), RSS %llu KiB (before %llu KiB)\n",
-                    static_cast<unsigned long long>(server_held.pss_kb),
-                    static_cast<unsigned long long>(server_before.pss_kb),
-                    static_cast<unsigned long long>(server_held.rss_kb),
-                    static_cast<unsigned long long>(server_before.rss_kb));
-        std::printf("  server user space per connection: %.0f bytes grown (PSS; %.0f by summed RSS), %.0f bytes "
-                    "counting the whole of every process\n",
-                    bytes_per_connection, rss_per_connection, total_per_connection);
-    }
-    std::printf("  kernel memory (slab, stacks, page tables, TCP buffers; both ends) +%llu KiB: %.0f bytes per "
-                "connection; MemAvailable -%llu KiB\n",
-                static_cast<unsigned long long>(kernel_delta),
-                per_connection(kernel_delta, verified_at_ramp),
-                static_cast<unsigned long long>(used_delta));
-    if (pushed) print_push(push_report);
-
-    if (!options.json.empty()) {
-        std::FILE* f = std::fopen(options.json.c_str(), "w");
-        if (!f) {
-            std::fprintf(stderr, "surge-stress: cannot write %s: %s\n", options.json.c_str(), std::strerror(errno));
-            return 1;
-        }
-        JsonWriter j(f);
-        j.begin_object();
-        j.integer("target", options.connections);
-        j.integer("verified", verified_at_ramp);
-        j.integer("failed", end.failed);
-        j.integer("dropped_while_held", end.dropped);
-        j.string("verify", options.verify == Verify::Echo ? "echo" : options.verify == Verify::Broadcast ? "broadcast" : "none");
-        j.number("ramp_seconds", ramp_seconds);
-        j.number("hold_seconds", options.hold);
-        j.integer("procs", options.procs);
-        j.integer("sources", options.sources);
-        j.integer("server_rss_kb", server_held.rss_kb);
-        j.integer("server_rss_kb_before", server_before.rss_kb);
-        j.integer("server_pss_kb", server_held.pss_kb);
-        j.integer("server_pss_kb_before", server_before.pss_kb);
-        j.number("server_bytes_per_connection", bytes_per_connection);
-        j.number("server_rss_bytes_per_connection", rss_per_connection);
-        j.number("server_total_bytes_per_connection", total_per_connection);
-        j.integer("kernel_kb_delta", kernel_delta);
-        j.number("kernel_bytes_per_connection", per_connection(kernel_delta, verified_at_ramp));
-        j.integer("mem_available_kb_delta", used_delta);
-        j.begin_object("failures");
-        for (std::size_t r = 0; r < reasons.size(); ++r) {
-            if (r != static_cast<std::size_t>(ClientFailure::None)) j.integer(reason_name(r), reasons[r]);
-        }
-        j.end_object();
-        j.begin_object("handshake_status");
-        for (std::size_t s = 0; s < statuses.size(); ++s) {
-            if (statuses[s]) j.integer(std::to_string(s), statuses[s]);
-        }
-        j.end_object();
-        if (pushed) write_push_json(j, push_report);
-        j.end_object();
-        std::fclose(f);
-    }
+    report.push = pushed ? &push_report : nullptr;
+    print_stress_report(report);
+    if (!options.json.empty() && !write_stress_json(report, options.json)) return 1;
     const bool push_whole = !pushed || (push_report.lost == 0 && push_report.repeated == 0 &&
                                         push_report.silent == 0 && push_report.complete == push_report.subscribers);
     return verified_at_ramp == options.connections && end.dropped == 0 && push_whole ? 0 : 1;
