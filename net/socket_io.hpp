@@ -24,8 +24,8 @@ inline constexpr std::size_t kCoalesceBytes = 512;
 // and a short payload: an echo, a reply), copied into one buffer first, which costs less than the import.
 inline long send_without_waiting(int fd, const iovec* iov, int count) noexcept {
     ssize_t n;
-    std::size_t total = 0;
-    for (int i = 0; i < count && total <= kCoalesceBytes; ++i) total += iov[i].iov_len;
+    std::size_t total = 0;  // of several pieces, counted only as far as kCoalesceBytes
+    for (int i = 0; count > 1 && i < count && total <= kCoalesceBytes; ++i) total += iov[i].iov_len;
     if (count == 1) {
         n = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else if (total <= kCoalesceBytes) {
