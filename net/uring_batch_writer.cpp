@@ -13,7 +13,8 @@ namespace surge::net {
 namespace {
 
 constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;  // MSG_DONTWAIT: -EAGAIN at once, never a poll armed
-constexpr std::size_t kFirstTable = 1024;
+constexpr std::size_t kFirstTable = 1024;    // the smallest table, when the descriptor limit is lower still
+constexpr std::size_t kBigTable = 1u << 16;  // the first table's largest size: 512 KiB of the kernel's
 constexpr std::uint64_t kMaxTable = 1u << 20;  // IORING_MAX_FIXED_FILES
 constexpr long kNoResult = std::numeric_limits<long>::min();  // not reported yet
 
@@ -56,11 +57,12 @@ void UringBatchWriter::write(std::span<BatchedWrite> writes) noexcept {
 }
 
 std::size_t UringBatchWriter::submit_and_reap(std::span<BatchedWrite> writes) noexcept {
+    register_new(writes);
     for (std::size_t i = 0; i < writes.size(); ++i) {
         BatchedWrite& w = writes[i];
         w.result = kNoResult;
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);  // never null: the queue is empty between batches
-        const bool fixed = registered(w.fd);
+        const bool fixed = in_file_table(w.fd);
         if (w.count == 1) {
             // One piece (a broadcast frame, most often): send skips sendmsg's copy of the header and iovecs.
             io_uring_prep_send(sqe, w.fd, w.iov[0].iov_base, w.iov[0].iov_len, kSendFlags);
@@ -109,33 +111,71 @@ std::size_t UringBatchWriter::submit_and_reap(std::span<BatchedWrite> writes) no
     return taken;
 }
 
-bool UringBatchWriter::registered(int fd) noexcept {
-    const auto index = static_cast<std::size_t>(fd);
-    if (index < in_table_.size() && in_table_[index]) return true;
-    if (table_failed_ || fd < 0) return false;
-    if (index >= in_table_.size() && !grow_table(index + 1)) return false;
-    if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) != 1) return false;
-    in_table_[index] = 1;
-    return true;
+void UringBatchWriter::register_new(std::span<const BatchedWrite> writes) noexcept {
+    if (table_failed_) return;
+    fresh_.clear();
+    int highest = -1;
+    for (const BatchedWrite& w : writes) {
+        if (w.fd < 0 || in_file_table(w.fd)) continue;
+        fresh_.push_back(w.fd);
+        highest = std::max(highest, w.fd);
+    }
+    if (fresh_.empty()) return;
+    if (static_cast<std::size_t>(highest) >= in_table_.size() && !grow_table(static_cast<std::size_t>(highest) + 1)) {
+        return;
+    }
+    std::sort(fresh_.begin(), fresh_.end());
+    fresh_.erase(std::unique(fresh_.begin(), fresh_.end()), fresh_.end());  // a batch may write one twice
+    register_runs(fresh_);
+}
+
+void UringBatchWriter::register_runs(std::span<const int> fds) noexcept {
+    // Descriptors of one shard's connections are mostly close together: a run spans gaps of up to kMaxGap slots
+    // (left as they are, IORING_REGISTER_FILES_SKIP), so one update covers it.
+    constexpr int kMaxGap = 64;
+    std::size_t first = 0;
+    while (first < fds.size()) {
+        std::size_t last = first;
+        while (last + 1 < fds.size() && fds[last + 1] - fds[last] <= kMaxGap) ++last;
+        const int base = fds[first];
+        slots_.assign(static_cast<std::size_t>(fds[last] - base + 1), IORING_REGISTER_FILES_SKIP);
+        for (std::size_t i = first; i <= last; ++i) slots_[static_cast<std::size_t>(fds[i] - base)] = fds[i];
+        // The kernel updates the slots in order and stops at the first it cannot take, returning how many it did
+        // (or the error, when that is the first): the run goes on after that one, which stays a plain descriptor.
+        const int done = io_uring_register_files_update(&ring_, static_cast<unsigned>(base), slots_.data(),
+                                                        static_cast<unsigned>(slots_.size()));
+        const int refused = done < 0 ? 0 : done;
+        std::size_t next = last + 1;
+        for (std::size_t i = first; i <= last; ++i) {
+            const int offset = fds[i] - base;
+            if (offset < refused) in_table_[static_cast<std::size_t>(fds[i])] = 1;
+            if (offset == refused) next = i + 1;
+        }
+        first = next;
+    }
 }
 
 bool UringBatchWriter::grow_table(std::size_t needed) noexcept {
-    // The table cannot grow in place: it is registered again, larger, with every descriptor it held (one call
-    // each way; the ring has nothing in flight between batches, so unregistering does not wait). It starts
-    // small and doubles, so a shard that broadcasts to few connections keeps a small one.
+    // The table cannot grow in place: a larger one replaces it and every descriptor it held is registered again.
+    // So the first is as large as the process's descriptor limit (8 bytes a slot in the kernel) up to kBigTable,
+    // and only a process allowed more than that doubles it when it must.
     const std::uint64_t limit = std::min<std::uint64_t>(fd_limit().soft, kMaxTable);  // the kernel's bounds
-    std::size_t size = std::max<std::size_t>({needed, in_table_.size() * 2, kFirstTable});
-    size = std::min<std::size_t>(size, limit);
+    std::size_t size = in_table_.empty() ? std::min<std::size_t>(limit, kBigTable) : in_table_.size() * 2;
+    size = std::min<std::size_t>(std::max<std::size_t>({size, needed, kFirstTable}), limit);
     if (size < needed) {
         table_failed_ = true;
         return false;
     }
-    std::vector<int> fds(size, -1);  // -1: an empty slot
+    std::vector<int> held;  // registered now, to register again in the new table (fresh_ is the caller's)
     for (std::size_t i = 0; i < in_table_.size(); ++i) {
-        if (in_table_[i]) fds[i] = static_cast<int>(i);
+        if (in_table_[i]) held.push_back(static_cast<int>(i));
     }
     if (!in_table_.empty()) io_uring_unregister_files(&ring_);
-    const int made = io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(size));
+    int made = io_uring_register_files_sparse(&ring_, static_cast<unsigned>(size));
+    if (made == -EINVAL) {  // before Linux 5.19: a table of empty slots, passed in whole
+        const std::vector<int> empty(size, -1);
+        made = io_uring_register_files(&ring_, empty.data(), static_cast<unsigned>(size));
+    }
     if (made != 0) {
         SURGE_LOG_WARN("io_uring: no file table of %zu for batched sends (%s); using plain descriptors", size,
                        std::strerror(-made));
@@ -143,7 +183,8 @@ bool UringBatchWriter::grow_table(std::size_t needed) noexcept {
         table_failed_ = true;
         return false;
     }
-    in_table_.resize(size, 0);
+    in_table_.assign(size, 0);
+    register_runs(held);
     return true;
 }
 

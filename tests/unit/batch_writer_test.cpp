@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -142,4 +144,60 @@ TEST_CASE("a descriptor forgotten and closed: its socket really ends, and its nu
     ::close(new_pair.ours);
     ::close(new_pair.theirs);
     ::close(old_pair.theirs);
+}
+
+TEST_CASE("one batch registers every new descriptor: runs with gaps, one written twice, and a table that grows") {
+    if (!ring_expected()) return;
+    // A low descriptor limit makes the first table small, so a descriptor numbered past it needs a larger one,
+    // into which the ones already registered must be carried.
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    REQUIRE(saved.rlim_cur >= 4096);
+    rlimit low = saved;
+    low.rlim_cur = 1024;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+
+    UringBatchWriter writer;
+    std::vector<Pair> pairs;
+    for (int i = 0; i < 40; ++i) pairs.push_back(make_pair());
+    // Two far apart (gaps wider than one update spans) and one the first table cannot hold.
+    const int far = ::fcntl(pairs[0].ours, F_DUPFD_CLOEXEC, 600);
+    REQUIRE(far >= 600);
+    std::string message = "registered";
+    iovec piece{message.data(), message.size()};
+    std::vector<BatchedWrite> batch;
+    for (std::size_t i = 1; i < pairs.size(); i += 2) batch.push_back({pairs[i].ours, 1, &piece, -1});
+    batch.push_back({pairs[1].ours, 1, &piece, -1});  // the same descriptor twice in one batch
+    batch.push_back({far, 1, &piece, -1});
+    writer.write(batch);
+    for (const BatchedWrite& w : batch) {
+        CHECK(w.result == static_cast<long>(message.size()));
+        CHECK(writer.in_file_table(w.fd));
+    }
+    CHECK(!writer.in_file_table(pairs[2].ours));  // not written: not registered
+
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    const int beyond = ::fcntl(pairs[2].ours, F_DUPFD_CLOEXEC, 3000);
+    REQUIRE(beyond >= 3000);
+    BatchedWrite more[2] = {{beyond, 1, &piece, -1}, {pairs[3].ours, 1, &piece, -1}};
+    writer.write(more);
+    CHECK(more[0].result == static_cast<long>(message.size()));
+    CHECK(more[1].result == static_cast<long>(message.size()));
+    CHECK(writer.in_file_table(beyond));
+    for (const BatchedWrite& w : batch) CHECK(writer.in_file_table(w.fd));  // carried into the larger table
+
+    // Everything written arrived once: the batch's pieces plus the second round's.
+    CHECK(read_all(pairs[0].theirs) == message);            // through `far`
+    CHECK(read_all(pairs[1].theirs) == message + message);  // twice in the batch
+    CHECK(read_all(pairs[2].theirs) == message);            // through `beyond`
+    CHECK(read_all(pairs[3].theirs) == message + message);  // in the batch, then beside `beyond`
+    for (int fd : {far, beyond}) {
+        writer.forget(fd);
+        ::close(fd);
+    }
+    for (const Pair& p : pairs) {
+        writer.forget(p.ours);
+        ::close(p.ours);
+        ::close(p.theirs);
+    }
 }
