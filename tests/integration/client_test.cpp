@@ -26,6 +26,7 @@
 
 #include "surge/core/clock.hpp"
 #include "surge/net/tls.hpp"
+#include "tests/support/blocking_io.hpp"
 #include "tests/support/frames.hpp"
 #include "tests/support/running_server.hpp"
 #include "tests/support/test_certificate.hpp"
@@ -223,8 +224,7 @@ public:
         std::string request;
         while (request.find("\r\n\r\n") == std::string::npos) {
             char buffer[1024];
-            const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-            if (n < 0 && errno == EINTR) continue;  // not restarted under SO_RCVTIMEO (see test_client.hpp)
+            const ssize_t n = surge::test::recv_retrying(fd_, buffer, sizeof buffer);
             if (n <= 0) return false;
             request.append(buffer, static_cast<std::size_t>(n));
         }
@@ -256,8 +256,7 @@ private:
     bool read_exact(void* into, std::size_t size) {
         auto* p = static_cast<char*>(into);
         while (size > 0) {
-            const ssize_t n = ::recv(fd_, p, size, 0);
-            if (n < 0 && errno == EINTR) continue;
+            const ssize_t n = surge::test::recv_retrying(fd_, p, size);
             if (n <= 0) return false;
             p += n;
             size -= static_cast<std::size_t>(n);

@@ -16,6 +16,7 @@
 
 #include "surge/ws/redis_broker.hpp"
 #include "surge/ws/server.hpp"
+#include "tests/support/blocking_io.hpp"
 #include "tests/support/resume_protocol.hpp"
 #include "tests/support/running_server.hpp"
 #include "tools/push/worker_hub.hpp"
@@ -53,9 +54,7 @@ public:
     }
     std::string read_some() {
         char buffer[4096];
-        ssize_t got;
-        do got = ::recv(fd_, buffer, sizeof buffer, 0);
-        while (got < 0 && errno == EINTR);  // not restarted under SO_RCVTIMEO (see test_client.hpp)
+        const ssize_t got = surge::test::recv_retrying(fd_, buffer, sizeof buffer);
         return got > 0 ? std::string(buffer, static_cast<std::size_t>(got)) : std::string();
     }
     // Reads until the hub closes the connection; false if it is still open after `limit` bytes or 5 s of silence.
@@ -63,8 +62,7 @@ public:
         std::size_t total = 0;
         char buffer[65536];
         while (total <= limit) {
-            const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
-            if (got < 0 && errno == EINTR) continue;
+            const ssize_t got = surge::test::recv_retrying(fd_, buffer, sizeof buffer);
             if (got == 0 || (got < 0 && errno == ECONNRESET)) return true;
             if (got < 0) return false;  // the timeout: still open, and silent
             total += static_cast<std::size_t>(got);

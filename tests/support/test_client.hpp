@@ -1,8 +1,7 @@
 // Test support: a blocking WebSocket client over a real loopback socket, built from surge's own encoder (masked
 // frames, as a client must send) and header parser. Every read has a 10 s receive timeout, so a broken server
 // fails the test instead of hanging it; no test asserts on how long anything took. A call interrupted (EINTR) is
-// made again: with a receive timeout set, the kernel does not restart it, and a thread that once used io_uring
-// can be interrupted so by the ring's teardown long after (task work the kernel queues to the submitter).
+// made again (tests/support/blocking_io.hpp says why).
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,6 +17,7 @@
 
 #include "surge/ws/frame_encoder.hpp"
 #include "surge/ws/frame_header.hpp"
+#include "tests/support/blocking_io.hpp"
 
 namespace surge::test {
 
@@ -66,8 +66,7 @@ public:
 
     bool send_raw(std::string_view bytes) {
         while (!bytes.empty()) {
-            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) continue;
+            const ssize_t n = send_retrying(fd_, bytes.data(), bytes.size());
             if (n <= 0) return false;
             bytes.remove_prefix(static_cast<std::size_t>(n));
         }
@@ -181,9 +180,7 @@ public:
     // True when the server has closed its side (end of stream or reset) with nothing more to read.
     bool at_end() {
         char byte;
-        ssize_t n;
-        do n = ::recv(fd_, &byte, 1, 0);
-        while (n < 0 && errno == EINTR);
+        const ssize_t n = recv_retrying(fd_, &byte, 1);
         if (n > 0) buffer_.push_back(byte);
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
     }
@@ -191,9 +188,7 @@ public:
 private:
     bool fill() {
         char chunk[65536];
-        ssize_t n;
-        do n = ::recv(fd_, chunk, sizeof chunk, 0);
-        while (n < 0 && errno == EINTR);
+        const ssize_t n = recv_retrying(fd_, chunk, sizeof chunk);
         if (n <= 0) return false;
         buffer_.append(chunk, static_cast<std::size_t>(n));
         return true;

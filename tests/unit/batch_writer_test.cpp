@@ -15,31 +15,12 @@
 #include <vector>
 
 #include "surge/net/uring_probe.hpp"
+#include "tests/support/socket_pair.hpp"
 
 using namespace surge::net;
+using surge::test::SocketPair;
 
 namespace {
-
-struct Pair {
-    int ours = -1;
-    int theirs = -1;
-};
-
-Pair make_pair() {
-    int fds[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-    return {fds[0], fds[1]};
-}
-
-std::string read_all(int fd) {
-    std::string out;
-    char buffer[65536];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-        if (n <= 0) return out;
-        out.append(buffer, static_cast<std::size_t>(n));
-    }
-}
 
 bool ring_expected() { return uring_unsupported_reason().empty(); }
 
@@ -48,11 +29,10 @@ bool ring_expected() { return uring_unsupported_reason().empty(); }
 TEST_CASE("a batch larger than one submission: every entry, of one piece or three, is written whole and in order") {
     UringBatchWriter writer;
     constexpr int kConnections = 2 * UringBatchWriter::kEntries + 7;  // three submissions, the last short
-    std::vector<Pair> pairs;
+    std::vector<SocketPair> pairs(kConnections);
     std::vector<std::string> heads, tails;
     std::vector<iovec> iov(3 * kConnections);
     std::vector<BatchedWrite> batch;
-    for (int i = 0; i < kConnections; ++i) pairs.push_back(make_pair());
     for (int i = 0; i < kConnections; ++i) {
         heads.push_back("head " + std::to_string(i) + ";");
         tails.push_back(std::string(static_cast<std::size_t>(i % 50), static_cast<char>('a' + i % 26)));
@@ -65,85 +45,75 @@ TEST_CASE("a batch larger than one submission: every entry, of one piece or thre
             piece[1] = {const_cast<char*>("|"), 1};
             piece[2] = {tails[i].data(), tails[i].size()};
             const int count = i % 2 == 0 ? 1 : 3;
-            batch.push_back({pairs[i].ours, count, piece, -12345});
+            batch.push_back({pairs[i].ours(), count, piece, -12345});
         }
         writer.write(batch);
         for (int i = 0; i < kConnections; ++i) {
             const std::string expected = i % 2 == 0 ? heads[i] : heads[i] + "|" + tails[i];
             CHECK(batch[i].result == static_cast<long>(expected.size()));
-            CHECK(read_all(pairs[i].theirs) == expected);
+            CHECK(pairs[i].drain() == expected);
         }
     }
     if (ring_expected()) CHECK(writer.ring_in_use());
-    for (const Pair& p : pairs) {
-        writer.forget(p.ours);
-        ::close(p.ours);
-        ::close(p.theirs);
-    }
+    for (const SocketPair& p : pairs) writer.forget(p.ours());  // before the pairs close
 }
 
 TEST_CASE("a full socket gets 0, a larger write a short count, a closed peer -EPIPE, each apart from the others") {
     UringBatchWriter writer;
-    const Pair full = make_pair(), big = make_pair(), gone = make_pair(), fine = make_pair();
+    SocketPair full, big, gone, fine;
     const std::string filler(4096, 'f');
-    while (::send(full.ours, filler.data(), filler.size(), MSG_DONTWAIT) > 0) {
+    while (::send(full.ours(), filler.data(), filler.size(), MSG_DONTWAIT) > 0) {
     }
-    ::close(gone.theirs);
+    gone.close_theirs();
     const std::string large(4 * 1024 * 1024, 'L');  // more than a socket buffer holds
     const std::string small = "still delivered";
     iovec pieces[4] = {{const_cast<char*>(small.data()), small.size()},
                        {const_cast<char*>(large.data()), large.size()},
                        {const_cast<char*>(small.data()), small.size()},
                        {const_cast<char*>(small.data()), small.size()}};
-    BatchedWrite batch[4] = {{full.ours, 1, &pieces[0], -1},
-                             {big.ours, 1, &pieces[1], -1},
-                             {gone.ours, 1, &pieces[2], -1},
-                             {fine.ours, 1, &pieces[3], -1}};
+    BatchedWrite batch[4] = {{full.ours(), 1, &pieces[0], -1},
+                             {big.ours(), 1, &pieces[1], -1},
+                             {gone.ours(), 1, &pieces[2], -1},
+                             {fine.ours(), 1, &pieces[3], -1}};
     writer.write(batch);
     CHECK(batch[0].result == 0);
     CHECK(batch[1].result > 0);
     CHECK(batch[1].result < static_cast<long>(large.size()));
     CHECK(batch[2].result == -EPIPE);
     CHECK(batch[3].result == static_cast<long>(small.size()));
-    const std::string got = read_all(big.theirs);
+    const std::string got = big.drain();
     CHECK(got.size() == static_cast<std::size_t>(batch[1].result));
     CHECK(got == large.substr(0, got.size()));
-    CHECK(read_all(fine.theirs) == small);
-    for (const Pair& p : {full, big, gone, fine}) {
-        writer.forget(p.ours);
-        ::close(p.ours);
-        if (p.theirs != gone.theirs) ::close(p.theirs);
-    }
+    CHECK(fine.drain() == small);
+    for (const SocketPair* p : {&full, &big, &gone, &fine}) writer.forget(p->ours());
 }
 
 TEST_CASE("a descriptor forgotten and closed: its socket really ends, and its number reused reaches the new one") {
     UringBatchWriter writer;
-    const Pair old_pair = make_pair();
+    SocketPair old_pair;
     std::string first = "to the old socket";
     iovec piece{first.data(), first.size()};
-    BatchedWrite one{old_pair.ours, 1, &piece, -1};
+    BatchedWrite one{old_pair.ours(), 1, &piece, -1};
     writer.write({&one, 1});  // registers the descriptor
     REQUIRE(one.result == static_cast<long>(first.size()));
-    CHECK(read_all(old_pair.theirs) == first);
+    CHECK(old_pair.drain() == first);
 
-    writer.forget(old_pair.ours);
-    ::close(old_pair.ours);
+    const int old_number = old_pair.ours();
+    writer.forget(old_number);
+    old_pair.close_ours();
     // Had the ring kept a reference, the old socket would still be open and its peer would see no end of stream.
     char byte;
-    CHECK(::recv(old_pair.theirs, &byte, 1, MSG_DONTWAIT) == 0);
+    CHECK(::recv(old_pair.theirs(), &byte, 1, MSG_DONTWAIT) == 0);
 
-    const Pair new_pair = make_pair();  // the lowest free number: the old one
-    CHECK(new_pair.ours == old_pair.ours);
+    SocketPair new_pair;  // the lowest free number: the old one
+    CHECK(new_pair.ours() == old_number);
     std::string second = "to the new socket";
     piece = {second.data(), second.size()};
-    one = {new_pair.ours, 1, &piece, -1};
+    one = {new_pair.ours(), 1, &piece, -1};
     writer.write({&one, 1});
     CHECK(one.result == static_cast<long>(second.size()));
-    CHECK(read_all(new_pair.theirs) == second);
-    writer.forget(new_pair.ours);
-    ::close(new_pair.ours);
-    ::close(new_pair.theirs);
-    ::close(old_pair.theirs);
+    CHECK(new_pair.drain() == second);
+    writer.forget(new_pair.ours());
 }
 
 TEST_CASE("one batch registers every new descriptor: runs with gaps, one written twice, and a table that grows") {
@@ -153,33 +123,36 @@ TEST_CASE("one batch registers every new descriptor: runs with gaps, one written
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
     REQUIRE(saved.rlim_cur >= 4096);
+    struct RestoreLimit {
+        rlimit limit;
+        ~RestoreLimit() { ::setrlimit(RLIMIT_NOFILE, &limit); }  // for the tests after this one, even on failure
+    } restore{saved};
     rlimit low = saved;
     low.rlim_cur = 1024;
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
 
     UringBatchWriter writer;
-    std::vector<Pair> pairs;
-    for (int i = 0; i < 40; ++i) pairs.push_back(make_pair());
+    std::vector<SocketPair> pairs(40);
     // Two far apart (gaps wider than one update spans) and one the first table cannot hold.
-    const int far = ::fcntl(pairs[0].ours, F_DUPFD_CLOEXEC, 600);
+    const int far = ::fcntl(pairs[0].ours(), F_DUPFD_CLOEXEC, 600);
     REQUIRE(far >= 600);
     std::string message = "registered";
     iovec piece{message.data(), message.size()};
     std::vector<BatchedWrite> batch;
-    for (std::size_t i = 1; i < pairs.size(); i += 2) batch.push_back({pairs[i].ours, 1, &piece, -1});
-    batch.push_back({pairs[1].ours, 1, &piece, -1});  // the same descriptor twice in one batch
+    for (std::size_t i = 1; i < pairs.size(); i += 2) batch.push_back({pairs[i].ours(), 1, &piece, -1});
+    batch.push_back({pairs[1].ours(), 1, &piece, -1});  // the same descriptor twice in one batch
     batch.push_back({far, 1, &piece, -1});
     writer.write(batch);
     for (const BatchedWrite& w : batch) {
         CHECK(w.result == static_cast<long>(message.size()));
         CHECK(writer.in_file_table(w.fd));
     }
-    CHECK(!writer.in_file_table(pairs[2].ours));  // not written: not registered
+    CHECK(!writer.in_file_table(pairs[2].ours()));  // not written: not registered
 
-    ::setrlimit(RLIMIT_NOFILE, &saved);
-    const int beyond = ::fcntl(pairs[2].ours, F_DUPFD_CLOEXEC, 3000);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    const int beyond = ::fcntl(pairs[2].ours(), F_DUPFD_CLOEXEC, 3000);
     REQUIRE(beyond >= 3000);
-    BatchedWrite more[2] = {{beyond, 1, &piece, -1}, {pairs[3].ours, 1, &piece, -1}};
+    BatchedWrite more[2] = {{beyond, 1, &piece, -1}, {pairs[3].ours(), 1, &piece, -1}};
     writer.write(more);
     CHECK(more[0].result == static_cast<long>(message.size()));
     CHECK(more[1].result == static_cast<long>(message.size()));
@@ -187,17 +160,13 @@ TEST_CASE("one batch registers every new descriptor: runs with gaps, one written
     for (const BatchedWrite& w : batch) CHECK(writer.in_file_table(w.fd));  // carried into the larger table
 
     // Everything written arrived once: the batch's pieces plus the second round's.
-    CHECK(read_all(pairs[0].theirs) == message);            // through `far`
-    CHECK(read_all(pairs[1].theirs) == message + message);  // twice in the batch
-    CHECK(read_all(pairs[2].theirs) == message);            // through `beyond`
-    CHECK(read_all(pairs[3].theirs) == message + message);  // in the batch, then beside `beyond`
+    CHECK(pairs[0].drain() == message);            // through `far`
+    CHECK(pairs[1].drain() == message + message);  // twice in the batch
+    CHECK(pairs[2].drain() == message);            // through `beyond`
+    CHECK(pairs[3].drain() == message + message);  // in the batch, then beside `beyond`
     for (int fd : {far, beyond}) {
         writer.forget(fd);
         ::close(fd);
     }
-    for (const Pair& p : pairs) {
-        writer.forget(p.ours);
-        ::close(p.ours);
-        ::close(p.theirs);
-    }
+    for (const SocketPair& p : pairs) writer.forget(p.ours());
 }

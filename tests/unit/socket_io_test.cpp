@@ -10,33 +10,12 @@
 #include <cerrno>
 #include <string>
 
+#include "tests/support/socket_pair.hpp"
+
 using namespace surge::net;
+using surge::test::SocketPair;
 
 namespace {
-
-struct Pair {
-    int ours = -1;
-    int theirs = -1;
-    Pair() {
-        int fds[2];
-        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-        ours = fds[0];
-        theirs = fds[1];
-    }
-    ~Pair() {
-        if (ours >= 0) ::close(ours);
-        if (theirs >= 0) ::close(theirs);
-    }
-    std::string drain() const {
-        std::string out;
-        char buffer[65536];
-        for (;;) {
-            const ssize_t n = ::recv(theirs, buffer, sizeof buffer, MSG_DONTWAIT);
-            if (n <= 0) return out;
-            out.append(buffer, static_cast<std::size_t>(n));
-        }
-    }
-};
 
 iovec piece(std::string& s) { return {s.data(), s.size()}; }
 
@@ -46,10 +25,10 @@ TEST_CASE("send_without_waiting: small pieces together, large ones gathered, in 
     for (const std::size_t size : {std::size_t{0}, std::size_t{1}, kCoalesceBytes / 3, kCoalesceBytes / 2,
                                    kCoalesceBytes, std::size_t{70'000}}) {
         CAPTURE(size);
-        Pair pair;
+        SocketPair pair;
         std::string a = "\x81\x05", b(size, 'b'), c = "tail";
         const iovec iov[3] = {piece(a), piece(b), piece(c)};
-        const long n = send_without_waiting(pair.ours, iov, 3);
+        const long n = send_without_waiting(pair.ours(), iov, 3);
         REQUIRE(n > 0);
         const std::string got = pair.drain();
         CHECK(got.size() == static_cast<std::size_t>(n));
@@ -59,26 +38,25 @@ TEST_CASE("send_without_waiting: small pieces together, large ones gathered, in 
 }
 
 TEST_CASE("send_without_waiting: an empty piece with no base (an empty payload) is skipped, the rest sent") {
-    Pair pair;
+    SocketPair pair;
     std::string head("\x82\x00", 2);  // a binary frame with an empty payload
     const iovec iov[2] = {piece(head), {nullptr, 0}};
-    CHECK(send_without_waiting(pair.ours, iov, 2) == 2);
+    CHECK(send_without_waiting(pair.ours(), iov, 2) == 2);
     CHECK(pair.drain() == head);
 }
 
 TEST_CASE("send_without_waiting: a full socket gets 0 whichever call is made, a closed peer -EPIPE") {
-    Pair pair;
+    SocketPair pair;
     std::string fill(65536, 'f');
     const iovec big{fill.data(), fill.size()};
-    while (send_without_waiting(pair.ours, &big, 1) > 0) {
+    while (send_without_waiting(pair.ours(), &big, 1) > 0) {
     }
     std::string a = "ab", b = "cd", large(4096, 'l');
     const iovec small[2] = {piece(a), piece(b)};
     const iovec gathered[2] = {piece(a), piece(large)};
-    CHECK(send_without_waiting(pair.ours, small, 2) == 0);
-    CHECK(send_without_waiting(pair.ours, gathered, 2) == 0);
-    ::close(pair.theirs);
-    pair.theirs = -1;
-    CHECK(send_without_waiting(pair.ours, small, 2) == -EPIPE);
-    CHECK(send_without_waiting(pair.ours, gathered, 2) == -EPIPE);
+    CHECK(send_without_waiting(pair.ours(), small, 2) == 0);
+    CHECK(send_without_waiting(pair.ours(), gathered, 2) == 0);
+    pair.close_theirs();
+    CHECK(send_without_waiting(pair.ours(), small, 2) == -EPIPE);
+    CHECK(send_without_waiting(pair.ours(), gathered, 2) == -EPIPE);
 }
