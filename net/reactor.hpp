@@ -89,6 +89,10 @@ public:
     // try_write() for many connections at once (a broadcast's fan-out), each getting its own result. A backend
     // may hand the whole batch to the kernel in one call (io_uring); the default writes them one by one.
     virtual void try_write_batch(std::span<BatchedWrite> writes) noexcept;
+    // `fd` (a connection this reactor was given) is going to be in try_write_batch() calls: it subscribed to a
+    // topic. A backend may prepare for that now, so that the first broadcast does not pay for it: io_uring
+    // registers it in its batch writer's file table at the end of the loop turn. Free to call more than once.
+    virtual void expect_batch_writes(int fd) noexcept { (void)fd; }
     // Queues a send of up to 64 iovecs; on_sent() reports it from the loop. A backend may take only a prefix of
     // them (io_uring takes kMaxUringIovecs); on_sent() then reports a short write and the caller sends the rest. The iovec array is read only
     // during this call (a backend that needs it later keeps its own copy); the bytes it points at must stay

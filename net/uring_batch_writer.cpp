@@ -111,21 +111,45 @@ std::size_t UringBatchWriter::submit_and_reap(std::span<BatchedWrite> writes) no
     return taken;
 }
 
-void UringBatchWriter::register_new(std::span<const BatchedWrite> writes) noexcept {
-    if (table_failed_) return;
+void UringBatchWriter::set_state(int fd, FdState state) {
+    const auto index = static_cast<std::size_t>(fd);
+    if (index >= fd_states_.size()) fd_states_.resize(std::max<std::size_t>(index + 1, fd_states_.size() * 2));
+    fd_states_[index] = state;
+}
+
+void UringBatchWriter::prepare(int fd) noexcept {
+    if (fd < 0 || table_failed_ || state_ == State::Unavailable || state_of(fd) != FdState::None) return;
+    set_state(fd, FdState::Prepared);
+    prepared_.push_back(fd);
+}
+
+void UringBatchWriter::register_prepared() noexcept {
+    if (prepared_.empty()) return;
     fresh_.clear();
-    int highest = -1;
+    for (const int fd : prepared_) {
+        if (state_of(fd) == FdState::Prepared) fresh_.push_back(fd);  // not forgotten, nor registered by a write
+    }
+    prepared_.clear();
+    if (!fresh_.empty() && ready()) register_fresh();
+    for (const int fd : fresh_) {
+        if (state_of(fd) == FdState::Prepared) set_state(fd, FdState::None);  // refused: a plain descriptor
+    }
+}
+
+void UringBatchWriter::register_new(std::span<const BatchedWrite> writes) noexcept {
+    fresh_.clear();
     for (const BatchedWrite& w : writes) {
-        if (w.fd < 0 || in_file_table(w.fd)) continue;
-        fresh_.push_back(w.fd);
-        highest = std::max(highest, w.fd);
+        if (w.fd >= 0 && !in_file_table(w.fd)) fresh_.push_back(w.fd);
     }
-    if (fresh_.empty()) return;
-    if (static_cast<std::size_t>(highest) >= in_table_.size() && !grow_table(static_cast<std::size_t>(highest) + 1)) {
-        return;
-    }
+    if (!fresh_.empty()) register_fresh();
+}
+
+void UringBatchWriter::register_fresh() noexcept {
+    if (table_failed_) return;
     std::sort(fresh_.begin(), fresh_.end());
     fresh_.erase(std::unique(fresh_.begin(), fresh_.end()), fresh_.end());  // a batch may write one twice
+    const auto highest = static_cast<std::size_t>(fresh_.back());
+    if (highest >= table_size_ && !grow_table(highest + 1)) return;
     register_runs(fresh_);
 }
 
@@ -148,7 +172,7 @@ void UringBatchWriter::register_runs(std::span<const int> fds) noexcept {
         std::size_t next = last + 1;
         for (std::size_t i = first; i <= last; ++i) {
             const int offset = fds[i] - base;
-            if (offset < refused) in_table_[static_cast<std::size_t>(fds[i])] = 1;
+            if (offset < refused) set_state(fds[i], FdState::Registered);
             if (offset == refused) next = i + 1;
         }
         first = next;
@@ -160,17 +184,21 @@ bool UringBatchWriter::grow_table(std::size_t needed) noexcept {
     // So the first is as large as the process's descriptor limit (8 bytes a slot in the kernel) up to kBigTable,
     // and only a process allowed more than that doubles it when it must.
     const std::uint64_t limit = std::min<std::uint64_t>(fd_limit().soft, kMaxTable);  // the kernel's bounds
-    std::size_t size = in_table_.empty() ? std::min<std::size_t>(limit, kBigTable) : in_table_.size() * 2;
+    std::size_t size = table_size_ == 0 ? std::min<std::size_t>(limit, kBigTable) : table_size_ * 2;
     size = std::min<std::size_t>(std::max<std::size_t>({size, needed, kFirstTable}), limit);
     if (size < needed) {
         table_failed_ = true;
         return false;
     }
     std::vector<int> held;  // registered now, to register again in the new table (fresh_ is the caller's)
-    for (std::size_t i = 0; i < in_table_.size(); ++i) {
-        if (in_table_[i]) held.push_back(static_cast<int>(i));
+    for (std::size_t i = 0; i < fd_states_.size(); ++i) {
+        if (fd_states_[i] == FdState::Registered) {
+            held.push_back(static_cast<int>(i));
+            fd_states_[i] = FdState::None;
+        }
     }
-    if (!in_table_.empty()) io_uring_unregister_files(&ring_);
+    if (table_size_ != 0) io_uring_unregister_files(&ring_);
+    table_size_ = 0;
     int made = io_uring_register_files_sparse(&ring_, static_cast<unsigned>(size));
     if (made == -EINVAL) {  // before Linux 5.19: a table of empty slots, passed in whole
         const std::vector<int> empty(size, -1);
@@ -179,21 +207,22 @@ bool UringBatchWriter::grow_table(std::size_t needed) noexcept {
     if (made != 0) {
         SURGE_LOG_WARN("io_uring: no file table of %zu for batched sends (%s); using plain descriptors", size,
                        std::strerror(-made));
-        in_table_.clear();
         table_failed_ = true;
         return false;
     }
-    in_table_.assign(size, 0);
+    table_size_ = size;
     register_runs(held);
     return true;
 }
 
 void UringBatchWriter::forget(int fd) noexcept {
-    const auto index = static_cast<std::size_t>(fd);
-    if (fd < 0 || index >= in_table_.size() || !in_table_[index]) return;
-    int none = -1;
-    io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
-    in_table_[index] = 0;
+    const FdState state = state_of(fd);
+    if (state == FdState::None) return;
+    if (state == FdState::Registered) {
+        int none = -1;
+        io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
+    }
+    fd_states_[static_cast<std::size_t>(fd)] = FdState::None;
 }
 
 void UringBatchWriter::give_up(const char* what, int error) noexcept {
@@ -201,7 +230,9 @@ void UringBatchWriter::give_up(const char* what, int error) noexcept {
                     std::strerror(error));
     io_uring_queue_exit(&ring_);
     state_ = State::Unavailable;
-    in_table_.clear();
+    fd_states_.clear();
+    prepared_.clear();
+    table_size_ = 0;
 }
 
 }  // namespace surge::net

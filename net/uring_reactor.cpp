@@ -472,6 +472,7 @@ int UringReactor::run_once(int timeout_ms) noexcept {
     const int handled = drain();
     busy_ = handled > 0;
     deliver_closed();
+    batch_writer_.register_prepared();  // the connections that subscribed during this turn
     return handled;
 }
 

@@ -54,6 +54,7 @@ public:
     int connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept override;
     long try_write(int fd, const iovec* iov, int count) noexcept override;
     void try_write_batch(std::span<BatchedWrite> writes) noexcept override { batch_writer_.write(writes); }
+    void expect_batch_writes(int fd) noexcept override { batch_writer_.prepare(fd); }
     void send(std::uint64_t token, int fd, const iovec* iov, int count) noexcept override;
     void close(std::uint64_t token, int fd) noexcept override;
     int run_once(int timeout_ms) noexcept override;

@@ -152,7 +152,9 @@ public:
             const std::uint64_t now = now_ns();
             const auto due = static_cast<std::uint64_t>(std::min<double>(count_, 1 + rate * double(now - start) / 1e9));
             while (next_ < due && pending_ < cap) open_next();
-            if (now >= next_sweep) {
+            // Only while some connection is neither verified nor failed: each sweep reads every connection's
+            // state, cold at a million held (1.4% of the machine's samples during a publication to 500,000).
+            if (pending_ > 0 && now >= next_sweep) {
                 sweep(now);
                 next_sweep = now + 250'000'000;
             }

@@ -170,3 +170,47 @@ TEST_CASE("one batch registers every new descriptor: runs with gaps, one written
     }
     for (const SocketPair& p : pairs) writer.forget(p.ours());
 }
+
+TEST_CASE("prepared descriptors are registered before their first write; one forgotten first never is") {
+    if (!ring_expected()) return;
+    UringBatchWriter writer;
+    std::vector<SocketPair> pairs(6);
+    for (const SocketPair& p : pairs) {
+        writer.prepare(p.ours());
+        writer.prepare(p.ours());  // a second subscription: nothing more
+    }
+    CHECK(!writer.in_file_table(pairs[0].ours()));  // not before the end of the loop turn
+    writer.register_prepared();
+    for (const SocketPair& p : pairs) CHECK(writer.in_file_table(p.ours()));
+
+    // Closed before its registration: the number, reused by a socket nobody prepared, stays a plain descriptor,
+    // and a write to it reaches the new socket.
+    SocketPair gone;
+    const int number = gone.ours();
+    writer.prepare(number);
+    writer.forget(number);
+    gone.close_ours();
+    SocketPair reused;
+    REQUIRE(reused.ours() == number);
+    writer.register_prepared();
+    CHECK(!writer.in_file_table(number));
+    std::string message = "to the socket now at that number";
+    iovec piece{message.data(), message.size()};
+    BatchedWrite one{number, 1, &piece, -1};
+    writer.write({&one, 1});
+    CHECK(one.result == static_cast<long>(message.size()));
+    CHECK(reused.drain() == message);
+    CHECK(writer.in_file_table(number));  // registered by the write itself
+
+    // Written before the end of the turn: the write registers it, and the turn's end finds nothing left to do.
+    SocketPair early;
+    writer.prepare(early.ours());
+    one = {early.ours(), 1, &piece, -1};
+    writer.write({&one, 1});
+    writer.register_prepared();
+    CHECK(writer.in_file_table(early.ours()));
+    CHECK(early.drain() == message);
+
+    for (const SocketPair* p : {&reused, &early}) writer.forget(p->ours());
+    for (const SocketPair& p : pairs) writer.forget(p.ours());
+}

@@ -209,6 +209,7 @@ SubscribeStatus Shard::subscribe(WebSocket& ws, std::string_view topic) noexcept
     } catch (const std::bad_alloc&) {
         return SubscribeStatus::NoMemory;
     }
+    reactor_->expect_batch_writes(ws.fd_);  // off the path of the first broadcast to it
     // With a broker, the first subscriber of a topic on this node waits until the broker sends it here and its
     // history is copied (two round trips); the others find it done.
     if (BrokerLink* broker = broadcaster_.broker_link()) broker->prepare_join(topic);
