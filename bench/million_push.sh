@@ -12,11 +12,11 @@
 # Past 20,000 connections it runs in a network namespace of its own, whose established-connection hash is sized
 # for the run (bench/sysctls.sh, in_own_netns: the machine's, sized at boot, would hang 8 sockets on a bucket).
 #
-# The subscribers' processes wake when 64 messages wait for them, or after 1 ms (surge-stress --wait-batch): on
-# loopback the server pays for waking each receiver, which remote subscribers would not cost it; --wait-batch 1
-# measures with a wake-up per message.
+# The subscribers' processes wake when 64 messages wait for them, or after 1 ms (surge-stress --wait-batch,
+# --wait-batch-us): on loopback the server pays for waking each receiver, which remote subscribers would not cost
+# it; --wait-batch 1 measures with a wake-up per message.
 # Usage: bench/million_push.sh [SUBSCRIBERS] [--publications N] [--rate R] [--ramp-rate N] [--per-process N]
-#                              [--wait-batch N] [--backend B] [--build DIR] [--json FILE]
+#                              [--wait-batch N] [--wait-batch-us US] [--backend B] [--build DIR] [--json FILE]
 set -euo pipefail
 args=("$@")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +25,7 @@ publications=20
 rate=1
 ramp_rate=25000
 wait_batch=64
+wait_batch_us=1000
 per_process=18000
 backend=auto
 json=""
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
         --rate) rate=$2; shift 2 ;;
         --ramp-rate) ramp_rate=$2; shift 2 ;;
         --wait-batch) wait_batch=$2; shift 2 ;;
+        --wait-batch-us) wait_batch_us=$2; shift 2 ;;
         --per-process) per_process=$2; shift 2 ;;
         --backend) backend=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
@@ -70,7 +72,7 @@ status=0
 "$build/tools/surge-stress" "ws://127.0.0.1:$port/ws?topics=million&format=raw" --connections "$subscribers" \
     --rate "$ramp_rate" --procs "$workers" --in-flight 4000 --verify none \
     --publish "http://127.0.0.1:$port/publish/million" --push "$publications" --push-rate "$rate" \
-    --server-pid "$server" --hold 1 --timeout 60 --wait-batch "$wait_batch" ${json:+--json "$json"} || status=$?
+    --server-pid "$server" --hold 1 --timeout 60 --wait-batch "$wait_batch" --wait-batch-us "$wait_batch_us" ${json:+--json "$json"} || status=$?
 grep -E '^(MemAvailable|Slab)' /proc/meminfo | tr -s ' ' | tr '\n' ' '
 echo
 exit $status

@@ -59,9 +59,10 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "                       and in order, and how long from each publish to its first and last delivery\n"
     "                       (subscribe with format=raw, so the stamps arrive as sent)\n"
     "  --push-rate R        publications per second for --push (default 0: all at once, a burst)\n"
-    "  --wait-batch N       each worker wakes when N messages are waiting, or after 1 ms (default 1: at each): on\n"
-    "                       loopback the server pays for every wake-up of a receiver, so a million receivers that\n"
-    "                       each wake per message cost the server they measure (adds at most 1 ms of latency)\n"
+    "  --wait-batch N       each worker wakes when N messages are waiting, or after --wait-batch-us (default 1:\n"
+    "                       at each): on loopback the server pays for every wake-up of a receiver, so a million\n"
+    "                       receivers that each wake per message cost the server they measure\n"
+    "  --wait-batch-us US   the longest a worker waits for its batch (default 1000; adds at most that latency)\n"
     "  --hold S             seconds to hold the connections once all are verified (default 10)\n"
     "  --timeout S          a connection not verified S seconds after it started fails (default 20)\n"
     "  --server-pid PID     a server process (its descendants too) whose memory to report (repeatable)\n"
@@ -83,6 +84,7 @@ struct Options {
     std::uint32_t push = 0;
     double push_rate = 0;
     unsigned wait_batch = 1;
+    unsigned wait_batch_us = 1000;
     double hold = 10;
     double timeout = 20;
     std::vector<pid_t> server_pids;
@@ -122,9 +124,9 @@ sockaddr_in source_address(unsigned index) {
     return a;
 }
 
-ClientOptions batched(ClientOptions options, unsigned wait_batch) {
+ClientOptions batched(ClientOptions options, unsigned wait_batch, unsigned wait_batch_us) {
     options.wait_batch = wait_batch;
-    options.wait_batch_us = 1000;
+    options.wait_batch_us = wait_batch_us;
     return options;
 }
 
@@ -133,7 +135,9 @@ class StressWorker {
 public:
     StressWorker(const Options& options, unsigned index, WorkerShared& shared)
         : options_(options), index_(index), shared_(shared),
-          engine_(behavior(), batched(client_options(options.request, options.tls.get()), options.wait_batch),
+          engine_(behavior(),
+                  batched(client_options(options.request, options.tls.get()), options.wait_batch,
+                          options.wait_batch_us),
                   0x57e55000ULL + index),
           count_(static_cast<std::uint32_t>(options.connections / options.procs +
                                             (index < options.connections % options.procs))),
@@ -318,6 +322,9 @@ bool parse_options(int argc, char** argv, Options& o) {
         } else if (flag == "--wait-batch") {
             ok = parse_count(value, number) && number >= 1 && number <= 4096;
             o.wait_batch = static_cast<unsigned>(number);
+        } else if (flag == "--wait-batch-us") {
+            ok = parse_count(value, number) && number >= 1 && number <= 100000;
+            o.wait_batch_us = static_cast<unsigned>(number);
         } else if (flag == "--hold") {
             ok = parse_seconds(value, o.hold);
         } else if (flag == "--timeout") {
