@@ -171,7 +171,7 @@ TEST_CASE("one batch registers every new descriptor: runs with gaps, one written
     for (const SocketPair& p : pairs) writer.forget(p.ours());
 }
 
-TEST_CASE("prepared descriptors are registered before their first write; one forgotten first never is") {
+TEST_CASE("prepared descriptors are registered before their first write, and one forgotten first never is") {
     if (!ring_expected()) return;
     UringBatchWriter writer;
     std::vector<SocketPair> pairs(6);
