@@ -155,6 +155,49 @@ TEST_CASE("workers' hub: commands outside its protocol are refused, and a subscr
     CHECK(publisher.publish("t", "after", Opcode::Text, {}).offset == 201);  // the hub serves on
 }
 
+TEST_CASE("workers' hub: past max_topics the topic idle longest without history makes room, one with history never") {
+    std::string why;
+    push::HubLimits limits;
+    limits.max_topics = 3;
+    const auto hub = push::WorkerHub::open(limits, why);
+    REQUIRE(hub);
+    hub->start();
+    RedisOptions options;
+    REQUIRE(RedisOptions::parse_url(hub->url(), options, why));
+    RedisOptions keeping = options, none = options;
+    keeping.history_size = 10;
+    none.history_size = 0;
+    RedisBroker keeper(keeping), plain(none);
+    // A topic forgotten and named again gets a new epoch: that is how a test sees which one made room.
+    auto epoch_of = [&](std::string_view topic) {
+        const BrokerHistory h = plain.history(topic, Broker::kNewest, 1);
+        REQUIRE(h.ok);
+        return h.epoch;
+    };
+
+    REQUIRE(keeper.publish("kept", "k1", Opcode::Text, {}).offset == 1);
+    const std::string b = epoch_of("b");
+    const std::string c = epoch_of("c");
+    CHECK(epoch_of("b") == b);  // b used again: c is now the one idle longest
+    const std::string d = epoch_of("d");
+    CHECK(epoch_of("b") == b);  // d took c's place, not b's
+    CHECK(epoch_of("c") != c);  // c was forgotten, and now takes d's place (d idle longest)
+    CHECK(epoch_of("b") == b);
+    CHECK(epoch_of("d") != d);
+
+    // With history, nothing is forgotten: once every topic held has some, a new one is refused.
+    REQUIRE(keeper.publish("kept", "k2", Opcode::Text, {}).offset == 2);
+    REQUIRE(keeper.publish("x", "x1", Opcode::Text, {}).ok());  // makes room: one of the idle
+    REQUIRE(keeper.publish("y", "y1", Opcode::Text, {}).ok());  // and the last idle one
+    CHECK_FALSE(plain.history("z", Broker::kNewest, 1).ok);
+    CHECK(keeper.publish("z", "z1", Opcode::Text, {}) != PublishStatus::Success);
+    const BrokerHistory kept = plain.history("kept", Broker::kNewest, 10);
+    REQUIRE(kept.ok);
+    CHECK(kept.last_offset == 2);
+    CHECK(kept.entries.size() == 2);
+    CHECK(keeper.publish("x", "x2", Opcode::Text, {}).offset == 2);  // the held ones serve on
+}
+
 TEST_CASE("redis URLs: user, password, host (IPv6 too), port and database, and what is refused") {
     RedisOptions o;
     std::string why;

@@ -224,27 +224,33 @@ void WorkerHub::run(Connection& connection, const std::vector<std::string_view>&
 
 WorkerHub::Topic* WorkerHub::topic(std::string_view key, std::int64_t now_ms) {
     auto found = topics_.find(std::string(key));
-    if (found == topics_.end()) {
-        if (topics_.size() >= limits_.max_topics) {
-            // Make room: the topic idle longest whose history is empty, as a Redis key would have expired.
-            auto idle = topics_.end();
-            for (auto it = topics_.begin(); it != topics_.end(); ++it) {
-                const bool idler = idle == topics_.end() || it->second.used_unix_ms < idle->second.used_unix_ms;
-                if (it->second.kept.empty() && idler) idle = it;
-            }
-            if (idle == topics_.end()) return nullptr;
-            topics_.erase(idle);
-        }
-        Topic made;
-        // A new epoch: unique in this hub (its start and a count), as the script makes one from Redis's clock.
-        char epoch[40];
-        std::snprintf(epoch, sizeof epoch, "%llxw%llx", static_cast<unsigned long long>(now_ms),
-                      static_cast<unsigned long long>(++epochs_made_));
-        made.epoch = epoch;
-        found = topics_.emplace(std::string(key), std::move(made)).first;
+    if (found != topics_.end()) {
+        used(found->second);
+        return &found->second;
     }
-    found->second.used_unix_ms = now_ms;
-    return &found->second;
+    if (topics_.size() >= limits_.max_topics) {
+        if (idle_.empty()) return nullptr;
+        const Topic* oldest = idle_.front();  // idle longest, with no history
+        idle_.pop_front();
+        topics_.erase(*oldest->key);
+    }
+    found = topics_.emplace(std::string(key), Topic{}).first;
+    Topic& made = found->second;
+    made.key = &found->first;
+    // A new epoch: unique in this hub (its start and a count), as the script makes one from Redis's clock.
+    char epoch[40];
+    std::snprintf(epoch, sizeof epoch, "%llxw%llx", static_cast<unsigned long long>(now_ms),
+                  static_cast<unsigned long long>(++epochs_made_));
+    made.epoch = epoch;
+    made.in_order = idle_.insert(idle_.end(), &made);
+    return &made;
+}
+
+void WorkerHub::used(Topic& t) {
+    std::list<Topic*>& from = t.holding ? holding_ : idle_;
+    t.holding = !t.kept.empty();
+    std::list<Topic*>& to = t.holding ? holding_ : idle_;
+    to.splice(to.end(), from, t.in_order);  // the iterator stays valid, now in `to`
 }
 
 void WorkerHub::trim(Topic& t, std::size_t keep, std::int64_t keep_ms, std::int64_t now_ms) {
@@ -268,6 +274,7 @@ void WorkerHub::publish(Connection& connection, const std::vector<std::string_vi
     if (keep > 0) {
         t->kept.push_back({offset, std::string(data), std::string(kind), now});
         trim(*t, keep, static_cast<std::int64_t>(number_or(command[9], 300)) * 1000, now);
+        used(*t);  // it has history now
     }
     const std::string_view channel = command[11];
     if (const auto listeners = subscribers_.find(std::string(channel)); listeners != subscribers_.end()) {
