@@ -74,7 +74,8 @@ status=0
 "$build/tools/surge-stress" "ws://127.0.0.1:$port/ws?topics=million&format=raw" --connections "$subscribers" \
     --rate "$ramp_rate" --procs "$workers" --in-flight 4000 --verify none \
     --publish "http://127.0.0.1:$port/publish/million" --push "$publications" --push-rate "$rate" \
-    --server-pid "$server" --hold 1 --timeout 60 --wait-batch "$wait_batch" --wait-batch-us "$wait_batch_us" ${json:+--json "$json"} || status=$?
+    --server-pid "$server" --hold 1 --timeout 60 --wait-batch "$wait_batch" --wait-batch-us "$wait_batch_us" \
+    ${json:+--json "$json"} || status=$?
 grep -E '^(MemAvailable|Slab)' /proc/meminfo | tr -s ' ' | tr '\n' ' '
 echo
 exit $status
