@@ -14,7 +14,14 @@
 #include "surge/net/socket_io.hpp"
 
 namespace surge::net {
+
 namespace {
+
+// epoll_wait() without glibc's cancellation-point wrapper (see recv_direct() in socket_io.hpp), as epoll_pwait
+// with no signal mask: the one every architecture has.
+int epoll_wait_direct(int epoll_fd, epoll_event* events, int max_events, int timeout_ms) noexcept {
+    return static_cast<int>(::syscall(SYS_epoll_pwait, epoll_fd, events, max_events, timeout_ms, nullptr, 0));
+}
 
 // epoll data for the wake-up eventfd and listeners; connection tokens are the caller's and never have the top
 // two bits set (a shard's tokens are slot + generation < 2^62).
@@ -179,7 +186,7 @@ void EpollReactor::read_all(std::uint64_t token, bool peer_closed) noexcept {
     for (;;) {
         const int fd = handler_.fd_of(token);
         if (fd < 0) return;  // closed while handling an earlier event of this batch
-        const ssize_t n = ::recv(fd, read_buffer_.get(), kReadBufferBytes, 0);
+        const ssize_t n = recv_direct(fd, read_buffer_.get(), kReadBufferBytes, 0);
         if (n > 0) {
             if (!handler_.on_data(token, {read_buffer_.get(), static_cast<std::size_t>(n)})) return;
             if (!peer_closed && static_cast<std::size_t>(n) < kReadBufferBytes) return;
@@ -210,21 +217,21 @@ void EpollReactor::deliver_completions() noexcept {
 }
 
 int EpollReactor::wait(epoll_event* events, int timeout_ms) noexcept {
-    if (wait_batch_ <= 1 || !busy_ || timeout_ms == 0) return ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (wait_batch_ <= 1 || !busy_ || timeout_ms == 0) return epoll_wait_direct(epoll_fd_, events, kMaxEvents, timeout_ms);
     // epoll has no wait for a batch: under load (the last turn had events), what is ready is taken without
     // sleeping, and when that is less than a batch the thread sleeps wait_batch_us first and takes what came
     // meanwhile: one timer wake-up per turn instead of one wake-up per event. Nothing ready even then: the thread
     // is idle and waits as usual.
-    const int ready = ::epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+    const int ready = epoll_wait_direct(epoll_fd_, events, kMaxEvents, 0);
     if (ready < 0 || ready >= std::min(wait_batch_, kMaxEvents)) return ready;
     const long long delay_us =
         timeout_ms < 0 ? wait_batch_us_ : std::min<long long>(wait_batch_us_, timeout_ms * 1000LL);
     const timespec delay{static_cast<time_t>(delay_us / 1000000), static_cast<long>(delay_us % 1000000) * 1000};
     ::clock_nanosleep(CLOCK_MONOTONIC, 0, &delay, nullptr);
-    const int more = ::epoll_wait(epoll_fd_, events + ready, kMaxEvents - ready, 0);
+    const int more = epoll_wait_direct(epoll_fd_, events + ready, kMaxEvents - ready, 0);
     if (more < 0) return ready > 0 ? ready : more;
     if (ready + more > 0) return ready + more;
-    return ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    return epoll_wait_direct(epoll_fd_, events, kMaxEvents, timeout_ms);
 }
 
 int EpollReactor::run_once(int timeout_ms) noexcept {
