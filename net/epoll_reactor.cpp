@@ -14,7 +14,6 @@
 #include "surge/net/socket_io.hpp"
 
 namespace surge::net {
-
 namespace {
 
 // epoll_wait() without glibc's cancellation-point wrapper (see recv_direct() in socket_io.hpp), as epoll_pwait
@@ -217,7 +216,9 @@ void EpollReactor::deliver_completions() noexcept {
 }
 
 int EpollReactor::wait(epoll_event* events, int timeout_ms) noexcept {
-    if (wait_batch_ <= 1 || !busy_ || timeout_ms == 0) return epoll_wait_direct(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (wait_batch_ <= 1 || !busy_ || timeout_ms == 0) {
+        return epoll_wait_direct(epoll_fd_, events, kMaxEvents, timeout_ms);
+    }
     // epoll has no wait for a batch: under load (the last turn had events), what is ready is taken without
     // sleeping, and when that is less than a batch the thread sleeps wait_batch_us first and takes what came
     // meanwhile: one timer wake-up per turn instead of one wake-up per event. Nothing ready even then: the thread
