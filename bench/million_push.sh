@@ -15,7 +15,7 @@
 # The subscribers' processes wake when 64 messages wait for them, or after 20 ms (surge-stress --wait-batch,
 # --wait-batch-us): on loopback the server pays for waking each receiver, which remote subscribers would not cost
 # it. At a million, each of the 56 processes gets about 2,000 messages a second, so a shorter wait wakes it for
-# a message or two (publication 1 took 9.0-9.7 s with 1 ms, 7.3-7.6 s with 20 ms). A delivery's latency is taken
+# a message or two (publication 1: 9.0-9.7 s with 1 ms, 7.3-7.6 s with 20 ms; README). A delivery's latency is taken
 # when its subscriber's process handles it, so the wait is in the figures. --wait-batch 1 wakes per message.
 # Usage: bench/million_push.sh [SUBSCRIBERS] [--publications N] [--rate R] [--ramp-rate N] [--per-process N]
 #                              [--wait-batch N] [--wait-batch-us US] [--backend B] [--build DIR] [--json FILE]
