@@ -111,14 +111,19 @@ stress_workers)
 push_workers)
     # The million-push script, small: 4000 subscribers over 2 surge-push workers (on their hub) and 2 stress
     # processes; publication 1 alone, then 9 at 20/s. Every subscriber checks every publication: once, in order.
-    bash "$here/../../bench/million_push.sh" 4000 --per-process 2000 --publications 10 --rate 20 --build "$build" \
-        --json "$work/push.json" || exit 1
+    # First the same against the floor (2 raw-fanout processes, a publication handed to both through pipes).
+    bash "$here/../../bench/million_push.sh" 4000 --per-process 2000 --publications 10 --rate 20 --baseline \
+        --build "$build" --json "$work/push.json" || exit 1
     check "$work/push.json" 'r["verified"] == 4000' 'r["failed"] == 0' 'r["dropped_while_held"] == 0' \
         'r["push"]["publications"] == 10' 'r["push"]["received"] == 40000 == r["push"]["expected"]' \
         'r["push"]["lost"] == 0' 'r["push"]["repeated"] == 0' 'r["push"]["silent"] == 0' \
         'r["push"]["complete"] == 4000' '0 < r["push"]["one_first_delivery_ns"] <= r["push"]["one_last_delivery_ns"]' \
         '0 < r["push"]["latency_p50_ns"] <= r["push"]["latency_p99_ns"] <= r["push"]["latency_max_ns"]' \
-        'r["push"]["deliveries_per_second"] > 0' 'r["push"]["server_cpu_seconds"] > 0'
+        'r["push"]["deliveries_per_second"] > 0' 'r["push"]["server_cpu_seconds"] > 0' \
+        'r["baseline"]["push"]["received"] == 40000' 'r["baseline"]["push"]["lost"] == 0' \
+        'r["baseline"]["push"]["repeated"] == 0' 'r["baseline"]["push"]["silent"] == 0' \
+        'r["baseline"]["push"]["server_cpu_seconds"] > 0' \
+        'all(v > 0 for v in r["vs_baseline"].values()) and len(r["vs_baseline"]) == 3'
     ;;
 fanout)
     # The fan-out benchmark, small: 300 subscribers, both servers (raw-fanout and surge-push), one round at one
