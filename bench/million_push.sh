@@ -20,11 +20,12 @@
 #
 # --baseline first runs the same subscribers and publications against bench/raw-fanout (as many processes, one
 # send() per subscriber in a plain loop: the floor this machine's loopback sets), then surge-push, and reports
-# surge-push's figures as ratios of the floor's. Between the two it waits until the first run's closed
-# connections have left TIME_WAIT (up to 90 s), so that the second starts on an empty connection table.
+# surge-push's figures as ratios of the floor's; --baseline-last runs the floor second (run both ways: the second
+# run starts on a kernel that has just freed a million sockets). Between the two it waits until the first run's
+# closed connections have left TIME_WAIT (up to 90 s), so that the second starts on an empty connection table.
 # Usage: bench/million_push.sh [SUBSCRIBERS] [--publications N] [--rate R] [--ramp-rate N] [--per-process N]
-#                              [--wait-batch N] [--wait-batch-us US] [--backend B] [--baseline] [--build DIR]
-#                              [--json FILE]
+#                              [--wait-batch N] [--wait-batch-us US] [--backend B] [--baseline|--baseline-last]
+#                              [--build DIR] [--json FILE]
 # With --json and --baseline, the floor's report is under "baseline" and the ratios under "vs_baseline".
 set -euo pipefail
 args=("$@")
@@ -37,7 +38,7 @@ wait_batch=64
 wait_batch_us=20000
 per_process=18000
 backend=auto
-baseline=0
+baseline=""
 json=""
 build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
@@ -49,7 +50,8 @@ while [ $# -gt 0 ]; do
         --wait-batch-us) wait_batch_us=$2; shift 2 ;;
         --per-process) per_process=$2; shift 2 ;;
         --backend) backend=$2; shift 2 ;;
-        --baseline) baseline=1; shift ;;
+        --baseline) baseline=first; shift ;;
+        --baseline-last) baseline=last; shift ;;
         --build) build=$2; shift 2 ;;
         --json) json=$2; shift 2 ;;
         -*) echo "million_push.sh: unknown option $1" >&2; exit 2 ;;
@@ -117,16 +119,16 @@ stop() {
 }
 
 status=0
-if [ "$baseline" = 1 ]; then
-    echo "== the floor: raw-fanout, one send() per subscriber =="
-    serve raw-send-loop
-    push raw-send-loop || status=$?
-    stop
-    echo "== surge-push =="
-fi
-serve surge-push
-push surge-push || status=$?
-if [ "$baseline" = 1 ]; then
+order=(surge-push)
+[ "$baseline" = first ] && order=(raw-send-loop surge-push)
+[ "$baseline" = last ] && order=(surge-push raw-send-loop)
+for name in "${order[@]}"; do
+    [ -n "$baseline" ] && echo "== $name$([ "$name" = raw-send-loop ] && echo ': the floor, one send() per subscriber') =="
+    serve "$name"
+    push "$name" || status=$?
+    [ "$name" = "${order[-1]}" ] || stop
+done
+if [ -n "$baseline" ]; then
     python3 - "$work" <<'PY' || status=1
 import json, sys
 work = sys.argv[1]
