@@ -23,14 +23,10 @@ import urllib.request
 import websockets
 
 from nginx_runner import Nginx, NginxError, free_port, readme_blocks
+from test_support import check
+
 
 IDLE_SECONDS = 65  # past nginx's default proxy_read_timeout (60 s)
-
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
 
 
 def start_surge(binary):

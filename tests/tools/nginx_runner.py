@@ -6,24 +6,20 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 
+from test_support import free_port
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 class NginxError(Exception):
     pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def readme_blocks():

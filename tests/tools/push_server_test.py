@@ -27,14 +27,11 @@ import urllib.request
 
 import websockets
 
+from test_support import check
+
+
 TOKEN = "t0ken"
 FILE_TOKEN = "from-a-file"
-
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
 
 
 def start(binary, backend, *extra):

@@ -9,11 +9,7 @@ import os
 import subprocess
 import sys
 
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
+from test_support import check
 
 
 def run(binary, *args, env=None):

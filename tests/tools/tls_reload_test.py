@@ -21,13 +21,10 @@ import time
 
 import websockets
 
+from test_support import check
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
 
 
 def make_certificate(directory):

@@ -8,22 +8,11 @@ Usage: worker_pinning_test.py SURGE_ECHO   (exit 0 on success)
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from test_support import check, free_port
 
 
 def allowed_cpus(pid, tid):
