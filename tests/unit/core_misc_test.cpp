@@ -7,6 +7,7 @@
 
 #include "surge/core/function_ref.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/random_hex.hpp"
 
 using namespace surge;
 
@@ -49,4 +50,22 @@ TEST_CASE("FunctionRef calls without owning") {
     CHECK(ref(3) == 5);
     FunctionRef<int(int)> empty;
     CHECK_FALSE(empty);
+}
+
+TEST_CASE("random_hex gives the digits asked for, different each time") {
+    for (const std::size_t digits : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9},
+                                     std::size_t{48}}) {
+        const std::string id = random_hex(digits);
+        CHECK(id.size() == digits);
+        CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    }
+    // 64 random bits twice: equal once in 2^64. In a long one, each place of every draw's 8 digits takes more than
+    // one value: a place stuck at one digit would mean bits never drawn.
+    CHECK(random_hex(16) != random_hex(16));
+    const std::string long_id = random_hex(4096);
+    for (std::size_t at = 0; at < 16; ++at) {
+        bool varies = false;
+        for (std::size_t i = at; i + 16 < long_id.size() && !varies; i += 16) varies = long_id[i] != long_id[at];
+        CHECK(varies);
+    }
 }

@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <random>
 
 #include "surge/core/clock.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/random_hex.hpp"
 #include "surge/ws/redis_broker.hpp"
 #include "tools/push/access.hpp"
 
@@ -33,23 +33,11 @@ std::uint64_t number_or(std::string_view text, std::uint64_t fallback) {
     return parsed.ec == std::errc{} && parsed.ptr == text.data() + text.size() ? value : fallback;
 }
 
-std::string random_hex(std::size_t bytes) {
-    std::random_device source;
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < bytes; ++i) {
-        const unsigned value = source() & 0xff;
-        out.push_back(kHex[value >> 4]);
-        out.push_back(kHex[value & 15]);
-    }
-    return out;
-}
-
 }  // namespace
 
 WorkerHub::WorkerHub(const HubLimits& limits) : limits_(limits) {
     resp_.max_bulk_bytes = limits.max_message_bytes + 4096;  // a publication, or a topic's keys
-    password_ = random_hex(24);
+    password_ = random_hex(48);
     publish_sha_ = redis_script_sha(redis_publish_script());
     history_sha_ = redis_script_sha(redis_history_script());
 }

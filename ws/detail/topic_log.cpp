@@ -1,8 +1,8 @@
 #include "surge/ws/detail/topic_log.hpp"
 
 #include <algorithm>
-#include <random>
 
+#include "surge/core/random_hex.hpp"
 #include "surge/ws/envelope.hpp"
 
 namespace surge::detail {
@@ -12,19 +12,10 @@ namespace {
 // What a history entry costs: its shared bytes (frames and topic) and its place in the deque.
 std::size_t cost(const HistoryEntry& entry) noexcept { return entry.item.bytes->size() + sizeof(HistoryEntry); }
 
-// 16 hex digits, different for every server: offsets of another run are recognised as such.
-std::string random_epoch() {
-    std::random_device source;
-    const std::uint64_t value = (std::uint64_t{source()} << 32) ^ source();
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string epoch(16, '0');
-    for (int i = 0; i < 16; ++i) epoch[static_cast<std::size_t>(i)] = kHex[(value >> (4 * i)) & 15];
-    return epoch;
-}
-
 }  // namespace
 
-TopicLogs::TopicLogs(HistoryLimits limits) : limits_(limits), epoch_(random_epoch()) {}
+// The epoch differs for every server, so offsets of another run are recognised as such.
+TopicLogs::TopicLogs(HistoryLimits limits) : limits_(limits), epoch_(random_hex(16)) {}
 
 TopicLogs::~TopicLogs() {
     for (Stripe& stripe : stripes_) {
