@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,13 @@ struct BrokerHistory {
     std::string epoch;
     std::uint64_t last_offset = 0;
     std::vector<BrokerEntry> entries;
+};
+
+// One read of Broker::history(), for Broker::histories().
+struct HistoryQuery {
+    std::string_view topic;
+    std::uint64_t after = 0;
+    std::size_t limit = 0;
 };
 
 // The server's side of the seam: where a broker delivers. Both calls run on the broker's own thread.
@@ -103,6 +111,15 @@ public:
     // `limit` of them when `after` is kNewest. Blocks for one round trip; any thread.
     static constexpr std::uint64_t kNewest = UINT64_MAX;
     virtual BrokerHistory history(std::string_view topic, std::uint64_t after, std::size_t limit) = 0;
+    // history() of many topics, an answer per query in the same order: what a node reads when its connection
+    // comes back (resync() of every topic it hears). A broker across a network should answer them in one round
+    // trip (the Redis one pipelines them); this default asks one at a time. Any thread.
+    virtual std::vector<BrokerHistory> histories(std::span<const HistoryQuery> queries) {
+        std::vector<BrokerHistory> answers;
+        answers.reserve(queries.size());
+        for (const HistoryQuery& query : queries) answers.push_back(history(query.topic, query.after, query.limit));
+        return answers;
+    }
     virtual BrokerStats stats() const noexcept = 0;
 };
 

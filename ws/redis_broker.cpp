@@ -15,8 +15,14 @@
 #include <random>
 
 #include "surge/core/log.hpp"
+#include "surge/ws/detail/redis_reply.hpp"
 
 namespace surge {
+
+using detail::number_of;
+using detail::opcode_of;
+using detail::Reply;
+using detail::text_of;
 
 namespace {
 
@@ -87,36 +93,9 @@ std::string sha1_hex(std::string_view text) {
     return hex;
 }
 
-struct FreeReply {
-    void operator()(redisReply* reply) const noexcept {
-        if (reply) freeReplyObject(reply);
-    }
-};
-using Reply = std::unique_ptr<redisReply, FreeReply>;
-
-std::string_view text_of(const redisReply* reply) noexcept {
-    if (!reply || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS &&
-                   reply->type != REDIS_REPLY_ERROR)) {
-        return {};
-    }
-    return {reply->str, reply->len};
-}
-
-bool number_of(const redisReply* reply, std::uint64_t& value) noexcept {
-    if (!reply) return false;
-    if (reply->type == REDIS_REPLY_INTEGER) {
-        value = static_cast<std::uint64_t>(reply->integer);
-        return true;
-    }
-    const std::string_view text = text_of(reply);
-    return !text.empty() && std::from_chars(text.data(), text.data() + text.size(), value).ec == std::errc{};
-}
-
 timeval to_timeval(std::chrono::milliseconds ms) noexcept {
     return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
-
-Opcode opcode_of(std::string_view kind) noexcept { return kind == "1" ? Opcode::Text : Opcode::Binary; }
 
 }  // namespace
 
@@ -181,6 +160,36 @@ redisContext* RedisBroker::connect(std::string& why) const {
     return context;
 }
 
+redisContext* RedisBroker::borrow() {
+    {
+        const std::lock_guard<std::mutex> hold(pool_lock_);
+        while (!pool_.empty()) {
+            redisContext* context = pool_.back();
+            pool_.pop_back();
+            // An idle connection has nothing to read: if it has, Redis closed it (a restart, a timeout) and a
+            // command written to it would be lost with an unknown effect. Dropped unused.
+            pollfd idle{context->fd, POLLIN, 0};
+            if (::poll(&idle, 1, 0) == 0) return context;
+            redisFree(context);
+        }
+    }
+    std::string why;
+    redisContext* context = connect(why);
+    if (!context) SURGE_LOG_DEBUG("redis %s:%u: %s", options_.host.c_str(), options_.port, why.c_str());
+    return context;
+}
+
+void RedisBroker::give_back(redisContext* context) noexcept {
+    {
+        const std::lock_guard<std::mutex> hold(pool_lock_);
+        if (pool_.size() < 32) {
+            pool_.push_back(context);
+            return;
+        }
+    }
+    redisFree(context);
+}
+
 redisReply* RedisBroker::command(const std::vector<std::string_view>& args, bool& sent) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
@@ -191,29 +200,8 @@ redisReply* RedisBroker::command(const std::vector<std::string_view>& args, bool
         lengths.push_back(arg.size());
     }
     sent = false;
-    redisContext* context = nullptr;
-    {
-        const std::lock_guard<std::mutex> hold(pool_lock_);
-        while (!context && !pool_.empty()) {
-            context = pool_.back();
-            pool_.pop_back();
-            // An idle connection has nothing to read: if it has, Redis closed it (a restart, a timeout) and a
-            // command written to it would be lost with an unknown effect. Dropped unused.
-            pollfd idle{context->fd, POLLIN, 0};
-            if (::poll(&idle, 1, 0) != 0) {
-                redisFree(context);
-                context = nullptr;
-            }
-        }
-    }
-    if (!context) {
-        std::string why;
-        context = connect(why);
-        if (!context) {
-            SURGE_LOG_DEBUG("redis %s:%u: %s", options_.host.c_str(), options_.port, why.c_str());
-            return nullptr;
-        }
-    }
+    redisContext* context = borrow();
+    if (!context) return nullptr;
     auto* reply = static_cast<redisReply*>(
         redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
     if (!reply) {
@@ -221,14 +209,7 @@ redisReply* RedisBroker::command(const std::vector<std::string_view>& args, bool
         redisFree(context);
         return nullptr;
     }
-    {
-        const std::lock_guard<std::mutex> hold(pool_lock_);
-        if (pool_.size() < 32) {
-            pool_.push_back(context);
-            context = nullptr;
-        }
-    }
-    if (context) redisFree(context);
+    give_back(context);
     return reply;
 }
 
@@ -273,52 +254,6 @@ PublishResult RedisBroker::publish(std::string_view topic, std::string_view data
         return {PublishStatus::Unavailable};
     }
     return {PublishStatus::Success, offset};
-}
-
-BrokerHistory RedisBroker::history(std::string_view topic, std::uint64_t after, std::size_t limit) {
-    BrokerHistory history;
-    const std::string stream = key('s', topic);
-    const std::string hash = key('m', topic);
-    const std::string from = after == kNewest ? "-" : std::to_string(after);
-    const std::string count = std::to_string(limit);
-    const std::string epoch_seconds = std::to_string(std::max(options_.epoch_seconds, options_.history_seconds));
-    bool sent = false;  // a read: a lost answer changed nothing
-    const Reply reply(
-        script(std::string(kHistoryScript), history_sha_, {"2", stream, hash, from, count, epoch_seconds}, sent));
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-        !number_of(reply->element[1], history.last_offset)) {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            SURGE_LOG_WARN("redis: history of '%.*s' failed: %s", static_cast<int>(topic.size()), topic.data(),
-                           std::string(text_of(reply.get())).c_str());
-        }
-        return history;
-    }
-    history.epoch = std::string(text_of(reply->element[0]));
-    const redisReply* entries = reply->element[2];
-    if (entries->type == REDIS_REPLY_ARRAY) {
-        history.entries.reserve(entries->elements);
-        for (std::size_t i = 0; i < entries->elements; ++i) {
-            const redisReply* entry = entries->element[i];
-            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) continue;
-            const std::string_view id = text_of(entry->element[0]);
-            BrokerEntry kept;
-            if (std::from_chars(id.data(), id.data() + id.size(), kept.offset).ec != std::errc{}) continue;
-            const redisReply* fields = entry->element[1];
-            for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-                const std::string_view name = text_of(fields->element[f]);
-                const std::string_view value = text_of(fields->element[f + 1]);
-                if (name == "d") kept.data = std::string(value);
-                else if (name == "k") kept.opcode = opcode_of(value);
-                else if (name == "t") {
-                    std::from_chars(value.data(), value.data() + value.size(), kept.published_unix_ms);
-                }
-            }
-            history.entries.push_back(std::move(kept));
-        }
-        if (after == kNewest) std::reverse(history.entries.begin(), history.entries.end());
-    }
-    history.ok = true;
-    return history;
 }
 
 bool RedisBroker::reachable() {

@@ -75,6 +75,9 @@ public:
                           std::string_view origin) override;
     bool interest(std::string_view topic, bool on) override;
     BrokerHistory history(std::string_view topic, std::uint64_t after, std::size_t limit) override;
+    // All in one round trip on one pooled connection (pipelined); after a Redis restart (the scripts forgotten),
+    // loads the history script and asks those again. An answer whose read failed is not ok.
+    std::vector<BrokerHistory> histories(std::span<const HistoryQuery> queries) override;
     BrokerStats stats() const noexcept override;
 
     // One round trip on a pooled connection (PING): whether Redis answers now. Any thread.
@@ -94,6 +97,10 @@ private:
 
     // A connected, authenticated context on options_.database, or null (`why` says why).
     redisContext* connect(std::string& why) const;
+    // A pooled connection (one that Redis closed meanwhile is dropped unused), or a new one; null when Redis
+    // cannot be reached. give_back() pools it again, only with nothing left to read on it.
+    redisContext* borrow();
+    void give_back(redisContext* context) noexcept;
     // Runs a command on a pooled connection (a pooled one that Redis closed meanwhile is dropped unused); null
     // when it failed, and then `sent` says whether the whole command had been written (its effect is unknown)
     // or not (it had none).
@@ -101,6 +108,12 @@ private:
     // EVALSHA, or EVAL when Redis does not have the script yet.
     redisReply* script(const std::string& body, const std::string& sha, const std::vector<std::string_view>& args,
                        bool& sent);
+    // The history script's KEYS and ARGV for a query: stream, hash, after, limit, epoch seconds.
+    std::vector<std::string> history_arguments(const HistoryQuery& query) const;
+    // histories() in one pipeline: sets the answers it could read, and returns the indexes Redis answered
+    // NOSCRIPT for (their answers untouched).
+    std::vector<std::size_t> pipeline_histories(std::span<const HistoryQuery> queries,
+                                                std::vector<BrokerHistory>& answers);
     void subscriber_loop();
     // One connection's life on the subscriber thread: returns when it is lost or stop() was called.
     void serve(redisContext* context, bool reconnected);

@@ -8,6 +8,7 @@ A redis-server is started on a free loopback port (and stopped), then three node
      missed, then the live stream, while publishing goes on;
   3. the nodes' subscribing connections are cut by Redis (CLIENT KILL) while publishing goes on: each node
      reconnects, notices the offsets it missed and fills them from the Redis stream: nothing lost for anyone;
+     and the same with 600 topics heard by one connection (the node catches them all up, batched);
   4. Redis restarts (with its append-only file) while publishing goes on: publishes answer 503 meanwhile (never
      200 for what was not published), and every subscriber ends with every publication that was answered 200;
   5. a node is killed with SIGKILL: its subscribers resume on another node with nothing lost;
@@ -33,17 +34,7 @@ import urllib.request
 
 import websockets
 
-
-def check(condition, message):
-    if not condition:
-        print("FAIL:", message, flush=True)
-        sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from test_support import check, free_port
 
 
 class Redis:
@@ -299,6 +290,87 @@ async def through_cuts(nodes, redis, topic):
           (cuts, len(publisher.sent)), flush=True)
 
 
+class TopicsPublisher(threading.Thread):
+    """Publishes `rounds` messages to each of `topics` (round after round) through `port`, retrying each until it
+    is answered 200; keeps (topic, offset) -> body."""
+
+    def __init__(self, port, topics, rounds):
+        super().__init__(daemon=True)
+        self.port, self.topics, self.rounds, self.sent = port, topics, rounds, {}
+
+    def run(self):
+        for n in range(self.rounds):
+            for topic in self.topics:
+                body = "%s-%d" % (topic, n)
+                deadline = time.time() + 30
+                while True:
+                    status, answer = publish(self.port, topic, body)
+                    if status == 200:
+                        self.sent[(topic, answer["offset"])] = body
+                        break
+                    check(status in (503, 504, 0), "publish answered %s: %s" % (status, answer))
+                    check(time.time() < deadline, "no publish to %s taken for 30 s" % topic)
+                    time.sleep(0.02)
+
+
+async def many_topics_through_cuts(nodes, redis, count):
+    """3b: one connection on node 0 hears `count` topics; Redis cuts the nodes' subscribing connections while
+    node 1 publishes to every topic: node 0 catches every topic up after each cut (their first history reads go
+    in batches, one round trip each), and the connection gets every publication of every topic once, in order."""
+    topics = ["many%d" % i for i in range(count)]
+    ws = await websockets.connect("ws://127.0.0.1:%d/ws" % nodes[0].port, max_queue=None)
+    for i, topic in enumerate(topics):
+        await ws.send(json.dumps({"subscribe": topic, "id": i}))
+    received, answered = {}, set()  # topic -> [(offset, data)]
+
+    async def read_until(predicate, seconds):
+        deadline = time.time() + seconds
+        while not predicate():
+            left = deadline - time.time()
+            if left <= 0:
+                return False
+            try:
+                message = json.loads(await asyncio.wait_for(ws.recv(), left))
+            except asyncio.TimeoutError:
+                return predicate()
+            if "data" in message:
+                received.setdefault(message["topic"], []).append((message["offset"], message["data"]))
+            elif "subscribed" in message:
+                answered.add(message["subscribed"])
+            else:
+                check(False, "unexpected message %s" % message)
+        return True
+
+    check(await read_until(lambda: len(answered) == count, 20), "%d of %d subscribes answered" % (len(answered), count))
+    caught_up_before = sum("caught up %d topics" % count in line for line in list(nodes[0].log))
+    publisher = TopicsPublisher(nodes[1].port, topics, 3)
+    publisher.start()
+    cuts = 0
+    for _ in range(3):
+        await read_until(lambda: False, 0.3)
+        answer = redis.command("CLIENT", "KILL", "TYPE", "pubsub")
+        cuts += int(answer[1:].split(b"\r")[0] or 0) if answer.startswith(b":") else 0
+    publisher.join(120)
+    check(not publisher.is_alive(), "the publisher did not finish")
+    expected = {}
+    for (topic, offset), body in sorted(publisher.sent.items(), key=lambda item: item[0][1]):
+        expected.setdefault(topic, []).append((offset, body))
+    complete = lambda: all(len(received.get(t, [])) >= len(expected.get(t, [])) for t in topics)
+    check(await read_until(complete, 30), "%d of %d topics complete" %
+          (sum(len(received.get(t, [])) >= len(expected[t]) for t in topics), count))
+    await read_until(lambda: False, 0.3)  # anything more would be a repeat
+    for topic in topics:
+        check(received.get(topic) == expected[topic], "topic %s: got %s, published %s" %
+              (topic, received.get(topic), expected[topic]))
+    caught_up = sum("caught up %d topics" % count in line for line in list(nodes[0].log)) - caught_up_before
+    check(cuts >= len(nodes) and caught_up >= 1, "%d connections cut; node 0 caught up all %d topics %d times" %
+          (cuts, count, caught_up))
+    await ws.close()
+    print("  %d topics heard by one connection, %d subscribing connections cut during %d publications: node 0 "
+          "caught them all up %d times, nothing lost or repeated" % (count, cuts, len(publisher.sent), caught_up),
+          flush=True)
+
+
 async def through_restart(nodes, redis, topic):
     """4: Redis stops for a second and comes back with its append-only file, during publishing."""
     subscribers = await subscribed_on([node.port for node in nodes], topic)
@@ -397,10 +469,12 @@ async def main(binary, redis_binary, backend):
     redis.start(persist=True)
     nodes = []
     try:
-        nodes = [Node(binary, backend, redis) for _ in range(3)]
+        # --max-subscriptions: one connection of scenario 3b hears 600 topics (the default allows 100).
+        nodes = [Node(binary, backend, redis, "--max-subscriptions", "1000") for _ in range(3)]
         await everywhere(nodes, "everywhere", 600)
         await move_and_resume(nodes, "moving")
         await through_cuts(nodes, redis, "cuts")
+        await many_topics_through_cuts(nodes, redis, 600)
         await through_restart(nodes, redis, "restart")
         await node_killed(binary, backend, redis, nodes, "killed")
         await data_lost(nodes, redis, "lost")

@@ -1,10 +1,13 @@
 #include "surge/ws/detail/broker_link.hpp"
 
+#include <algorithm>
 #include <charconv>
-#include <random>
 #include <thread>
+#include <vector>
 
+#include "surge/core/clock.hpp"
 #include "surge/core/log.hpp"
+#include "surge/core/random_hex.hpp"
 #include "surge/ws/detail/broadcaster.hpp"
 
 namespace surge::detail {
@@ -13,20 +16,15 @@ namespace {
 
 // History is read from the broker this many publications at a time.
 constexpr std::size_t kPage = 1000;
-
-std::string random_node_id() {
-    std::random_device source;
-    const std::uint64_t value = (std::uint64_t{source()} << 32) ^ source();
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id(16, '0');
-    for (int i = 0; i < 16; ++i) id[static_cast<std::size_t>(i)] = kHex[(value >> (4 * i)) & 15];
-    return id;
-}
+// After the broker's connection comes back, the heard topics' first reads go this many at a time in one
+// histories() call (one round trip to Redis), so a node hearing thousands of topics does not wait one round trip
+// each, nor hold every answer at once.
+constexpr std::size_t kResyncBatch = 256;
 
 }  // namespace
 
 BrokerLink::BrokerLink(Broker& broker, Broadcaster& broadcaster)
-    : broker_(broker), broadcaster_(broadcaster), node_(random_node_id()) {}
+    : broker_(broker), broadcaster_(broadcaster), node_(random_hex(16)) {}
 
 void BrokerLink::stop() noexcept {
     stopping_.store(true, std::memory_order_release);
@@ -135,13 +133,15 @@ void BrokerLink::place_waiting(const BrokerMessage& message, bool over_gap) noex
     }
 }
 
-bool BrokerLink::fill(std::string_view topic, std::uint64_t after, std::uint64_t until) noexcept {
+bool BrokerLink::fill(std::string_view topic, std::uint64_t after, std::uint64_t until,
+                      BrokerHistory* first) noexcept {
     try {
         std::string epoch =
             broadcaster_.logs().with_existing(topic, [](TopicLog* log) { return log ? log->broker_epoch : ""; });
         for (;;) {
             if (stopping_.load(std::memory_order_acquire)) return true;
-            const BrokerHistory history = broker_.history(topic, after, kPage);
+            const BrokerHistory history = first ? std::move(*first) : broker_.history(topic, after, kPage);
+            first = nullptr;
             if (!history.ok) return false;
             if (!epoch.empty() && history.epoch != epoch && after > 0) {
                 // The broker's stream began again: what is missed is the new run, from its start.
@@ -170,25 +170,49 @@ void BrokerLink::deliver(const BrokerMessage& message) noexcept {
 }
 
 void BrokerLink::resync() noexcept {
-    std::vector<std::pair<std::string, std::uint64_t>> topics;
+    const auto started_ns = monotonic_ns();
+    std::vector<std::pair<std::string, std::uint64_t>> heard;
     try {
-        topics = broadcaster_.logs().expected_offsets();
+        heard = broadcaster_.logs().expected_offsets();
+        // A topic nobody here listens to any more has nothing to catch up.
+        std::erase_if(heard, [&](const auto& topic) { return !broadcaster_.directory().has(topic.first); });
+        const std::span<const std::pair<std::string, std::uint64_t>> all(heard);
+        for (std::size_t at = 0; at < all.size(); at += kResyncBatch) {
+            if (stopping_.load(std::memory_order_acquire)) return;
+            if (!catch_up(all.subspan(at, std::min(kResyncBatch, all.size() - at)))) {
+                return;  // lost again: the broker calls resync() once more when it is back
+            }
+        }
     } catch (const std::bad_alloc&) {
-        return;
+        return;  // the next resync() or the next gap reads it
     }
-    std::size_t heard = 0;
+    SURGE_LOG_INFO("broker: caught up %zu topics in %.1f ms after the connection came back", heard.size(),
+                   static_cast<double>(monotonic_ns() - started_ns) / 1e6);
+}
+
+bool BrokerLink::catch_up(std::span<const std::pair<std::string, std::uint64_t>> topics) {
+    std::vector<HistoryQuery> queries;
+    std::vector<bool> synced;
+    queries.reserve(topics.size());
     for (const auto& [topic, expected] : topics) {
-        if (stopping_.load(std::memory_order_acquire)) return;
-        if (!broadcaster_.directory().has(topic)) continue;  // nobody here listens: nothing to catch up
-        ++heard;
-        const bool synced = broadcaster_.logs().with_existing(topic, [](TopicLog* log) { return log && log->synced; });
-        if (!synced) {
-            sync_history(topic);  // its first subscriber came while the broker was away
-        } else if (!fill(topic, expected - 1, UINT64_MAX)) {
-            return;  // lost again: the broker calls resync() once more when it is back
+        const bool copy_synced =
+            broadcaster_.logs().with_existing(topic, [](TopicLog* log) { return log && log->synced; });
+        synced.push_back(copy_synced);
+        // A topic whose first subscriber came while the broker was away has no copy yet: its newest history.
+        queries.push_back(copy_synced ? HistoryQuery{topic, expected - 1, kPage}
+                                      : HistoryQuery{topic, Broker::kNewest, broadcaster_.logs().limits().per_topic});
+    }
+    std::vector<BrokerHistory> answers = broker_.histories(queries);
+    for (std::size_t i = 0; i < topics.size() && i < answers.size(); ++i) {
+        if (stopping_.load(std::memory_order_acquire)) return true;
+        const auto& [topic, expected] = topics[i];
+        if (!synced[i]) {
+            if (answers[i].ok) broadcaster_.load(topic, answers[i]);  // else the next subscriber asks again
+        } else if (!fill(topic, expected - 1, UINT64_MAX, &answers[i])) {
+            return false;
         }
     }
-    SURGE_LOG_INFO("broker: caught up %zu topics after the connection came back", heard);
+    return true;
 }
 
 }  // namespace surge::detail

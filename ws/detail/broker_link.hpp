@@ -9,8 +9,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "surge/ws/broker.hpp"
 #include "surge/ws/detail/broadcaster.hpp"
@@ -41,9 +44,14 @@ public:
 private:
     // Reads the topic's newest history from the broker into its copy (Broadcaster::load()).
     void sync_history(std::string_view topic) noexcept;
-    // Publications of `topic` after `after` up to `until`, read from the broker's history and placed in order.
+    // Publications of `topic` after `after` up to `until`, read from the broker's history and placed in order;
+    // `first`, when given, is the answer to the first read (history(topic, after, kPage)), already made.
     // False when the broker could not be asked.
-    bool fill(std::string_view topic, std::uint64_t after, std::uint64_t until) noexcept;
+    bool fill(std::string_view topic, std::uint64_t after, std::uint64_t until,
+              BrokerHistory* first = nullptr) noexcept;
+    // resync() of some heard topics (topic, offset expected next): their first reads in one histories() call.
+    // False when the broker was lost again.
+    bool catch_up(std::span<const std::pair<std::string, std::uint64_t>> topics);
     // Places one publication, waiting while the ring is full; over_gap as Broadcaster::place().
     void place_waiting(const BrokerMessage& message, bool over_gap) noexcept;
     // What Broker::publish() carries for a publishing connection, so that it is not sent its own message: this
