@@ -15,7 +15,7 @@
 #include <random>
 
 #include "surge/core/log.hpp"
-#include "surge/ws/detail/redis_reply.hpp"
+#include "surge/ws/redis_reply.hpp"
 
 namespace surge {
 

@@ -1,5 +1,7 @@
 // RedisBroker's history reads: one topic (history()), or many in one round trip (histories(), what a node reads
 // when its connection comes back). Both run the history script (redis_broker.cpp) on a pooled connection.
+#include "surge/ws/redis_broker.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -10,8 +12,7 @@
 #include <vector>
 
 #include "surge/core/log.hpp"
-#include "surge/ws/detail/redis_reply.hpp"
-#include "surge/ws/redis_broker.hpp"
+#include "surge/ws/redis_reply.hpp"
 
 namespace surge {
 
@@ -91,6 +92,7 @@ std::vector<BrokerHistory> RedisBroker::histories(std::span<const HistoryQuery> 
     const Reply loaded(command({"SCRIPT", "LOAD", redis_history_script()}, sent));
     if (!loaded || loaded->type == REDIS_REPLY_ERROR) return answers;  // not ok: the caller tries again later
     std::vector<HistoryQuery> again;
+    again.reserve(unanswered.size());
     for (const std::size_t i : unanswered) again.push_back(queries[i]);
     std::vector<BrokerHistory> second(again.size());
     const std::vector<std::size_t> still = pipeline_histories(again, second);

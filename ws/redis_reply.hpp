@@ -1,5 +1,6 @@
 // Reading hiredis's replies: an owning handle and the conversions the Redis broker's files share. Layer: ws
-// (surge_redis only; needs hiredis, so only its .cpp files include this).
+// (surge_redis's own: it needs hiredis's headers, so only that library's .cpp files include it, and it is not
+// part of the API).
 #pragma once
 
 #include <hiredis/hiredis.h>
