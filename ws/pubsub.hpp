@@ -35,7 +35,9 @@ struct PublishResult {
 
     bool ok() const noexcept { return status == PublishStatus::Success; }
     operator PublishStatus() const noexcept { return status; }  // NOLINT: implicit by design
-    friend bool operator==(const PublishResult& result, PublishStatus status) noexcept { return result.status == status; }
+    friend bool operator==(const PublishResult& result, PublishStatus expected) noexcept {
+        return result.status == expected;
+    }
 };
 
 inline constexpr std::size_t kMaxTopicBytes = 1024;
