@@ -31,7 +31,7 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
         else if (b < 0x90) c[b] = kCont80;
         else if (b < 0xA0) c[b] = kCont90;
         else if (b < 0xC0) c[b] = kContA0;
-        else if (b < 0xC2) c[b] = kInvalid;
+        else if (b < 0xC2) c[b] = kInvalid;  // NOLINT(bugprone-branch-clone): overlong leads, as past 0xF4
         else if (b < 0xE0) c[b] = kLead2;
         else if (b == 0xE0) c[b] = kLeadE0;
         else if (b == 0xED) c[b] = kLeadED;

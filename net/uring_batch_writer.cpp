@@ -162,7 +162,7 @@ void UringBatchWriter::register_runs(std::span<const int> fds) noexcept {
         std::size_t last = first;
         while (last + 1 < fds.size() && fds[last + 1] - fds[last] <= kMaxGap) ++last;
         const int base = fds[first];
-        slots_.assign(static_cast<std::size_t>(fds[last] - base + 1), IORING_REGISTER_FILES_SKIP);
+        slots_.assign(static_cast<std::size_t>(fds[last] - base) + 1, IORING_REGISTER_FILES_SKIP);
         for (std::size_t i = first; i <= last; ++i) slots_[static_cast<std::size_t>(fds[i] - base)] = fds[i];
         // The kernel updates the slots in order and stops at the first it cannot take, returning how many it did
         // (or the error, when that is the first): the run goes on after that one, which stays a plain descriptor.

@@ -311,7 +311,8 @@ public:
     // the server is as large as the largest T of its routes, so keep T small (a few words; point elsewhere for
     // more).
     template <class T>
-    void websocket(std::string path, WebSocketBehavior behavior) {
+    void websocket(std::string path, WebSocketBehavior behavior) {  // NOLINT(performance-unnecessary-value-param)
+        // (both are moved below; clang-tidy 14 does not see it in a template before it is instantiated)
         static_assert(std::is_nothrow_default_constructible_v<T> && std::is_nothrow_destructible_v<T>,
                       "per-connection data is made and unmade where nothing may throw");
         static_assert(alignof(T) <= 16, "per-connection data is aligned to at most 16 bytes");

@@ -4,12 +4,13 @@
 #include <cstddef>
 #include <cstdlib>
 
-extern "C" {
+// glibc's own allocator entry points, which the counting wrappers forward to (their names are glibc's to give).
+extern "C" {  // NOLINTBEGIN(bugprone-reserved-identifier)
 void* __libc_malloc(std::size_t size);
 void* __libc_calloc(std::size_t count, std::size_t size);
 void* __libc_realloc(void* pointer, std::size_t size);
 void* __libc_memalign(std::size_t alignment, std::size_t size);
-}
+}  // NOLINTEND(bugprone-reserved-identifier)
 
 namespace {
 std::atomic<std::uint64_t> g_allocations{0};

@@ -60,7 +60,7 @@ void BM_UpgradeParseOnly(benchmark::State& state) {
 void BM_UpgradeMemcpyBaseline(benchmark::State& state) {
     char copy[1024];
     for (auto _ : state) {
-        std::memcpy(copy, kBrowserRequest.data(), kBrowserRequest.size());
+        std::memcpy(copy, kBrowserRequest.data(), kBrowserRequest.size());  // NOLINT: bytes, not a C string
         benchmark::ClobberMemory();
     }
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kBrowserRequest.size()));

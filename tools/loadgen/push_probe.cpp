@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -24,7 +25,7 @@ void bump(std::atomic<std::uint64_t>& value, std::uint64_t by = 1) {
 std::uint64_t percentile_of(std::vector<std::uint64_t> values, double p) {
     if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
-    const auto at = static_cast<std::size_t>(p / 100.0 * double(values.size() - 1) + 0.5);
+    const auto at = static_cast<std::size_t>(std::llround(p / 100.0 * double(values.size() - 1)));
     return values[std::min(at, values.size() - 1)];
 }
 
