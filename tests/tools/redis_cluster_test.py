@@ -149,6 +149,22 @@ class Publisher(threading.Thread):
             time.sleep(self.pause)
 
 
+async def read_until(ws, predicate, seconds, take):
+    """Reads JSON messages from `ws`, each given to `take`, until `predicate()` holds (True) or `seconds` have
+    passed or the connection closed (then whether it holds)."""
+    deadline = time.time() + seconds
+    while not predicate():
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except (asyncio.TimeoutError, websockets.ConnectionClosed):
+            return predicate()
+        take(message)
+    return True
+
+
 class Subscriber:
     """Holds a WebSocket to a node, records each publication (offset, data) and each subscribe answer."""
 
@@ -165,26 +181,19 @@ class Subscriber:
             await self.ws.send(json.dumps({"subscribe": self.topic, "id": 1}))
 
     async def read_until(self, predicate, seconds):
-        deadline = time.time() + seconds
-        while not predicate():
-            left = deadline - time.time()
-            if left <= 0:
-                return False
-            try:
-                message = json.loads(await asyncio.wait_for(self.ws.recv(), left))
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                return predicate()
-            if "data" in message:
-                check(message["topic"] == self.topic, "a publication of another topic: %s" % message)
-                self.received.append((message["offset"], message["data"]))
-                if "epoch" in message:
-                    self.epochs.append(message["epoch"])
-            elif "subscribed" in message:
-                self.answers.append(message)
-                self.epoch = message["epoch"]
-            else:
-                check(False, "unexpected message %s" % message)
-        return True
+        return await read_until(self.ws, predicate, seconds, self.take)
+
+    def take(self, message):
+        if "data" in message:
+            check(message["topic"] == self.topic, "a publication of another topic: %s" % message)
+            self.received.append((message["offset"], message["data"]))
+            if "epoch" in message:
+                self.epochs.append(message["epoch"])
+        elif "subscribed" in message:
+            self.answers.append(message)
+            self.epoch = message["epoch"]
+        else:
+            check(False, "unexpected message %s" % message)
 
     def last_offset(self):
         return self.received[-1][0] if self.received else 0
@@ -323,31 +332,22 @@ async def many_topics_through_cuts(nodes, redis, count):
         await ws.send(json.dumps({"subscribe": topic, "id": i}))
     received, answered = {}, set()  # topic -> [(offset, data)]
 
-    async def read_until(predicate, seconds):
-        deadline = time.time() + seconds
-        while not predicate():
-            left = deadline - time.time()
-            if left <= 0:
-                return False
-            try:
-                message = json.loads(await asyncio.wait_for(ws.recv(), left))
-            except asyncio.TimeoutError:
-                return predicate()
-            if "data" in message:
-                received.setdefault(message["topic"], []).append((message["offset"], message["data"]))
-            elif "subscribed" in message:
-                answered.add(message["subscribed"])
-            else:
-                check(False, "unexpected message %s" % message)
-        return True
+    def take(message):
+        if "data" in message:
+            received.setdefault(message["topic"], []).append((message["offset"], message["data"]))
+        elif "subscribed" in message:
+            answered.add(message["subscribed"])
+        else:
+            check(False, "unexpected message %s" % message)
 
-    check(await read_until(lambda: len(answered) == count, 20), "%d of %d subscribes answered" % (len(answered), count))
+    check(await read_until(ws, lambda: len(answered) == count, 20, take),
+          "%d of %d subscribes answered" % (len(answered), count))
     caught_up_before = sum("caught up %d topics" % count in line for line in list(nodes[0].log))
     publisher = TopicsPublisher(nodes[1].port, topics, 3)
     publisher.start()
     cuts = 0
     for _ in range(3):
-        await read_until(lambda: False, 0.3)
+        await read_until(ws, lambda: False, 0.3, take)
         answer = redis.command("CLIENT", "KILL", "TYPE", "pubsub")
         cuts += int(answer[1:].split(b"\r")[0] or 0) if answer.startswith(b":") else 0
     publisher.join(120)
@@ -356,9 +356,9 @@ async def many_topics_through_cuts(nodes, redis, count):
     for (topic, offset), body in sorted(publisher.sent.items(), key=lambda item: item[0][1]):
         expected.setdefault(topic, []).append((offset, body))
     complete = lambda: all(len(received.get(t, [])) >= len(expected.get(t, [])) for t in topics)
-    check(await read_until(complete, 30), "%d of %d topics complete" %
+    check(await read_until(ws, complete, 30, take), "%d of %d topics complete" %
           (sum(len(received.get(t, [])) >= len(expected[t]) for t in topics), count))
-    await read_until(lambda: False, 0.3)  # anything more would be a repeat
+    await read_until(ws, lambda: False, 0.3, take)  # anything more would be a repeat
     for topic in topics:
         check(received.get(topic) == expected[topic], "topic %s: got %s, published %s" %
               (topic, received.get(topic), expected[topic]))
