@@ -220,7 +220,7 @@ WorkerHub::Topic* WorkerHub::topic(std::string_view key, std::int64_t now_ms) {
         if (idle_.empty()) return nullptr;
         const Topic* oldest = idle_.front();  // idle longest, with no history
         idle_.pop_front();
-        topics_.erase(*oldest->key);
+        topics_.erase(topics_.find(*oldest->key));
     }
     found = topics_.emplace(std::string(key), Topic{}).first;
     Topic& made = found->second;
@@ -235,10 +235,15 @@ WorkerHub::Topic* WorkerHub::topic(std::string_view key, std::int64_t now_ms) {
 }
 
 void WorkerHub::used(Topic& t) {
-    std::list<Topic*>& from = t.holding ? holding_ : idle_;
-    t.holding = !t.kept.empty();
-    std::list<Topic*>& to = t.holding ? holding_ : idle_;
-    to.splice(to.end(), from, t.in_order);  // the iterator stays valid, now in `to`
+    if (t.in_order == idle_.end()) return;  // it has history: never forgotten, so not listed
+    if (t.kept.empty()) {
+        idle_.splice(idle_.end(), idle_, t.in_order);  // most recently used last; the iterator stays valid
+    } else {
+        // History is trimmed only right after a push (trim()), so a topic that has some keeps some: off the list
+        // for good.
+        idle_.erase(t.in_order);
+        t.in_order = idle_.end();
+    }
 }
 
 void WorkerHub::trim(Topic& t, std::size_t keep, std::int64_t keep_ms, std::int64_t now_ms) {

@@ -67,9 +67,8 @@ private:
         std::string epoch;
         std::uint64_t last = 0;
         std::deque<Entry> kept;
-        const std::string* key = nullptr;     // its key in topics_ (the map's nodes never move)
-        bool holding = false;                 // in holding_ (it has history), else in idle_
-        std::list<Topic*>::iterator in_order;  // its place there
+        const std::string* key = nullptr;      // its key in topics_ (the map's nodes never move)
+        std::list<Topic*>::iterator in_order;  // its place in idle_, or idle_.end() once it has history
     };
 
     explicit WorkerHub(const HubLimits& limits);
@@ -83,7 +82,7 @@ private:
     void subscribe(Connection& connection, const std::vector<std::string_view>& command, bool on);
     // The topic, made if new (with a new epoch); null when max_topics are held and every one has history.
     Topic* topic(std::string_view key, std::int64_t now_ms);
-    // Moves `topic` to the recent end of idle_ or holding_, whichever its history says.
+    // Moves `topic` to the recent end of idle_, or off it for good once it has history.
     void used(Topic& topic);
     void trim(Topic& topic, std::size_t keep, std::int64_t keep_ms, std::int64_t now_ms);
     // Writes what `connection` has waiting; false when it must be closed (gone, or too far behind).
@@ -102,11 +101,10 @@ private:
     std::thread thread_;
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;
     std::unordered_map<std::string, Topic> topics_;                  // by the topic's hash key
-    // Least recently used first: the topics without history, the first to be forgotten for room (as a Redis key
-    // would have expired), and those with history, never forgotten. Both lists make room in constant time, where
-    // a scan of max_topics per new topic let a client who names new topics occupy the hub.
+    // The topics without history, least recently used first: the first to be forgotten for room (as a Redis key
+    // would have expired); a topic with history is never forgotten, so it is not listed. Room is made in constant
+    // time, where a scan of max_topics per new topic let a client who names new topics occupy the hub.
     std::list<Topic*> idle_;
-    std::list<Topic*> holding_;
     std::unordered_map<std::string, std::set<int>> subscribers_;    // channel -> connections
     std::uint64_t epochs_made_ = 0;
 };
