@@ -23,6 +23,7 @@ using detail::number_of;
 using detail::opcode_of;
 using detail::Reply;
 using detail::text_of;
+using detail::unknown_script;
 
 namespace {
 
@@ -218,7 +219,7 @@ redisReply* RedisBroker::script(const std::string& body, const std::string& sha,
     std::vector<std::string_view> call{"EVALSHA", sha};
     call.insert(call.end(), args.begin(), args.end());
     redisReply* reply = command(call, sent);
-    if (!reply || reply->type != REDIS_REPLY_ERROR || !text_of(reply).starts_with("NOSCRIPT")) return reply;
+    if (!unknown_script(reply)) return reply;
     freeReplyObject(reply);  // not run: Redis did not have the script
     call[0] = "EVAL";
     call[1] = body;

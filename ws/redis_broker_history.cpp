@@ -20,6 +20,7 @@ using detail::number_of;
 using detail::opcode_of;
 using detail::Reply;
 using detail::text_of;
+using detail::unknown_script;
 
 namespace {
 
@@ -61,10 +62,6 @@ BrokerHistory read_history(std::string_view topic, const redisReply* reply, std:
     }
     history.ok = true;
     return history;
-}
-
-bool unknown_script(const redisReply* reply) noexcept {
-    return reply && reply->type == REDIS_REPLY_ERROR && text_of(reply).starts_with("NOSCRIPT");
 }
 
 }  // namespace

@@ -41,6 +41,11 @@ inline bool number_of(const redisReply* reply, std::uint64_t& value) noexcept {
     return !text.empty() && std::from_chars(text.data(), text.data() + text.size(), value).ec == std::errc{};
 }
 
+// Redis's answer to an EVALSHA of a script it does not have (a restart forgets them): nothing was run.
+inline bool unknown_script(const redisReply* reply) noexcept {
+    return reply && reply->type == REDIS_REPLY_ERROR && text_of(reply).starts_with("NOSCRIPT");
+}
+
 // A publication's kind as the scripts store it: "1" text, "2" binary.
 inline Opcode opcode_of(std::string_view kind) noexcept { return kind == "1" ? Opcode::Text : Opcode::Binary; }
 
