@@ -19,14 +19,14 @@
 # when its subscriber's process handles it, so the wait is in the figures. --wait-batch 1 wakes per message.
 #
 # --baseline first runs the same subscribers and publications against bench/raw-fanout (as many processes, one
-# send() per subscriber in a plain loop: the floor this machine's loopback sets), then surge-push, and reports
-# surge-push's figures as ratios of the floor's; --baseline-last runs the floor second (run both ways: the second
+# send() per subscriber in a plain loop: the plainest delivery there is), then surge-push, and reports surge-push's
+# figures as ratios of the loop's; --baseline-last runs the loop second (run both ways: the second
 # run starts on a kernel that has just freed a million sockets). Between the two it waits until the first run's
 # closed connections have left TIME_WAIT (up to 90 s), so that the second starts on an empty connection table.
 # Usage: bench/million_push.sh [SUBSCRIBERS] [--publications N] [--rate R] [--ramp-rate N] [--per-process N]
 #                              [--wait-batch N] [--wait-batch-us US] [--backend B] [--baseline|--baseline-last]
 #                              [--build DIR] [--json FILE]
-# With --json and --baseline, the floor's report is under "baseline" and the ratios under "vs_baseline".
+# With --json and --baseline, the loop's report is under "baseline" and the ratios under "vs_baseline".
 set -euo pipefail
 args=("$@")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -123,7 +123,8 @@ order=(surge-push)
 [ "$baseline" = first ] && order=(raw-send-loop surge-push)
 [ "$baseline" = last ] && order=(surge-push raw-send-loop)
 for name in "${order[@]}"; do
-    [ -n "$baseline" ] && echo "== $name$([ "$name" = raw-send-loop ] && echo ': the floor, one send() per subscriber') =="
+    [ "$name" = raw-send-loop ] && echo "== $name: the baseline, one send() per subscriber =="
+    [ -n "$baseline" ] && [ "$name" = surge-push ] && echo "== $name =="
     serve "$name"
     push "$name" || status=$?
     [ "$name" = "${order[-1]}" ] || stop
@@ -141,12 +142,12 @@ ratios = {
     "server_cpu_per_delivery": (s["server_cpu_seconds"] / max(1, s["received"]))
                                / max(1e-12, r["server_cpu_seconds"] / max(1, r["received"])),
 }
-print(f"against the floor (raw-fanout, the same subscribers and publications):")
+print("against the baseline (raw-fanout's send() loop, the same subscribers and publications):")
 for name, x in (("raw send loop", r), ("surge-push", s)):
     print(f"  {name:14} publication 1 last delivery {x['one_last_delivery_ns'] / 1e9:.2f} s, p99 "
           f"{x['latency_p99_ns'] / 1e9:.2f} s, {x['received']} of {x['expected']} delivered ({x['lost']} lost), "
           f"server CPU {1e6 * x['server_cpu_seconds'] / max(1, x['received']):.2f} us a delivery")
-print("  surge-push / floor: publication 1 %.2fx the time, p99 %.2fx, server CPU a delivery %.2fx" % (
+print("  surge-push / send() loop: publication 1 %.2fx the time, p99 %.2fx, server CPU a delivery %.2fx" % (
     ratios["publication_1_last_delivery"], ratios["latency_p99"], ratios["server_cpu_per_delivery"]))
 surge["baseline"] = raw
 surge["vs_baseline"] = ratios

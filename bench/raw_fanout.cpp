@@ -1,5 +1,6 @@
-// raw-fanout: the baseline surge-push's fan-out is measured against (bench/fanout.sh, bench/million_push.sh), the
-// physical limit. It speaks just enough of the protocol for surge-load and surge-stress to subscribe (any GET is
+// raw-fanout: the baseline surge-push's fan-out is measured against (bench/fanout.sh, bench/million_push.sh): the
+// plainest delivery there is, not a lower bound (io_uring's batched sends beat its send() per subscriber at 200,000
+// subscribers, README). It speaks just enough of the protocol for surge-load and surge-stress to subscribe (any GET is
 // upgraded with the RFC's accept key) and to publish (POST /publish with a body), and fans each published body
 // out the plainest way there is: one frame built once, then a loop of send() calls, one per subscriber socket, on
 // one thread. No queues, no topics, no backpressure: a send the socket does not take whole is counted as short

@@ -111,7 +111,7 @@ stress_workers)
 push_workers)
     # The million-push script, small: 4000 subscribers over 2 surge-push workers (on their hub) and 2 stress
     # processes; publication 1 alone, then 9 at 20/s. Every subscriber checks every publication: once, in order.
-    # First the same against the floor (2 raw-fanout processes, a publication handed to both through pipes).
+    # First the same against the send() loop (2 raw-fanout processes, a publication handed to both through pipes).
     bash "$here/../../bench/million_push.sh" 4000 --per-process 2000 --publications 10 --rate 20 --baseline \
         --build "$build" --json "$work/push.json" || exit 1
     check "$work/push.json" 'r["verified"] == 4000' 'r["failed"] == 0' 'r["dropped_while_held"] == 0' \
