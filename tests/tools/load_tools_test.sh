@@ -62,6 +62,10 @@ surge_echo.io_uring | surge_echo.epoll)
     timeout 60 "$load" "ws://127.0.0.1:$port/a" "ws://127.0.0.1:$port/b" --connections 40 --threads 2 \
         --duration 2 --warmup 1 --size 100 --json "$work/echo.json" || exit 1
     check "$work/echo.json" "${echo_checks[@]}" 'r["connections_opened"] == 40' 'r["mode"] == "echo"'
+    # Eight in flight per connection: every echo comes back with its own send stamp.
+    timeout 60 "$load" "ws://127.0.0.1:$port/" --pipeline 8 --connections 10 --duration 2 --warmup 1 \
+        --json "$work/pipelined.json" || exit 1
+    check "$work/pipelined.json" "${echo_checks[@]}" 'r["pipeline"] == 8' 'r["messages_unstamped"] == 0'
     # Open loop: 20 connections at 100 messages/s each is 2000/s; all of them come back, stamped.
     timeout 60 "$load" "ws://127.0.0.1:$port/" --mode rate --rate 100 --connections 20 --duration 2 --warmup 1 \
         --size 64 --text --json "$work/rate.json" || exit 1

@@ -59,6 +59,7 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
         tls_pump_ = std::make_unique<net::TlsPump>(per_turn);
     } else {
         batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
+        cork_ = std::make_unique_for_overwrite<char[]>(kCorkBytes);
         batch_.reserve(kBatchWrites);
         batch_owners_.reserve(kBatchWrites);
     }
@@ -282,7 +283,12 @@ bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
         ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
         arm_timer(ws, behavior(ws).idle_timeout_seconds);
     }
-    return handle_frames(ws, bytes);
+    if (!cork_) return handle_frames(ws, bytes);  // a TLS shard: its record layer gathers what a read answers
+    corked_ = &ws;
+    const bool open = handle_frames(ws, bytes);
+    const bool flushed = flush_cork();
+    corked_ = nullptr;
+    return open && flushed;
 }
 
 void Shard::on_recv_end(std::uint64_t token, int) {
@@ -324,6 +330,7 @@ void Shard::fail(WebSocket& ws, std::uint16_t code, std::string_view reason) noe
 }
 
 void Shard::finish_when_flushed(WebSocket& ws) noexcept {
+    if (&ws == corked_ && !flush_cork()) return;
     if (!alive(ws)) return;
     end_handshake(ws);  // answered or refused: no longer a handshake in progress
     ws.flags_ |= kCloseWhenFlushed | kInputDone;
@@ -360,6 +367,10 @@ void Shard::notify_close(WebSocket& ws, std::uint16_t code, std::string_view rea
 
 void Shard::terminate(WebSocket& ws) noexcept {
     if (!alive(ws) || ws.state_ == WebSocket::State::Free) return;
+    if (&ws == corked_) {  // the connection is cut: what it was about to be sent goes nowhere
+        corked_ = nullptr;
+        cork_used_ = 0;
+    }
     notify_close(ws, close_code::kAbnormal, {});
     wheel_.cancel(ws.timer_);
     uncount_address(ws);

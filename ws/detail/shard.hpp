@@ -200,6 +200,9 @@ private:
     bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
     void start_send(WebSocket& ws) noexcept;
+    // Writes what the cork holds for corked_ (the plain way: what the socket refuses is queued). False when that
+    // ended the connection.
+    bool flush_cork() noexcept;
     // The fan-out's writes: add_to_batch() gathers what `ws` has pending into the batch, write_batch() hands
     // the batch to the reactor in one call, then takes what each wrote off its queue and sends the rest through
     // the reactor's send.
@@ -369,6 +372,16 @@ private:
     // has no good answer to an allocation that fails.
     std::unique_ptr<iovec[]> batch_iov_;
     std::size_t batch_iov_used_ = 0;
+    // The cork: while a plain connection's input is handled (corked_), the small frames written to it (up to
+    // net::kCoalesceBytes each, which a write copies together anyway) collect here and leave in one send() once
+    // the read is handled, so several messages in one read are answered with one system call and one segment
+    // rather than one each. It holds bytes only while the connection's queue is empty and no send is in flight:
+    // whatever else is about to write for the connection (a larger frame, a staged publication, a close) flushes
+    // it first, so bytes leave in the order they were written. terminate() drops it.
+    static constexpr std::size_t kCorkBytes = 16 * 1024;
+    WebSocket* corked_ = nullptr;
+    std::size_t cork_used_ = 0;
+    std::unique_ptr<char[]> cork_;
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "surge/core/clock.hpp"
+#include "surge/net/socket_io.hpp"
 #include "surge/ws/detail/broker_link.hpp"
 #include "surge/ws/detail/connection_state.hpp"
 #include "surge/ws/envelope.hpp"
@@ -93,6 +94,18 @@ bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size
 }
 
 bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
+    if (&ws == corked_) {
+        if (total <= net::kCoalesceBytes && total <= kCorkBytes - cork_used_ && ws.out_.empty() &&
+            !(ws.flags_ & kSendInFlight)) {
+            for (int i = 0; i < count; ++i) {
+                if (iov[i].iov_len == 0) continue;  // an empty payload's base may be null, which memcpy may not take
+                std::memcpy(cork_.get() + cork_used_, iov[i].iov_base, iov[i].iov_len);
+                cork_used_ += iov[i].iov_len;
+            }
+            return true;
+        }
+        if (!flush_cork()) return false;
+    }
     if (ws.out_.empty() && !(ws.flags_ & kSendInFlight)) {
         const long n = reactor_->try_write(ws.fd_, iov, count);
         if (n < 0) {
@@ -107,6 +120,17 @@ bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t to
     if (!queue(ws, iov, count, 0)) return false;
     if (!(ws.flags_ & kSendInFlight)) start_send(ws);
     return true;
+}
+
+bool Shard::flush_cork() noexcept {
+    if (cork_used_ == 0) return true;
+    WebSocket& ws = *corked_;
+    const iovec corked{cork_.get(), cork_used_};
+    cork_used_ = 0;
+    corked_ = nullptr;  // so that write_raw() writes the bytes rather than cork them again
+    const bool written = write_raw(ws, &corked, 1, corked.iov_len);
+    if (alive(ws)) corked_ = &ws;
+    return written;
 }
 
 bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept {
@@ -182,7 +206,17 @@ void Shard::send_pong(WebSocket& ws, std::string_view payload) noexcept {
         ShardCounters::add(counters_.pongs_coalesced, 1);
         return;
     }
-    send_control(ws, Opcode::Pong, payload);
+    if (&ws == corked_) {
+        // A pong leaves at once rather than in the cork (after what the cork holds): whether the socket took it
+        // decides whether the next one is coalesced, which keeps a client that floods pings and never reads at
+        // one queued pong.
+        if (!flush_cork()) return;
+        corked_ = nullptr;
+        send_control(ws, Opcode::Pong, payload);
+        if (alive(ws)) corked_ = &ws;
+    } else {
+        send_control(ws, Opcode::Pong, payload);
+    }
     if (alive(ws) && !ws.out_.empty()) ws.output_flags_ |= kPongQueued;
 }
 
@@ -416,6 +450,7 @@ bool Shard::stage_item(WebSocket& ws, const BroadcastItem& item) noexcept {
 }
 
 bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noexcept {
+    if (&ws == corked_ && !flush_cork()) return false;  // a replay of history behind what the handler sent
     const auto size = static_cast<std::uint32_t>(frame.size());
     if (ws.state_ != WebSocket::State::Open) return false;
     const WebSocketBehavior& b = behavior(ws);
