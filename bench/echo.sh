@@ -13,9 +13,11 @@
 # load instead of surge-load: saturated only (it has no rate), each connection sending its next message when the
 # echo of the last arrives; bench/load_test_window.py reads its reports and the server's CPU over the same seconds
 # (--duration is rounded to its 4-second reports).
+# --pipeline N: with surge-load, saturated, each connection keeps N messages in flight instead of one (a client
+# that sends without waiting for each answer, so that a server read finds several).
 #
 # Usage: bench/echo.sh [--connections N[,N...]] [--size B] [--duration S] [--warmup S] [--repeat N] [--rate R]
-#                      [--wait-batch N:US] [--load-test PATH] [--peer 'COMMAND'] [--peer-name NAME]
+#                      [--wait-batch N:US] [--load-test PATH] [--pipeline N] [--peer 'COMMAND'] [--peer-name NAME]
 #                      [--client-backend B] [--build DIR] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +32,7 @@ peer_name=peer
 client_backend=epoll
 wait_batch=""
 load_test=""
+pipeline=1
 json=""
 build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
         --client-backend) client_backend=$2; shift 2 ;;
         --wait-batch) wait_batch=$2; shift 2 ;;
         --load-test) load_test=$2; shift 2 ;;
+        --pipeline) pipeline=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
         --json) json=$2; shift 2 ;;
         *) echo "echo.sh: unknown option $1" >&2; exit 2 ;;
@@ -61,6 +65,12 @@ fi
 if [ -n "$load_test" ]; then
     [ -x "$load_test" ] || { echo "echo.sh: --load-test $load_test is not an executable" >&2; exit 2; }
     [ -z "$rate" ] || { echo "echo.sh: --load-test has no rate-limited mode; leave out --rate" >&2; exit 2; }
+fi
+if ! [[ $pipeline =~ ^[0-9]+$ ]] || [ "$pipeline" -lt 1 ]; then
+    echo "echo.sh: --pipeline takes a count of messages in flight per connection (1 or more), not '$pipeline'" >&2; exit 2
+fi
+if [ "$pipeline" -gt 1 ] && { [ -n "$load_test" ] || [ -n "$rate" ]; }; then
+    echo "echo.sh: --pipeline is for surge-load's saturated echo: leave out --load-test and --rate" >&2; exit 2
 fi
 generator_name=${load_test:+uWebSockets load_test}
 generator_name=${generator_name:-surge-load}
@@ -82,7 +92,7 @@ run() {
         cpu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_cpu_per_second"])' \
             "$work/$name.json")
     else
-        local mode=(--mode echo)
+        local mode=(--mode echo --pipeline "$pipeline")
         [ -n "$rate" ] && mode=(--mode rate --rate "$rate/total")
         taskset -c 1 "$load" "ws://127.0.0.1:$port/" "${mode[@]}" --connections "$n" --threads 1 --size "$size" \
             --duration "$duration" --warmup "$warmup" --client-backend "$client_backend" \
@@ -135,17 +145,20 @@ for n in ${connections//,/ }; do
     done
 done
 
-python3 - "$json" "$size" "${rate:-0}" "$client_backend" "$generator_name" "$wait_batch" "${results[@]}" <<'PY'
+python3 - "$json" "$size" "${rate:-0}" "$client_backend" "$generator_name" "$wait_batch" "$pipeline" \
+    "${results[@]}" <<'PY'
 import json, statistics, sys
-path, size, rate, client_backend, generator, wait_batch = sys.argv[1:7]
-runs = [json.loads(a) for a in sys.argv[7:]]
+path, size, rate, client_backend, generator, wait_batch, pipeline = sys.argv[1:8]
+runs = [json.loads(a) for a in sys.argv[8:]]
 servers = list(dict.fromkeys(r["server"] for r in runs))
 report = {"size": int(size), "rate": float(rate), "client_backend": client_backend, "generator": generator,
-          "wait_batch": wait_batch, "runs": runs, "by_connections": {}}
+          "wait_batch": wait_batch, "pipeline": int(pipeline), "runs": runs, "by_connections": {}}
 for n in dict.fromkeys(r["connections"] for r in runs):
     summary = {}
-    print("== %d connections, %s, generator %s" % (n, "saturated" if float(rate) == 0 else "%s messages/s in all" % rate,
-                                                  generator))
+    load = "saturated" if float(rate) == 0 else "%s messages/s in all" % rate
+    if int(pipeline) > 1:
+        load += ", %s in flight per connection" % pipeline
+    print("== %d connections, %s, generator %s" % (n, load, generator))
     for name in servers:
         mine = [r for r in runs if r["server"] == name and r["connections"] == n]
         summary[name] = {

@@ -3,7 +3,8 @@
 // the latency distribution, as a status line each second and a summary (and --json) at the end.
 //
 // Modes:
-//  echo       closed loop: each connection sends a message and waits for its echo before sending the next.
+//  echo       closed loop: each connection sends a message and waits for its echo before sending the next
+//             (with --pipeline N, keeps N in flight: a client that sends without waiting for each answer).
 //  rate       open loop: messages leave at a fixed rate whatever the server does; latency runs from each
 //             message's intended send time (carried in its payload), so a stalled server cannot hide its delay
 //             behind the sends it held up (coordinated omission).
@@ -46,6 +47,8 @@ const char* kUsage =  // a printf format: %s takes kRequestUsage
     "                       and number their messages from 32, for the receivers' loss check)\n"
     "  --text               send text frames (default binary; the payload is ASCII either way)\n"
     "  --rate R             rate and publish: messages per second per connection, or 'R/total' for the whole run\n"
+    "  --pipeline N         echo: messages each connection keeps in flight (default 1); from 2 on, latency runs\n"
+    "                       from the send stamp each payload carries (--size 16 or more)\n"
     "  --duration S         seconds measured (default 10)\n"
     "  --warmup S           seconds run before measuring, not counted (default 2)\n"
     "  --ramp N             connections opened per second (default 0: as fast as the in-flight cap allows)\n"
@@ -98,6 +101,9 @@ bool parse_options(int argc, char** argv, Options& o) {
             ok = parse_seconds(value, o.warmup);
         } else if (flag == "--ramp") {
             ok = parse_count(value, o.ramp);
+        } else if (flag == "--pipeline") {
+            ok = parse_count(value, number) && number >= 1 && number <= 4096;
+            o.pipeline = static_cast<std::uint32_t>(number);
         } else if (flag == "--caught-up") {
             ok = parse_count(value, number) && number >= 1;
             o.caught_up = static_cast<std::uint64_t>(number);
@@ -133,6 +139,15 @@ bool parse_options(int argc, char** argv, Options& o) {
     }
     if (scheduled && o.size < kStampBytes) {
         std::fprintf(stderr, "surge-load: --size must be at least %zu to carry the send stamp\n", kStampBytes);
+        return false;
+    }
+    if (o.pipeline > 1 && o.mode != Mode::Echo) {
+        std::fprintf(stderr, "surge-load: --pipeline is for echo mode (--mode echo)\n");
+        return false;
+    }
+    if (o.pipeline > 1 && o.size < kStampBytes) {
+        std::fprintf(stderr, "surge-load: --pipeline needs --size of at least %zu, to carry each message's send stamp\n",
+                     kStampBytes);
         return false;
     }
     if (http && !o.connections_given) o.connections = o.threads;

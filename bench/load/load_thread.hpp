@@ -91,7 +91,10 @@ private:
         bump(stats_.opened);
         sequences_[ws.id()].reset();
         next_number_[ws.id()] = 0;
-        if (options_.mode == Mode::Echo) send_echo(ws, now_ns());
+        if (options_.mode == Mode::Echo) {
+            const std::uint64_t now = now_ns();
+            for (std::uint32_t i = 0; i < options_.pipeline; ++i) send_echo(ws, now);
+        }
     }
 
     void on_message(ClientWebSocket& ws, std::uint64_t size, std::string_view head) {
@@ -99,7 +102,12 @@ private:
         bump(stats_.received);
         bump(stats_.bytes_received, size);
         if (options_.mode == Mode::Echo) {
-            stats_.latency.record(now - sent_at_[ws.id()]);
+            std::uint64_t stamp = sent_at_[ws.id()];  // one in flight: when it left; several: in each payload
+            if (options_.pipeline == 1 || (read_stamp(head, stamp) && stamp <= now)) {
+                stats_.latency.record(now - stamp);
+            } else {
+                bump(stats_.unstamped);
+            }
             if (g_phase.load(std::memory_order_relaxed) != kStop) send_echo(ws, now);  // the next leaves now
             return;
         }
@@ -143,6 +151,7 @@ private:
 
     void send_echo(ClientWebSocket& ws, std::uint64_t now) {
         sent_at_[ws.id()] = now;
+        if (options_.pipeline > 1) write_stamp(payload_.data(), now);  // several in flight: each carries its own
         count_send(ws, ws.send(payload_, opcode_));
     }
 

@@ -65,6 +65,7 @@ void write_json(const Options& o, const Totals& end, double window, const Rates&
     j.integer("size", o.size);
     j.number("rate", o.rate);
     j.string("rate_per", o.rate_total ? "total" : "connection");
+    j.integer("pipeline", o.pipeline);
     j.number("warmup_seconds", o.warmup);
     j.number("duration_seconds", window);
     j.integer("connections_opened", end.opened);

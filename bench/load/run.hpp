@@ -33,6 +33,7 @@ struct Options {
     bool text = false;
     bool keep_alive = false;  // publish over http://: one connection per URL per thread for every POST
     std::uint64_t caught_up = 0;  // subscribe: a connection that has received this many messages has caught up
+    std::uint32_t pipeline = 1;  // echo: messages in flight per connection
     double rate = 0;
     bool rate_total = false;
     double duration = 10;
