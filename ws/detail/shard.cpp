@@ -283,7 +283,9 @@ bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
         ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
         arm_timer(ws, behavior(ws).idle_timeout_seconds);
     }
-    if (!cork_) return handle_frames(ws, bytes);  // a TLS shard: its record layer gathers what a read answers
+    // A TLS shard has no cork yet: its answers leave one record and one send() each, as before (corking them
+    // would need the close_notify, written right before the write side is shut, to bypass it).
+    if (!cork_) return handle_frames(ws, bytes);
     corked_ = &ws;
     const bool open = handle_frames(ws, bytes);
     const bool flushed = flush_cork();

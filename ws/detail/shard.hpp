@@ -377,7 +377,7 @@ private:
     // the read is handled, so several messages in one read are answered with one system call and one segment
     // rather than one each. It holds bytes only while the connection's queue is empty and no send is in flight:
     // whatever else is about to write for the connection (a larger frame, a staged publication, a close) flushes
-    // it first, so bytes leave in the order they were written. terminate() drops it.
+    // it first, so bytes leave in the order they were written. terminate() drops it. Plain shards only.
     static constexpr std::size_t kCorkBytes = 16 * 1024;
     WebSocket* corked_ = nullptr;
     std::size_t cork_used_ = 0;
