@@ -3,11 +3,13 @@
 the certificate and points SSL_CERT_FILE at it): the certificate verifies for 127.0.0.1; ALPN answers http/1.1
 when it is offered among others; a session resumes, with a TLS 1.3 ticket and from TLS 1.2's session cache; 64
 clients that handshake at once (past the server's per-iteration handshake bound) all get their echoes while an
-established connection keeps echoing; and a client that closes without close_notify ends only its own connection.
+established connection keeps echoing; a client that closes without close_notify ends only its own connection; and
+64 messages in one TLS record are answered in order in a segment or two (the server's cork), not one each.
 Usage: python_tls_client.py wss://127.0.0.1:PORT/path"""
 import asyncio
 import socket
 import ssl
+import struct
 import sys
 import urllib.parse
 
@@ -58,6 +60,38 @@ def check_alpn_and_resumption(host, port):
         second.close()
 
 
+def segments_in(sock):
+    """Segments the kernel has received on `sock` (Linux tcp_info's tcpi_segs_in, at byte 140)."""
+    return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232), 140)[0]
+
+
+def masked_text(payload):
+    """A client's text frame (short payload) with a zero masking key, which leaves the payload as it is."""
+    return bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+
+
+def check_cork(host, port):
+    tls, _ = upgrade(host, port, context())
+    tls.settimeout(10)
+    messages = [f"m{i}".encode() for i in range(64)]
+    before = segments_in(tls)
+    tls.sendall(b"".join(masked_text(m) for m in messages))  # one write: one record, one read at the server
+    expected = b"".join(bytes([0x81, len(m)]) + m for m in messages)
+    received = b""
+    while len(received) < len(expected):
+        chunk = tls.recv(65536)
+        if not chunk:
+            raise SystemExit("the server closed while answering the burst")
+        received += chunk
+    if received != expected:
+        raise SystemExit("the burst's echoes came back different or out of order")
+    segments = segments_in(tls) - before
+    if segments > 4:  # a TLS 1.3 ticket or a bare acknowledgement may add one; 64 without the cork
+        raise SystemExit(f"64 echoes of one read took {segments} segments")
+    tls.close()
+    return segments
+
+
 async def echo_many(url, clients, messages):
     async def one(i):
         async with websockets.connect(url, max_size=2 ** 24) as ws:
@@ -73,6 +107,7 @@ async def main(url):
     parts = urllib.parse.urlsplit(url)
     host, port = parts.hostname, parts.port
     check_alpn_and_resumption(host, port)
+    corked = check_cork(host, port)
 
     # A connection that is open before the flood keeps echoing through it.
     async with websockets.connect(url) as steady:
@@ -91,8 +126,8 @@ async def main(url):
         if await steady.recv() != "after the rude one":
             raise SystemExit("the steady connection broke when another client dropped")
         await steady.close(1000)
-    print(f"python TLS: ALPN http/1.1, resumption (1.3 ticket, 1.2 cache), 64 concurrent handshakes x 5 echoes, "
-          f"{echoed} steady echoes meanwhile: ok")
+    print(f"python TLS: ALPN http/1.1, resumption (1.3 ticket, 1.2 cache), 64 echoes of one read in {corked} "
+          f"segments, 64 concurrent handshakes x 5 echoes, {echoed} steady echoes meanwhile: ok")
 
 
 asyncio.run(asyncio.wait_for(main(sys.argv[1]), 60))

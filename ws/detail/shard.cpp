@@ -53,13 +53,13 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
       held_limit_(config.max_header_bytes + config.max_body_bytes),
       wheel_(4096),
       slab_(slot_stride(routes)),
-      topics_(broadcaster.directory()) {
+      topics_(broadcaster.directory()),
+      cork_(std::make_unique_for_overwrite<char[]>(kCorkBytes)) {
     if (tls_) {
         const unsigned per_turn = config.tls_handshakes_per_iteration ? config.tls_handshakes_per_iteration : 1;
         tls_pump_ = std::make_unique<net::TlsPump>(per_turn);
     } else {
         batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
-        cork_ = std::make_unique_for_overwrite<char[]>(kCorkBytes);
         batch_.reserve(kBatchWrites);
         batch_owners_.reserve(kBatchWrites);
     }
@@ -269,8 +269,11 @@ void Shard::end_slow_handshake() noexcept {
 bool Shard::on_data(std::uint64_t token, std::span<char> bytes) {
     WebSocket* ws = lookup(token);
     if (!ws || !alive(*ws)) return false;
-    if (tls_) return on_tls_data(*ws, bytes);
-    return on_plaintext(*ws, bytes);
+    corked_ = ws;  // what this read is answered with leaves together, once it is handled
+    const bool open = tls_ ? on_tls_data(*ws, bytes) : on_plaintext(*ws, bytes);
+    const bool flushed = flush_cork();
+    corked_ = nullptr;
+    return open && flushed;
 }
 
 bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
@@ -283,14 +286,7 @@ bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
         ws.flags_ &= static_cast<std::uint8_t>(~kPingSent);
         arm_timer(ws, behavior(ws).idle_timeout_seconds);
     }
-    // A TLS shard has no cork yet: its answers leave one record and one send() each, as before (corking them
-    // would need the close_notify, written right before the write side is shut, to bypass it).
-    if (!cork_) return handle_frames(ws, bytes);
-    corked_ = &ws;
-    const bool open = handle_frames(ws, bytes);
-    const bool flushed = flush_cork();
-    corked_ = nullptr;
-    return open && flushed;
+    return handle_frames(ws, bytes);
 }
 
 void Shard::on_recv_end(std::uint64_t token, int) {

@@ -77,6 +77,8 @@ bool Shard::send_close_notify(WebSocket& ws) noexcept {
     if (!tls_) return false;  // under TLS every connection has its session from on_accept() to on_closed()
     TlsLinkFor link(*this, ws);
     if (!net::TlsPump::close_notify(session(ws), link)) return false;
+    // The write side is shut right after this unless it says the alert was queued: it may not wait in the cork.
+    if (&ws == corked_ && !flush_cork()) return false;
     return alive(ws) && (!ws.out_.empty() || (ws.flags_ & kSendInFlight));
 }
 
