@@ -67,7 +67,8 @@ if [ -n "$load_test" ]; then
     [ -z "$rate" ] || { echo "echo.sh: --load-test has no rate-limited mode; leave out --rate" >&2; exit 2; }
 fi
 if ! [[ $pipeline =~ ^[0-9]+$ ]] || [ "$pipeline" -lt 1 ]; then
-    echo "echo.sh: --pipeline takes a count of messages in flight per connection (1 or more), not '$pipeline'" >&2; exit 2
+    echo "echo.sh: --pipeline takes a count of messages in flight per connection (1 or more), not '$pipeline'" >&2
+    exit 2
 fi
 if [ "$pipeline" -gt 1 ] && { [ -n "$load_test" ] || [ -n "$rate" ]; }; then
     echo "echo.sh: --pipeline is for surge-load's saturated echo: leave out --load-test and --rate" >&2; exit 2

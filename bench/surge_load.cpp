@@ -146,7 +146,7 @@ bool parse_options(int argc, char** argv, Options& o) {
         return false;
     }
     if (o.pipeline > 1 && o.size < kStampBytes) {
-        std::fprintf(stderr, "surge-load: --pipeline needs --size of at least %zu, to carry each message's send stamp\n",
+        std::fprintf(stderr, "surge-load: --pipeline needs --size of at least %zu, for each message's send stamp\n",
                      kStampBytes);
         return false;
     }

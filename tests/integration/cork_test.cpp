@@ -79,7 +79,8 @@ TEST_CASE("corked answers keep their order with a large frame, a pong, history a
         RunningServer running(backend, {}, behavior);
         TestClient client(running.port());
         REQUIRE(client.handshake().rfind(kSwitching, 0) == 0);  // the server runs: it can publish
-        REQUIRE(running.server().publish("news", "old", Opcode::Text, std::chrono::seconds(5)) == PublishStatus::Success);
+        const PublishResult published = running.server().publish("news", "old", Opcode::Text, std::chrono::seconds(5));
+        REQUIRE(published == PublishStatus::Success);
 
         REQUIRE(client.send_raw(frame(Opcode::Text, "x") + frame(Opcode::Text, "mix") + frame(Opcode::Ping, "p") +
                                 frame(Opcode::Text, "y")));
@@ -98,7 +99,8 @@ TEST_CASE("corked answers keep their order with a large frame, a pong, history a
         CHECK(replayed.payload.find("old") != std::string::npos);
         CHECK(client.read_data_frame().payload == "after history");
 
-        REQUIRE(client.send_raw(frame(Opcode::Text, "z") + frame(Opcode::Text, "bye") + frame(Opcode::Text, "ignored")));
+        REQUIRE(client.send_raw(frame(Opcode::Text, "z") + frame(Opcode::Text, "bye") +
+                                frame(Opcode::Text, "ignored")));
         CHECK(client.read_data_frame().payload == "z");
         CHECK(client.read_data_frame().payload == "last words");
         const ReceivedFrame close = client.read_frame();
