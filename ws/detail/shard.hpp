@@ -198,6 +198,8 @@ private:
     // write_raw().
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
+    // write_raw() past the cork: written now as far as the socket takes it, the rest queued behind a send.
+    bool write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
     void start_send(WebSocket& ws) noexcept;
     // Writes what the cork holds for corked_ (the plain way: what the socket refuses is queued). False when that

@@ -106,6 +106,10 @@ bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t to
         }
         if (!flush_cork()) return false;
     }
+    return write_through(ws, iov, count, total);
+}
+
+bool Shard::write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (ws.out_.empty() && !(ws.flags_ & kSendInFlight)) {
         const long n = reactor_->try_write(ws.fd_, iov, count);
         if (n < 0) {
@@ -124,13 +128,9 @@ bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t to
 
 bool Shard::flush_cork() noexcept {
     if (cork_used_ == 0) return true;
-    WebSocket& ws = *corked_;
     const iovec corked{cork_.get(), cork_used_};
     cork_used_ = 0;
-    corked_ = nullptr;  // so that write_raw() writes the bytes rather than cork them again
-    const bool written = write_raw(ws, &corked, 1, corked.iov_len);
-    if (alive(ws)) corked_ = &ws;
-    return written;
+    return write_through(*corked_, &corked, 1, corked.iov_len);
 }
 
 bool Shard::queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept {
