@@ -53,6 +53,29 @@ TEST_CASE("the answers to many messages in one read leave together, in order") {
     }
 }
 
+TEST_CASE("the upgrade's answer and what on_open sends leave together") {
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        const auto greeting_route = [](Server& server) {
+            WebSocketBehavior greeter;
+            greeter.on_open = [](WebSocket& ws) {
+                ws.send("hello", Opcode::Text);
+                ws.send("again", Opcode::Text);
+            };
+            server.websocket("/greet", std::move(greeter));
+        };
+        RunningServer running(backend, {}, {}, greeting_route);
+        TestClient client(running.port());
+        REQUIRE(client.connected());
+        const std::uint32_t before = segments_in(client);
+        REQUIRE(client.handshake("/greet").rfind(kSwitching, 0) == 0);
+        CHECK(client.read_data_frame().payload == "hello");
+        CHECK(client.read_data_frame().payload == "again");
+        // The 101 and both messages in one send(); one more segment would be a bare acknowledgement.
+        CHECK(segments_in(client) - before <= 2);
+    }
+}
+
 TEST_CASE("corked answers keep their order with a large frame, a pong, history and a close among them") {
     for (net::Backend backend : test_backends()) {
         CAPTURE(backend);
