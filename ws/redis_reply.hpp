@@ -1,6 +1,6 @@
 // Reading hiredis's replies: an owning handle and the conversions the Redis broker's files share. Layer: ws
-// (surge_redis's own: it needs hiredis's headers, so only that library's .cpp files include it, and it is not
-// part of the API).
+// (surge_redis's own: it needs hiredis's headers, so only that library's .cpp files include it; not part of the
+// API, and not installed).
 #pragma once
 
 #include <hiredis/hiredis.h>

@@ -33,6 +33,16 @@ step "cmake --install into a fresh prefix"
 quiet cmake --install "$build" --prefix "$work/prefix"
 test -f "$work/prefix/include/surge/ws/server.hpp" -a -f "$work/prefix/include/surge/version.hpp"
 ! test -e "$work/prefix/include/ws" || { echo "FAIL: headers installed outside include/surge/"; exit 1; }
+# The installed headers are the API and nothing else: no internals (detail/, hiredis's glue: surge.pc's consumers
+# have no hiredis), and every surge header one of them includes is installed too, so all compile from the prefix.
+internal=$(find "$work/prefix/include/surge" -path '*/detail*'; grep -rl '<hiredis/' "$work/prefix/include/surge" || true)
+[ -z "$internal" ] || { echo "FAIL: internal headers installed: $internal"; exit 1; }
+missing=$(cd "$work/prefix/include" && grep -ho '#include ["<]surge/[^">]*' -r surge | sed 's/#include .//' | sort -u |
+    while read -r h; do test -f "$h" || echo "$h"; done)
+[ -z "$missing" ] || { echo "FAIL: installed headers include headers that are not installed: $missing"; exit 1; }
+(cd "$work/prefix/include" && find surge -name '*.hpp' | sort | sed 's/.*/#include <&>/') >"$work/all_headers.cpp"
+quiet "$cxx" -std=c++20 -fsyntax-only -I "$work/prefix/include" "$work/all_headers.cpp"
+echo "installed headers: $(wc -l <"$work/all_headers.cpp"), none internal, all compile from the prefix"
 
 step "find_package(surge) from the prefix"
 quiet cmake -S "$consumer" -B "$work/package" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$work/prefix" \
