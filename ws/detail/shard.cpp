@@ -58,6 +58,7 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
     if (tls_) {
         const unsigned per_turn = config.tls_handshakes_per_iteration ? config.tls_handshakes_per_iteration : 1;
         tls_pump_ = std::make_unique<net::TlsPump>(per_turn);
+        plain_cork_ = std::make_unique_for_overwrite<char[]>(kCorkBytes);
     } else {
         batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
         batch_.reserve(kBatchWrites);
@@ -368,6 +369,7 @@ void Shard::terminate(WebSocket& ws) noexcept {
     if (&ws == corked_) {  // the connection is cut: what it was about to be sent goes nowhere
         corked_ = nullptr;
         cork_used_ = 0;
+        plain_cork_used_ = 0;
     }
     notify_close(ws, close_code::kAbnormal, {});
     wheel_.cancel(ws.timer_);

@@ -198,13 +198,20 @@ private:
     // write_raw().
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
+    // Copies the pieces into `cork` (of kCorkBytes, `used` filled) when `ws` is corked_, they are small
+    // (net::kCoalesceBytes together) and fit, and nothing of ws's is queued or in flight; false when they must go
+    // another way.
+    bool take_into_cork(char* cork, std::size_t& used, const WebSocket& ws, const iovec* iov, int count,
+                        std::size_t total) const noexcept;
     // write_raw() past the cork: written now as far as the socket takes it, the rest queued behind a send.
     bool write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool queue(WebSocket& ws, const iovec* iov, int count, std::size_t skip) noexcept;
     void start_send(WebSocket& ws) noexcept;
-    // Writes what the cork holds for corked_ (the plain way: what the socket refuses is queued). False when that
-    // ended the connection.
+    // Writes what the cork holds for corked_ (the plain way: what the socket refuses is queued), under TLS after
+    // encrypting what the plaintext cork holds. False when that ended the connection.
     bool flush_cork() noexcept;
+    // Writes what the cork holds, and only that: the plaintext cork stays as it is.
+    bool send_cork() noexcept;
     // The fan-out's writes: add_to_batch() gathers what `ws` has pending into the batch, write_batch() hands
     // the batch to the reactor in one call, then takes what each wrote off its queue and sends the rest through
     // the reactor's send.
@@ -381,10 +388,16 @@ private:
     // empty and no send is in flight: whatever else is about to write for the connection (a larger piece, a
     // staged publication, a close, a close_notify) flushes it first, so bytes leave in the order they were
     // written; a pong bypasses it (send_pong()). terminate() drops it.
+    // Under TLS the small frames collect as plaintext first (plain_cork_, one record's worth), so that what a read
+    // is answered with is encrypted as one record, not one each; flush_cork() encrypts them, and their record
+    // takes the same way as any other. Every other write to the session (a larger frame, history, close_notify)
+    // flushes both corks first.
     static constexpr std::size_t kCorkBytes = 16 * 1024;
     WebSocket* corked_ = nullptr;
     std::size_t cork_used_ = 0;
     std::unique_ptr<char[]> cork_;
+    std::size_t plain_cork_used_ = 0;
+    std::unique_ptr<char[]> plain_cork_;  // under TLS only
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;

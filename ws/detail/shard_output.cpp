@@ -90,23 +90,37 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
 }
 
 bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
-    return tls_ ? write_tls(ws, iov, count) : write_raw(ws, iov, count, total);
+    if (!tls_) return write_raw(ws, iov, count, total);
+    if (&ws == corked_) {
+        if (take_into_cork(plain_cork_.get(), plain_cork_used_, ws, iov, count, total)) return true;
+        if (!flush_cork()) return false;
+    }
+    return write_tls(ws, iov, count);
 }
 
 bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (&ws == corked_) {
-        if (total <= net::kCoalesceBytes && total <= kCorkBytes - cork_used_ && ws.out_.empty() &&
-            !(ws.flags_ & kSendInFlight)) {
-            for (int i = 0; i < count; ++i) {
-                if (iov[i].iov_len == 0) continue;  // an empty payload's base may be null, which memcpy may not take
-                std::memcpy(cork_.get() + cork_used_, iov[i].iov_base, iov[i].iov_len);
-                cork_used_ += iov[i].iov_len;
-            }
-            return true;
-        }
-        if (!flush_cork()) return false;
+        if (take_into_cork(cork_.get(), cork_used_, ws, iov, count, total)) return true;
+        // Only the bytes for the wire go first. Under TLS these may be the session's records on their way out
+        // (TlsPump::flush() is inside its link): encrypting the plaintext cork here would write to the session in
+        // the middle of that, and the plaintext comes after whatever the session emits now anyway.
+        if (!send_cork()) return false;
     }
     return write_through(ws, iov, count, total);
+}
+
+bool Shard::take_into_cork(char* cork, std::size_t& used, const WebSocket& ws, const iovec* iov, int count,
+                           std::size_t total) const noexcept {
+    if (&ws != corked_ || total > net::kCoalesceBytes || total > kCorkBytes - used || !ws.out_.empty() ||
+        (ws.flags_ & kSendInFlight)) {
+        return false;
+    }
+    for (int i = 0; i < count; ++i) {
+        if (iov[i].iov_len == 0) continue;  // an empty payload's base may be null, which memcpy may not take
+        std::memcpy(cork + used, iov[i].iov_base, iov[i].iov_len);
+        used += iov[i].iov_len;
+    }
+    return true;
 }
 
 bool Shard::write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
@@ -127,6 +141,15 @@ bool Shard::write_through(WebSocket& ws, const iovec* iov, int count, std::size_
 }
 
 bool Shard::flush_cork() noexcept {
+    if (plain_cork_used_ != 0) {
+        const iovec plain{plain_cork_.get(), plain_cork_used_};
+        plain_cork_used_ = 0;
+        if (!write_tls(*corked_, &plain, 1)) return false;  // its record goes to the cork below, or past it
+    }
+    return send_cork();
+}
+
+bool Shard::send_cork() noexcept {
     if (cork_used_ == 0) return true;
     const iovec corked{cork_.get(), cork_used_};
     cork_used_ = 0;
