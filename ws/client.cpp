@@ -158,8 +158,14 @@ bool Client::on_data(std::uint64_t token, std::span<char> bytes) {
     Connection* c = lookup(token);
     if (!c || c->fd < 0) return false;
     const std::string_view view(bytes.data(), bytes.size());
-    if (!(c->tls ? consume_tls(*c, view) : consume(*c, view))) return false;
-    return c->fd >= 0;
+    corked_ = c;  // what this read is answered with leaves together, once it is handled
+    const bool open = c->tls ? consume_tls(*c, view) : consume(*c, view);
+    if (corked_ == c) {  // release() uncorks a connection that ended meanwhile
+        const bool flushed = flush_cork();
+        corked_ = nullptr;
+        if (!flushed && c->fd >= 0) fail(*c, client_failure_from_errno(errno), errno);
+    }
+    return open && c->fd >= 0;
 }
 
 void Client::on_recv_end(std::uint64_t token, int result) {
@@ -287,6 +293,11 @@ void Client::start_close(Connection& c, std::uint16_t code, std::string_view rea
 
 void Client::abort(Connection& c) {
     if (c.fd < 0) return;
+    if (&c == corked_) {  // cut: what it was about to be sent goes nowhere
+        cork_.clear();
+        plain_cork_.clear();
+        corked_ = nullptr;
+    }
     const bool owes_close = c.state == State::Open || c.state == State::Closing;
     net::reset_on_close(c.fd);
     if (owes_close) return finish(c, close_code::kAbnormal, {});
@@ -331,6 +342,14 @@ void Client::finish(Connection& c, std::uint16_t code, std::string_view reason) 
 }
 
 void Client::release(Connection& c) {
+    if (&c == corked_) {
+        // What the connection wrote before it ended (a close frame among it) goes as a write would have taken it
+        // without the cork, as far as the socket takes it now; a failure changes nothing, it is ending anyway.
+        if (c.fd >= 0) flush_cork();
+        cork_.clear();
+        plain_cork_.clear();
+        corked_ = nullptr;
+    }
     if (c.state == State::Open) --open_;
     if (c.fd >= 0) {
         // The socket (and any send under way) moves to closing_sockets_ under the current token until the

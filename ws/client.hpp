@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "surge/core/cork_buffer.hpp"
 #include "surge/core/fast_rng.hpp"
 #include "surge/core/send_queue.hpp"
 #include "surge/net/reactor.hpp"
@@ -235,7 +236,22 @@ private:
     bool consume_tls(Connection& c, std::string_view ciphertext);
     // Acts on what the pump reported: false when the connection ended.
     bool settle_tls(Connection& c, net::TlsPumpStatus status);
+    // Bytes for the wire: into the cork when they may wait there, else written (what the socket refuses is queued).
+    // False, with errno set, when the socket failed.
     bool write_raw(Connection& c, const char* data, std::size_t size);
+    bool write_through(Connection& c, const char* data, std::size_t size);
+    // The cork: while a read of a connection is handled (corked_), the small pieces written to it (up to
+    // net::kCoalesceBytes each; under TLS as plaintext, so that they make one record) wait, and leave in one write
+    // when the read is handled: a client that answers each of several messages in one read (acknowledgements,
+    // the next request) makes one system call and one segment, not one per answer. They wait only while nothing
+    // of the connection's is queued or in flight, and whatever else writes for it flushes them first, so bytes
+    // leave in the order they were written. release() sends what they hold as it stands (an abort drops it).
+    bool take_into_cork(CorkBuffer& cork, const Connection& c, const char* data, std::size_t size) noexcept;
+    // Encrypts what the plaintext cork holds (under TLS), then writes what the cork holds. False, with errno set,
+    // when the socket failed.
+    bool flush_cork();
+    // Writes what the cork holds, and nothing of the plaintext cork: from inside the TLS pump's own writes.
+    bool send_cork();
     std::string_view compress(Connection& c, std::string_view payload);
     // Hands newly read bytes to the handshake or the decoder. False when the connection ended.
     bool consume(Connection& c, std::string_view bytes);
@@ -282,6 +298,9 @@ private:
     std::unordered_map<std::uint64_t, ClosingSocket> closing_sockets_;
     std::vector<std::uint32_t> closing_ids_;  // connections close() started, for close_timeout_ms (may hold stale ids)
     std::vector<char> scratch_;  // one masked frame being written
+    Connection* corked_ = nullptr;
+    CorkBuffer cork_;
+    CorkBuffer plain_cork_;  // wss:// only
     std::unique_ptr<net::TlsPump> tls_pump_;  // with a TLS context: scratch every wss:// connection shares
     std::string request_headers_;  // options_.extra_headers and the permessage-deflate offer
     Deflater shared_deflaters_[kMaxDeflateWindowBits - kMinDeflateWindowBits + 1];

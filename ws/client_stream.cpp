@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "surge/net/socket_io.hpp"
 #include "surge/ws/frame_encoder.hpp"
 #include "surge/ws/frame_header.hpp"
 
@@ -204,12 +205,47 @@ bool Client::finish_handshake(Connection& c) {
 
 bool Client::write(Connection& c, const char* data, std::size_t size) {
     if (!c.tls) return write_raw(c, data, size);
+    if (&c == corked_) {
+        if (take_into_cork(plain_cork_, c, data, size)) return true;
+        if (!flush_cork()) return false;
+    }
     TlsLinkFor link(*this, c);
     const iovec iov{const_cast<char*>(data), size};
     return tls_pump_->send(*c.tls, &iov, 1, link);
 }
 
 bool Client::write_raw(Connection& c, const char* data, std::size_t size) {
+    if (&c == corked_) {
+        if (take_into_cork(cork_, c, data, size)) return true;
+        // Only the bytes for the wire go first: these may be the TLS session's records on their way out, in the
+        // middle of which nothing may be encrypted, and corked plaintext comes after them anyway.
+        if (!send_cork()) return false;
+    }
+    return write_through(c, data, size);
+}
+
+bool Client::take_into_cork(CorkBuffer& cork, const Connection& c, const char* data, std::size_t size) noexcept {
+    const iovec piece{const_cast<char*>(data), size};
+    return &c == corked_ && size <= net::kCoalesceBytes && c.out.empty() && !c.send_in_flight &&
+           cork.take(&piece, 1, size);
+}
+
+bool Client::flush_cork() {
+    if (!plain_cork_.empty()) {
+        const iovec plain = plain_cork_.drain();
+        TlsLinkFor link(*this, *corked_);
+        if (!tls_pump_->send(*corked_->tls, &plain, 1, link)) return false;  // its record: the cork, or past it
+    }
+    return send_cork();
+}
+
+bool Client::send_cork() {
+    if (cork_.empty()) return true;
+    const iovec corked = cork_.drain();
+    return write_through(*corked_, static_cast<const char*>(corked.iov_base), corked.iov_len);
+}
+
+bool Client::write_through(Connection& c, const char* data, std::size_t size) {
     if (c.out.empty() && !c.send_in_flight) {
         const iovec iov{const_cast<char*>(data), size};
         const long n = reactor_->try_write(c.fd, &iov, 1);

@@ -9,11 +9,14 @@
 // - a scripted server: a ping is answered with its payload and reported, a pong is reported, and a masked frame
 //   from the server (RFC 6455 5.1) gets a close frame with 1002 and on_close(1002);
 // - a server that never answers the upgrade: expire_unopened() fails it with Timeout, and a connect() from inside
-//   that callback is safe and takes a fresh id; a close the server never answers is cut after close_timeout_ms.
+//   that callback is safe and takes a fresh id; a close the server never answers is cut after close_timeout_ms;
+// - the client's cork: answers to 64 messages of one read reach a scripted server in a few segments, in order, and
+//   a pong, an answer and the close reply of one read arrive in the order they were written.
 #include "surge/ws/client.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>  // the kernel's tcp_info: glibc's lacks tcpi_segs_in
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -240,6 +243,13 @@ public:
     }
 
     bool send(std::string_view bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
+
+    // Segments the kernel has received on the connection so far (pure acknowledgements included).
+    std::uint32_t segments_in() const {
+        tcp_info info{};
+        socklen_t length = sizeof info;
+        return ::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 ? info.tcpi_segs_in : 0;
+    }
 
     // Reads one small frame from the client: it must be masked. Returns {opcode, unmasked payload}.
     std::pair<int, std::string> read_frame() {
@@ -481,6 +491,52 @@ TEST_CASE("surge::Client answers pings, reports pongs, and closes with 1002 when
         REQUIRE(recorder.closes[0].size() == 1);
         CHECK(recorder.closes[0][0].code == close_code::kProtocolError);
         CHECK(recorder.closes[0][0].failure == ClientFailure::Protocol);
+    }
+}
+
+TEST_CASE("surge::Client sends the answers to one read together and in order, a close reply among them last") {
+    for (net::Backend client_backend : client_backends()) {
+        CAPTURE(client_backend);
+        ScriptedPeer peer;
+        constexpr int kMessages = 64;
+        std::vector<std::pair<int, std::string>> echoes;
+        std::vector<std::pair<int, std::string>> last_read;
+        std::uint32_t segments = 0;
+        bool upgraded = false;
+        std::thread server([&] {
+            upgraded = peer.accept_upgrade();
+            if (!upgraded) return;
+            std::string burst;  // one write, so one segment and one read at the client
+            for (int i = 0; i < kMessages; ++i) burst += frame(Opcode::Text, "m" + std::to_string(i), true, false);
+            const std::uint32_t before = peer.segments_in();
+            peer.send(burst);
+            for (int i = 0; i < kMessages; ++i) echoes.push_back(peer.read_frame());
+            segments = peer.segments_in() - before;
+            // A ping, a message the client answers and the server's close, in one read: the pong, the answer and
+            // the close reply are all corked, and the close ends the connection while they are.
+            peer.send(frame(Opcode::Ping, "p", true, false) + frame(Opcode::Text, "bye", true, false) +
+                      close_frame(close_code::kNormal, "done", false));
+            for (int i = 0; i < 3; ++i) last_read.push_back(peer.read_frame());
+        });
+        Recorder recorder;
+        recorder.then_message = [](ClientWebSocket& ws, std::string_view message) {
+            CHECK(ws.send(message == "bye" ? "last" : message, Opcode::Text) == SendStatus::Success);
+        };
+        Client client(recorder.behavior(), on_backend(client_backend), 5);
+        REQUIRE(client.connect(url_of("ws://127.0.0.1:" + std::to_string(peer.port()) + "/")));
+        poll_until(client, [&] { return !recorder.closes[0].empty() || !recorder.connect_failures.empty(); });
+        server.join();
+        REQUIRE(upgraded);
+        REQUIRE(echoes.size() == kMessages);
+        for (int i = 0; i < kMessages; ++i) CHECK(echoes[i] == std::pair<int, std::string>{0x1, "m" + std::to_string(i)});
+        // One write for the 64 answers (a write each took 64 segments); the rest is room for acknowledgements.
+        CHECK(segments <= 4);
+        REQUIRE(last_read.size() == 3);
+        CHECK(last_read[0] == std::pair<int, std::string>{0xA, "p"});
+        CHECK(last_read[1] == std::pair<int, std::string>{0x1, "last"});
+        CHECK(last_read[2].first == 0x8);
+        REQUIRE(recorder.closes[0].size() == 1);
+        CHECK(recorder.closes[0][0].code == close_code::kNormal);
     }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# surge-load and surge-stress against real servers: surge-echo (both backends, and --workers) and a Python
-# `websockets` server (echo, and broadcast with HTTP publish). Each run's JSON report is checked: the counts
-# that must be there are there, and nothing failed. Nothing here asserts on speed: that is bench/'s business.
+# surge-load and surge-stress against real servers: surge-echo (both backends, ws:// and wss://, and --workers)
+# and a Python `websockets` server (echo, and broadcast with HTTP publish). Each run's JSON report is checked: the
+# counts that must be there are there, and nothing failed. Nothing here asserts on speed: that is bench/'s business.
 # Usage: load_tools_test.sh SCENARIO BUILD_DIR PYTHON
 #   SCENARIO: surge_echo.io_uring | surge_echo.epoll | python_echo | python_broadcast | stress_workers |
 #             push_workers | fanout
@@ -73,6 +73,14 @@ surge_echo.io_uring | surge_echo.epoll)
         '1000 < r["messages_per_second"] < 3000' 'r["latency_us"]["samples"] > 2000' \
         'r["sequence"]["checked"] >= r["messages_received"]' 'r["sequence"]["lost"] == 0' \
         'r["sequence"]["repeated"] == 0'
+    # Sixteen in flight over wss://, both sides corking what a read answers into one record: every echo intact.
+    bash "$here/../../tools/make-test-cert.sh" "$work" || { echo "openssl could not make a test certificate"; exit 1; }
+    SURGE_LOG=warn start_echo "$work/tls_echo.log" "$echo_bin" --port 0 --threads 1 --backend "${scenario#*.}" \
+        --cert "$work/cert.pem" --key "$work/key.pem" || exit 1
+    pids+=("$server")
+    timeout 60 "$load" "wss://127.0.0.1:$port/" --ca "$work/cert.pem" --pipeline 16 --connections 10 --duration 2 \
+        --warmup 1 --json "$work/pipelined_tls.json" || exit 1
+    check "$work/pipelined_tls.json" "${echo_checks[@]}" 'r["pipeline"] == 16' 'r["messages_unstamped"] == 0'
     ;;
 python_echo)
     start_python echo

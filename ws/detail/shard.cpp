@@ -53,12 +53,10 @@ Shard::Shard(unsigned index, const ServerConfig& config, const Routes& routes, B
       held_limit_(config.max_header_bytes + config.max_body_bytes),
       wheel_(4096),
       slab_(slot_stride(routes)),
-      topics_(broadcaster.directory()),
-      cork_(std::make_unique_for_overwrite<char[]>(kCorkBytes)) {
+      topics_(broadcaster.directory()) {
     if (tls_) {
         const unsigned per_turn = config.tls_handshakes_per_iteration ? config.tls_handshakes_per_iteration : 1;
         tls_pump_ = std::make_unique<net::TlsPump>(per_turn);
-        plain_cork_ = std::make_unique_for_overwrite<char[]>(kCorkBytes);
     } else {
         batch_iov_ = std::make_unique<iovec[]>(kBatchIovecs);
         batch_.reserve(kBatchWrites);
@@ -368,8 +366,8 @@ void Shard::terminate(WebSocket& ws) noexcept {
     if (!alive(ws) || ws.state_ == WebSocket::State::Free) return;
     if (&ws == corked_) {  // the connection is cut: what it was about to be sent goes nowhere
         corked_ = nullptr;
-        cork_used_ = 0;
-        plain_cork_used_ = 0;
+        cork_.clear();
+        plain_cork_.clear();
     }
     notify_close(ws, close_code::kAbnormal, {});
     wheel_.cancel(ws.timer_);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "surge/core/byte_buffer.hpp"
+#include "surge/core/cork_buffer.hpp"
 #include "surge/core/shared_bytes.hpp"
 #include "surge/core/timer_wheel.hpp"
 #include "surge/net/reactor.hpp"
@@ -198,10 +199,9 @@ private:
     // write_raw().
     bool write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
     bool write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
-    // Copies the pieces into `cork` (of kCorkBytes, `used` filled) when `ws` is corked_, they are small
-    // (net::kCoalesceBytes together) and fit, and nothing of ws's is queued or in flight; false when they must go
-    // another way.
-    bool take_into_cork(char* cork, std::size_t& used, const WebSocket& ws, const iovec* iov, int count,
+    // Copies the pieces into `cork` when `ws` is corked_, they are small (net::kCoalesceBytes together) and fit,
+    // and nothing of ws's is queued or in flight; false when they must go another way.
+    bool take_into_cork(CorkBuffer& cork, const WebSocket& ws, const iovec* iov, int count,
                         std::size_t total) const noexcept;
     // write_raw() past the cork: written now as far as the socket takes it, the rest queued behind a send.
     bool write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept;
@@ -392,12 +392,9 @@ private:
     // is answered with is encrypted as one record, not one each; flush_cork() encrypts them, and their record
     // takes the same way as any other. Every other write to the session (a larger frame, history, close_notify)
     // flushes both corks first.
-    static constexpr std::size_t kCorkBytes = 16 * 1024;
     WebSocket* corked_ = nullptr;
-    std::size_t cork_used_ = 0;
-    std::unique_ptr<char[]> cork_;
-    std::size_t plain_cork_used_ = 0;
-    std::unique_ptr<char[]> plain_cork_;  // under TLS only
+    CorkBuffer cork_;
+    CorkBuffer plain_cork_;  // used under TLS only
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;

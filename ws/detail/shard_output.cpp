@@ -92,7 +92,7 @@ SendStatus Shard::send(WebSocket& ws, std::string_view message, Opcode opcode) n
 bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (!tls_) return write_raw(ws, iov, count, total);
     if (&ws == corked_) {
-        if (take_into_cork(plain_cork_.get(), plain_cork_used_, ws, iov, count, total)) return true;
+        if (take_into_cork(plain_cork_, ws, iov, count, total)) return true;
         if (!flush_cork()) return false;
     }
     return write_tls(ws, iov, count);
@@ -100,7 +100,7 @@ bool Shard::write_or_queue(WebSocket& ws, const iovec* iov, int count, std::size
 
 bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
     if (&ws == corked_) {
-        if (take_into_cork(cork_.get(), cork_used_, ws, iov, count, total)) return true;
+        if (take_into_cork(cork_, ws, iov, count, total)) return true;
         // Only the bytes for the wire go first. Under TLS these may be the session's records on their way out
         // (TlsPump::flush() is inside its link): encrypting the plaintext cork here would write to the session in
         // the middle of that, and the plaintext comes after whatever the session emits now anyway.
@@ -109,18 +109,10 @@ bool Shard::write_raw(WebSocket& ws, const iovec* iov, int count, std::size_t to
     return write_through(ws, iov, count, total);
 }
 
-bool Shard::take_into_cork(char* cork, std::size_t& used, const WebSocket& ws, const iovec* iov, int count,
+bool Shard::take_into_cork(CorkBuffer& cork, const WebSocket& ws, const iovec* iov, int count,
                            std::size_t total) const noexcept {
-    if (&ws != corked_ || total > net::kCoalesceBytes || total > kCorkBytes - used || !ws.out_.empty() ||
-        (ws.flags_ & kSendInFlight)) {
-        return false;
-    }
-    for (int i = 0; i < count; ++i) {
-        if (iov[i].iov_len == 0) continue;  // an empty payload's base may be null, which memcpy may not take
-        std::memcpy(cork + used, iov[i].iov_base, iov[i].iov_len);
-        used += iov[i].iov_len;
-    }
-    return true;
+    return &ws == corked_ && total <= net::kCoalesceBytes && ws.out_.empty() && !(ws.flags_ & kSendInFlight) &&
+           cork.take(iov, count, total);
 }
 
 bool Shard::write_through(WebSocket& ws, const iovec* iov, int count, std::size_t total) noexcept {
@@ -141,18 +133,16 @@ bool Shard::write_through(WebSocket& ws, const iovec* iov, int count, std::size_
 }
 
 bool Shard::flush_cork() noexcept {
-    if (plain_cork_used_ != 0) {
-        const iovec plain{plain_cork_.get(), plain_cork_used_};
-        plain_cork_used_ = 0;
+    if (!plain_cork_.empty()) {
+        const iovec plain = plain_cork_.drain();
         if (!write_tls(*corked_, &plain, 1)) return false;  // its record goes to the cork below, or past it
     }
     return send_cork();
 }
 
 bool Shard::send_cork() noexcept {
-    if (cork_used_ == 0) return true;
-    const iovec corked{cork_.get(), cork_used_};
-    cork_used_ = 0;
+    if (cork_.empty()) return true;
+    const iovec corked = cork_.drain();
     return write_through(*corked_, &corked, 1, corked.iov_len);
 }
 
