@@ -82,7 +82,10 @@ def masked_text(payload):
 
 def masked(opcode, payload):
     """A client's final frame with a zero masking key (which leaves the payload as it is)."""
-    length = bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    if len(payload) < 126:
+        length = bytes([0x80 | len(payload)])
+    else:
+        length = bytes([0x80 | 126]) + struct.pack("!H", len(payload))
     return bytes([0x80 | opcode]) + length + b"\0\0\0\0" + payload
 
 
@@ -189,7 +192,8 @@ async def main(url):
             raise SystemExit("the steady connection broke when another client dropped")
         await steady.close(1000)
     print(f"python TLS: ALPN http/1.1, resumption (1.3 ticket, 1.2 cache), 64 echoes of one read in {segments} "
-          f"segments and {records:g} record(s), 64 concurrent handshakes x 5 echoes, {echoed} steady echoes meanwhile: ok")
+          f"segments and {records:g} record(s), corked echoes in order, 64 concurrent handshakes x 5 echoes, "
+          f"{echoed} steady echoes meanwhile: ok")
 
 
 asyncio.run(asyncio.wait_for(main(sys.argv[1]), 60))

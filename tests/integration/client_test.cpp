@@ -528,7 +528,9 @@ TEST_CASE("surge::Client sends the answers to one read together and in order, a 
         server.join();
         REQUIRE(upgraded);
         REQUIRE(echoes.size() == kMessages);
-        for (int i = 0; i < kMessages; ++i) CHECK(echoes[i] == std::pair<int, std::string>{0x1, "m" + std::to_string(i)});
+        for (int i = 0; i < kMessages; ++i) {
+            CHECK(echoes[i] == std::pair<int, std::string>{0x1, "m" + std::to_string(i)});
+        }
         // One write for the 64 answers (a write each took 64 segments); the rest is room for acknowledgements.
         CHECK(segments <= 4);
         REQUIRE(last_read.size() == 3);

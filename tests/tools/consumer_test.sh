@@ -35,7 +35,8 @@ test -f "$work/prefix/include/surge/ws/server.hpp" -a -f "$work/prefix/include/s
 ! test -e "$work/prefix/include/ws" || { echo "FAIL: headers installed outside include/surge/"; exit 1; }
 # The installed headers are the API and nothing else: no internals (detail/, hiredis's glue: surge.pc's consumers
 # have no hiredis), and every surge header one of them includes is installed too, so all compile from the prefix.
-internal=$(find "$work/prefix/include/surge" -path '*/detail*'; grep -rl '<hiredis/' "$work/prefix/include/surge" || true)
+internal=$(find "$work/prefix/include/surge" -path '*/detail*'
+          grep -rl '<hiredis/' "$work/prefix/include/surge" || true)
 [ -z "$internal" ] || { echo "FAIL: internal headers installed: $internal"; exit 1; }
 missing=$(cd "$work/prefix/include" && grep -ho '#include ["<]surge/[^">]*' -r surge | sed 's/#include .//' | sort -u |
     while read -r h; do test -f "$h" || echo "$h"; done)
