@@ -261,7 +261,9 @@ private:
     bool skip_joined(WebSocket& ws, const BroadcastItem& item) noexcept;
     void forget_joining(WebSocket& ws, std::string_view topic) noexcept;  // "" for every topic of ws
     // Counts a frame queued for `ws` and lists `ws` for the write at the end of the batch.
-    void mark_staged(WebSocket& ws, std::uint32_t size) noexcept;
+    void mark_staged(WebSocket& ws, std::uint64_t bytes, std::uint32_t messages = 1) noexcept;
+    // Encrypts the frames gathered for one TLS subscriber in a fan-out turn (tls_gathered_) as one record.
+    void seal_gathered_tls() noexcept;
     void flush_staged() noexcept;
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
     // Answers a ping, unless a pong already waits in the queue (kPongQueued).
@@ -395,6 +397,12 @@ private:
     WebSocket* corked_ = nullptr;
     CorkBuffer cork_;
     CorkBuffer plain_cork_;  // used under TLS only
+    // Under TLS, during a fan-out turn (gathering_tls_), the frames staged for one subscriber collect here, to be
+    // encrypted together once the turn moves on to the next subscriber (seal_gathered_tls()).
+    bool gathering_tls_ = false;
+    CorkBuffer tls_gathered_;
+    WebSocket* tls_gathered_for_ = nullptr;
+    std::uint32_t tls_gathered_frames_ = 0;
     alignas(64) ShardCounters counters_;
     std::mutex deferred_mutex_;
     std::vector<std::function<void()>> deferred_;

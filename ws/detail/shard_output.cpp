@@ -384,7 +384,10 @@ void Shard::drain_broadcasts() noexcept {
     // What the ring holds is taken, up to a bound: past it the ring fills and publishers meet backpressure, as
     // they should when this shard cannot keep up.
     fan_out_.take(broadcaster_.ring(), index_);
+    gathering_tls_ = static_cast<bool>(tls_);
     fan_out_.turn(topics_, [this](WebSocket& ws, const BroadcastItem& item) { return stage_broadcast(ws, item); });
+    gathering_tls_ = false;
+    seal_gathered_tls();
     counters_.taken_broadcasts.store(fan_out_.taken(), std::memory_order_relaxed);
     flush_staged();
 }
@@ -474,9 +477,19 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noe
     }
     if (tls_) {
         // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
-        // at the end of the batch. No reference to the frame is kept.
-        const bool encrypted = session(ws).write({frame.data(), frame.size()});
-        if (encrypted) mark_staged(ws, size);
+        // at the end of the batch. No reference to the frame is kept. In a fan-out turn a subscriber's frames come
+        // one after another (FanOut::turn()), and they are gathered to be encrypted as one record, not one each.
+        if (gathering_tls_) {
+            if (&ws != tls_gathered_for_) seal_gathered_tls();
+            const iovec piece{const_cast<char*>(frame.data()), frame.size()};
+            if (tls_gathered_.take(&piece, 1, frame.size())) {
+                tls_gathered_for_ = &ws;
+                ++tls_gathered_frames_;
+                return false;
+            }
+            seal_gathered_tls();  // too big to gather: what came before it goes first
+        }
+        if (session(ws).write({frame.data(), frame.size()})) mark_staged(ws, size);
         else ShardCounters::add(counters_.dropped, 1);
         return false;
     }
@@ -488,9 +501,22 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noe
     return true;
 }
 
-void Shard::mark_staged(WebSocket& ws, std::uint32_t size) noexcept {
-    ShardCounters::add(counters_.messages_out, 1);
-    ShardCounters::add(counters_.bytes_out, size);
+void Shard::seal_gathered_tls() noexcept {
+    if (tls_gathered_.empty()) return;
+    const iovec plain = tls_gathered_.drain();
+    WebSocket& ws = *tls_gathered_for_;
+    if (session(ws).write({static_cast<const char*>(plain.iov_base), plain.iov_len})) {
+        mark_staged(ws, plain.iov_len, tls_gathered_frames_);
+    } else {
+        ShardCounters::add(counters_.dropped, tls_gathered_frames_);
+    }
+    tls_gathered_for_ = nullptr;
+    tls_gathered_frames_ = 0;
+}
+
+void Shard::mark_staged(WebSocket& ws, std::uint64_t bytes, std::uint32_t messages) noexcept {
+    ShardCounters::add(counters_.messages_out, messages);
+    ShardCounters::add(counters_.bytes_out, bytes);
     if (!(ws.flags_ & kStaged)) {
         ws.flags_ |= kStaged;
         staged_.push_back(&ws);
