@@ -24,10 +24,14 @@
 # A peer COMMAND may contain {port}, replaced by the port to listen on; it must serve the two URLs above.
 # The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of
 # the medians.
+# --tls: the subscribers over wss:// (a certificate made for the run; surge-push with --cert and --key), the
+# publisher over plain HTTP to an --admin-address listener of the same process. The baseline has no TLS, so with
+# --tls only surge-push and the peer run; the peer's COMMAND may also contain {cert}, {key} and {admin} (the
+# address:port its publish and /metrics must listen on), e.g. another build of surge-push to compare with.
 #
 # Usage: bench/fanout.sh [--subscribers N] [--rate R[,R...]] [--duration S] [--warmup S] [--size B]
 #                        [--threads T] [--backend B] [--repeat N] [--peer 'COMMAND'] [--peer-name NAME]
-#                        [--envelope] [--build DIR] [--json FILE]
+#                        [--envelope] [--tls] [--build DIR] [--json FILE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 subscribers=10000
@@ -41,6 +45,7 @@ repeat=3
 peer=""
 peer_name=peer
 envelope=""
+tls=""
 json=""
 build=${SURGE_BUILD:-$root/build/release}
 while [ $# -gt 0 ]; do
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
         --peer) peer=$2; shift 2 ;;
         --peer-name) peer_name=$2; shift 2 ;;
         --envelope) envelope=1; shift ;;
+        --tls) tls=1; shift ;;
         --build) build=$2; shift 2 ;;
         --json) json=$2; shift 2 ;;
         *) echo "fanout.sh: unknown option $1" >&2; exit 2 ;;
@@ -66,7 +72,11 @@ need_built tools/surge-push bench/raw-fanout bench/surge-load
 push=$build/tools/surge-push
 raw=$build/bench/raw-fanout
 load=$build/bench/surge-load
-
+if [ -n "$tls" ]; then
+    [ -z "$envelope" ] || { echo "fanout.sh: --envelope and --tls cannot be combined" >&2; exit 2; }
+    bash "$root/tools/make-test-cert.sh" "$work" >/dev/null 2>&1 ||
+        { echo "fanout.sh: --tls: openssl could not make a certificate" >&2; exit 2; }
+fi
 
 
 # metric_sum PORT NAME: the sum of every sample of a Prometheus metric the server on PORT exports (empty if none).
@@ -84,7 +94,8 @@ if values:
 PY
 }
 
-# run NAME PORT RATE COMMAND...: one measured run at RATE against a server started by COMMAND (holding PORT).
+# run NAME PORT RATE COMMAND...: one measured run at RATE against a server started by COMMAND (holding PORT; with
+# --tls, its publish and /metrics on ADMIN).
 results=()
 run() {
     local name=$1 port=$2 rate=$3
@@ -93,13 +104,19 @@ run() {
     local server=$!
     pids+=("$server")
     wait_port "$port" || true
-    echo "== $name: $subscribers subscribers, $rate messages/s of $size bytes, ${duration}s measured"
-    "$load" "ws://127.0.0.1:$port/ws?topics=fan$query" --mode subscribe --connections "$subscribers" --threads 2 \
+    local subscribe_url="ws://127.0.0.1:$port/ws?topics=fan$query" publish_port=$port tls_client=()
+    if [ -n "$tls" ]; then
+        wait_port "$admin" || true
+        subscribe_url="wss://127.0.0.1:$port/ws?topics=fan$query" publish_port=$admin tls_client=(--ca "$work/cert.pem")
+    fi
+    echo "== $name: $subscribers subscribers${tls:+ over wss://}, $rate messages/s of $size bytes," \
+        "${duration}s measured"
+    "$load" "$subscribe_url" "${tls_client[@]}" --mode subscribe --connections "$subscribers" --threads 2 \
         --duration "$duration" --warmup "$warmup" --json "$work/$name.sub.json" >"$work/$name.sub.log" 2>&1 &
     local subscriber=$!
     pids+=("$subscriber")
     sleep 1  # the subscriptions open (their ramp is inside the warm-up)
-    "$load" "http://127.0.0.1:$port/publish/fan" --mode publish --rate "$rate/total" --size "$size" \
+    "$load" "http://127.0.0.1:$publish_port/publish/fan" --mode publish --rate "$rate/total" --size "$size" \
         --duration "$((duration + warmup + 3))" --warmup 0 >"$work/$name.pub.log" 2>&1 &
     local publisher=$!
     pids+=("$publisher")
@@ -108,7 +125,7 @@ run() {
     cpu=$(cpu_per_second "$server" "$duration")
     wait "$subscriber" || { echo "$name: the subscribers failed"; cat "$work/$name.sub.log"; exit 1; }
     # What the server counted as dropped for slow subscribers (surge-push's metric; a peer may have none).
-    [[ $name == surge-push* ]] && dropped=$(metric_sum "$port" surge_dropped_total)
+    [[ $name == surge-push* ]] && dropped=$(metric_sum "$publish_port" surge_dropped_total)
     kill "$publisher" 2>/dev/null || true
     wait "$publisher" 2>/dev/null || true
     kill "$server" 2>/dev/null || true
@@ -141,15 +158,21 @@ PY
 
 # One server's run at RATE, by its place in `order`: the baseline, surge-push (raw), the peer, surge-push (JSON).
 run_server() {
-    local which=$1 rate=$2 port
+    local which=$1 rate=$2 port tls_server=()
     port=$(free_port)
+    admin=$(free_port)
     query="&format=raw"
+    [ -n "$tls" ] && tls_server=(--cert "$work/cert.pem" --key "$work/key.pem" --admin-address "127.0.0.1:$admin")
+    local peer_command=${peer//\{port\}/$port}
+    peer_command=${peer_command//\{admin\}/127.0.0.1:$admin}
+    peer_command=${peer_command//\{cert\}/$work/cert.pem}
+    peer_command=${peer_command//\{key\}/$work/key.pem}
     case $which in
         baseline) run raw-send-loop "$port" "$rate" "$raw" --port "$port" ;;
         # All the subscribers come from 127.0.0.1: no per-address limit here.
         surge) run surge-push "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
-               --max-per-address 0 ;;
-        peer) run "$peer_name" "$port" "$rate" bash -c "exec ${peer//\{port\}/$port}" ;;
+               --max-per-address 0 "${tls_server[@]}" ;;
+        peer) run "$peer_name" "$port" "$rate" bash -c "exec $peer_command" ;;
         envelope) query=""
             run surge-push-json "$port" "$rate" "$push" --port "$port" --threads "$threads" --backend "$backend" \
                --max-per-address 0 ;;
@@ -157,6 +180,7 @@ run_server() {
 }
 
 order=(baseline surge)
+[ -n "$tls" ] && order=(surge)
 [ -n "$peer" ] && order+=(peer)
 [ -n "$envelope" ] && order+=(envelope)
 servers=${#order[@]}

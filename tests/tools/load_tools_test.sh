@@ -151,6 +151,18 @@ fanout)
         'all(x["sequence"]["repeated"] == 0 and x["sequence"]["silent_connections"] == 0 for x in r["runs"])' \
         'r["by_rate"]["20"]["ratios"]["surge_vs_raw-send-loop"] > 0' 'r["surge_push_lost_nothing_uncounted"]' \
         '[x["server_dropped"] for x in r["runs"]] == [None, 0]'
+    # --tls: subscribers over wss://, publishing to the admin listener; the peer is surge-push again, started through
+    # the {port} {cert} {key} {admin} placeholders.
+    peer="$build/tools/surge-push --port {port} --threads 1 --max-per-address 0 --cert {cert} --key {key}"
+    bash "$here/../../bench/fanout.sh" --tls --subscribers 100 --rate 20 --duration 2 --warmup 2 --repeat 1 \
+        --build "$build" --json "$work/fanout_tls.json" --peer-name surge-push-again \
+        --peer "$peer --admin-address {admin}" || exit 1
+    check "$work/fanout_tls.json" 'len(r["runs"]) == 2' 'all(x["errors"] == 0 for x in r["runs"])' \
+        'all(x["connections_opened"] == 100 for x in r["runs"])' \
+        'all(0.9 * 2000 <= x["deliveries_per_second"] <= 1.1 * 2000 for x in r["runs"])' \
+        'all(x["sequence"]["checked"] > 0 and x["sequence"]["lost"] == 0 for x in r["runs"])' \
+        '[x["server_dropped"] for x in r["runs"]] == [0, 0]' \
+        'r["by_rate"]["20"]["ratios"]["surge_vs_surge-push-again"] > 0'
     ;;
 *)
     echo "unknown scenario $scenario"
