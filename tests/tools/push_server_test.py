@@ -15,19 +15,17 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import tempfile
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import websockets
 
-from test_support import check
+from test_support import check, start_announced, stop_announced
 
 
 TOKEN = "t0ken"
@@ -35,34 +33,15 @@ FILE_TOKEN = "from-a-file"
 
 
 def start(binary, backend, *extra):
-    server = subprocess.Popen([binary, "--port", "0", "--backend", backend, "--threads", "2", *extra],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for _ in range(50):  # workers log before the parent announces
-        line = server.stdout.readline()
-        seen.append(line)
-        if "ws://127.0.0.1:" in line:
-            # Keep reading what it logs, so that a full pipe never blocks it; kept to be shown if it fails.
-            server.log = seen
-            threading.Thread(target=lambda: server.log.extend(server.stdout), daemon=True).start()
-            port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
-            publish_port = int(line.split("POST http://127.0.0.1:")[1].split("/")[0])
-            return server, (port if publish_port == port else (port, publish_port))
-        if not line:
-            break
-    server.kill()
-    check(False, "no announcement: " + "".join(seen))
+    server, line = start_announced([binary, "--port", "0", "--backend", backend, "--threads", "2", *extra],
+                                   "ws://127.0.0.1:")
+    port = int(line.split("ws://127.0.0.1:")[1].split("/")[0])
+    publish_port = int(line.split("POST http://127.0.0.1:")[1].split("/")[0])
+    return server, (port if publish_port == port else (port, publish_port))
 
 
 def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        status = server.wait(15)
-        time.sleep(0.1)  # the last of its output
-        check(status == 0, "surge-push exited with %s; it said:\n%s" % (status, "".join(server.log[-60:])))
-    except subprocess.TimeoutExpired:
-        server.kill()
-        check(False, "surge-push did not stop")
+    stop_announced(server, "surge-push")
 
 
 def post_with(port, path, body, headers):

@@ -9,45 +9,23 @@ arrive too.
 Usage: push_tls_gather_test.py SURGE_PUSH BACKEND MAKE_TEST_CERT   (exit 0 on success; every wait is bounded)
 """
 import os
-import signal
 import socket
 import ssl
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 
-from test_support import check
+from test_support import check, start_announced, stop_announced
 
 RECORD_OVERHEAD = 5 + 1 + 16  # a TLS 1.3 record's header, inner content type and AES-GCM tag
 COUNT = 50
 
 
 def start(binary, backend, cert, key):
-    server = subprocess.Popen([binary, "--port", "0", "--backend", backend, "--threads", "1", "--cert", cert,
-                               "--key", key], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for _ in range(50):
-        line = server.stdout.readline()
-        seen.append(line)
-        if "wss://127.0.0.1:" in line:
-            server.log = seen
-            threading.Thread(target=lambda: server.log.extend(server.stdout), daemon=True).start()
-            return server, int(line.split("wss://127.0.0.1:")[1].split("/")[0])
-        if not line:
-            break
-    server.kill()
-    check(False, "no announcement: " + "".join(seen))
-
-
-def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        check(server.wait(15) == 0, "surge-push did not exit cleanly:\n" + "".join(server.log[-40:]))
-    except subprocess.TimeoutExpired:
-        server.kill()
-        check(False, "surge-push did not stop")
+    server, line = start_announced([binary, "--port", "0", "--backend", backend, "--threads", "1", "--cert", cert,
+                                    "--key", key], "wss://127.0.0.1:")
+    return server, int(line.split("wss://127.0.0.1:")[1].split("/")[0])
 
 
 def connect(port, context):
@@ -129,7 +107,7 @@ def main():
             check(after == ["alone"], f"the publication after the burst arrived as {after}")
             subscriber.close()
         finally:
-            stop(server)
+            stop_announced(server, "surge-push")
     print(f"surge-push over wss:// ({backend}): {COUNT} publications of one fan-out turn in order, "
           f"in {records:g} TLS record(s); one more after them: ok")
 
