@@ -78,7 +78,9 @@ bool Shard::send_close_notify(WebSocket& ws) noexcept {
     TlsLinkFor link(*this, ws);
     if (!net::TlsPump::close_notify(session(ws), link)) return false;
     // The write side is shut right after this unless it says the alert was queued: it may not wait in the cork.
-    if (&ws == corked_ && !flush_cork()) return false;
+    // Only the alert's record is sent, never plaintext encrypted now, which would come after the alert and be
+    // thrown away; the plaintext cork is empty here anyway (the only caller, finish_when_flushed(), flushed it).
+    if (&ws == corked_ && !send_cork()) return false;
     return alive(ws) && (!ws.out_.empty() || (ws.flags_ & kSendInFlight));
 }
 
