@@ -384,8 +384,8 @@ private:
     std::unique_ptr<iovec[]> batch_iov_;
     std::size_t batch_iov_used_ = 0;
     // The cork: while a read of a connection is handled (corked_), the small pieces written to it (up to
-    // net::kCoalesceBytes each, which a write copies together anyway: frames, or under TLS their records) collect
-    // here and leave in one send() once the read is handled, so several messages in one read are answered with
+    // net::kCoalesceBytes each: frames, whose two pieces a write copied together anyway, or under TLS the records
+    // of plain_cork_ and of the handshake) collect here and leave in one send() once the read is handled, so several messages in one read are answered with
     // one system call and one segment rather than one each. It holds bytes only while the connection's queue is
     // empty and no send is in flight: whatever else is about to write for the connection (a larger piece, a
     // staged publication, a close, a close_notify) flushes it first, so bytes leave in the order they were
