@@ -73,7 +73,7 @@ surge_echo.io_uring | surge_echo.epoll)
         '1000 < r["messages_per_second"] < 3000' 'r["latency_us"]["samples"] > 2000' \
         'r["sequence"]["checked"] >= r["messages_received"]' 'r["sequence"]["lost"] == 0' \
         'r["sequence"]["repeated"] == 0'
-    # Sixteen in flight over wss://, both sides corking what a read answers into one record: every echo intact.
+    # Sixteen in flight over wss://, both sides corking what a read answers into one record: every echo stamped.
     bash "$here/../../tools/make-test-cert.sh" "$work" || { echo "openssl could not make a test certificate"; exit 1; }
     SURGE_LOG=warn start_echo "$work/tls_echo.log" "$echo_bin" --port 0 --threads 1 --backend "${scenario#*.}" \
         --cert "$work/cert.pem" --key "$work/key.pem" || exit 1
