@@ -24,7 +24,7 @@ constexpr std::uint64_t kAcceptKind = 2;
 constexpr std::uint64_t kOtherKind = 3;
 constexpr std::uint64_t kPayloadMask = (1ULL << kKindShift) - 1;
 constexpr std::uint64_t kWakeData = (kOtherKind << kKindShift) | 1;
-constexpr std::uint64_t kIgnoredData = (kOtherKind << kKindShift) | 2;  // cancel and close: nothing to report
+constexpr std::uint64_t kIgnoredData = (kOtherKind << kKindShift) | 2;  // a cancel: nothing to report
 // A connect: kOtherKind with bit 61 set and the token (below 2^61 for a client: id + generation) in the rest.
 constexpr std::uint64_t kConnectTag = (kOtherKind << kKindShift) | (1ULL << 61);
 constexpr std::uint64_t kConnectTokenMask = (1ULL << 61) - 1;
@@ -144,11 +144,8 @@ void UringReactor::close_listener(int fd) noexcept {
     for (Listener& listener : listeners_) {
         if (listener.fd != fd || listener.closed) continue;
         listener.closed = true;
-        if (listener.armed) {
-            cancel_and_close(fd);
-        } else {
-            ::close(fd);
-        }
+        if (listener.armed) cancel(pack(kAcceptKind, static_cast<std::uint32_t>(&listener - listeners_.data())));
+        ::close(fd);  // the armed accept holds the socket until the cancel ends it; what it accepts then is closed
         return;
     }
     ::close(fd);
@@ -157,8 +154,7 @@ void UringReactor::close_listener(int fd) noexcept {
 int UringReactor::add_connection(int fd, std::uint64_t token) noexcept {
     std::uint8_t* state = handler_.io_state(token);
     if (!state) return -EINVAL;
-    arm_recv(token, fd, *state);
-    return 0;
+    return arm_recv(token, fd, *state) ? 0 : -EBUSY;
 }
 
 int UringReactor::connect(std::uint64_t token, int fd, const sockaddr* address, socklen_t length) noexcept {
@@ -187,14 +183,15 @@ void UringReactor::on_connect_done(std::uint64_t token, int result) noexcept {
     handler_.on_connected(token, result);
 }
 
-void UringReactor::arm_recv(std::uint64_t token, int fd, std::uint8_t& state) noexcept {
+bool UringReactor::arm_recv(std::uint64_t token, int fd, std::uint8_t& state) noexcept {
     io_uring_sqe* sqe = next_sqe();
-    if (!sqe) return;
+    if (!sqe) return false;  // the submission queue is full before the ring is enabled
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = buffers_.group();
     io_uring_sqe_set_data64(sqe, pack(kRecvKind, token));
     state |= kRecvArmed;
+    return true;
 }
 
 void UringReactor::arm_wake() noexcept {
@@ -231,22 +228,29 @@ void UringReactor::send(std::uint64_t token, int fd, const iovec* iov, int count
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_sendmsg(sqe, fd, &op.message, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, pack(kSendKind, index));
+    sends_by_token_[token] = index;
     *state |= kSendBusy;
 }
 
-void UringReactor::cancel_and_close(int fd) noexcept {
-    // Cancel everything on the descriptor, then close it, hard-linked so that the close runs after the cancel
-    // whatever the cancel finds (a plain link would skip the close when there is nothing left to cancel). The
-    // ring closes the descriptor, not this thread, so its number cannot be reused before the cancel has looked
-    // it up.
-    if (io_uring_sq_space_left(&ring_) < 2) io_uring_submit(&ring_);
-    io_uring_sqe* cancel = next_sqe();
-    io_uring_prep_cancel_fd(cancel, fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data64(cancel, kIgnoredData);
-    cancel->flags |= IOSQE_IO_HARDLINK;
-    io_uring_sqe* close = next_sqe();
-    io_uring_prep_close(close, fd);
-    io_uring_sqe_set_data64(close, kIgnoredData);
+void UringReactor::cancel(std::uint64_t user_data) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return;
+    io_uring_prep_cancel64(sqe, user_data, 0);
+    io_uring_sqe_set_data64(sqe, kIgnoredData);
+}
+
+void UringReactor::stop_in_flight(std::uint64_t token, int fd, std::uint8_t state) noexcept {
+    if (state & kRecvArmed) {
+        // Shutting the read side ends the multishot receive by itself, in constant time and with nothing on the
+        // wire: the socket wakes its waiters, the receive runs again and reads the end of the stream (0). A cancel
+        // by user_data would walk a bucket of the ring's cancel table (a 128th of the shard's connections).
+        if (::shutdown(fd, SHUT_RD) != 0) cancel(pack(kRecvKind, token));
+    }
+    if (state & kSendBusy) {  // the wake-up above usually ends a waiting send too (-EAGAIN); this makes sure
+        const auto send = sends_by_token_.find(token);
+        if (send != sends_by_token_.end()) cancel(pack(kSendKind, send->second));
+    }
+    if (state & kConnectBusy) cancel(kConnectTag | token);
 }
 
 void UringReactor::close(std::uint64_t token, int fd) noexcept {
@@ -257,11 +261,10 @@ void UringReactor::close(std::uint64_t token, int fd) noexcept {
         return;
     }
     *state |= kClosing;
-    if (*state & kInFlight) {
-        cancel_and_close(fd);
-    } else {
-        ::close(fd);
-    }
+    if (*state & kInFlight) stop_in_flight(token, fd, *state);
+    // Operations still in flight hold their own reference to the socket, which closes when the last of them
+    // ends; nothing here names the descriptor after this, so its number may be reused at once.
+    ::close(fd);
     finish_if_idle(token, *state);
 }
 
@@ -444,6 +447,7 @@ void UringReactor::on_recv_done(std::uint64_t token, int result, std::uint32_t f
 void UringReactor::on_send_done(std::uint32_t index, int result) noexcept {
     const std::uint64_t token = send_ops_[index]->token;
     free_send_ops_.push_back(index);
+    sends_by_token_.erase(token);
     std::uint8_t* state = handler_.io_state(token);
     if (!state) return;
     *state &= static_cast<std::uint8_t>(~kSendBusy);

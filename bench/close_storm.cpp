@@ -1,0 +1,192 @@
+// close-storm: what closing many connections costs a shard's reactor, per backend, measured in one run. Each
+// round opens N loopback connections, hands their accepted ends to a reactor (which arms a receive on each, as a
+// server's shard does), then closes all of them from the reactor's side and runs the loop until every on_closed()
+// has come: the CPU time of that (this process's utime + stime, so the kernel's share counts) divided by N is the
+// cost of one close. A server closes connections itself on idle timeouts, slow consumers, a drain or a shutdown,
+// and a close must not cost more the more connections the shard holds: the per-close figure should stay flat as N
+// grows. epoll (remove from the interest list, close) is the in-run baseline io_uring's figure is a ratio of.
+// Usage: close-storm [--connections N[,N...]] [--rounds R]   (N up to ~9,000: both ends are this process's)
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "surge/net/reactor.hpp"
+
+namespace {
+
+using surge::net::Backend;
+
+// Slots indexed by token; the reactor's byte of state lives beside the descriptor, as in a real handler.
+class Holder final : public surge::net::ReactorHandler {
+public:
+    explicit Holder(std::size_t count) : fds_(count, -1), states_(count, 0) {}
+    void hold(std::uint64_t token, int fd) {
+        fds_[token] = fd;
+        states_[token] = 0;
+    }
+    void forget(std::uint64_t token) { fds_[token] = -1; }
+    std::size_t closed() const { return closed_; }
+    std::size_t received() const { return received_; }
+
+    void on_accept(std::uint64_t, int fd) override { ::close(fd); }
+    bool on_data(std::uint64_t, std::span<char>) override {
+        ++received_;
+        return true;
+    }
+    void on_recv_end(std::uint64_t, int) override {}
+    void on_sent(std::uint64_t, int) override {}
+    void on_closed(std::uint64_t) override { ++closed_; }
+    void on_wake() override {}
+    int fd_of(std::uint64_t token) const noexcept override { return token < fds_.size() ? fds_[token] : -1; }
+    std::uint8_t* io_state(std::uint64_t token) noexcept override {
+        return token < states_.size() ? &states_[token] : nullptr;
+    }
+
+private:
+    std::vector<int> fds_;
+    std::vector<std::uint8_t> states_;
+    std::size_t closed_ = 0;
+    std::size_t received_ = 0;
+};
+
+double cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "close-storm: %s: %s\n", what, std::strerror(errno));
+    std::exit(1);
+}
+
+// N connected pairs over loopback: the accepted ends (`servers`) and the connecting ends (`clients`).
+void connect_pairs(std::size_t count, std::vector<int>& servers, std::vector<int>& clients) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener, 4096) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        fail("listen");
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("connect");
+        const int server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (server < 0) fail("accept");
+        clients.push_back(client);
+        servers.push_back(server);
+    }
+    ::close(listener);
+}
+
+// One round: the seconds of CPU closing `count` held connections took on `backend`, or a negative number when the
+// backend cannot be made here.
+double close_round(Backend backend, std::size_t count) {
+    Holder holder(count);
+    auto made = surge::net::make_reactor(backend, holder);
+    if (!made.reactor) return -1;
+    surge::net::Reactor& reactor = *made.reactor;
+    reactor.run_once(0);  // a reactor is started by its first turn (io_uring: the ring is enabled)
+    std::vector<int> servers, clients;
+    connect_pairs(count, servers, clients);
+    for (std::size_t i = 0; i < count; ++i) {
+        holder.hold(i, servers[i]);
+        if (reactor.add_connection(servers[i], i) != 0) fail("add_connection");
+    }
+    // Every receive armed (and proven live: one byte each arrives through it) before the clock starts.
+    for (const int client : clients) {
+        if (::send(client, "x", 1, MSG_NOSIGNAL) != 1) fail("send");
+    }
+    while (holder.received() < count) reactor.run_once(100);
+
+    const double start = cpu_seconds();
+    for (std::size_t i = 0; i < count; ++i) {
+        reactor.close(i, servers[i]);
+        holder.forget(i);
+    }
+    while (holder.closed() < count) reactor.run_once(100);
+    const double spent = cpu_seconds() - start;
+    for (const int client : clients) ::close(client);
+    return spent;
+}
+
+std::vector<std::size_t> parse_counts(const char* text) {
+    std::vector<std::size_t> counts;
+    std::string all(text);
+    std::size_t at = 0;
+    while (at <= all.size()) {
+        const std::size_t comma = std::min(all.find(',', at), all.size());
+        const long value = std::strtol(all.substr(at, comma - at).c_str(), nullptr, 10);
+        if (value < 1 || value > 9500) {
+            std::fprintf(stderr, "close-storm: --connections takes counts from 1 to 9500, comma-separated\n");
+            std::exit(2);
+        }
+        counts.push_back(static_cast<std::size_t>(value));
+        at = comma + 1;
+    }
+    return counts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::size_t> counts{1000, 3000, 9000};
+    int rounds = 3;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--connections" && i + 1 < argc) {
+            counts = parse_counts(argv[++i]);
+        } else if (flag == "--rounds" && i + 1 < argc) {
+            rounds = std::atoi(argv[++i]);
+            if (rounds < 1) {
+                std::fprintf(stderr, "close-storm: --rounds takes a count of at least 1\n");
+                return 2;
+            }
+        } else {
+            std::fprintf(stderr, "usage: close-storm [--connections N[,N...]] [--rounds R]\n");
+            return 2;
+        }
+    }
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+
+    std::printf("%-12s %-9s %14s %14s %8s\n", "connections", "backend", "us per close", "(min of rounds)", "ratio");
+    for (const std::size_t count : counts) {
+        double best[2] = {1e30, 1e30};
+        const Backend backends[2] = {Backend::Epoll, Backend::IoUring};
+        for (int round = 0; round < rounds; ++round) {
+            for (int b = 0; b < 2; ++b) {  // interleaved, so that a noisy moment hits both
+                const double spent = close_round(backends[b], count);
+                if (spent >= 0) best[b] = std::min(best[b], spent);
+            }
+        }
+        for (int b = 0; b < 2; ++b) {
+            if (best[b] >= 1e30) {
+                std::printf("%-12zu %-9s %14s\n", count, std::string(surge::net::backend_name(backends[b])).c_str(),
+                            "unavailable");
+                continue;
+            }
+            const double per_close_us = best[b] / static_cast<double>(count) * 1e6;
+            std::printf("%-12zu %-9s %14.2f %14s %7.2fx\n", count,
+                        std::string(surge::net::backend_name(backends[b])).c_str(), per_close_us, "",
+                        best[b] / best[0]);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,226 @@
+// The reactor's close contract (net/reactor.hpp), on both backends, with more connections than io_uring's
+// submission queue holds: close() ends whatever is in flight on a connection (an armed receive, a send waiting
+// for room), on_closed() follows for every one and nothing else does, the peer reads the end of the stream, and
+// no descriptor is left open. And a connection add_connection() accepted is one it receives on.
+#include "surge/net/reactor.hpp"
+
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+using namespace surge::net;
+
+namespace {
+
+std::vector<Backend> backends() { return {Backend::IoUring, Backend::Epoll}; }
+
+int open_descriptors() {
+    int count = 0;
+    DIR* dir = ::opendir("/proc/self/fd");
+    REQUIRE(dir != nullptr);
+    while (const dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
+    ::closedir(dir);
+    return count;
+}
+
+// `count` TCP connections over loopback: the accepted ends (non-blocking, given to the reactor) and the peers.
+// With `small_buffers`, both ends' buffers are small and fixed (no autotuning), so that a peer that reads nothing
+// leaves a send waiting for room for as long as the test likes.
+struct Pairs {
+    std::vector<int> ours, peers;
+    explicit Pairs(int count, bool small_buffers = false) {
+        const int small = 4096;
+        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        REQUIRE(listener >= 0);
+        REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        REQUIRE(::listen(listener, 1024) == 0);
+        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        for (int i = 0; i < count; ++i) {
+            const int peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (small_buffers) REQUIRE(::setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+            REQUIRE(::connect(peer, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+            const int accepted = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            REQUIRE(accepted >= 0);
+            if (small_buffers) REQUIRE(::setsockopt(accepted, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+            ours.push_back(accepted);
+            peers.push_back(peer);
+        }
+        ::close(listener);
+    }
+    ~Pairs() {
+        for (const int fd : peers) ::close(fd);
+    }
+};
+
+// A handler with a slot per token, counting what the reactor reports.
+class Counter final : public ReactorHandler {
+public:
+    explicit Counter(std::size_t slots) : fds_(slots, -1), states_(slots, 0), received_(slots, 0) {}
+    void hold(std::uint64_t token, int fd) { fds_[token] = fd; }
+    void forget(std::uint64_t token) { fds_[token] = -1; }
+    std::size_t received(std::uint64_t token) const { return received_[token]; }
+    int closed = 0, sent = 0, ended = 0;
+
+    void on_accept(std::uint64_t, int fd) override { ::close(fd); }
+    bool on_data(std::uint64_t token, std::span<char> bytes) override {
+        received_[token] += bytes.size();
+        return true;
+    }
+    void on_recv_end(std::uint64_t, int) override { ++ended; }
+    void on_sent(std::uint64_t, int) override { ++sent; }
+    void on_closed(std::uint64_t) override { ++closed; }
+    void on_wake() override {}
+    int fd_of(std::uint64_t token) const noexcept override { return fds_[token]; }
+    std::uint8_t* io_state(std::uint64_t token) noexcept override { return &states_[token]; }
+
+private:
+    std::vector<int> fds_;
+    std::vector<std::uint8_t> states_;
+    std::vector<std::size_t> received_;
+};
+
+// Runs the loop until `done` or about five seconds have passed; whether `done` came.
+template <typename Done>
+bool run_until(Reactor& reactor, Done done) {
+    for (int turn = 0; turn < 500 && !done(); ++turn) reactor.run_once(10);
+    return done();
+}
+
+// Whether `fd` reads the end of the stream within a second (data before it is read and dropped).
+bool reads_end(int fd) {
+    char buffer[4096];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 1000) != 1) return false;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n == 0) return true;
+        if (n < 0) return false;  // a reset is not the orderly end a close with nothing unread sends
+    }
+}
+
+}  // namespace
+
+TEST_CASE("close() of many connections with a receive armed: each reports on_closed once, its peer reads the end "
+          "of the stream, and no descriptor is left") {
+    constexpr int kConnections = 700;  // more than io_uring's submission queue takes at once (512)
+    for (const Backend backend : backends()) {
+        CAPTURE(backend_name(backend));
+        const int before = open_descriptors();
+        {
+            Counter counter(kConnections);
+            ReactorResult made = make_reactor(backend, counter);
+            REQUIRE(made.reactor);
+            Reactor& reactor = *made.reactor;
+            reactor.run_once(0);  // started: connections are added from the loop's thread, as a shard does
+            Pairs pairs(kConnections);
+            for (int i = 0; i < kConnections; ++i) {
+                counter.hold(static_cast<std::uint64_t>(i), pairs.ours[i]);
+                REQUIRE(reactor.add_connection(pairs.ours[i], static_cast<std::uint64_t>(i)) == 0);
+                REQUIRE(::send(pairs.peers[i], "x", 1, MSG_NOSIGNAL) == 1);
+            }
+            REQUIRE(run_until(reactor, [&] {
+                for (int i = 0; i < kConnections; ++i) {
+                    if (counter.received(static_cast<std::uint64_t>(i)) != 1) return false;
+                }
+                return true;
+            }));
+            for (int i = 0; i < kConnections; ++i) {
+                reactor.close(static_cast<std::uint64_t>(i), pairs.ours[i]);
+                counter.forget(static_cast<std::uint64_t>(i));
+            }
+            CHECK(run_until(reactor, [&] { return counter.closed == kConnections; }));
+            for (int turn = 0; turn < 5; ++turn) reactor.run_once(10);  // nothing more may come
+            CHECK(counter.closed == kConnections);
+            CHECK(counter.ended == 0);  // closed by us: no end of stream reported
+            int ended = 0;
+            for (const int peer : pairs.peers) ended += reads_end(peer);
+            CHECK(ended == kConnections);
+        }
+        CHECK(open_descriptors() == before);
+    }
+}
+
+TEST_CASE("close() of a connection whose send waits for room: on_closed comes, on_sent does not") {
+    for (const Backend backend : backends()) {
+        CAPTURE(backend_name(backend));
+        const int before = open_descriptors();
+        {
+            Counter counter(1);
+            ReactorResult made = make_reactor(backend, counter);
+            REQUIRE(made.reactor);
+            Reactor& reactor = *made.reactor;
+            reactor.run_once(0);
+            Pairs pairs(1, true);
+            counter.hold(0, pairs.ours[0]);
+            REQUIRE(reactor.add_connection(pairs.ours[0], 0) == 0);
+            // Fill the socket (the peer reads nothing), then queue a send that can only wait.
+            std::string block(1 << 16, 'b');
+            iovec piece{block.data(), block.size()};
+            while (reactor.try_write(pairs.ours[0], &piece, 1) > 0) {
+            }
+            reactor.send(0, pairs.ours[0], &piece, 1);
+            for (int turn = 0; turn < 20; ++turn) reactor.run_once(10);
+            REQUIRE(counter.sent == 0);  // still waiting: the peer reads nothing and the buffers cannot grow
+            reactor.close(0, pairs.ours[0]);
+            counter.forget(0);
+            CHECK(run_until(reactor, [&] { return counter.closed == 1; }));
+            for (int turn = 0; turn < 5; ++turn) reactor.run_once(10);
+            CHECK(counter.sent == 0);
+            CHECK(counter.closed == 1);
+        }
+        CHECK(open_descriptors() == before);
+    }
+}
+
+TEST_CASE("add_connection() before the loop's first turn: every connection it accepts is received on") {
+    // io_uring queues the receives until the ring starts; past its submission queue it must refuse (-EBUSY), not
+    // accept a connection it will never read.
+    constexpr int kConnections = 700;
+    for (const Backend backend : backends()) {
+        CAPTURE(backend_name(backend));
+        Counter counter(kConnections);
+        ReactorResult made = make_reactor(backend, counter);
+        REQUIRE(made.reactor);
+        Reactor& reactor = *made.reactor;
+        Pairs pairs(kConnections);
+        std::vector<bool> accepted(kConnections);
+        int refused = 0;
+        for (int i = 0; i < kConnections; ++i) {
+            counter.hold(static_cast<std::uint64_t>(i), pairs.ours[i]);
+            const int added = reactor.add_connection(pairs.ours[i], static_cast<std::uint64_t>(i));
+            CHECK((added == 0 || added == -EBUSY));
+            accepted[i] = added == 0;
+            refused += added != 0;
+            REQUIRE(::send(pairs.peers[i], "x", 1, MSG_NOSIGNAL) == 1);
+        }
+        CHECK(run_until(reactor, [&] {
+            for (int i = 0; i < kConnections; ++i) {
+                if (accepted[i] && counter.received(static_cast<std::uint64_t>(i)) != 1) return false;
+            }
+            return true;
+        }));
+        if (backend == Backend::Epoll) CHECK(refused == 0);
+        for (int i = 0; i < kConnections; ++i) {
+            if (accepted[i]) {
+                reactor.close(static_cast<std::uint64_t>(i), pairs.ours[i]);
+            } else {
+                ::close(pairs.ours[i]);
+            }
+        }
+        run_until(reactor, [&] { return counter.closed == kConnections - refused; });
+    }
+}
