@@ -87,7 +87,9 @@ void connect_pairs(std::size_t count, std::vector<int>& servers, std::vector<int
     }
     for (std::size_t i = 0; i < count; ++i) {
         const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("connect");
+        if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+            fail("connect");
+        }
         const int server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (server < 0) fail("accept");
         clients.push_back(client);

@@ -102,7 +102,7 @@ private:
     std::uint8_t io_state_ = 0;  // the reactor's (net::ReactorHandler::io_state)
     std::uint8_t subprotocol_ = 0;  // 1 + index into the route's subprotocols, 0 for none
     std::uint8_t deflate_ = 0;  // permessage-deflate: what was agreed, and the current message's state (shard.cpp)
-    std::uint8_t output_flags_ = 0;  // what the send queue holds that matters (connection_state.hpp)
+    std::uint8_t output_flags_ = 0;  // what the send queue holds that matters; the peer's end (connection_state.hpp)
     std::uint8_t admission_ = 0;     // which of the shard's admission counts hold it (connection_state.hpp)
     // Pub/sub: the delivery asked for, and whether a subscription is still skipping what history already gave.
     static constexpr std::uint8_t kEnvelopeDelivery = 1;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -296,6 +297,26 @@ TEST_CASE("listen() refuses a trusted proxy that is not an address or a range") 
         const auto port = server.listen();
         REQUIRE_FALSE(port.ok());
         CHECK(port.error() == std::errc::invalid_argument);
+    }
+}
+
+TEST_CASE("a client that shuts its side after the request still gets the whole of a large response") {
+    // HTTP lets a client half-close once its request is sent (HTTP/1.0 tools do). The answer may still be on its
+    // way out when the end of the request stream arrives: it must not be cut there.
+    const std::string big(4 << 20, 'z');
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend, {}, {}, [&](Server& server) {
+            server.get("/big", [&](const Request&, Response& response) { response.send(big); });
+        });
+        TestClient client(running.port(), 4096);  // a small window: most of the answer waits in the server
+        REQUIRE(client.send_raw("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        REQUIRE(::shutdown(client.fd(), SHUT_WR) == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the end of stream arrives first
+        const std::string response = client.read_to_end();
+        CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(response.size() > big.size());
+        CHECK(response.ends_with("\r\n\r\n" + big));
     }
 }
 

@@ -38,6 +38,10 @@ inline unsigned server_window_bits(std::uint8_t deflate) noexcept { return (defl
 // by one more pong each (RFC 6455 5.5.3 allows answering only some), so a ping flood holds one pong, not one
 // per ping. Cleared when the queue empties.
 inline constexpr std::uint8_t kPongQueued = 1;
+// The peer's end of stream came while an answer it is owed was still going out (HTTP lets a client shut its side
+// once its request is sent): the answer goes on, and the connection ends as soon as it has gone, with no
+// lingering for an end of stream that has come already. Not cleared when the queue empties.
+inline constexpr std::uint8_t kPeerEnded = 2;
 
 // How long the closing handshake and the lingering close may take before the connection is cut.
 inline constexpr unsigned kCloseGraceSeconds = 2;

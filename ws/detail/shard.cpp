@@ -288,8 +288,20 @@ bool Shard::on_plaintext(WebSocket& ws, std::span<char> bytes) {
     return handle_frames(ws, bytes);
 }
 
-void Shard::on_recv_end(std::uint64_t token, int) {
-    if (WebSocket* ws = lookup(token)) terminate(*ws);
+void Shard::on_recv_end(std::uint64_t token, int result) {
+    WebSocket* ws = lookup(token);
+    if (!ws) return;
+    // The peer only shut its side (0, not an error) while an answer it is owed is still going out: a plain HTTP
+    // response, or what a close sends (a close frame, a refusal). The answer is finished, then the connection
+    // ends. An open WebSocket's end of stream without a close frame fails it, pending output or not.
+    const bool answering = ws->state_ == WebSocket::State::Http || (ws->flags_ & kCloseWhenFlushed);
+    const bool pending = !ws->out_.empty() || (ws->flags_ & kSendInFlight);
+    if (result == 0 && answering && pending && !(ws->flags_ & kLingering)) {
+        ws->output_flags_ |= kPeerEnded;
+        finish_when_flushed(*ws);
+        return;
+    }
+    terminate(*ws);
 }
 
 // ---- closing ---------------------------------------------------------------------------------------------------
@@ -339,6 +351,10 @@ void Shard::finish_when_flushed(WebSocket& ws) noexcept {
     if (ws.flags_ & kLingering) return;
     if (send_close_notify(ws)) return;  // on_sent() comes back here once it has gone
     if (!alive(ws)) return;
+    if (ws.output_flags_ & kPeerEnded) {  // its end of stream has come: nothing to linger for
+        terminate(ws);
+        return;
+    }
     // Everything is sent. Shut the write side and wait for the peer's end of stream: closing with unread input
     // would reset the connection and could destroy the close frame or response before the peer reads it.
     ws.flags_ |= kLingering;

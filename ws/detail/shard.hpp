@@ -268,8 +268,8 @@ private:
     void send_control(WebSocket& ws, Opcode opcode, std::string_view payload) noexcept;
     // Answers a ping, unless a pong already waits in the queue (kPongQueued).
     void send_pong(WebSocket& ws, std::string_view payload) noexcept;
-    // The queue has emptied: what it held no longer matters.
-    static void queue_drained(WebSocket& ws) noexcept { ws.output_flags_ = 0; }
+    // The queue has emptied: what it held no longer matters (kPeerEnded, about the peer, stays).
+    static void queue_drained(WebSocket& ws) noexcept;
 
     // Closing. Which path does what:
     //  - close() (the application's): sends the close frame and waits, Closing, for the peer's answer (or the

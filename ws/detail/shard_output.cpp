@@ -190,6 +190,8 @@ void Shard::write_batch() noexcept {
     batch_iov_used_ = 0;
 }
 
+void Shard::queue_drained(WebSocket& ws) noexcept { ws.output_flags_ &= static_cast<std::uint8_t>(~kPongQueued); }
+
 void Shard::on_sent(std::uint64_t token, int result) {
     WebSocket* found = lookup(token);
     if (!found) return;
