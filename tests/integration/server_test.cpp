@@ -4,8 +4,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -317,6 +319,42 @@ TEST_CASE("a client that shuts its side after the request still gets the whole o
         CHECK(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
         CHECK(response.size() > big.size());
         CHECK(response.ends_with("\r\n\r\n" + big));
+    }
+}
+
+TEST_CASE("a large answer read slowly is not cut while it keeps moving, and a reader that stops is cut") {
+    // The grace a closing connection has to take what is queued for it runs from its last progress, not from the
+    // start: a slow client still gets all of a large response, and one that stops reading is ended (as nginx's
+    // send_timeout does). The answer is larger than the kernel's buffers take, so most of it waits in the queue.
+    std::size_t kernel_takes = 4 << 20;  // the largest send buffer a socket grows to (net.ipv4.tcp_wmem's third)
+    if (std::FILE* wmem = std::fopen("/proc/sys/net/ipv4/tcp_wmem", "r")) {
+        unsigned long low = 0, initial = 0, high = 0;
+        if (std::fscanf(wmem, "%lu %lu %lu", &low, &initial, &high) == 3) kernel_takes = high;
+        std::fclose(wmem);
+    }
+    const std::string big(std::max<std::size_t>(8 << 20, 2 * kernel_takes), 'z');
+    const std::string request = "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (net::Backend backend : test_backends()) {
+        CAPTURE(backend);
+        RunningServer running(backend, {}, {}, [&](Server& server) {
+            server.get("/big", [&](const Request&, Response& response) { response.send(big); });
+        });
+        TestClient stopped(running.port(), 64 * 1024);
+        TestClient slow(running.port(), 64 * 1024);
+        REQUIRE(stopped.send_raw(request));
+        REQUIRE(slow.send_raw(request));
+        std::string response;
+        std::vector<char> buffer(big.size() / 40);
+        for (;;) {  // a 40th of it every 100 ms: four seconds for the answer, twice the grace
+            const ssize_t n = ::recv(slow.fd(), buffer.data(), buffer.size(), MSG_WAITALL);
+            if (n <= 0) break;
+            response.append(buffer.data(), static_cast<std::size_t>(n));
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        CHECK(response.size() > big.size());
+        CHECK(response.ends_with("\r\n\r\n" + big));
+        // Meanwhile `stopped` read nothing for those four seconds: it was cut, with what was in flight and no more.
+        CHECK(stopped.read_to_end().size() < big.size());
     }
 }
 
