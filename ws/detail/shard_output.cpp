@@ -204,10 +204,12 @@ void Shard::on_sent(std::uint64_t token, int result) {
     }
     ws.out_.consume(static_cast<std::size_t>(result));
     if (!ws.out_.empty()) {
-        // Closing once the queue is flushed: the grace for a peer that never reads runs from its last progress,
-        // so a slow reader of a large answer gets all of it, and one that stops is still ended.
-        const bool closing = (ws.flags_ & kCloseWhenFlushed) && !(ws.flags_ & kLingering);
-        if (result > 0 && closing) arm_timer(ws, kCloseGraceSeconds);
+        // A plain HTTP answer that ends the connection once it has gone: the grace for a peer that never reads
+        // runs from its last progress, so a slow reader of a large answer gets all of it, and one that stops is
+        // still ended. A WebSocket being failed (a slow consumer's 1008 behind its backlog) keeps the fixed grace.
+        const bool answering = ws.state_ == WebSocket::State::Http && (ws.flags_ & kCloseWhenFlushed) &&
+                               !(ws.flags_ & kLingering);
+        if (result > 0 && answering) arm_timer(ws, kCloseGraceSeconds);
         start_send(ws);
         return;
     }
