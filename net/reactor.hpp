@@ -4,9 +4,7 @@
 //  - received bytes arrive through on_data() in a buffer the reactor owns, valid only during the call;
 //  - send() hands over iovecs whose bytes stay the caller's and must stay valid until on_sent() reports the
 //    send done; at most one send per connection is in flight; on_sent() never runs inside send(); a send may
-//    complete having written nothing (result 0), and the caller then sends what is left again (once the peer
-//    has finished sending, io_uring completes such sends at once, every time: a caller that goes on with a
-//    half-closed connection would spin; the server and the client end the connection at on_recv_end());
+//    complete having written nothing (result 0), and the caller then sends what is left again;
 //  - close() stops all I/O on the connection; on_closed() follows once no operation is in flight, and only
 //    then may the caller reuse the token's slot.
 //  - connect() (the client role) starts an outgoing connection; on_connected() reports it from the loop, and

@@ -28,6 +28,9 @@ constexpr std::uint64_t kIgnoredData = (kOtherKind << kKindShift) | 2;  // a can
 // A connect: kOtherKind with bit 61 set and the token (below 2^61 for a client: id + generation) in the rest.
 constexpr std::uint64_t kConnectTag = (kOtherKind << kKindShift) | (1ULL << 61);
 constexpr std::uint64_t kConnectTokenMask = (1ULL << 61) - 1;
+// A send's retry timer (on_send_done()): kOtherKind with bit 60 set (bit 61 clear) and the send op's index.
+constexpr std::uint64_t kSendRetryTag = (kOtherKind << kKindShift) | (1ULL << 60);
+constexpr std::uint64_t kSendRetryIndexMask = (1ULL << 60) - 1;
 
 // io_state() bits.
 constexpr std::uint8_t kRecvArmed = 1;
@@ -225,11 +228,16 @@ void UringReactor::send(std::uint64_t token, int fd, const iovec* iov, int count
     op.message.msg_iov = op.iov;
     op.message.msg_iovlen = static_cast<std::size_t>(taken);
     op.token = token;
-    io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_sendmsg(sqe, fd, &op.message, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, pack(kSendKind, index));
+    op.retrying = false;
+    submit_send(index, fd);
     sends_by_token_[token] = index;
     *state |= kSendBusy;
+}
+
+void UringReactor::submit_send(std::uint32_t index, int fd) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_sendmsg(sqe, fd, &send_ops_[index]->message, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, pack(kSendKind, index));
 }
 
 void UringReactor::cancel(std::uint64_t user_data) noexcept {
@@ -248,7 +256,9 @@ void UringReactor::stop_in_flight(std::uint64_t token, int fd, std::uint8_t stat
     }
     if (state & kSendBusy) {  // the wake-up above usually ends a waiting send too (-EAGAIN); this makes sure
         const auto send = sends_by_token_.find(token);
-        if (send != sends_by_token_.end()) cancel(pack(kSendKind, send->second));
+        if (send != sends_by_token_.end()) {
+            cancel(send_ops_[send->second]->retrying ? kSendRetryTag | send->second : pack(kSendKind, send->second));
+        }
     }
     if (state & kConnectBusy) cancel(kConnectTag | token);
 }
@@ -366,6 +376,8 @@ void UringReactor::dispatch(std::uint64_t user_data, int result, std::uint32_t f
             arm_wake();
         } else if ((user_data & kConnectTag) == kConnectTag) {
             on_connect_done(user_data & kConnectTokenMask, result);
+        } else if ((user_data & kSendRetryTag) == kSendRetryTag) {
+            retry_send(static_cast<std::uint32_t>(user_data & kSendRetryIndexMask));
         }
         break;
     }
@@ -445,10 +457,22 @@ void UringReactor::on_recv_done(std::uint64_t token, int result, std::uint32_t f
 }
 
 void UringReactor::on_send_done(std::uint32_t index, int result) noexcept {
-    const std::uint64_t token = send_ops_[index]->token;
+    SendOp& op = *send_ops_[index];
+    std::uint8_t* state = handler_.io_state(op.token);
+    if (result == -EAGAIN && state && !(*state & kClosing)) {
+        // The socket is full, yet the kernel did not wait for room: once the peer has shut its side, io_uring's
+        // poll reports that hang-up to every request (POLLRDHUP is always in its mask), so a send, or a poll for
+        // POLLOUT, completes at once, every time. Reported, the caller would send again at once and spin. So the
+        // send is tried again after a short delay instead, still in flight; the caller hears of it when it writes.
+        io_uring_sqe* sqe = next_sqe();
+        io_uring_prep_timeout(sqe, &send_retry_delay_, 0, 0);
+        io_uring_sqe_set_data64(sqe, kSendRetryTag | index);
+        op.retrying = true;
+        return;
+    }
+    const std::uint64_t token = op.token;
     free_send_ops_.push_back(index);
     sends_by_token_.erase(token);
-    std::uint8_t* state = handler_.io_state(token);
     if (!state) return;
     *state &= static_cast<std::uint8_t>(~kSendBusy);
     if (*state & kClosing) {
@@ -456,6 +480,18 @@ void UringReactor::on_send_done(std::uint32_t index, int result) noexcept {
         return;
     }
     handler_.on_sent(token, result == -EAGAIN ? 0 : result);
+}
+
+void UringReactor::retry_send(std::uint32_t index) noexcept {
+    SendOp& op = *send_ops_[index];
+    op.retrying = false;
+    const std::uint8_t* state = handler_.io_state(op.token);
+    const int fd = state && !(*state & kClosing) ? handler_.fd_of(op.token) : -1;
+    if (fd < 0) {
+        on_send_done(index, -ECANCELED);  // closed meanwhile: it ends here, unreported
+        return;
+    }
+    submit_send(index, fd);
 }
 
 void UringReactor::deliver_closed() noexcept {

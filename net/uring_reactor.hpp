@@ -75,6 +75,7 @@ private:
         msghdr message;
         iovec iov[kMaxUringIovecs];
         std::uint64_t token;
+        bool retrying;  // waiting for its retry timer (on_send_done()), not in the kernel as a send
     };
 
     io_uring_sqe* next_sqe() noexcept;
@@ -100,6 +101,9 @@ private:
     void on_accept_done(std::uint32_t index, int result, std::uint32_t flags) noexcept;
     void on_recv_done(std::uint64_t token, int result, std::uint32_t flags) noexcept;
     void on_send_done(std::uint32_t index, int result) noexcept;
+    void submit_send(std::uint32_t index, int fd) noexcept;
+    // The retry timer of a send that found the socket full has run out: the send goes again (or ends, closed).
+    void retry_send(std::uint32_t index) noexcept;
     void on_connect_done(std::uint64_t token, int result) noexcept;
     void finish_if_idle(std::uint64_t token, std::uint8_t& state) noexcept;
     void resume_paused_listeners() noexcept;
@@ -122,6 +126,7 @@ private:
     std::vector<std::unique_ptr<SendOp>> send_ops_;
     std::vector<std::uint32_t> free_send_ops_;
     std::unordered_map<std::uint64_t, std::uint32_t> sends_by_token_;  // the send in flight of each connection
+    __kernel_timespec send_retry_delay_{0, 10'000'000};  // 10 ms; read by the kernel when a retry timer is submitted
     std::vector<std::uint64_t> closed_;      // connections whose on_closed() is due
     std::vector<std::uint64_t> delivering_;  // closed_ swapped out while delivered
     long long pause_until_ms_ = 0;

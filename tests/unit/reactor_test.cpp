@@ -1,7 +1,8 @@
-// The reactor's close contract (net/reactor.hpp), on both backends, with more connections than io_uring's
-// submission queue holds: close() ends whatever is in flight on a connection (an armed receive, a send waiting
-// for room), on_closed() follows for every one and nothing else does, the peer reads the end of the stream, and
-// no descriptor is left open. And a connection add_connection() accepted is one it receives on.
+// The reactor seam's contracts (net/reactor.hpp), on both backends. Closing, with more connections than
+// io_uring's submission queue holds: close() ends whatever is in flight on a connection (an armed receive, a send
+// waiting for room), on_closed() follows for every one and nothing else does, the peer reads the end of the
+// stream, and no descriptor is left open. A connection add_connection() accepted is one it receives on. And a
+// send that finds the socket full after the peer has shut its side waits for room without spinning.
 #include "surge/net/reactor.hpp"
 
 #include <doctest/doctest.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -222,5 +224,79 @@ TEST_CASE("add_connection() before the loop's first turn: every connection it ac
             }
         }
         run_until(reactor, [&] { return counter.closed == kConnections - refused; });
+    }
+}
+
+TEST_CASE("a send that finds the socket full after the peer has shut its side waits for room without spinning, "
+          "then goes out whole") {
+    // io_uring reports the peer's hang-up to every poll, so such a send used to complete at once with nothing
+    // written, every time, and a caller that sends the rest again (as the seam asks) spun until the peer read.
+    class Resender final : public ReactorHandler {
+    public:
+        Reactor* reactor = nullptr;
+        int fd = -1;
+        std::string pending;  // what is still to be sent, from the front
+        int empty_completions = 0, ended = 0, closed = 0;
+        void send_rest() {
+            iovec piece{pending.data(), pending.size()};
+            reactor->send(0, fd, &piece, 1);
+        }
+        void on_accept(std::uint64_t, int accepted) override { ::close(accepted); }
+        bool on_data(std::uint64_t, std::span<char>) override { return true; }
+        void on_recv_end(std::uint64_t, int) override { ++ended; }
+        void on_sent(std::uint64_t, int result) override {
+            REQUIRE(result >= 0);
+            if (result == 0) ++empty_completions;
+            pending.erase(0, static_cast<std::size_t>(result));
+            if (!pending.empty()) send_rest();
+        }
+        void on_closed(std::uint64_t) override { ++closed; }
+        void on_wake() override {}
+        int fd_of(std::uint64_t) const noexcept override { return fd; }
+        std::uint8_t* io_state(std::uint64_t) noexcept override { return &state_; }
+
+    private:
+        std::uint8_t state_ = 0;
+    };
+    for (const Backend backend : backends()) {
+        CAPTURE(backend_name(backend));
+        Resender handler;
+        ReactorResult made = make_reactor(backend, handler);
+        REQUIRE(made.reactor);
+        Reactor& reactor = *made.reactor;
+        handler.reactor = &reactor;
+        reactor.run_once(0);
+        Pairs pairs(1, true);
+        handler.fd = pairs.ours[0];
+        REQUIRE(reactor.add_connection(pairs.ours[0], 0) == 0);
+        REQUIRE(::shutdown(pairs.peers[0], SHUT_WR) == 0);  // the peer is done sending, and reads nothing yet
+        REQUIRE(run_until(reactor, [&] { return handler.ended == 1; }));
+        std::string block(1 << 16, 'b');
+        iovec piece{block.data(), block.size()};
+        std::size_t sent = 0;
+        for (long n; (n = reactor.try_write(pairs.ours[0], &piece, 1)) > 0;) sent += static_cast<std::size_t>(n);
+        handler.pending.assign(1 << 16, 'c');
+        handler.send_rest();
+        // Half a second of the loop while nothing can move: a spinning send would complete thousands of times.
+        int turns = 0;
+        for (const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+             std::chrono::steady_clock::now() < until; ++turns) {
+            reactor.run_once(100);
+        }
+        CHECK(handler.empty_completions < 5);
+        CHECK(turns < 500);  // io_uring tries the send again every 10 ms (two completions each); a spin: thousands
+        // The peer reads: everything arrives, the waiting send's bytes last.
+        std::string received;
+        REQUIRE(run_until(reactor, [&] {
+            char buffer[65536];
+            for (ssize_t n; (n = ::recv(pairs.peers[0], buffer, sizeof buffer, MSG_DONTWAIT)) > 0;) {
+                received.append(buffer, static_cast<std::size_t>(n));
+            }
+            return handler.pending.empty() && received.size() == sent + (1 << 16);
+        }));
+        CHECK(received.ends_with(std::string(1 << 16, 'c')));
+        reactor.close(0, pairs.ours[0]);
+        handler.fd = -1;
+        CHECK(run_until(reactor, [&] { return handler.closed == 1; }));
     }
 }
