@@ -28,9 +28,14 @@ constexpr std::uint64_t kIgnoredData = (kOtherKind << kKindShift) | 2;  // a can
 // A connect: kOtherKind with bit 61 set and the token (below 2^61 for a client: id + generation) in the rest.
 constexpr std::uint64_t kConnectTag = (kOtherKind << kKindShift) | (1ULL << 61);
 constexpr std::uint64_t kConnectTokenMask = (1ULL << 61) - 1;
-// A send's retry timer (on_send_done()): kOtherKind with bit 60 set (bit 61 clear) and the send op's index.
+// A send's retry timer (on_send_done()): kOtherKind with bit 60 set (bit 61 clear) and the send's key below.
 constexpr std::uint64_t kSendRetryTag = (kOtherKind << kKindShift) | (1ULL << 60);
-constexpr std::uint64_t kSendRetryIndexMask = (1ULL << 60) - 1;
+// A send (and its retry timer) is named by its op's index in the low 32 bits and the op's use count in the next
+// 28, so that a cancel meant for one use of an op, still queued when that use ends and the op is taken again in
+// the same loop turn, cannot find the next use.
+constexpr std::uint64_t kSendUseShift = 32;
+constexpr std::uint64_t kSendUseMask = (1ULL << 28) - 1;
+constexpr std::uint64_t kSendIndexMask = (1ULL << kSendUseShift) - 1;
 
 // io_state() bits.
 constexpr std::uint8_t kRecvArmed = 1;
@@ -228,16 +233,20 @@ void UringReactor::send(std::uint64_t token, int fd, const iovec* iov, int count
     op.message.msg_iov = op.iov;
     op.message.msg_iovlen = static_cast<std::size_t>(taken);
     op.token = token;
-    op.retrying = false;
+    ++op.uses;
     submit_send(index, fd);
     sends_by_token_[token] = index;
     *state |= kSendBusy;
 }
 
+std::uint64_t UringReactor::send_key(std::uint32_t index) const noexcept {
+    return ((send_ops_[index]->uses & kSendUseMask) << kSendUseShift) | index;
+}
+
 void UringReactor::submit_send(std::uint32_t index, int fd) noexcept {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_sendmsg(sqe, fd, &send_ops_[index]->message, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, pack(kSendKind, index));
+    io_uring_sqe_set_data64(sqe, pack(kSendKind, send_key(index)));
 }
 
 void UringReactor::cancel(std::uint64_t user_data) noexcept {
@@ -256,8 +265,9 @@ void UringReactor::stop_in_flight(std::uint64_t token, int fd, std::uint8_t stat
     }
     if (state & kSendBusy) {  // the wake-up above usually ends a waiting send too (-EAGAIN); this makes sure
         const auto send = sends_by_token_.find(token);
-        if (send != sends_by_token_.end()) {
-            cancel(send_ops_[send->second]->retrying ? kSendRetryTag | send->second : pack(kSendKind, send->second));
+        if (send != sends_by_token_.end()) {  // in the kernel, or waiting for its retry timer: one cancel finds it
+            cancel(pack(kSendKind, send_key(send->second)));
+            cancel(kSendRetryTag | send_key(send->second));
         }
     }
     if (state & kConnectBusy) cancel(kConnectTag | token);
@@ -368,7 +378,7 @@ void UringReactor::dispatch(std::uint64_t user_data, int result, std::uint32_t f
     const std::uint64_t payload = user_data & kPayloadMask;
     switch (user_data >> kKindShift) {
     case kRecvKind: on_recv_done(payload, result, flags); break;
-    case kSendKind: on_send_done(static_cast<std::uint32_t>(payload), result); break;
+    case kSendKind: on_send_done(static_cast<std::uint32_t>(payload & kSendIndexMask), result); break;
     case kAcceptKind: on_accept_done(static_cast<std::uint32_t>(payload), result, flags); break;
     default:
         if (user_data == kWakeData) {
@@ -377,7 +387,7 @@ void UringReactor::dispatch(std::uint64_t user_data, int result, std::uint32_t f
         } else if ((user_data & kConnectTag) == kConnectTag) {
             on_connect_done(user_data & kConnectTokenMask, result);
         } else if ((user_data & kSendRetryTag) == kSendRetryTag) {
-            retry_send(static_cast<std::uint32_t>(user_data & kSendRetryIndexMask));
+            retry_send(static_cast<std::uint32_t>(user_data & kSendIndexMask));
         }
         break;
     }
@@ -466,8 +476,7 @@ void UringReactor::on_send_done(std::uint32_t index, int result) noexcept {
         // send is tried again after a short delay instead, still in flight; the caller hears of it when it writes.
         io_uring_sqe* sqe = next_sqe();
         io_uring_prep_timeout(sqe, &send_retry_delay_, 0, 0);
-        io_uring_sqe_set_data64(sqe, kSendRetryTag | index);
-        op.retrying = true;
+        io_uring_sqe_set_data64(sqe, kSendRetryTag | send_key(index));
         return;
     }
     const std::uint64_t token = op.token;
@@ -479,14 +488,13 @@ void UringReactor::on_send_done(std::uint32_t index, int result) noexcept {
         finish_if_idle(token, *state);
         return;
     }
-    handler_.on_sent(token, result == -EAGAIN ? 0 : result);
+    handler_.on_sent(token, result);
 }
 
 void UringReactor::retry_send(std::uint32_t index) noexcept {
-    SendOp& op = *send_ops_[index];
-    op.retrying = false;
-    const std::uint8_t* state = handler_.io_state(op.token);
-    const int fd = state && !(*state & kClosing) ? handler_.fd_of(op.token) : -1;
+    const std::uint64_t token = send_ops_[index]->token;
+    const std::uint8_t* state = handler_.io_state(token);
+    const int fd = state && !(*state & kClosing) ? handler_.fd_of(token) : -1;
     if (fd < 0) {
         on_send_done(index, -ECANCELED);  // closed meanwhile: it ends here, unreported
         return;

@@ -75,7 +75,7 @@ private:
         msghdr message;
         iovec iov[kMaxUringIovecs];
         std::uint64_t token;
-        bool retrying;  // waiting for its retry timer (on_send_done()), not in the kernel as a send
+        std::uint64_t uses = 0;  // sends made with it: part of their user_data (send_key())
     };
 
     io_uring_sqe* next_sqe() noexcept;
@@ -101,6 +101,8 @@ private:
     void on_accept_done(std::uint32_t index, int result, std::uint32_t flags) noexcept;
     void on_recv_done(std::uint64_t token, int result, std::uint32_t flags) noexcept;
     void on_send_done(std::uint32_t index, int result) noexcept;
+    // What names the current use of send op `index` in user_data: its index and its use count.
+    std::uint64_t send_key(std::uint32_t index) const noexcept;
     void submit_send(std::uint32_t index, int fd) noexcept;
     // The retry timer of a send that found the socket full has run out: the send goes again (or ends, closed).
     void retry_send(std::uint32_t index) noexcept;
