@@ -9,7 +9,6 @@
 // subscription does), so that io_uring's batch writer holds it in its file table and a close must take it out.
 // Usage: close-storm [--connections N[,N...]] [--rounds R] [--subscribed]   (N up to ~9,000: both ends are this
 //        process's)
-#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,44 +23,16 @@
 #include <vector>
 
 #include "surge/net/reactor.hpp"
+#include "tests/support/reactor_harness.hpp"
 
 namespace {
 
 using surge::net::Backend;
+using surge::test::LoopbackPairs;
+using surge::test::SlotHandler;
 
-// Slots indexed by token; the reactor's byte of state lives beside the descriptor, as in a real handler.
-class Holder final : public surge::net::ReactorHandler {
-public:
-    explicit Holder(std::size_t count) : fds_(count, -1), states_(count, 0) {}
-    void hold(std::uint64_t token, int fd) {
-        fds_[token] = fd;
-        states_[token] = 0;
-    }
-    void forget(std::uint64_t token) { fds_[token] = -1; }
-    std::size_t closed() const { return closed_; }
-    std::size_t received() const { return received_; }
-
-    void on_accept(std::uint64_t, int fd) override { ::close(fd); }
-    bool on_data(std::uint64_t, std::span<char>) override {
-        ++received_;
-        return true;
-    }
-    void on_recv_end(std::uint64_t, int) override {}
-    void on_sent(std::uint64_t, int) override {}
-    void on_closed(std::uint64_t) override { ++closed_; }
-    void on_wake() override {}
-    int fd_of(std::uint64_t token) const noexcept override { return token < fds_.size() ? fds_[token] : -1; }
-    std::uint8_t* io_state(std::uint64_t token) noexcept override {
-        return token < states_.size() ? &states_[token] : nullptr;
-    }
-
-private:
-    std::vector<int> fds_;
-    std::vector<std::uint8_t> states_;
-    std::size_t closed_ = 0;
-    std::size_t received_ = 0;
-};
-
+// This process's user and system CPU time. getrusage(), not loadgen's /proc reader, whose clock ticks (10 ms) are
+// as long as a whole round at 1,000 connections.
 double cpu_seconds() {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
@@ -74,60 +45,37 @@ double cpu_seconds() {
     std::exit(1);
 }
 
-// N connected pairs over loopback: the accepted ends (`servers`) and the connecting ends (`clients`).
-void connect_pairs(std::size_t count, std::vector<int>& servers, std::vector<int>& clients) {
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listener, 4096) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        fail("listen");
-    }
-    for (std::size_t i = 0; i < count; ++i) {
-        const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-            fail("connect");
-        }
-        const int server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (server < 0) fail("accept");
-        clients.push_back(client);
-        servers.push_back(server);
-    }
-    ::close(listener);
-}
-
 // One round: the seconds of CPU closing `count` held connections took on `backend`, or a negative number when the
 // backend cannot be made here.
 double close_round(Backend backend, std::size_t count, bool subscribed) {
-    Holder holder(count);
+    SlotHandler holder(count);
     auto made = surge::net::make_reactor(backend, holder);
     if (!made.reactor) return -1;
     surge::net::Reactor& reactor = *made.reactor;
     reactor.run_once(0);  // a reactor is started by its first turn (io_uring: the ring is enabled)
-    std::vector<int> servers, clients;
-    connect_pairs(count, servers, clients);
+    const LoopbackPairs pairs(count);
+    if (pairs.error != 0) {
+        errno = pairs.error;
+        fail("connecting over loopback");
+    }
     for (std::size_t i = 0; i < count; ++i) {
-        holder.hold(i, servers[i]);
-        if (reactor.add_connection(servers[i], i) != 0) fail("add_connection");
-        if (subscribed) reactor.expect_batch_writes(servers[i]);
+        holder.hold(i, pairs.ours[i]);
+        if (reactor.add_connection(pairs.ours[i], i) != 0) fail("add_connection");
+        if (subscribed) reactor.expect_batch_writes(pairs.ours[i]);
     }
     // Every receive armed (and proven live: one byte each arrives through it) before the clock starts.
-    for (const int client : clients) {
-        if (::send(client, "x", 1, MSG_NOSIGNAL) != 1) fail("send");
+    for (const int peer : pairs.peers) {
+        if (::send(peer, "x", 1, MSG_NOSIGNAL) != 1) fail("send");
     }
-    while (holder.received() < count) reactor.run_once(100);
+    while (holder.received_total() < count) reactor.run_once(100);
 
     const double start = cpu_seconds();
     for (std::size_t i = 0; i < count; ++i) {
-        reactor.close(i, servers[i]);
+        reactor.close(i, pairs.ours[i]);
         holder.forget(i);
     }
-    while (holder.closed() < count) reactor.run_once(100);
-    const double spent = cpu_seconds() - start;
-    for (const int client : clients) ::close(client);
-    return spent;
+    while (static_cast<std::size_t>(holder.closed) < count) reactor.run_once(100);
+    return cpu_seconds() - start;
 }
 
 std::vector<std::size_t> parse_counts(const char* text) {

@@ -13,13 +13,10 @@
 
 #include "surge/net/reactor.hpp"
 #include "surge/ws/server.hpp"
+#include "tests/support/reactor_harness.hpp"  // test_backends()
 #include "tests/support/upgrade_cases.hpp"
 
 namespace surge::test {
-
-// The backends every integration test runs on. Asking for io_uring by name fails rather than falling back, so a
-// machine without it fails these tests instead of passing them on epoll twice.
-inline std::vector<net::Backend> test_backends() { return {net::Backend::IoUring, net::Backend::Epoll}; }
 
 class RunningServer {
 public:

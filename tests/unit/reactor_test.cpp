@@ -8,7 +8,6 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,15 +15,17 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <vector>
 
+#include "tests/support/reactor_harness.hpp"
+
 using namespace surge::net;
+using surge::test::LoopbackPairs;
+using surge::test::SlotHandler;
+using surge::test::test_backends;
 
 namespace {
-
-std::vector<Backend> backends() { return {Backend::IoUring, Backend::Epoll}; }
 
 int open_descriptors() {
     int count = 0;
@@ -34,66 +35,6 @@ int open_descriptors() {
     ::closedir(dir);
     return count;
 }
-
-// `count` TCP connections over loopback: the accepted ends (non-blocking, given to the reactor) and the peers.
-// With `small_buffers`, both ends' buffers are small and fixed (no autotuning), so that a peer that reads nothing
-// leaves a send waiting for room for as long as the test likes.
-struct Pairs {
-    std::vector<int> ours, peers;
-    explicit Pairs(int count, bool small_buffers = false) {
-        const int small = 4096;
-        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        REQUIRE(listener >= 0);
-        REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        REQUIRE(::listen(listener, 1024) == 0);
-        REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        for (int i = 0; i < count; ++i) {
-            const int peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (small_buffers) REQUIRE(::setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
-            REQUIRE(::connect(peer, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-            const int accepted = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            REQUIRE(accepted >= 0);
-            if (small_buffers) REQUIRE(::setsockopt(accepted, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
-            ours.push_back(accepted);
-            peers.push_back(peer);
-        }
-        ::close(listener);
-    }
-    ~Pairs() {
-        for (const int fd : peers) ::close(fd);
-    }
-};
-
-// A handler with a slot per token, counting what the reactor reports.
-class Counter final : public ReactorHandler {
-public:
-    explicit Counter(std::size_t slots) : fds_(slots, -1), states_(slots, 0), received_(slots, 0) {}
-    void hold(std::uint64_t token, int fd) { fds_[token] = fd; }
-    void forget(std::uint64_t token) { fds_[token] = -1; }
-    std::size_t received(std::uint64_t token) const { return received_[token]; }
-    int closed = 0, sent = 0, ended = 0;
-
-    void on_accept(std::uint64_t, int fd) override { ::close(fd); }
-    bool on_data(std::uint64_t token, std::span<char> bytes) override {
-        received_[token] += bytes.size();
-        return true;
-    }
-    void on_recv_end(std::uint64_t, int) override { ++ended; }
-    void on_sent(std::uint64_t, int) override { ++sent; }
-    void on_closed(std::uint64_t) override { ++closed; }
-    void on_wake() override {}
-    int fd_of(std::uint64_t token) const noexcept override { return fds_[token]; }
-    std::uint8_t* io_state(std::uint64_t token) noexcept override { return &states_[token]; }
-
-private:
-    std::vector<int> fds_;
-    std::vector<std::uint8_t> states_;
-    std::vector<std::size_t> received_;
-};
 
 // Runs the loop until `done` or about five seconds have passed; whether `done` came.
 template <typename Done>
@@ -119,16 +60,17 @@ bool reads_end(int fd) {
 TEST_CASE("close() of many connections with a receive armed: each reports on_closed once, its peer reads the end "
           "of the stream, and no descriptor is left") {
     constexpr int kConnections = 700;  // more than io_uring's submission queue takes at once (512)
-    for (const Backend backend : backends()) {
+    for (const Backend backend : test_backends()) {
         CAPTURE(backend_name(backend));
         const int before = open_descriptors();
         {
-            Counter counter(kConnections);
+            SlotHandler counter(kConnections);
             ReactorResult made = make_reactor(backend, counter);
             REQUIRE(made.reactor);
             Reactor& reactor = *made.reactor;
             reactor.run_once(0);  // started: connections are added from the loop's thread, as a shard does
-            Pairs pairs(kConnections);
+            LoopbackPairs pairs(kConnections);
+            REQUIRE(pairs.error == 0);
             for (int i = 0; i < kConnections; ++i) {
                 counter.hold(static_cast<std::uint64_t>(i), pairs.ours[i]);
                 REQUIRE(reactor.add_connection(pairs.ours[i], static_cast<std::uint64_t>(i)) == 0);
@@ -157,16 +99,17 @@ TEST_CASE("close() of many connections with a receive armed: each reports on_clo
 }
 
 TEST_CASE("close() of a connection whose send waits for room: on_closed comes, on_sent does not") {
-    for (const Backend backend : backends()) {
+    for (const Backend backend : test_backends()) {
         CAPTURE(backend_name(backend));
         const int before = open_descriptors();
         {
-            Counter counter(1);
+            SlotHandler counter(1);
             ReactorResult made = make_reactor(backend, counter);
             REQUIRE(made.reactor);
             Reactor& reactor = *made.reactor;
             reactor.run_once(0);
-            Pairs pairs(1, true);
+            LoopbackPairs pairs(1, true);
+            REQUIRE(pairs.error == 0);
             counter.hold(0, pairs.ours[0]);
             REQUIRE(reactor.add_connection(pairs.ours[0], 0) == 0);
             // Fill the socket (the peer reads nothing), then queue a send that can only wait.
@@ -192,13 +135,14 @@ TEST_CASE("add_connection() before the loop's first turn: every connection it ac
     // io_uring queues the receives until the ring starts; past its submission queue it must refuse (-EBUSY), not
     // accept a connection it will never read.
     constexpr int kConnections = 700;
-    for (const Backend backend : backends()) {
+    for (const Backend backend : test_backends()) {
         CAPTURE(backend_name(backend));
-        Counter counter(kConnections);
+        SlotHandler counter(kConnections);
         ReactorResult made = make_reactor(backend, counter);
         REQUIRE(made.reactor);
         Reactor& reactor = *made.reactor;
-        Pairs pairs(kConnections);
+        LoopbackPairs pairs(kConnections);
+        REQUIRE(pairs.error == 0);
         std::vector<bool> accepted(kConnections);
         int refused = 0;
         for (int i = 0; i < kConnections; ++i) {
@@ -231,34 +175,24 @@ TEST_CASE("a send that finds the socket full after the peer has shut its side wa
           "then goes out whole") {
     // io_uring reports the peer's hang-up to every poll, so such a send used to complete at once with nothing
     // written, every time, and a caller that sends the rest again (as the seam asks) spun until the peer read.
-    class Resender final : public ReactorHandler {
+    class Resender final : public SlotHandler {
     public:
+        Resender() : SlotHandler(1) {}
         Reactor* reactor = nullptr;
-        int fd = -1;
         std::string pending;  // what is still to be sent, from the front
-        int empty_completions = 0, ended = 0, closed = 0;
+        int empty_completions = 0;
         void send_rest() {
             iovec piece{pending.data(), pending.size()};
-            reactor->send(0, fd, &piece, 1);
+            reactor->send(0, fd_of(0), &piece, 1);
         }
-        void on_accept(std::uint64_t, int accepted) override { ::close(accepted); }
-        bool on_data(std::uint64_t, std::span<char>) override { return true; }
-        void on_recv_end(std::uint64_t, int) override { ++ended; }
         void on_sent(std::uint64_t, int result) override {
             REQUIRE(result >= 0);
             if (result == 0) ++empty_completions;
             pending.erase(0, static_cast<std::size_t>(result));
             if (!pending.empty()) send_rest();
         }
-        void on_closed(std::uint64_t) override { ++closed; }
-        void on_wake() override {}
-        int fd_of(std::uint64_t) const noexcept override { return fd; }
-        std::uint8_t* io_state(std::uint64_t) noexcept override { return &state_; }
-
-    private:
-        std::uint8_t state_ = 0;
     };
-    for (const Backend backend : backends()) {
+    for (const Backend backend : test_backends()) {
         CAPTURE(backend_name(backend));
         Resender handler;
         ReactorResult made = make_reactor(backend, handler);
@@ -266,8 +200,9 @@ TEST_CASE("a send that finds the socket full after the peer has shut its side wa
         Reactor& reactor = *made.reactor;
         handler.reactor = &reactor;
         reactor.run_once(0);
-        Pairs pairs(1, true);
-        handler.fd = pairs.ours[0];
+        LoopbackPairs pairs(1, true);
+        REQUIRE(pairs.error == 0);
+        handler.hold(0, pairs.ours[0]);
         REQUIRE(reactor.add_connection(pairs.ours[0], 0) == 0);
         REQUIRE(::shutdown(pairs.peers[0], SHUT_WR) == 0);  // the peer is done sending, and reads nothing yet
         REQUIRE(run_until(reactor, [&] { return handler.ended == 1; }));
@@ -296,7 +231,7 @@ TEST_CASE("a send that finds the socket full after the peer has shut its side wa
         }));
         CHECK(received.ends_with(std::string(1 << 16, 'c')));
         reactor.close(0, pairs.ours[0]);
-        handler.fd = -1;
+        handler.forget(0);
         CHECK(run_until(reactor, [&] { return handler.closed == 1; }));
     }
 }
