@@ -323,8 +323,8 @@ TEST_CASE("a client that shuts its side after the request still gets the whole o
 }
 
 TEST_CASE("a large answer read slowly is not cut while it keeps moving, and a reader that stops is cut") {
-    // The grace a closing connection has to take what is queued for it runs from its last progress, not from the
-    // start: a slow client still gets all of a large response, and one that stops reading is ended (as nginx's
+    // The grace a plain HTTP answer that closes its connection has to go out runs from its last progress, not from
+    // the start: a slow client still gets all of a large response, and one that stops reading is ended (as nginx's
     // send_timeout does). The answer is larger than the kernel's buffers take, so most of it waits in the queue.
     std::size_t kernel_takes = 4 << 20;  // the largest send buffer a socket grows to (net.ipv4.tcp_wmem's third)
     if (std::FILE* wmem = std::fopen("/proc/sys/net/ipv4/tcp_wmem", "r")) {

@@ -385,11 +385,11 @@ private:
     std::size_t batch_iov_used_ = 0;
     // The cork: while a read of a connection is handled (corked_), the small pieces written to it (up to
     // net::kCoalesceBytes each: frames, whose two pieces a write copied together anyway, or under TLS the records
-    // of plain_cork_ and of the handshake) collect here and leave in one send() once the read is handled, so several messages in one read are answered with
-    // one system call and one segment rather than one each. It holds bytes only while the connection's queue is
-    // empty and no send is in flight: whatever else is about to write for the connection (a larger piece, a
-    // staged publication, a close, a close_notify) flushes it first, so bytes leave in the order they were
-    // written; a pong bypasses it (send_pong()). terminate() drops it.
+    // of plain_cork_ and of the handshake) collect here and leave in one send() once the read is handled, so
+    // several messages in one read are answered with one system call and one segment rather than one each. It
+    // holds bytes only while the connection's queue is empty and no send is in flight: whatever else is about to
+    // write for the connection (a larger piece, a staged publication, a close, a close_notify) flushes it first,
+    // so bytes leave in the order they were written; a pong bypasses it (send_pong()). terminate() drops it.
     // Under TLS the small frames collect as plaintext first (plain_cork_, one record's worth), so that what a read
     // is answered with is encrypted as one record, not one each; flush_cork() encrypts them, and their record
     // takes the same way as any other. Every other write to the session (a larger frame, history, close_notify)

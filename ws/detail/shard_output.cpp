@@ -487,6 +487,8 @@ bool Shard::stage(WebSocket& ws, SharedBytes* bytes, std::string_view frame) noe
         // Each TLS subscriber encrypts its own copy; the ciphertext collects in its session and leaves in one write
         // at the end of the batch. No reference to the frame is kept. In a fan-out turn a subscriber's frames come
         // one after another (FanOut::turn()), and they are gathered to be encrypted as one record, not one each.
+        // Gathered as a copy, a lone frame too: the turn may release a frame as soon as its last subscriber is
+        // staged, before that subscriber's record is sealed.
         if (gathering_tls_) {
             if (&ws != tls_gathered_for_) seal_gathered_tls();
             const iovec piece{const_cast<char*>(frame.data()), frame.size()};
