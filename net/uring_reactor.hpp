@@ -12,16 +12,20 @@
 //    the socket at once and need no ring round trip. try_write_batch() (a broadcast's fan-out) goes through a
 //    second, private ring in one submission (uring_batch_writer.hpp).
 //  - Connect (the client role): one IORING_OP_CONNECT; once it succeeds, the multishot recv is armed.
-//  - Close: every operation on the descriptor is cancelled and the descriptor closed by the ring, linked in
-//    that order; on_closed() is delivered only once the recv and send of that connection have both completed,
-//    so a slot is never reused while the kernel may still complete an operation for it.
+//  - Close: the armed receive is ended by shutting the socket's read side, a send or connect in flight is
+//    cancelled by its user_data (never by descriptor: see stop_in_flight()), and the thread closes the
+//    descriptor at once (operations in flight hold their own reference to the socket); on_closed() is
+//    delivered only once the recv and send of that connection have both completed, so a slot is never reused
+//    while the kernel may still complete an operation for it.
 //  - Wait: with set_wait_batch(), the kernel's batch wait (IORING_FEAT_MIN_TIMEOUT, 6.13): one io_uring_enter
 //    submits and waits for a batch of completions or its delay, whichever first; older kernels get the same
 //    from a plain timed wait while the thread is busy.
 // What a connection has in flight is kept in the byte ReactorHandler::io_state() lends, not in a table here.
 // user_data: a recv carries the connection's token (slot + generation); a send carries the index of the
-// reactor's send operation, which records the token; a connect carries the token under a tag of its own (the
-// wake-up's and cancel's kind, with the token's bit 62 free), and accept has its own kind.
+// reactor's send operation, which records the token, and that operation's use count (send_key()), so that a
+// cancel meant for an earlier use finds nothing; a send's retry timer carries the same under kSendRetryTag; a
+// connect carries the token under a tag of its own (the wake-up's and cancel's kind, with the token's bit 62
+// free), and accept has its own kind.
 #pragma once
 
 #include <sys/uio.h>
