@@ -251,9 +251,13 @@ int EpollReactor::run_once(int timeout_ms) noexcept {
         const std::uint64_t data = events[i].data.u64;
         const std::uint32_t flags = events[i].events;
         if (data == kWakeTag) {
+            // One read takes the whole count and zeroes it (no EFD_SEMAPHORE). A second read, to see EAGAIN, made
+            // a wake-up cost 1.11-1.12x a bare epoll_wait() and read() here instead of 1.02-1.03x (bench/wake-cost,
+            // about 1.3 us). A wake() that lands after this read leaves the descriptor readable, and this
+            // level-triggered entry comes back at the next wait.
             std::uint64_t count;
-            while (::read(wake_fd_, &count, sizeof count) > 0) {
-            }
+            const ssize_t ignored = ::read(wake_fd_, &count, sizeof count);
+            (void)ignored;
             handler_.on_wake();
         } else if (data & kListenerTag) {
             Listener& listener = listeners_[data & ~kListenerTag];
