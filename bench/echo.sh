@@ -2,7 +2,8 @@
 # The echo benchmark: surge-echo on each reactor backend (and optionally a peer server) against the same load
 # generator, one server at a time, and each server's messages per server-CPU-second. The server is pinned to CPU 0
 # and the generator (surge-load, one thread) to CPU 1; the server's CPU time (utime + stime, every thread) is read
-# from /proc over the measured window. Two loads: saturated (--mode echo: every connection sends its next message
+# from /proc over the measured window, and so are the times it slept (voluntary context switches), reported per
+# message: a server that is not saturated is woken about once per message, which bench/wake-cost prices. Two loads: saturated (--mode echo: every connection sends its next message
 # when the echo of the last arrives) and, with --rate, a rate-limited one (--mode rate: R messages/s in all, for
 # a server that is not saturated, the normal state of a production server).
 # The machine is shared and noisy, so the servers take turns, --repeat times (default 3), and the ratios are of the
@@ -79,7 +80,7 @@ generator_name=${generator_name:-surge-load}
 # run NAME PORT N COMMAND...: one measured run with N connections against a server started by COMMAND.
 results=()
 run() {
-    local name=$1 port=$2 n=$3 cpu
+    local name=$1 port=$2 n=$3 cpu sleeps
     shift 3
     SURGE_LOG=warn taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
     local server=$!
@@ -90,8 +91,8 @@ run() {
         python3 "$root/bench/load_test_window.py" "$load_test" "$server" "$port" "$n" "$size" \
             "$(( duration / 4 > 0 ? duration / 4 : 1 ))" "$work/$name.json" 1 >"$work/$name.load.log" 2>&1 ||
             { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
-        cpu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server_cpu_per_second"])' \
-            "$work/$name.json")
+        read -r cpu sleeps < <(python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
+print(r["server_cpu_per_second"], r["server_sleeps_per_second"])' "$work/$name.json")
     else
         local mode=(--mode echo --pipeline "$pipeline")
         [ -n "$rate" ] && mode=(--mode rate --rate "$rate/total")
@@ -102,26 +103,27 @@ run() {
         pids+=("$generator")
         # The window: from the end of the warm-up (plus the connections' ramp) to the end of the measured seconds.
         sleep "$warmup"
-        cpu=$(cpu_per_second "$server" "$((duration - 1))")
+        read -r cpu sleeps < <(cpu_and_sleeps_per_second "$server" "$((duration - 1))")
         wait "$generator" || { echo "$name: the generator failed"; cat "$work/$name.load.log"; exit 1; }
     fi
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu" <<'PY'
+    results+=("$(python3 - "$work/$name.json" "$name" "$n" "$cpu" "$sleeps" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 name, n = sys.argv[2], int(sys.argv[3])
-cpu = float(sys.argv[4])
+cpu, sleeps = float(sys.argv[4]), float(sys.argv[5])
 rate = r["messages_per_second"]
 # load_test reports neither latency nor errors (it stops at an echo of the wrong length, failing the run).
 latency = {k: r["latency_us"][k] for k in ("p50", "p99")} if "latency_us" in r else {"p50": 0, "p99": 0}
 print(json.dumps({"server": name, "connections": n, "messages_per_second": round(rate),
                   "server_cpu_per_second": round(cpu, 4),
                   "messages_per_cpu_second": round(rate / cpu) if cpu > 0 else None,
+                  "server_sleeps_per_message": round(sleeps / rate, 3) if rate > 0 else None,
                   "latency_us": latency, "errors": sum(r.get("errors", {}).values())}))
 PY
 )")
-    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(server)s, %(connections)d connections: %(messages_per_second)d messages/s, server CPU %(server_cpu_per_second).3f s/s, %(messages_per_cpu_second)s messages per CPU-second, p50 %(p50).0f us, p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("   %(server)s, %(connections)d connections: %(messages_per_second)d messages/s, server CPU %(server_cpu_per_second).3f s/s, %(messages_per_cpu_second)s messages per CPU-second, %(server_sleeps_per_message)s server sleeps per message, p50 %(p50).0f us, p99 %(p99).0f us, %(errors)d errors" % {**r, **r["latency_us"]})' "${results[-1]}"
 }
 
 for n in ${connections//,/ }; do
@@ -166,12 +168,14 @@ for n in dict.fromkeys(r["connections"] for r in runs):
             "messages_per_cpu_second_median": statistics.median(r["messages_per_cpu_second"] for r in mine),
             "messages_per_second_median": statistics.median(r["messages_per_second"] for r in mine),
             "server_cpu_per_second_median": statistics.median(r["server_cpu_per_second"] for r in mine),
+            "server_sleeps_per_message_median": statistics.median(r["server_sleeps_per_message"] for r in mine),
             "errors": sum(r["errors"] for r in mine),
         }
         s = summary[name]
-        print("%-20s median of %d: %d messages per server-CPU-second, %d messages/s, server CPU %.3f s/s"
+        print("%-20s median of %d: %d messages per server-CPU-second, %d messages/s, server CPU %.3f s/s, "
+              "%.2f server sleeps per message"
               % (name, len(mine), s["messages_per_cpu_second_median"], s["messages_per_second_median"],
-                 s["server_cpu_per_second_median"]))
+                 s["server_cpu_per_second_median"], s["server_sleeps_per_message_median"]))
     ratios = {}
     for mine in (s for s in servers if s.startswith("surge-echo")):
         for other in servers:

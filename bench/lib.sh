@@ -42,6 +42,19 @@ cpu_per_second() {
     cpu1=$(cpu_seconds "$1") t1=$(now)
     python3 -c "print(($cpu1 - $cpu0) / ($t1 - $t0))"
 }
+# Times process PID has gone to sleep so far (voluntary context switches, every thread): a server that is not
+# saturated sleeps and is woken about once per message, and each wake-up costs it CPU (bench/wake-cost).
+sleeps_of() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+}
+# cpu_and_sleeps_per_second PID SECONDS: cpu_per_second's figure, then the times PID slept per second meanwhile.
+cpu_and_sleeps_per_second() {
+    local cpu0 sleeps0 t0 cpu1 sleeps1 t1
+    cpu0=$(cpu_seconds "$1") sleeps0=$(sleeps_of "$1") t0=$(now)
+    sleep "$2"
+    cpu1=$(cpu_seconds "$1") sleeps1=$(sleeps_of "$1") t1=$(now)
+    python3 -c "d = $t1 - $t0; print(($cpu1 - $cpu0) / d, ($sleeps1 - $sleeps0) / d)"
+}
 # A scratch directory in $work, and $pids: every process started is added there, and all are ended (and the
 # directory removed) when the script exits.
 work=$(mktemp -d)

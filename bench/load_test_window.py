@@ -5,10 +5,11 @@ server and measures, over the same seconds, how many echoes it counted and how m
 load_test prints "Msg/sec: X" every 4 seconds once every connection is up, and runs until stopped. The first
 report is left out (its interval starts before the timer's first tick); the next `reports` are averaged, and the
 server's CPU time (utime + stime of every thread, from /proc) is read at the line before the first kept report
-and at the last one, so both figures cover exactly the same interval.
+and at the last one, so both figures cover exactly the same interval; so are the times the server slept (its
+threads' voluntary context switches: a server that is not saturated is woken about once per message).
 
 Usage: load_test_window.py LOAD_TEST SERVER_PID PORT CONNECTIONS SIZE REPORTS JSON_OUT [taskset CPU]
-Writes {"messages_per_second", "server_cpu_per_second", "reports"} to JSON_OUT.
+Writes {"messages_per_second", "server_cpu_per_second", "server_sleeps_per_second", "reports"} to JSON_OUT.
 """
 import json
 import os
@@ -23,6 +24,14 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sleeps(pid):
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, task)) as f:
+            total += sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+    return total
 
 
 def main():
@@ -45,7 +54,7 @@ def main():
                 sys.exit("load_test_window: load_test says: " + line.strip())
             if not line.startswith("Msg/sec:"):
                 continue
-            marks.append((time.monotonic(), cpu_seconds(server)))
+            marks.append((time.monotonic(), cpu_seconds(server), sleeps(server)))
             rates.append(float(line.split(":")[1]))
             if len(rates) == reports + 1:
                 break
@@ -54,10 +63,10 @@ def main():
         generator.wait()
     if len(rates) < reports + 1:
         sys.exit("load_test_window: load_test stopped after %d reports" % len(rates))
-    (t0, c0), (t1, c1) = marks[0], marks[-1]
+    (t0, c0, s0), (t1, c1, s1) = marks[0], marks[-1]
     kept = rates[1:]
     result = {"messages_per_second": sum(kept) / len(kept), "server_cpu_per_second": (c1 - c0) / (t1 - t0),
-              "reports": kept}
+              "server_sleeps_per_second": (s1 - s0) / (t1 - t0), "reports": kept}
     with open(out, "w") as f:
         json.dump(result, f)
 
