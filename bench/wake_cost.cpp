@@ -27,7 +27,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,6 +63,8 @@ void pin_to(int cpu) {
 class Waiter {
 public:
     virtual ~Waiter() = default;
+    // Called first by the thread that is going to wait (a reactor belongs to the thread that runs it).
+    virtual void adopt() {}
     virtual void wait_for_turn() = 0;  // returns once give_turn() was called (from the other thread)
     virtual void give_turn() = 0;      // safe from any thread
 };
@@ -108,11 +109,11 @@ private:
 // another thread.
 class ReactorWaiter final : public Waiter, private surge::net::ReactorHandler {
 public:
-    // Leaves reactor() null when the backend cannot be made here.
+    // made() says false when the backend cannot be made here.
     explicit ReactorWaiter(Backend backend) : reactor_(surge::net::make_reactor(backend, *this).reactor) {}
     bool made() const noexcept { return reactor_ != nullptr; }
-    // A reactor belongs to the thread that runs it: its first turn (io_uring enables its ring there).
-    void adopt() { reactor_->run_once(0); }
+    // The reactor's first turn, on the waiting thread (io_uring enables its ring there, for that thread alone).
+    void adopt() override { reactor_->run_once(0); }
     void wait_for_turn() override {
         while (!woken_) {
             if (const int result = reactor_->run_once(-1); result < 0) fail("run_once", -result);
@@ -141,11 +142,11 @@ struct Result {
 };
 
 // `mine` is waited on by the thread on CPU 0, `theirs` by the one on CPU 1.
-Result exchange(Waiter& mine, Waiter& theirs, const std::function<void(Waiter&)>& adopt, long rounds) {
+Result exchange(Waiter& mine, Waiter& theirs, long rounds) {
     std::atomic<bool> peer_ready{false};
     std::thread peer([&] {
         pin_to(1);
-        adopt(theirs);
+        theirs.adopt();
         peer_ready.store(true);
         for (long i = 0; i < rounds; ++i) {
             theirs.wait_for_turn();
@@ -153,7 +154,7 @@ Result exchange(Waiter& mine, Waiter& theirs, const std::function<void(Waiter&)>
         }
     });
     pin_to(0);
-    adopt(mine);
+    mine.adopt();
     while (!peer_ready.load()) std::this_thread::yield();
     const double cpu0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
     const double wall0 = clock_seconds(CLOCK_MONOTONIC);
@@ -198,20 +199,18 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const auto no_adoption = [](Waiter&) {};
-    const auto adopt_reactor = [](Waiter& waiter) { static_cast<ReactorWaiter&>(waiter).adopt(); };
     // One pass of a way; false when it cannot run here (a backend the kernel does not allow).
     const auto run_way = [&](const std::string& way, Result& result) {
         if (way.starts_with("raw")) {
             const int timeout_ms = way == "raw" ? -1 : 100;
             RawWaiter mine(timeout_ms), theirs(timeout_ms);
-            result = exchange(mine, theirs, no_adoption, rounds);
+            result = exchange(mine, theirs, rounds);
             return true;
         }
         ReactorWaiter mine(way == "epoll" ? Backend::Epoll : Backend::IoUring);
         ReactorWaiter theirs(way == "epoll" ? Backend::Epoll : Backend::IoUring);
         if (!mine.made() || !theirs.made()) return false;
-        result = exchange(mine, theirs, adopt_reactor, rounds);
+        result = exchange(mine, theirs, rounds);
         return true;
     };
     const std::vector<std::string> ways = {"raw", "raw-timed", "epoll", "io_uring"};
