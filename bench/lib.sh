@@ -36,11 +36,9 @@ now() { python3 -c 'import time; print(time.monotonic())'; }
 # cpu_per_second PID SECONDS: sleeps SECONDS and prints the CPU seconds PID used per wall-clock second meanwhile
 # (the benchmarks' server-CPU figure; read from /proc on both ends).
 cpu_per_second() {
-    local cpu0 t0 cpu1 t1
-    cpu0=$(cpu_seconds "$1") t0=$(now)
-    sleep "$2"
-    cpu1=$(cpu_seconds "$1") t1=$(now)
-    python3 -c "print(($cpu1 - $cpu0) / ($t1 - $t0))"
+    local cpu sleeps
+    read -r cpu sleeps < <(cpu_and_sleeps_per_second "$1" "$2")
+    echo "$cpu"
 }
 # Times process PID has gone to sleep so far (voluntary context switches, every thread): a server that is not
 # saturated sleeps and is woken about once per message, and each wake-up costs it CPU (bench/wake-cost).
